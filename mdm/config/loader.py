@@ -1,0 +1,157 @@
+"""The one loader of a project folder: cdc/, golden_records/, targets/ (YAML) → validated specs.
+
+Every problem is reported as `file: key.path: what was expected`, never as a traceback.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mdm.config.models import EntitySpec, SourceSpec, TargetSpec
+from mdm.errors import ConfigError
+
+M = TypeVar("M")
+ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PROJECT_FOLDERS = ("cdc", "golden_records", "targets")
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+    entities: dict[str, EntitySpec] = field(default_factory=dict)
+    targets: dict[str, Any] = field(default_factory=dict)
+
+    def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
+        return self._table_index().get((source, table))
+
+    def _table_index(self) -> dict[tuple[str, str], EntitySpec]:
+        index: dict[tuple[str, str], EntitySpec] = {}
+        for spec in self.entities.values():
+            for table in spec.tables:
+                index[(spec.source, table)] = spec
+        return index
+
+    def captured_tables(self, source: str) -> list[str]:
+        return sorted(t for s, t in self._table_index() if s == source)
+
+
+def expand_env(value: str, where: str) -> str:
+    """Replace ${VAR} with the environment's value; a missing variable is a ConfigError."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(where, [f"environment variable {name} is not set"])
+        return os.environ[name]
+
+    return ENV_PATTERN.sub(substitute, value)
+
+
+def _format_error(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (not allowed here)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    got = error.get("input")
+    suffix = f" (got {got!r})" if error["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict) else ""
+    return f"{location}: {message}{suffix}"
+
+
+def _read_yaml(path: Path, display: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(display, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(display, ["expected a mapping of keys at the top level"])
+    return data
+
+
+def _parse(path: Path, display: str, model: Any) -> Any:
+    data = _read_yaml(path, display)
+    try:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate(data)
+        return TypeAdapter(model).validate_python(data)
+    except ValidationError as exc:
+        raise ConfigError(display, [_format_error(e) for e in exc.errors()]) from exc
+
+
+def _files(root: Path, folder: str) -> list[Path]:
+    base = root / folder
+    return sorted([*base.glob("*.yaml"), *base.glob("*.yml")]) if base.is_dir() else []
+
+
+def load_project(root: Path) -> Project:
+    """Load and validate every project file under `root`; raise ConfigError on the first bad file."""
+    root = root.resolve()
+    if not any((root / f).is_dir() for f in PROJECT_FOLDERS):
+        raise ConfigError(str(root), [f"not a project folder: none of {', '.join(PROJECT_FOLDERS)}/ found "
+                                      "(run 'mdm init DIR' to create one)"])
+    sources: dict[str, SourceSpec] = {}
+    entities: dict[str, EntitySpec] = {}
+    targets: dict[str, Any] = {}
+    for path in _files(root, "cdc"):
+        spec = _parse(path, _rel(root, path), SourceSpec)
+        _unique(sources, spec.name, path, root, "name")
+        sources[spec.name] = spec
+    for path in _files(root, "targets"):
+        target = _parse(path, _rel(root, path), TargetSpec)
+        _unique(targets, target.name, path, root, "name")
+        targets[target.name] = target
+    for path in _files(root, "golden_records"):
+        entity = _parse(path, _rel(root, path), EntitySpec)
+        _unique(entities, entity.entity, path, root, "entity")
+        _check_references(entity, sources, targets, _rel(root, path))
+        entities[entity.entity] = entity
+    project = Project(root=root, sources=sources, entities=entities, targets=targets)
+    _check_tables_unique(project)
+    return project
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _unique(seen: dict[str, Any], name: str, path: Path, root: Path, key: str) -> None:
+    if name in seen:
+        raise ConfigError(_rel(root, path), [f"{key}: '{name}' is declared in two files"])
+
+
+def _check_references(entity: EntitySpec, sources: dict[str, SourceSpec],
+                      targets: dict[str, Any], display: str) -> None:
+    problems = []
+    if entity.source not in sources:
+        problems.append(f"source: '{entity.source}' is not a source in cdc/ "
+                        f"(known: {', '.join(sorted(sources)) or 'none'})")
+    for name in entity.targets:
+        if name not in targets:
+            problems.append(f"targets.{name}: not a target in targets/ "
+                            f"(known: {', '.join(sorted(targets)) or 'none'})")
+    if problems:
+        raise ConfigError(display, problems)
+
+
+def _check_tables_unique(project: Project) -> None:
+    owner: dict[tuple[str, str], str] = {}
+    for spec in project.entities.values():
+        for table in spec.tables:
+            key = (spec.source, table)
+            if key in owner:
+                raise ConfigError(f"golden_records/{spec.entity}.yaml",
+                                  [f"table {table} is already mapped by entity {owner[key]}"])
+            owner[key] = spec.entity

@@ -1,0 +1,174 @@
+"""Pydantic schemas of the project files: cdc/*.yaml, golden_records/*.yaml, targets/*.yaml.
+
+Every model forbids unknown keys, so a typo in a project file is an error naming the key.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+AttributeType = Literal[
+    "string", "integer", "decimal", "boolean", "date", "timestamp", "timestamptz", "time", "json"
+]
+Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- sources (cdc/) ---------------------------------------------------------------------------
+class SourceSpec(Spec):
+    """One captured database: Debezium connector settings for it."""
+
+    name: Identifier = Field(description="Source name, e.g. erp; used in xrefs and lineage.")
+    connector: Literal["postgresql"] = Field(
+        "postgresql", description="Debezium connector. Others (mysql, sqlserver …) are planned."
+    )
+    authority: Literal["system_of_record", "observed"] = Field(
+        "system_of_record",
+        description="system_of_record: its changes make golden versions. observed: divergence only.",
+    )
+    url: str = Field(
+        description="Connection URL, postgresql://user:password@host:port/db. "
+        "Write ${ENV_VAR} to take it (or part of it) from the environment."
+    )
+    slot: Identifier = Field("mdm_erp", description="Logical replication slot name.")
+    publication: Identifier = Field("mdm_erp", description="Publication name (created if absent).")
+    heartbeat_interval_ms: int = Field(
+        10_000, ge=0, description="Debezium heartbeat; keeps the slot moving on an idle database."
+    )
+    heartbeat_query: str | None = Field(
+        "SELECT pg_logical_emit_message(false, 'mdm-heartbeat', now()::text)",
+        description="Run on each heartbeat so the slot advances even when captured tables are "
+        "idle; the default writes a WAL message only (no table in the ERP).",
+    )
+    lag_warning_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="Warn when the slot retains more WAL than this."
+    )
+    max_batch_size: int = Field(2048, ge=1, le=65536, description="Debezium max.batch.size.")
+    snapshot_mode: Literal["initial", "no_data", "when_needed", "always"] = "initial"
+    debezium: dict[str, str] = Field(
+        default_factory=dict, description="Extra Debezium properties, passed through as given."
+    )
+
+
+# -- targets (targets/) -----------------------------------------------------------------------
+class Backoff(Spec):
+    initial_ms: int = Field(200, ge=1)
+    max_ms: int = Field(60_000, ge=1)
+    multiplier: float = Field(2.0, ge=1.0)
+
+
+class RestTarget(Spec):
+    """A downstream system reached over its REST API."""
+
+    name: Identifier
+    kind: Literal["rest"]
+    base_url: str = Field(description="Base URL; ${ENV_VAR} allowed.")
+    timeout_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(8, ge=1, description="After this many failures a delivery is dead.")
+    backoff: Backoff = Backoff()
+    concurrency: int = Field(8, ge=1, le=64, description="Deliveries in flight at once.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers; values may use ${ENV_VAR}."
+    )
+
+
+TargetSpec = Annotated[RestTarget, Field(discriminator="kind")]
+
+
+# -- entities (golden_records/) ---------------------------------------------------------------
+class Attribute(Spec):
+    type: AttributeType = "string"
+    column: str | None = Field(None, description="Source column; defaults to the attribute name.")
+    required: bool = False
+    description: str | None = None
+
+
+class RetiredWhen(Spec):
+    """Soft delete: the row counts as retired when `column` equals `equals`."""
+
+    column: str
+    equals: str | int | bool | None = False
+
+
+class ChildSpec(Spec):
+    """A child table whose rows are part of the parent's golden record (a list attribute)."""
+
+    table: str = Field(description="schema.table of the child rows.")
+    primary_key: str = "id"
+    parent_column: str = Field(description="Column holding the parent's primary key.")
+    attributes: dict[Identifier, Attribute]
+    retired_when: RetiredWhen | None = None
+    order_by: str | None = Field(None, description="Attribute to sort the list by.")
+
+    @field_validator("table")
+    @classmethod
+    def _qualified(cls, value: str) -> str:
+        return value if "." in value else f"public.{value}"
+
+
+class TargetMapping(Spec):
+    """How one entity is written to one target."""
+
+    path: str = Field(description="Collection path under the target's base URL, e.g. /api/vendors.")
+    fields: dict[str, str] = Field(
+        description="target field: golden attribute (or child list name)."
+    )
+    retire: Literal["flag", "delete"] = Field(
+        "flag", description="flag: send active_field=false; delete: HTTP DELETE."
+    )
+    active_field: str | None = Field(None, description="Target field set true/false by status.")
+
+    @model_validator(mode="after")
+    def _flag_needs_field(self) -> TargetMapping:
+        if self.retire == "flag" and not self.active_field:
+            raise ValueError("retire: flag needs active_field (the target's active/enabled field)")
+        return self
+
+
+class EntitySpec(Spec):
+    entity: Identifier
+    description: str | None = None
+    source: Identifier = Field("erp", description="The source (cdc/<name>.yaml) of record.")
+    table: str = Field(description="schema.table of the main rows.")
+    primary_key: str = Field("id", description="The table's key column (often a surrogate id).")
+    business_key: Identifier = Field(description="Attribute that people know the record by.")
+    attributes: dict[Identifier, Attribute]
+    retired_when: RetiredWhen | None = None
+    ignore_columns: list[str] = Field(
+        default_factory=list, description="Columns deliberately not mapped (audit columns)."
+    )
+    children: dict[Identifier, ChildSpec] = Field(default_factory=dict)
+    targets: dict[Identifier, TargetMapping] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _qualified(cls, value: str) -> str:
+        return value if "." in value else f"public.{value}"
+
+    @model_validator(mode="after")
+    def _keys_are_attributes(self) -> EntitySpec:
+        if self.business_key not in self.attributes:
+            raise ValueError(f"business_key '{self.business_key}' is not one of the attributes")
+        clash = set(self.children) & set(self.attributes)
+        if clash:
+            raise ValueError(f"children and attributes share names: {sorted(clash)}")
+        names = set(self.attributes) | set(self.children)
+        for target, mapping in self.targets.items():
+            for field, attr in mapping.fields.items():
+                if attr not in names:
+                    raise ValueError(
+                        f"targets.{target}.fields.{field}: '{attr}' is not an attribute "
+                        f"or child of {self.entity}"
+                    )
+        return self
+
+    def column_of(self, attribute: str) -> str:
+        return self.attributes[attribute].column or attribute
+
+    @property
+    def tables(self) -> list[str]:
+        return [self.table, *(c.table for c in self.children.values())]

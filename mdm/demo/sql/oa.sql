@@ -1,0 +1,83 @@
+-- The demo OA (协同办公) database: its own tables, fed by the hub over REST.
+-- `id` is the OA's own surrogate key; the business code is the upsert key.
+-- `mdm_version` records the golden-record version last written by the hub.
+
+CREATE TABLE IF NOT EXISTS oa_vendor (
+    id                 serial PRIMARY KEY,
+    vendor_code        varchar(20) NOT NULL UNIQUE,
+    vendor_name        varchar(200) NOT NULL,
+    short_name         varchar(60),
+    contact            varchar(60),
+    phone              varchar(30),
+    address            varchar(300),
+    credit_limit       numeric(14,2),
+    payment_terms_days integer,
+    established_on     date,
+    last_audit_at      timestamptz,
+    remark             text,
+    bank_accounts      jsonb,
+    tax_ids            jsonb,
+    enabled            boolean NOT NULL DEFAULT true,
+    mdm_version        integer,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS oa_staff (
+    id          serial PRIMARY KEY,
+    staff_no    varchar(20) NOT NULL UNIQUE,
+    staff_name  varchar(60) NOT NULL,
+    gender      char(1),
+    dept_code   varchar(20),
+    title       varchar(60),
+    mobile      varchar(20),
+    email       varchar(120),
+    hire_date   date,
+    enabled     boolean NOT NULL DEFAULT true,
+    mdm_version integer,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS oa_dept (
+    id           serial PRIMARY KEY,
+    dept_code    varchar(20) NOT NULL UNIQUE,
+    dept_name    varchar(100) NOT NULL,
+    parent_code  varchar(20),
+    manager_code varchar(20),
+    enabled      boolean NOT NULL DEFAULT true,
+    mdm_version  integer,
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS oa_customer (
+    id            serial PRIMARY KEY,
+    customer_code varchar(20) NOT NULL UNIQUE,
+    customer_name varchar(200) NOT NULL,
+    region        varchar(40),
+    credit_limit  numeric(14,2),
+    tax_id        varchar(30),
+    enabled       boolean NOT NULL DEFAULT true,
+    mdm_version   integer,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS oa_material (
+    id             serial PRIMARY KEY,
+    material_code  varchar(30) NOT NULL UNIQUE,
+    material_name  varchar(200) NOT NULL,
+    spec           varchar(200),
+    uom            varchar(10),
+    standard_price numeric(14,4),
+    category       varchar(60),
+    enabled        boolean NOT NULL DEFAULT true,
+    mdm_version    integer,
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Responses of PUTs carrying an Idempotency-Key, written in the same transaction as the row.
+CREATE TABLE IF NOT EXISTS api_idempotency (
+    key         text PRIMARY KEY,
+    collection  text,
+    record_key  text,
+    response    jsonb NOT NULL,
+    created_at  timestamptz DEFAULT now()
+);

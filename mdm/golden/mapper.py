@@ -1,0 +1,103 @@
+"""Map a change event's row onto its entity: which entity and role the table has, and the
+decoded attribute values the hub mirrors for that row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mdm.config.loader import Project
+from mdm.config.models import Attribute, EntitySpec, RetiredWhen
+from mdm.errors import MappingError
+from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
+
+
+@dataclass
+class RowImage:
+    """The hub's mirror of one captured row, in decoded attribute values."""
+
+    attrs: dict[str, Any]
+    retired: bool
+    position: str
+    parent_key: str | None = None
+    deleted: bool = False
+    dirty: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """One captured table's place in an entity: the main table or one of its child tables."""
+
+    entity: EntitySpec
+    child: str | None  # child name (e.g. bank_accounts), None for the main table
+    primary_key: str
+    attributes: dict[str, Attribute]
+    retired_when: RetiredWhen | None
+    parent_column: str | None
+
+    def object_key(self, row_key: str, image: RowImage | None) -> str | None:
+        """The source key of the golden record this row belongs to."""
+        if self.child is None:
+            return row_key
+        return image.parent_key if image else None
+
+
+def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
+    mappings: dict[str, TableMapping] = {}
+    for spec in project.entities.values():
+        if spec.source != source:
+            continue
+        mappings[spec.table] = TableMapping(
+            spec, None, spec.primary_key, dict(spec.attributes), spec.retired_when, None)
+        for name, child in spec.children.items():
+            mappings[child.table] = TableMapping(
+                spec, name, child.primary_key, dict(child.attributes), child.retired_when,
+                child.parent_column)
+    return mappings
+
+
+def _is_retired(rule: RetiredWhen | None, row: dict[str, Any]) -> bool:
+    if rule is None or rule.column not in row:
+        return False
+    value = row[rule.column]
+    if isinstance(rule.equals, bool) or rule.equals is None:
+        return value is rule.equals or value == rule.equals
+    return str(value).lower() == str(rule.equals).lower()
+
+
+def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any],
+            previous: RowImage | None, position: str) -> RowImage:
+    """Decode the row's mapped columns into a RowImage.
+
+    An unchanged TOAST column (Debezium's placeholder) keeps the mirrored value. Raises
+    MappingError naming the column when a value does not fit its declared type, a required
+    attribute is empty, or a placeholder arrives for a row the hub has never seen.
+    """
+    attrs: dict[str, Any] = {}
+    for name, attribute in mapping.attributes.items():
+        column = attribute.column or name
+        raw = row.get(column)
+        if raw == UNAVAILABLE:
+            if previous is None or name not in previous.attrs:
+                raise MappingError(table, row_key, f"column {column} is an unchanged TOAST value "
+                                   "and the hub holds no earlier value (set REPLICA IDENTITY FULL "
+                                   "on the table, or re-snapshot)")
+            attrs[name] = previous.attrs[name]
+            continue
+        if column not in row and previous is not None:
+            attrs[name] = previous.attrs.get(name)
+            continue
+        try:
+            attrs[name] = decode(attribute.type, raw)
+        except DecodeError as exc:
+            raise MappingError(table, row_key, f"column {column} ({attribute.type}): {exc}") from exc
+        if attribute.required and attrs[name] in (None, ""):
+            raise MappingError(table, row_key, f"column {column} is required but empty")
+    parent_key = None
+    if mapping.parent_column is not None:
+        parent = row.get(mapping.parent_column)
+        if parent is None:
+            raise MappingError(table, row_key, f"parent column {mapping.parent_column} is empty")
+        parent_key = str(parent)
+    return RowImage(attrs=attrs, retired=_is_retired(mapping.retired_when, row),
+                    position=position, parent_key=parent_key)

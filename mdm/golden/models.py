@@ -1,0 +1,51 @@
+"""Data shapes of the master stage: golden record state, new versions, their causes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class GoldenState:
+    """The current state of one golden record, as loaded or as built during a batch."""
+
+    entity: str
+    source_key: str
+    golden_id: int | None = None
+    version: int = 0
+    business_key: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    status: str = "active"
+    valid_from: datetime | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.version == 0
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What produced a version: a captured change event (or, later, a steward decision)."""
+
+    kind: str  # change_event | decision
+    source: str | None
+    table: str | None
+    row_key: str | None
+    op: str | None
+    lsn: int | None
+    tx_id: int | None
+    commit_ts: datetime | None
+    inbox_id: int | None
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    golden_id: int
+    version: int
+    entity: str
+    business_key: str
+    attributes: dict[str, Any]
+    status: str
+    valid_from: datetime
+    cause: Cause

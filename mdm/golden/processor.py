@@ -1,0 +1,275 @@
+"""Processing: apply a batch of inbox events to the mirror and the golden store, in one
+transaction with the versions, xrefs, outbox rows and inbox status.
+
+Ordering: events are applied in inbox order (capture appends in commit order); a row's mirror
+keeps the position of the event that last wrote it, and an older event is skipped. A golden
+record gets at most one new version per source transaction, and none when nothing it carries
+changed (an edit of an ignored audit column).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.errors import MappingError
+from mdm.golden import repository as repo
+from mdm.golden.assemble import assemble
+from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
+from mdm.golden.models import Cause, GoldenState, NewVersion
+from mdm.propagate.outbox import enqueue_deliveries
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    events: int = 0
+    versions: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deliveries: int = 0
+
+
+@dataclass
+class _Batch:
+    """In-memory working set of one batch: mirrors, golden states, new versions."""
+
+    source: str
+    rows: dict[tuple[str, str], RowImage]
+    golden: dict[tuple[str, str], GoldenState]
+    children: dict[tuple[str, str], dict[str, RowImage]] = field(default_factory=dict)
+    pending: list[tuple[GoldenState, NewVersion]] = field(default_factory=list)
+    versions: list[NewVersion] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)
+    dirty: dict[tuple[str, str], repo.InboxRow] = field(default_factory=dict)
+    touched_states: dict[tuple[str, str], GoldenState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for (table, row_key), image in self.rows.items():
+            self.index_child(table, row_key, image)
+
+    def index_child(self, table: str, row_key: str, image: RowImage) -> None:
+        if image.parent_key is not None:
+            self.children.setdefault((table, image.parent_key), {})[row_key] = image
+
+    def put(self, table: str, row_key: str, image: RowImage) -> None:
+        old = self.rows.get((table, row_key))
+        if old is not None and old.parent_key is not None and old.parent_key != image.parent_key:
+            self.children.get((table, old.parent_key), {}).pop(row_key, None)
+        self.rows[(table, row_key)] = image
+        self.index_child(table, row_key, image)
+
+
+class Processor:
+    """Turns inbox events into golden versions. One instance per process; not thread-safe."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.mappings = {name: table_mappings(project, name) for name in project.sources}
+
+    # -- one batch ----------------------------------------------------------------------------
+    def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
+        """Claim up to `limit` pending events and apply them in one transaction.
+
+        If the batch fails unexpectedly it is retried one event at a time, so a single bad
+        event is marked failed with its reason and never blocks the others.
+        """
+        try:
+            with conn.transaction():
+                events = repo.claim_pending(conn, limit)
+                return self._apply(conn, events)
+        except MappingError:
+            raise
+        except (psycopg.OperationalError, psycopg.errors.SerializationFailure):
+            raise
+        except Exception as exc:  # noqa: BLE001 — isolate the bad event below
+            logger.warning("batch failed, retrying event by event: %s", exc)
+            return self._process_one_by_one(conn, limit)
+
+    def _process_one_by_one(self, conn: psycopg.Connection, limit: int) -> BatchResult:
+        total = BatchResult()
+        last_id = 0
+        for _ in range(limit):
+            with conn.transaction():
+                events = repo.claim_pending(conn, 1, after_id=last_id)
+                if not events:
+                    break
+                last_id = events[0].id
+                try:
+                    with conn.transaction():
+                        result = self._apply(conn, events)
+                except Exception as exc:  # noqa: BLE001 — kept with its reason
+                    logger.warning("event failed inbox_id=%d table=%s row_key=%s: %s",
+                                   events[0].id, events[0].table, events[0].row_key, exc)
+                    repo.finish_inbox(conn, [], {events[0].id: f"processing error: {exc}"}, {})
+                    result = BatchResult(events=1, failed=1)
+            _add(total, result)
+        return total
+
+    def _apply(self, conn: psycopg.Connection, events: list[repo.InboxRow]) -> BatchResult:
+        result = BatchResult(events=len(events))
+        if not events:
+            return result
+        by_source: dict[str, list[repo.InboxRow]] = {}
+        for event in events:
+            by_source.setdefault(event.source, []).append(event)
+        all_versions: list[NewVersion] = []
+        for source, source_events in by_source.items():
+            batch = self._load(conn, source, source_events)
+            self._apply_events(batch, source_events)
+            self._save(conn, batch)
+            all_versions += batch.versions
+            result.failed += len(batch.failed)
+            result.skipped += len(batch.skipped)
+        result.versions = len(all_versions)
+        result.deliveries = enqueue_deliveries(conn, self.project, all_versions)
+        return result
+
+    # -- loading ------------------------------------------------------------------------------
+    def _load(self, conn: psycopg.Connection, source: str,
+              events: list[repo.InboxRow]) -> _Batch:
+        mappings = self.mappings.get(source, {})
+        keys = {(e.table, e.row_key) for e in events if e.table in mappings}
+        rows = repo.load_rows(conn, source, keys)
+        objects: set[tuple[str, str]] = set()
+        for e in events:
+            mapping = mappings.get(e.table)
+            if mapping is None:
+                continue
+            obj = _object_of(mapping, e, rows.get((e.table, e.row_key)))
+            if obj is not None:
+                objects.add((mapping.entity.entity, obj))
+        main_keys = set()
+        for entity, obj in objects:
+            spec = self.project.entities[entity]
+            main_keys.add((spec.table, obj))
+        rows.update(repo.load_rows(conn, source, main_keys - rows.keys()))
+        for entity in {e for e, _ in objects}:
+            spec = self.project.entities[entity]
+            parents = [o for e, o in objects if e == entity]
+            for child in spec.children.values():
+                for key, image in repo.load_children(conn, source, child.table, parents).items():
+                    rows.setdefault(key, image)
+        golden = repo.load_golden(conn, objects)
+        return _Batch(source=source, rows=rows, golden=golden)
+
+    # -- applying -----------------------------------------------------------------------------
+    def _apply_events(self, batch: _Batch, events: list[repo.InboxRow]) -> None:
+        mappings = self.mappings.get(batch.source, {})
+        current_tx: object = object()
+        for event in events:
+            if event.tx_id != current_tx:
+                self._flush(batch)
+                current_tx = event.tx_id
+            mapping = mappings.get(event.table)
+            if mapping is None:
+                batch.skipped[event.id] = f"table {event.table} is not mapped by any entity"
+                continue
+            self._apply_event(batch, mapping, event)
+        self._flush(batch)
+
+    def _apply_event(self, batch: _Batch, mapping: TableMapping, event: repo.InboxRow) -> None:
+        key = (event.table, event.row_key)
+        previous = batch.rows.get(key)
+        if previous is not None and previous.position > event.position:
+            batch.skipped[event.id] = (f"stale: position {event.position} is older than the "
+                                       f"mirrored {previous.position}")
+            return
+        try:
+            image = self._image_after(mapping, event, previous)
+        except MappingError as exc:
+            batch.failed[event.id] = str(exc)
+            logger.warning("unmappable row kept as failed inbox_id=%d: %s", event.id, exc)
+            return
+        image.dirty = True
+        batch.put(event.table, event.row_key, image)
+        obj = mapping.object_key(event.row_key, image)
+        if obj is None:
+            batch.done.append(event.id)
+            return
+        batch.dirty[(mapping.entity.entity, obj)] = event
+        batch.done.append(event.id)
+
+    def _image_after(self, mapping: TableMapping, event: repo.InboxRow,
+                     previous: RowImage | None) -> RowImage:
+        if event.op == "d":
+            if previous is None:
+                parent = (event.before or {}).get(mapping.parent_column or "")
+                return RowImage(attrs={}, retired=True, position=event.position,
+                                parent_key=None if parent is None else str(parent), deleted=True)
+            return RowImage(attrs=previous.attrs, retired=previous.retired, position=event.position,
+                            parent_key=previous.parent_key, deleted=True)
+        if event.after is None:
+            raise MappingError(event.table, event.row_key, f"op {event.op} carries no row image")
+        return map_row(mapping, event.table, event.row_key, event.after, previous, event.position)
+
+    def _flush(self, batch: _Batch) -> None:
+        """Make one version per golden record touched by the transaction just applied."""
+        for (entity, obj), event in batch.dirty.items():
+            spec = self.project.entities[entity]
+            main = batch.rows.get((spec.table, obj))
+            if main is None or (main.deleted and not main.attrs):
+                continue  # children without their main row yet, or a row never seen alive
+            children = {name: batch.children.get((child.table, obj), {})
+                        for name, child in spec.children.items()}
+            attributes, status = assemble(spec, main, children)
+            state = batch.golden.get((entity, obj)) or GoldenState(entity=entity, source_key=obj)
+            if not state.is_new and state.attributes == attributes and state.status == status:
+                continue
+            if state.is_new and status == "retired" and main.deleted:
+                continue
+            self._new_version(batch, spec.business_key, state, attributes, status, event)
+        batch.dirty.clear()
+
+    def _new_version(self, batch: _Batch, business_key: str, state: GoldenState,
+                     attributes: dict[str, object], status: str, event: repo.InboxRow) -> None:
+        valid_from = event.commit_ts or datetime.now(UTC)
+        if state.valid_from is not None and valid_from < state.valid_from:
+            valid_from = state.valid_from  # validity intervals never overlap
+        state.version += 1
+        state.attributes, state.status = attributes, status
+        state.business_key = str(attributes.get(business_key, state.business_key))
+        state.valid_from = valid_from
+        batch.golden[(state.entity, state.source_key)] = state
+        batch.touched_states[(state.entity, state.source_key)] = state
+        cause = Cause("change_event", event.source, event.table, event.row_key, event.op,
+                      event.lsn, event.tx_id, event.commit_ts, event.id)
+        batch.pending.append((state, NewVersion(0, state.version, state.entity,
+                                                state.business_key, attributes, status,
+                                                valid_from, cause)))
+
+    # -- saving -------------------------------------------------------------------------------
+    def _save(self, conn: psycopg.Connection, batch: _Batch) -> None:
+        repo.save_rows(conn, batch.source, batch.rows)
+        states = list(batch.touched_states.values())
+        new_states = [s for s in states if s.golden_id is None]
+        for state, golden_id in zip(new_states, repo.allocate_ids(conn, len(new_states))):
+            state.golden_id = golden_id
+        batch.versions = [
+            NewVersion(s.golden_id or 0, v.version, v.entity, v.business_key, v.attributes,
+                       v.status, v.valid_from, v.cause)
+            for s, v in batch.pending
+        ]
+        repo.save_golden(conn, states, batch.versions, batch.source)
+        repo.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
+
+
+def _object_of(mapping: TableMapping, event: repo.InboxRow, image: RowImage | None) -> str | None:
+    if mapping.child is None:
+        return event.row_key
+    row = event.after or event.before or {}
+    parent = row.get(mapping.parent_column or "")
+    if parent is not None:
+        return str(parent)
+    return image.parent_key if image else None
+
+
+def _add(total: BatchResult, part: BatchResult) -> None:
+    for name in ("events", "versions", "failed", "skipped", "deliveries"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))

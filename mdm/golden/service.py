@@ -1,0 +1,59 @@
+"""The processing process: drain the inbox batch by batch, woken by NOTIFY from capture."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+
+from mdm.capture.inbox import INBOX_CHANNEL
+from mdm.config.loader import Project
+from mdm.golden.processor import Processor
+
+logger = logging.getLogger(__name__)
+PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering simple
+
+
+def run_processing(project: Project, hub_url: str, stop: threading.Event,
+                   batch_size: int = 2000) -> None:
+    processor = Processor(project)
+    while not stop.is_set():
+        try:
+            _drain_forever(processor, hub_url, stop, batch_size)
+        except psycopg.OperationalError as exc:
+            logger.warning("hub database unavailable: %s; reconnecting", exc)
+            stop.wait(1.0)
+
+
+def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
+                   batch_size: int) -> None:
+    with psycopg.connect(hub_url) as conn, psycopg.connect(hub_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {INBOX_CHANNEL}")
+        _take_lock(conn, stop)
+        logger.info("processing started")
+        while not stop.is_set():
+            started = time.perf_counter()
+            result = processor.process_batch(conn, batch_size)
+            if result.events:
+                logger.info(
+                    "applied batch events=%d versions=%d deliveries=%d failed=%d skipped=%d ms=%d",
+                    result.events, result.versions, result.deliveries, result.failed,
+                    result.skipped, (time.perf_counter() - started) * 1000)
+                continue
+            for _ in listener.notifies(timeout=0.5, stop_after=1):
+                pass
+
+
+def _take_lock(conn: psycopg.Connection, stop: threading.Event) -> None:
+    """Session advisory lock: a second processor waits instead of interleaving batches."""
+    warned = False
+    while not stop.is_set():
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (PROCESSOR_LOCK,)).fetchone()
+        conn.commit()
+        if row and row[0]:
+            return
+        if not warned:
+            logger.info("another processor holds the lock; waiting")
+            warned = True
+        stop.wait(1.0)

@@ -1,0 +1,1 @@
+"""propagate stage."""

@@ -1,0 +1,169 @@
+"""The outbox: one delivery row per (new version, target), written in the processing
+transaction; the propagator reads it. Also the outbox's state transitions.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.config.models import Backoff, TargetMapping
+from mdm.golden.models import NewVersion
+
+logger = logging.getLogger(__name__)
+OUTBOX_CHANNEL = "mdm_outbox"
+OPEN = ("pending", "failed")
+
+
+def idempotency_key(golden_id: int, version: int, target: str) -> str:
+    """Stable per (record, version, target): a retried push carries the same key."""
+    return f"mdm-g{golden_id}-v{version}-{target}"
+
+
+def build_payload(mapping: TargetMapping, attributes: dict[str, Any], status: str) -> dict[str, Any]:
+    payload = {field: attributes.get(attr) for field, attr in mapping.fields.items()}
+    if mapping.active_field:
+        payload[mapping.active_field] = status == "active"
+    return payload
+
+
+def enqueue_deliveries(conn: psycopg.Connection, project: Project,
+                       versions: Sequence[NewVersion]) -> int:
+    """Insert a delivery for every version and every target its entity maps to."""
+    rows = []
+    for v in versions:
+        spec = project.entities[v.entity]
+        for target, mapping in spec.targets.items():
+            operation = "retire" if v.status == "retired" else "upsert"
+            payload = build_payload(mapping, v.attributes, v.status)
+            rows.append((v.golden_id, v.version, v.entity, v.business_key, target, operation,
+                         json.dumps(payload, ensure_ascii=False),
+                         idempotency_key(v.golden_id, v.version, target)))
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        with cur.copy("COPY delivery (golden_id, version, entity, business_key, target, operation, "
+                      "payload, idempotency_key) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    golden_id: int
+    version: int
+    entity: str
+    business_key: str
+    target: str
+    operation: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one push attempt produced."""
+
+    delivery: Delivery
+    acked: bool
+    terminal: bool = False
+    status_code: int | None = None
+    target_id: str | None = None
+    error: str | None = None
+
+
+def next_delay_s(backoff: Backoff, attempts: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    ceiling = min(backoff.max_ms, backoff.initial_ms * backoff.multiplier ** max(attempts - 1, 0))
+    return random.uniform(ceiling / 2, ceiling) / 1000.0
+
+
+SUPERSEDE_SQL = """
+UPDATE delivery d SET status = 'superseded'
+FROM (SELECT id, version, max(version) OVER (PARTITION BY golden_id) AS latest
+      FROM delivery WHERE target = %s AND status IN ('pending', 'failed')) o
+WHERE d.id = o.id AND o.version < o.latest
+"""
+
+CLAIM_SQL = """
+SELECT id, golden_id, version, entity, business_key, target, operation, payload,
+       idempotency_key, attempts
+FROM delivery
+WHERE target = %s AND status IN ('pending', 'failed') AND next_attempt_at <= clock_timestamp()
+ORDER BY id LIMIT %s
+"""
+
+
+async def claim_due(conn: psycopg.AsyncConnection, target: str, limit: int) -> list[Delivery]:
+    """Supersede older open versions of each record, then return the due deliveries.
+
+    After superseding, each record has at most one open delivery per target, so version
+    n+1 can never overtake version n at the target.
+    """
+    async with conn.transaction():
+        superseded = await conn.execute(SUPERSEDE_SQL, (target,))
+        if superseded.rowcount:
+            logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
+        cur = await conn.execute(CLAIM_SQL, (target, limit))
+        return [Delivery(*row) for row in await cur.fetchall()]
+
+
+async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
+                          max_attempts: int, backoff: Backoff) -> None:
+    """Store acks (and the target's id as an xref) and failures (with the next attempt time)."""
+    async with conn.transaction():
+        async with conn.cursor() as cur:
+            acked = [o for o in outcomes if o.acked]
+            if acked:
+                await cur.executemany(
+                    "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
+                    "response_status = %s, target_id = %s, last_error = NULL, "
+                    "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
+                    [(o.status_code, o.target_id, o.delivery.id) for o in acked])
+                await cur.executemany(
+                    "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
+                    "updated_at = clock_timestamp()",
+                    [(o.delivery.golden_id, o.delivery.target, o.target_id)
+                     for o in acked if o.target_id])
+            failed = [o for o in outcomes if not o.acked]
+            if failed:
+                await cur.executemany(
+                    "UPDATE delivery SET status = %s, attempts = attempts + 1, "
+                    "response_status = %s, last_error = %s, sent_at = clock_timestamp(), "
+                    "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
+                    [_failure_params(o, max_attempts, backoff) for o in failed])
+    for o in outcomes:
+        if not o.acked:
+            _log_failure(o, max_attempts)
+
+
+def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> tuple[Any, ...]:
+    attempts = o.delivery.attempts + 1
+    dead = o.terminal or attempts >= max_attempts
+    return ("dead" if dead else "failed", o.status_code, o.error,
+            0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id)
+
+
+def _log_failure(o: Outcome, max_attempts: int) -> None:
+    d = o.delivery
+    attempts = d.attempts + 1
+    if o.terminal or attempts >= max_attempts:
+        logger.warning("delivery dead entity=%s key=%s v%d target=%s attempts=%d: %s. "
+                       "Fix the cause, then 'mdm replay %s %s --target %s' re-sends it.",
+                       d.entity, d.business_key, d.version, d.target, attempts, o.error,
+                       d.entity, d.business_key, d.target)
+    else:
+        logger.warning("delivery failed entity=%s key=%s v%d target=%s attempt=%d/%d: %s; "
+                       "it stays queued and is retried with backoff",
+                       d.entity, d.business_key, d.version, d.target, attempts, max_attempts, o.error)

@@ -1,0 +1,162 @@
+"""The hub's tables (SQLAlchemy Core). Alembic migrations in store/migrations create them.
+
+inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref → delivery
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+# Every captured change event, appended by capture; processing marks it done or failed.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("position", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("op", Text, nullable=False),
+    Column("tx_id", BigInteger),
+    Column("lsn", BigInteger),
+    Column("commit_ts", DateTime(timezone=True)),
+    Column("is_snapshot", Boolean, nullable=False, server_default=text("false")),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("raw", Text),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("error", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("processed_at", DateTime(timezone=True)),
+    UniqueConstraint("source", "position", "table_name", "row_key", name="inbox_event_uq"),
+)
+Index("inbox_pending_ix", inbox.c.id, postgresql_where=text("status = 'pending'"))
+Index("inbox_failed_ix", inbox.c.id, postgresql_where=text("status = 'failed'"))
+
+# The hub's mirror of each captured row, with the position of the event that last wrote it.
+source_row = Table(
+    "source_row",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("row_key", Text, nullable=False),
+    Column("parent_key", Text),
+    Column("data", JSONB, nullable=False),
+    Column("position", Text, nullable=False),
+    Column("is_deleted", Boolean, nullable=False, server_default=text("false")),
+    PrimaryKeyConstraint("source", "table_name", "row_key"),
+)
+Index("source_row_parent_ix", source_row.c.source, source_row.c.table_name, source_row.c.parent_key)
+
+golden_record = Table(
+    "golden_record",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("entity", Text, nullable=False),
+    Column("source_key", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    UniqueConstraint("entity", "source_key", name="golden_record_source_uq"),
+)
+Index("golden_record_business_key_ix", golden_record.c.entity, golden_record.c.business_key)
+
+# Immutable history: one row per version, with its validity interval and its cause.
+golden_version = Table(
+    "golden_version",
+    metadata,
+    Column("golden_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_to", DateTime(timezone=True)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("cause_kind", Text, nullable=False),
+    Column("cause_source", Text),
+    Column("cause_table", Text),
+    Column("cause_row_key", Text),
+    Column("cause_op", Text),
+    Column("cause_lsn", BigInteger),
+    Column("cause_tx_id", BigInteger),
+    Column("cause_commit_ts", DateTime(timezone=True)),
+    Column("cause_inbox_id", BigInteger),
+    PrimaryKeyConstraint("golden_id", "version"),
+)
+Index("golden_version_tx_ix", golden_version.c.cause_source, golden_version.c.cause_tx_id)
+
+xref = Table(
+    "xref",
+    metadata,
+    Column("golden_id", BigInteger, nullable=False),
+    Column("system", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    PrimaryKeyConstraint("golden_id", "system"),
+)
+Index("xref_system_key_ix", xref.c.system, xref.c.key)
+
+# The outbox: one delivery per (version, target).
+delivery = Table(
+    "delivery",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("golden_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", SmallInteger, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("last_error", Text),
+    Column("response_status", SmallInteger),
+    Column("target_id", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("acked_at", DateTime(timezone=True)),
+)
+Index("delivery_open_ix", delivery.c.target, delivery.c.next_attempt_at,
+      postgresql_where=text("status IN ('pending', 'failed')"))
+Index("delivery_record_ix", delivery.c.golden_id, delivery.c.target, delivery.c.version)
+
+# What capture last saw per source: the basis of capture lag.
+capture_state = Table(
+    "capture_state",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("last_event_at", DateTime(timezone=True)),
+    Column("last_commit_ts", DateTime(timezone=True)),
+    Column("last_lsn", BigInteger),
+    Column("events_total", BigInteger, nullable=False, server_default=text("0")),
+    Column("last_latency_ms", Integer),
+    Column("slot_retained_bytes", BigInteger),
+    Column("slot_lag_bytes", BigInteger),
+    Column("slot_checked_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
