@@ -1,0 +1,107 @@
+"""The hub's HTTP API (JSON under /api/v1), health, readiness and Prometheus metrics.
+
+Built by `create_app(settings, project)`; nothing happens at import time.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlalchemy import Connection, Engine, text
+
+from mdm.api.metrics import render_metrics
+from mdm.config.loader import Project
+from mdm.golden import queries
+from mdm.runtime.settings import Settings
+from mdm.store.database import create_hub_engine
+from mdm.store.status import read_status
+
+
+def _connection(request: Request) -> Iterator[Connection]:
+    engine: Engine = request.app.state.engine
+    with engine.connect() as conn:
+        yield conn
+
+
+Db = Annotated[Connection, Depends(_connection)]
+
+
+def create_app(settings: Settings, project: Project) -> FastAPI:
+    app = FastAPI(title="mdm", version="0.1.0",
+                  description="Master data hub: golden records captured from the ERP.")
+    app.state.engine = create_hub_engine(settings.require_database())
+    app.state.project = project
+
+    def entity_or_404(entity: str) -> None:
+        if entity not in project.entities:
+            raise HTTPException(404, f"unknown entity {entity!r}; known: {sorted(project.entities)}")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return ("<html><head><meta charset='utf-8'><title>mdm</title></head><body>"
+                "<h1>mdm — master data hub</h1><p>API: <a href='/docs'>/docs</a> · "
+                "<a href='/api/v1/status'>status</a> · <a href='/api/v1/entities'>entities</a></p>"
+                "</body></html>")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz(db: Db) -> dict[str, str]:
+        db.execute(text("SELECT 1 FROM golden_record LIMIT 1"))
+        return {"status": "ready"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics(db: Db) -> str:
+        return render_metrics(read_status(db), project)
+
+    @app.get("/api/v1/status")
+    def status(db: Db) -> dict[str, Any]:
+        return read_status(db).as_dict()
+
+    @app.get("/api/v1/entities")
+    def entities() -> list[dict[str, Any]]:
+        return [{"entity": s.entity, "business_key": s.business_key, "source": s.source,
+                 "attributes": sorted(s.attributes), "children": sorted(s.children),
+                 "targets": sorted(s.targets)} for s in project.entities.values()]
+
+    @app.get("/api/v1/records/{entity}")
+    def records(entity: str, db: Db, limit: Annotated[int, Query(le=1000)] = 100,
+                offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+        entity_or_404(entity)
+        return queries.list_records(db, entity, limit, offset, status)
+
+    @app.get("/api/v1/records/{entity}/{key}")
+    def record(entity: str, key: str, db: Db) -> dict[str, Any]:
+        entity_or_404(entity)
+        found = queries.find_record(db, entity, key)
+        if found is None:
+            raise HTTPException(404, f"no {entity} with business key or golden id {key!r}")
+        return found
+
+    @app.get("/api/v1/records/{entity}/{key}/history")
+    def record_history(entity: str, key: str, db: Db,
+                       as_of: datetime | None = None) -> list[dict[str, Any]]:
+        found = record(entity, key, db)
+        return queries.history(db, found["golden_id"], as_of)
+
+    @app.get("/api/v1/records/{entity}/{key}/deliveries")
+    def record_deliveries(entity: str, key: str, db: Db) -> list[dict[str, Any]]:
+        found = record(entity, key, db)
+        return queries.deliveries_of(db, found["golden_id"])
+
+    @app.get("/api/v1/deliveries")
+    def deliveries(db: Db, status: str | None = None, target: str | None = None,
+                   limit: Annotated[int, Query(le=1000)] = 100) -> list[dict[str, Any]]:
+        rows = db.execute(text(
+            "SELECT id, golden_id, version, entity, business_key, target, operation, status, "
+            "attempts, response_status, last_error, created_at, acked_at FROM delivery "
+            "WHERE (:s IS NULL OR status = :s) AND (:t IS NULL OR target = :t) "
+            "ORDER BY id DESC LIMIT :l"), {"s": status, "t": target, "l": limit})
+        return [dict(r._mapping) for r in rows]
+
+    return app

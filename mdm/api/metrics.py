@@ -1,0 +1,48 @@
+"""Prometheus exposition of the pipeline's figures (capture lag, slot WAL, backlogs)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+from mdm.config.loader import Project
+from mdm.store.status import PipelineStatus
+
+
+def render_metrics(status: PipelineStatus, project: Project) -> str:
+    registry = CollectorRegistry()
+    retained = Gauge("mdm_slot_retained_wal_bytes", "WAL the replication slot holds back",
+                     ["source"], registry=registry)
+    lag = Gauge("mdm_slot_lag_bytes", "WAL not yet confirmed by capture", ["source"], registry=registry)
+    over = Gauge("mdm_slot_retained_wal_over_threshold", "1 when retained WAL passes lag_warning_bytes",
+                 ["source"], registry=registry)
+    latency = Gauge("mdm_capture_latency_ms", "Commit to inbox for the last captured event",
+                    ["source"], registry=registry)
+    idle = Gauge("mdm_capture_last_event_age_seconds", "Seconds since capture last wrote the inbox",
+                 ["source"], registry=registry)
+    events = Gauge("mdm_capture_events_total", "Change events captured", ["source"], registry=registry)
+    inbox = Gauge("mdm_inbox_events", "Inbox rows by status", ["status"], registry=registry)
+    outbox = Gauge("mdm_outbox_deliveries", "Deliveries by target and status", ["target", "status"],
+                   registry=registry)
+    golden = Gauge("mdm_golden_records", "Golden records by entity and status", ["entity", "status"],
+                   registry=registry)
+    now = datetime.now(UTC)
+    for s in status.sources:
+        retained.labels(s.source).set(s.slot_retained_bytes or 0)
+        lag.labels(s.source).set(s.slot_lag_bytes or 0)
+        spec = project.sources.get(s.source)
+        threshold = spec.lag_warning_bytes if spec else 0
+        over.labels(s.source).set(int(bool(threshold) and (s.slot_retained_bytes or 0) > threshold))
+        latency.labels(s.source).set(s.last_latency_ms or 0)
+        events.labels(s.source).set(s.events_total)
+        if s.last_event_at:
+            idle.labels(s.source).set((now - s.last_event_at).total_seconds())
+    for name, count in status.inbox.items():
+        inbox.labels(name).set(count)
+    for target, counts in status.outbox.items():
+        for name, count in counts.items():
+            outbox.labels(target, name).set(count)
+    for entity, counts in status.golden.items():
+        for name, count in counts.items():
+            golden.labels(entity, name).set(count)
+    return generate_latest(registry).decode()

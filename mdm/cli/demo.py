@@ -1,0 +1,146 @@
+"""`mdm demo`: the whole product on the embedded default, and `mdm demo sql` to edit its ERP."""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mdm.cli.main import configure_logging, console
+from mdm.demo.journey import SCRIPTED_EDITS, Journey, follow, run_edit
+from mdm.errors import MdmError
+from mdm.runtime.settings import demo_state
+
+demo_app = typer.Typer(help="Run the demo: embedded PostgreSQL, demo ERP/OA/WMS, the hub, scripted edits.")
+STATE_DIR = Path(".mdm") / "demo"
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(ctx: typer.Context,
+         fresh: Annotated[bool, typer.Option("--fresh", help="Delete the demo's data and start over.")] = False,
+         edits: Annotated[bool, typer.Option(help="Make the scripted ERP edits.")] = True,
+         port: Annotated[int, typer.Option(help="API port (0: a free one).")] = 8700) -> None:
+    """Start everything, show scripted ERP edits travelling to OA and WMS, run until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mdm.demo.stack import DemoStack
+    from mdm.runtime.postgres import free_port
+
+    configure_logging("WARNING")
+    stack = DemoStack(STATE_DIR, api_port=port or free_port())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _start(stack, fresh)
+        _wait_initial_sync(stack, stop)
+        if edits and not stop.is_set():
+            _scripted_edits(stack)
+        _print_howto(stack)
+        while not stop.is_set():
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping the demo …")
+        stack.stop()
+        (STATE_DIR / "demo.json").unlink(missing_ok=True)
+
+
+def _start(stack: "DemoStack", fresh: bool) -> None:  # noqa: F821
+    with console.status("starting embedded PostgreSQL (wal_level=logical) and seeding the demo ERP …"):
+        counts = stack.start_databases(fresh=fresh)
+    console.print(f"[green]✓[/green] PostgreSQL on 127.0.0.1:{stack.pg.port}, data in {stack.pg.data_dir}")
+    if counts:
+        console.print("  demo ERP: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    with console.status("starting demo OA and WMS …"):
+        stack.start_targets()
+    console.print(f"[green]✓[/green] demo OA {stack.oa_url}   demo WMS {stack.wms_url}")
+    with console.status("starting the hub: migrations, Debezium (JVM), processing, propagation, API …"):
+        stack.start_hub()
+    stack.write_state()
+    console.print(f"[green]✓[/green] hub API {stack.api_url}  (logs in {stack.state_dir})")
+
+
+def _erp_total(stack: "DemoStack") -> int:  # noqa: F821
+    with psycopg.connect(stack.erp_url) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM supplier) + (SELECT count(*) FROM material) "
+                           "+ (SELECT count(*) FROM customer) + (SELECT count(*) FROM employee) "
+                           "+ (SELECT count(*) FROM department)").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _wait_initial_sync(stack: "DemoStack", stop: threading.Event) -> None:  # noqa: F821
+    total = _erp_total(stack)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        golden = progress.add_task("snapshot → golden records", total=total)
+        acked = progress.add_task("golden → OA and WMS acks", total=total * 2)
+        with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+            while not stop.is_set():
+                g, a, o = conn.execute(
+                    "SELECT (SELECT count(*) FROM golden_record), "
+                    "(SELECT count(DISTINCT (golden_id, target)) FROM delivery WHERE status = 'acked'), "
+                    "(SELECT count(*) FROM delivery WHERE status IN ('pending', 'failed'))").fetchone()  # type: ignore[misc]
+                progress.update(golden, completed=min(g, total))
+                progress.update(acked, completed=min(a, total * 2))
+                if g >= total and o == 0 and a > 0:
+                    break
+                time.sleep(0.3)
+
+
+def _scripted_edits(stack: "DemoStack") -> None:  # noqa: F821
+    from mdm.config.loader import load_project
+
+    project = load_project(stack.project_dir)
+    console.print("\n[bold]Scripted ERP edits[/bold] (each line: ERP commit → golden version → target acks)")
+    for edit in SCRIPTED_EDITS:
+        tx = run_edit(stack.erp_url, edit.sql)
+        journey = follow(stack.hub_url, Journey(edit.title, tx),
+                         lambda e: sorted(project.entities[e].targets))
+        console.print(_journey_line(journey), highlight=False)
+
+
+def _journey_line(j: Journey) -> str:
+    if j.version is None:
+        return f"  {j.title}: [red]no golden version after 30 s[/red] — see 'mdm status'"
+    parts = [f"ERP commit (tx {j.tx_id})", f"golden {j.entity} {j.business_key} v{j.version} +{j.golden_ms:.0f} ms"]
+    for target in j.targets:
+        ms = j.acks_ms.get(target)
+        parts.append(f"{target.upper()} ack +{ms:.0f} ms" if ms is not None else f"{target.upper()} [red]no ack[/red]")
+    return f"  [bold]{j.title}[/bold]\n    " + " → ".join(parts)
+
+
+def _print_howto(stack: "DemoStack") -> None:  # noqa: F821
+    console.print(f"""
+[bold]The demo is running.[/bold] Ctrl-C stops it.
+  API:          {stack.api_url}/docs   (records: {stack.api_url}/api/v1/records/supplier/S0001)
+  ERP database: {stack.erp_url}
+  OA / WMS:     {stack.oa_url}/api/vendors/S0001   {stack.wms_url}/api/suppliers/S0001
+Make an edit of your own (from this folder, in another terminal):
+  mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
+  mdm records supplier S0001
+  mdm status""")
+
+
+@demo_app.command("sql")
+def demo_sql(statement: Annotated[str, typer.Argument(help="SQL to run on the demo ERP.")]) -> None:
+    """Run SQL on the demo ERP started from this folder (one transaction); print any rows."""
+    state = demo_state()
+    if state is None:
+        raise MdmError("no running demo found in this folder (.mdm/demo/demo.json); start 'mdm demo' first")
+    with psycopg.connect(state["erp_url"]) as conn:
+        cur = conn.execute(statement)
+        rows = cur.fetchall() if cur.description else []
+        conn.commit()
+    for row in rows:
+        console.print(" | ".join("" if v is None else str(v) for v in row), highlight=False)
+    console.print(f"[green]committed[/green] ({cur.rowcount} row(s))")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")

@@ -1,0 +1,226 @@
+"""Hub commands: check, init, up, run ROLE, status, records."""
+from __future__ import annotations
+
+import json
+import shutil
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mdm.cli.main import configure_logging, console
+from mdm.config.loader import PROJECT_FOLDERS, Project, load_project
+from mdm.runtime.settings import REPO_ROOT, Settings, load_settings
+
+ProjectOpt = Annotated[Path | None, typer.Option("--project", "-p",
+                       help="Project folder (cdc/, golden_records/, targets/). Default: $MDM_PROJECT_DIR or .")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database-url", envvar="MDM_DATABASE_URL",
+                        help="The hub's PostgreSQL database (postgresql://…).")]
+
+
+class Role(str, Enum):
+    capture = "capture"
+    process = "process"
+    propagate = "propagate"
+    api = "api"
+
+
+def _settings(project: Path | None, database_url: str | None = None) -> Settings:
+    settings = load_settings()
+    if project is not None:
+        settings = settings.with_overrides(project_dir=project.resolve(),
+                                           state_dir=project.resolve() / ".mdm")
+    return settings.with_overrides(database_url=database_url)
+
+
+def check(project: ProjectOpt = None) -> None:
+    """Validate the project files; report a bad file with the file, the key and what was expected."""
+    settings = _settings(project)
+    loaded = load_project(settings.project_dir)
+    console.print(f"[green]ok[/green] {settings.project_dir}: {len(loaded.sources)} source(s), "
+                  f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s)")
+    for name, spec in loaded.entities.items():
+        children = f" + {', '.join(spec.children)}" if spec.children else ""
+        console.print(f"  {name}: {spec.table}{children} → {', '.join(spec.targets) or 'no target'}")
+
+
+def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")]) -> None:
+    """Scaffold a project for your own ERP: cdc/, golden_records/, targets/ from the demo's."""
+    directory = directory.resolve()
+    existing = [f for f in PROJECT_FOLDERS if (directory / f).exists()]
+    if existing:
+        raise typer.BadParameter(f"{directory} already has {', '.join(existing)}/; not overwriting")
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, directory / folder)
+    console.print(f"Created a project in {directory}. Next:\n"
+                  f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables\n"
+                  f"  2. edit targets/*.yaml for your OA and WMS\n"
+                  f"  3. mdm check -p {directory}\n"
+                  f"  4. MDM_ERP_URL=… MDM_DATABASE_URL=… mdm up -p {directory}")
+
+
+def up(project: ProjectOpt = None, database_url: DatabaseOpt = None,
+       roles: Annotated[str, typer.Option(help="Comma-separated roles to run.")] = "capture,process,propagate,api") -> None:
+    """Run the pipeline: capture, processing, propagation and the API, as supervised processes."""
+    from mdm.runtime.supervisor import supervise
+    from mdm.store.database import upgrade_database
+
+    configure_logging()
+    settings = _settings(project, database_url)
+    load_project(settings.project_dir)
+    upgrade_database(settings.require_database())
+    extra = ["--project", str(settings.project_dir)]
+    raise typer.Exit(supervise([r.strip() for r in roles.split(",") if r.strip()], extra))
+
+
+def run(role: Annotated[Role, typer.Argument(help="capture | process | propagate | api")],
+        project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Run one role of the hub in this process (what `mdm up` and compose.yaml start)."""
+    configure_logging()
+    settings = _settings(project, database_url)
+    loaded = load_project(settings.project_dir)
+    hub_url = settings.require_database()
+    _run_role(role, settings, loaded, hub_url)
+
+
+def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) -> None:
+    from mdm.runtime.supervisor import run_role_forever
+    from mdm.store.database import libpq_url, upgrade_database
+
+    upgrade_database(hub_url)
+    url = libpq_url(hub_url)
+    if role is Role.capture:
+        from mdm.capture.service import run_capture
+
+        run_role_forever(run_capture, project, url, settings.state_dir)
+    elif role is Role.process:
+        from mdm.golden.service import run_processing
+
+        run_role_forever(run_processing, project, url)
+    elif role is Role.propagate:
+        from mdm.propagate.worker import run_propagation
+
+        run_role_forever(run_propagation, project, url)
+    else:
+        import uvicorn
+
+        from mdm.api.app import create_app
+
+        uvicorn.run(create_app(settings, project), host=settings.api_host, port=settings.api_port,
+                    log_level="warning")
+
+
+def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Capture lag and replication slot, inbox and outbox backlog, failed rows."""
+    from mdm.store.database import create_hub_engine
+    from mdm.store.status import read_status
+
+    settings = _settings(project, database_url)
+    loaded = load_project(settings.project_dir)
+    engine = create_hub_engine(settings.require_database())
+    with engine.connect() as conn:
+        result = read_status(conn)
+    engine.dispose()
+    if as_json:
+        console.print_json(json.dumps(result.as_dict(), default=str))
+        return
+    _print_status(result, loaded)
+
+
+def _print_status(result: Any, project: Project) -> None:
+    table = Table(title="capture")
+    for col in ("source", "events", "last event", "latency ms", "slot WAL retained", "slot lag"):
+        table.add_column(col)
+    for s in result.sources:
+        spec = project.sources.get(s.source)
+        retained = _bytes(s.slot_retained_bytes)
+        if spec and (s.slot_retained_bytes or 0) > spec.lag_warning_bytes:
+            retained = f"[red]{retained} (over {_bytes(spec.lag_warning_bytes)})[/red]"
+        table.add_row(s.source, str(s.events_total), str(s.last_event_at or "-"),
+                      str(s.last_latency_ms or "-"), retained, _bytes(s.slot_lag_bytes))
+    console.print(table)
+    console.print("inbox: " + (", ".join(f"{k}={v}" for k, v in sorted(result.inbox.items())) or "empty"))
+    for target, counts in sorted(result.outbox.items()):
+        console.print(f"outbox {target}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    for entity, counts in sorted(result.golden.items()):
+        console.print(f"golden {entity}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    if result.failed_events:
+        failed = Table(title="failed change events (kept in the inbox)")
+        for col in ("inbox id", "table", "row key", "op", "reason"):
+            failed.add_column(col)
+        for f in result.failed_events:
+            failed.add_row(str(f["id"]), f["table_name"], f["row_key"], f["op"], f["error"] or "")
+        console.print(failed)
+
+
+def _bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}"
+        value = value / 1024  # type: ignore[assignment]
+    return f"{value:.1f} TiB"
+
+
+def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
+            key: Annotated[str | None, typer.Argument(help="Business key or golden id.")] = None,
+            project: ProjectOpt = None, database_url: DatabaseOpt = None,
+            as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant, e.g. 2026-11-01T08:00+08:00")] = None,
+            limit: int = 20) -> None:
+    """Show golden records of an entity, or one record with its xrefs and versions."""
+    from mdm.golden import queries
+    from mdm.store.database import create_hub_engine
+
+    settings = _settings(project, database_url)
+    loaded = load_project(settings.project_dir)
+    if entity not in loaded.entities:
+        raise typer.BadParameter(f"unknown entity {entity!r}; known: {', '.join(sorted(loaded.entities))}")
+    engine = create_hub_engine(settings.require_database())
+    with engine.connect() as conn:
+        if key is None:
+            rows = queries.list_records(conn, entity, limit)
+            table = Table(title=f"{entity} (first {limit})")
+            for col in ("key", "golden id", "version", "status", "name"):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(r["business_key"], str(r["golden_id"]), str(r["version"]), r["status"],
+                              str(r["attributes"].get("name", "")))
+            console.print(table)
+            return
+        found = queries.find_record(conn, entity, key)
+        if found is None:
+            raise typer.BadParameter(f"no {entity} with business key or golden id {key!r}")
+        versions = queries.history(conn, found["golden_id"], as_of)
+    engine.dispose()
+    _print_record(found, versions, as_of)
+
+
+def _print_record(found: dict[str, Any], versions: list[dict[str, Any]], as_of: str | None) -> None:
+    console.print(f"[bold]{found['entity']} {found['business_key']}[/bold]  golden id "
+                  f"{found['golden_id']}  version {found['version']}  status {found['status']}")
+    console.print("xrefs: " + ", ".join(f"{k}={v}" for k, v in found["xrefs"].items()))
+    shown = versions[0]["attributes"] if as_of and versions else found["attributes"]
+    if as_of:
+        console.print(f"as of {as_of}: " + (f"version {versions[0]['version']}" if versions else "no version"))
+    console.print_json(json.dumps(shown, ensure_ascii=False, default=str))
+    table = Table(title="versions")
+    for col in ("v", "status", "valid from", "valid to", "cause"):
+        table.add_column(col)
+    for v in versions[:10]:
+        cause = (f"{v['cause_source']} {v['cause_table']} {v['cause_op']} row {v['cause_row_key']} "
+                 f"tx {v['cause_tx_id']} lsn {v['cause_lsn']}")
+        table.add_row(str(v["version"]), v["status"], str(v["valid_from"]), str(v["valid_to"] or ""), cause)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)
+    app.command()(init)
+    app.command()(up)
+    app.command()(run)
+    app.command()(status)
+    app.command()(records)

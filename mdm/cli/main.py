@@ -1,0 +1,63 @@
+"""The `mdm` command: parses arguments, calls the stages, prints. One error handler for all."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from mdm.errors import MdmError
+
+app = typer.Typer(
+    name="mdm", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="mdm — master data hub. Captures ERP changes with Debezium, keeps versioned golden "
+         "records, and propagates them to OA and WMS.",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def configure_logging(level: str | None = None) -> None:
+    level = level or os.environ.get("MDM_LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic", "pydbzengine", "jpype"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _register() -> None:
+    from mdm.cli import demo, hub
+
+    hub.register(app)
+    demo.register(app)
+
+
+def main() -> None:
+    _register()
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app(standalone_mode=False)
+    except MdmError as exc:
+        if debug:
+            raise
+        err_console.print(f"[red]Error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The demo stack: embedded PostgreSQL with the demo ERP, OA and WMS databases, the demo OA/WMS
+REST servers and the hub, as child processes. Used by `mdm demo`, `mdm bench` and the tests.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from mdm.runtime.postgres import EmbeddedPostgres, free_port
+from mdm.runtime.settings import REPO_ROOT
+from mdm.runtime.supervisor import _die_with_parent
+
+logger = logging.getLogger(__name__)
+DATABASES = ("erp", "oa", "wms", "mdm_hub")
+
+
+@dataclass
+class DemoStack:
+    """Everything `mdm demo` runs. `state_dir` holds PostgreSQL's data and the hub's offsets."""
+
+    state_dir: Path
+    project_dir: Path = REPO_ROOT
+    api_port: int = 0
+    oa_port: int = 0
+    wms_port: int = 0
+    pg: EmbeddedPostgres = field(init=False)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.state_dir.resolve()
+        self.pg = EmbeddedPostgres(self.state_dir)
+
+    # -- addresses ----------------------------------------------------------------------------
+    @property
+    def erp_url(self) -> str:
+        return self.pg.url("erp")
+
+    @property
+    def hub_url(self) -> str:
+        return self.pg.url("mdm_hub")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def oa_url(self) -> str:
+        return f"http://127.0.0.1:{self.oa_port}"
+
+    @property
+    def wms_url(self) -> str:
+        return f"http://127.0.0.1:{self.wms_port}"
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, MDM_ERP_URL=self.erp_url, MDM_DATABASE_URL=self.hub_url,
+                    MDM_OA_URL=self.oa_url, MDM_WMS_URL=self.wms_url,
+                    MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
+                    MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start_databases(self, fresh: bool = False, seed: bool = True, **seed_counts: int) -> dict[str, int]:
+        """Start PostgreSQL; create and seed the demo databases (once; reused across runs)."""
+        from mdm.demo.seed import seed_erp
+        from mdm.demo.targets import prepare_target_database
+
+        if fresh:
+            self.pg.destroy()
+            hub_state = self.state_dir / "hub"
+            if hub_state.exists():
+                import shutil
+
+                shutil.rmtree(hub_state)
+        self.pg.start()
+        for name in DATABASES:
+            self.pg.create_database(name)
+        counts: dict[str, int] = {}
+        if seed:
+            with psycopg.connect(self.erp_url) as conn:
+                counts = seed_erp(conn, **seed_counts)
+                conn.commit()
+        prepare_target_database(self.pg.url("oa"), "oa")
+        prepare_target_database(self.pg.url("wms"), "wms")
+        return counts
+
+    def start_targets(self) -> None:
+        self.oa_port = self.oa_port or free_port()
+        self.wms_port = self.wms_port or free_port()
+        self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
+                                self.pg.url("wms"), str(self.oa_port), str(self.wms_port)])
+        for url in (self.oa_url, self.wms_url):
+            wait_http(f"{url}/healthz", 30)
+
+    def start_hub(self, roles: str = "capture,process,propagate,api") -> None:
+        from mdm.store.database import upgrade_database
+
+        self.api_port = self.api_port or free_port()
+        upgrade_database(self.hub_url)
+        self._spawn("hub", [sys.executable, "-m", "mdm.cli.main", "up", "--roles", roles,
+                            "--project", str(self.project_dir)])
+        if "api" in roles:
+            wait_http(f"{self.api_url}/healthz", 60)
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 — owned by the child
+        self.processes[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=log,
+                                                preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+    def kill_hub(self) -> None:
+        """kill -9 of the hub supervisor; its children die with it (PDEATHSIG)."""
+        proc = self.processes.pop("hub", None)
+        if proc is not None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            time.sleep(0.5)
+
+    def stop_process(self, name: str) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self, keep_database: bool = False) -> None:
+        for name in ("hub", "targets"):
+            self.stop_process(name)
+        if not keep_database:
+            self.pg.stop()
+
+    def write_state(self) -> Path:
+        path = self.state_dir / "demo.json"
+        path.write_text(json.dumps({
+            "erp_url": self.erp_url, "hub_url": self.hub_url, "api_url": self.api_url,
+            "oa_url": self.oa_url, "wms_url": self.wms_url, "pid": os.getpid(),
+        }, indent=2))
+        return path
+
+
+def wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last})")

@@ -1,0 +1,55 @@
+"""Process settings, from the environment (and command-line overrides). Built in functions,
+never at import time, so tests inject their own."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mdm.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_STATE = Path(".mdm") / "demo" / "demo.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    state_dir: Path
+    database_url: str | None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8700
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise ConfigError("MDM_DATABASE_URL", [
+                "the hub database is not set: export MDM_DATABASE_URL=postgresql://user:pw@host/db "
+                "(or start 'mdm demo' in this folder)"])
+        return self.database_url
+
+
+def demo_state(folder: Path | None = None) -> dict[str, str] | None:
+    """What a running `mdm demo` started from `folder` (default: cwd) wrote about itself."""
+    path = (folder or Path.cwd()) / DEMO_STATE
+    if not path.exists():
+        return None
+    data: dict[str, str] = json.loads(path.read_text())
+    return data
+
+
+def load_settings() -> Settings:
+    project = Path(os.environ.get("MDM_PROJECT_DIR", ".")).resolve()
+    state = Path(os.environ.get("MDM_STATE_DIR", project / ".mdm")).resolve()
+    url = os.environ.get("MDM_DATABASE_URL")
+    if url is None:
+        demo = demo_state()
+        url = demo.get("hub_url") if demo else None
+    return Settings(
+        project_dir=project, state_dir=state, database_url=url,
+        api_host=os.environ.get("MDM_API_HOST", "127.0.0.1"),
+        api_port=int(os.environ.get("MDM_API_PORT", "8700")),
+    )

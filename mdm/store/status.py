@@ -1,0 +1,53 @@
+"""Read-side figures of the whole pipeline: capture lag and slot, inbox and outbox backlog,
+failed rows. Used by `mdm status`, `/api/v1/status` and `/metrics`."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+@dataclass
+class SourceStatus:
+    source: str
+    events_total: int
+    last_event_at: datetime | None
+    last_commit_ts: datetime | None
+    last_latency_ms: int | None
+    slot_retained_bytes: int | None
+    slot_lag_bytes: int | None
+    slot_checked_at: datetime | None
+
+
+@dataclass
+class PipelineStatus:
+    sources: list[SourceStatus]
+    inbox: dict[str, int]
+    outbox: dict[str, dict[str, int]]
+    golden: dict[str, dict[str, int]]
+    failed_events: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
+    sources = [SourceStatus(*r) for r in conn.execute(text(
+        "SELECT source, events_total, last_event_at, last_commit_ts, last_latency_ms, "
+        "slot_retained_bytes, slot_lag_bytes, slot_checked_at FROM capture_state ORDER BY source"))]
+    inbox = {r[0]: int(r[1]) for r in conn.execute(text(
+        "SELECT status, count(*) FROM inbox GROUP BY status"))}
+    outbox: dict[str, dict[str, int]] = {}
+    for target, status, count in conn.execute(text(
+            "SELECT target, status, count(*) FROM delivery GROUP BY target, status")):
+        outbox.setdefault(target, {})[status] = int(count)
+    golden: dict[str, dict[str, int]] = {}
+    for entity, status, count in conn.execute(text(
+            "SELECT entity, status, count(*) FROM golden_record GROUP BY entity, status")):
+        golden.setdefault(entity, {})[status] = int(count)
+    failed = [dict(r._mapping) for r in conn.execute(text(
+        "SELECT id, source, table_name, row_key, op, error, received_at FROM inbox "
+        "WHERE status = 'failed' ORDER BY id DESC LIMIT :n"), {"n": failed_limit})]
+    return PipelineStatus(sources, inbox, outbox, golden, failed)
