@@ -33,7 +33,7 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     props = debezium_properties(spec, project.captured_tables(name),
-                                state_dir / "offsets" / f"{name}.dat")
+                                state_dir / "offsets" / f"{name}-{spec.slot}.dat")
     threading.Thread(
         target=watch_slot, name=f"slot-{name}", daemon=True,
         args=(name, source_url, spec.slot, hub_url, spec.lag_warning_bytes, stop),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from enum import Enum
 from pathlib import Path
@@ -30,8 +31,9 @@ class Role(str, Enum):
 def _settings(project: Path | None, database_url: str | None = None) -> Settings:
     settings = load_settings()
     if project is not None:
-        settings = settings.with_overrides(project_dir=project.resolve(),
-                                           state_dir=project.resolve() / ".mdm")
+        settings = settings.with_overrides(project_dir=project.resolve())
+        if "MDM_STATE_DIR" not in os.environ:
+            settings = settings.with_overrides(state_dir=project.resolve() / ".mdm")
     return settings.with_overrides(database_url=database_url)
 
 

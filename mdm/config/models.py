@@ -48,7 +48,9 @@ class SourceSpec(Spec):
         256 * 1024 * 1024, ge=0, description="Warn when the slot retains more WAL than this."
     )
     max_batch_size: int = Field(2048, ge=1, le=65536, description="Debezium max.batch.size.")
-    snapshot_mode: Literal["initial", "no_data", "when_needed", "always"] = "initial"
+    snapshot_mode: Literal["initial", "no_data", "when_needed", "always"] = Field(
+        "when_needed", description="when_needed: snapshot when there are no offsets or the slot "
+        "lost their position; re-snapshotting is harmless (unchanged rows make no version).")
     debezium: dict[str, str] = Field(
         default_factory=dict, description="Extra Debezium properties, passed through as given."
     )

@@ -33,7 +33,7 @@ _SEED_LOCK_ID = 0x6D646D5345454400  # pg_advisory_xact_lock key: "mdmSEED"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714-1997
-_ORG_CODE_BODY = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_ORG_CODE_BODY = USCC_ALPHABET  # keeps generated org codes inside the USCC alphabet
 
 
 def uscc_check_digit(first17: str) -> str:
@@ -74,7 +74,7 @@ def _make_org_code(rng: random.Random) -> str:
 def make_uscc(rng: random.Random, division: str | None = None) -> str:
     """A plausible 18-character 统一社会信用代码 with a correct check digit.
 
-    Layout: 9 (工商登记) + 1/2 (企业/个体) + 6-digit 行政区划码 + 9-character 组织机构代码 + check.
+    Layout: 9 (工商登记) + 1 (企业) + 6-digit 行政区划码 + 9-character 组织机构代码 + check.
     """
     if division is None:
         division = rng.choice(_CITIES).pick_district(rng)[1]
@@ -261,7 +261,8 @@ class MaterialKind:
 _M_SIZES = (4, 5, 6, 8, 10, 12, 16, 20)
 MATERIAL_KINDS: tuple[MaterialKind, ...] = (
     MaterialKind("五金标准件", "六角螺栓", "M{d}×{l} GB/T 5782 {g}级",
-                 {"d": _M_SIZES, "l": (16, 20, 25, 30, 35, 40, 50, 60, 80, 100), "g": ("4.8", "8.8")},
+                 {"d": _M_SIZES, "l": (16, 20, 25, 30, 35, 40, 50, 60, 80, 100),
+                  "g": ("4.8", "8.8")},
                  "个", (0.05, 4.5), (0.004, 0.3), usage="设备框架及支架紧固"),
     MaterialKind("五金标准件", "内六角圆柱头螺钉", "M{d}×{l} GB/T 70.1 12.9级",
                  {"d": (3, 4, 5, 6, 8, 10), "l": (8, 10, 12, 16, 20, 25, 30, 40)},
@@ -357,7 +358,8 @@ MATERIAL_KINDS: tuple[MaterialKind, ...] = (
                  {"s": ("1.0", "1.5", "2.5", "4", "6"), "c": ("红", "黄", "蓝", "绿", "黑", "黄绿双色")},
                  "卷", (85.0, 620.0), (1.2, 6.5), usage="电控柜布线"),
     MaterialKind("电线电缆", "护套软电缆", "RVV {n}×{s}mm² {v}",
-                 {"n": (2, 3, 4, 5), "s": ("0.75", "1.0", "1.5", "2.5"), "v": ("300/500V", "450/750V")},
+                 {"n": (2, 3, 4, 5), "s": ("0.75", "1.0", "1.5", "2.5"),
+                  "v": ("300/500V", "450/750V")},
                  "米", (2.2, 18.0), (0.05, 0.3), usage="设备动力线"),
     MaterialKind("劳保用品", "丁腈手套", "{z}码 100只/盒 {c}", {"z": ("S", "M", "L", "XL"),
                                                            "c": ("蓝色", "黑色", "白色")},
@@ -565,7 +567,8 @@ def _bank_accounts(rng: random.Random, supplier: _Supplier) -> list[tuple[Any, .
 
 def _tax_identifiers(rng: random.Random, supplier: _Supplier) -> list[tuple[Any, ...]]:
     uscc = make_uscc(rng, supplier.division)
-    valid_from = max(supplier.established_on, date(2016, 1, 1)) + timedelta(days=rng.randint(0, 400))
+    issued = max(supplier.established_on, date(2016, 1, 1))  # USCCs replaced old codes in 2016
+    valid_from = issued + timedelta(days=rng.randint(0, 400))
     rows: list[tuple[Any, ...]] = [("USCC", uscc, valid_from)]
     if rng.random() < 0.25:  # old 15-character 纳税人识别号: 行政区划码 + 组织机构代码
         rows.append(("VAT", uscc[2:17], supplier.established_on))

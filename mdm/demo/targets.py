@@ -312,6 +312,7 @@ class Target:
         self.faults = Faults()
         self._collections: dict[str, Collection] | None = None
         self._lock = threading.Lock()
+        self._schema_lock = threading.Lock()
         self._stats = {"puts": 0, "replays": 0, "failures_injected": 0, "writes": 0, "deletes": 0}
 
     # -- bookkeeping
@@ -324,7 +325,7 @@ class Target:
             return dict(self._stats)
 
     def load_schema(self) -> dict[str, Collection]:
-        with self._lock:
+        with self._schema_lock:
             if self._collections is None:
                 with self.pool.connection() as conn:
                     self._collections = _load_collections(conn, self.system)
@@ -360,16 +361,15 @@ class Target:
                 stored = self._stored_response(conn, coll, key, idempotency_key)
                 if stored is not None:
                     return _Outcome(200, stored, replay=True)
-            row = conn.execute(_upsert_sql(coll, list(values)), [key, *values.values()]).fetchone()
-            assert row is not None
-            body = {"id": row[0], "key": key, "status": "created" if row[1] else "updated"}
+            row_id, created = _write_row(conn, coll, key, values)
+            body = {"id": row_id, "key": key, "status": "created" if created else "updated"}
             if idempotency_key:
                 conn.execute(
                     "INSERT INTO api_idempotency (key, collection, record_key, response) "
                     "VALUES (%s, %s, %s, %s::jsonb)",
                     (idempotency_key, coll.name, key, json.dumps(body, ensure_ascii=False)),
                 )
-        return _Outcome(201 if row[1] else 200, body)
+        return _Outcome(201 if created else 200, body)
 
     @staticmethod
     def _stored_response(conn: psycopg.Connection[Any], coll: Collection, key: str,
@@ -427,23 +427,42 @@ class Target:
             conn.execute("SELECT 1")
 
 
-def _upsert_sql(coll: Collection, fields: list[str]) -> sql.Composed:
-    """INSERT … ON CONFLICT (key) DO UPDATE, returning (id, created)."""
-    others = [f for f in fields if f != coll.key]
-    columns = [coll.key, *others]
-    casts = [sql.SQL("%s::{}").format(sql.SQL(coll.columns[c].cast)) for c in columns]
-    updates = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others]
+def _cast(coll: Collection, column: str) -> sql.Composed:
+    return sql.SQL("%s::{}").format(sql.SQL(coll.columns[column].cast))
+
+
+def _update_sql(coll: Collection, fields: list[str]) -> sql.Composed:
+    """UPDATE the sent fields only (a partial body keeps the other columns), returning id."""
+    updates = [sql.SQL("{} = {}").format(sql.Identifier(f), _cast(coll, f)) for f in fields]
     updates.append(sql.SQL("updated_at = now()"))
-    return sql.SQL(
-        "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO UPDATE "
-        "SET {updates} RETURNING id, (xmax = 0) AS created"
-    ).format(
-        table=sql.Identifier(coll.table),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        values=sql.SQL(", ").join(casts),
-        key=sql.Identifier(coll.key),
-        updates=sql.SQL(", ").join(updates),
-    )
+    return sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING id").format(
+        sql.Identifier(coll.table), sql.SQL(", ").join(updates), sql.Identifier(coll.key))
+
+
+def _insert_sql(coll: Collection, fields: list[str]) -> sql.Composed:
+    columns = [coll.key, *fields]
+    query = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING id"
+    return sql.SQL(query).format(
+        sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(_cast(coll, c) for c in columns), sql.Identifier(coll.key))
+
+
+def _write_row(conn: psycopg.Connection[Any], coll: Collection, key: str,
+               values: dict[str, str | None]) -> tuple[int, bool]:
+    """Update the row with this key, else insert it: (id, created).
+
+    Not INSERT … ON CONFLICT DO UPDATE: PostgreSQL checks NOT NULL on the proposed insert
+    first, which would reject a partial update of an existing row.
+    """
+    fields, params = list(values), list(values.values())
+    for _ in range(3):  # a concurrent insert or delete can make either statement miss
+        row = conn.execute(_update_sql(coll, fields), [*params, key]).fetchone()
+        if row is not None:
+            return int(row[0]), False
+        row = conn.execute(_insert_sql(coll, fields), [key, *params]).fetchone()
+        if row is not None:
+            return int(row[0]), True
+    raise ApiError(409, f"{coll.name}/{key} changed concurrently; retry")
 
 
 def _prepared_values(coll: Collection, key: str, body: dict[str, Any]) -> dict[str, str | None]:

