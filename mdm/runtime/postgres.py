@@ -113,8 +113,12 @@ class EmbeddedPostgres:
             self.data_dir = Path("/var/lib/mdm/data") / digest / "postgres"
             logger.info("data folder relocated to %s (project folder not reachable by %s)",
                         self.data_dir, PG_OS_USER)
-            _chmod_tree_readable(Path("/var/lib/mdm"), recursive=False)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.parent != self.state_dir:
+            for parent in self.data_dir.parents:
+                if parent == Path("/var/lib"):
+                    break
+                parent.chmod(parent.stat().st_mode | 0o055)
         os.chmod(self.data_dir, 0o700)
         os.chown(self.data_dir, user.pw_uid, user.pw_gid)
 
