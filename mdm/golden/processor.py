@@ -199,10 +199,8 @@ class Processor:
     def _image_after(self, mapping: TableMapping, event: repo.InboxRow,
                      previous: RowImage | None) -> RowImage:
         if event.op == "d":
-            if previous is None:
-                parent = (event.before or {}).get(mapping.parent_column or "")
-                return RowImage(attrs={}, retired=True, position=event.position,
-                                parent_key=None if parent is None else str(parent), deleted=True)
+            if previous is None:  # a row the hub never saw alive: nothing to retire
+                return RowImage(attrs={}, retired=True, position=event.position, deleted=True)
             return RowImage(attrs=previous.attrs, retired=previous.retired, position=event.position,
                             parent_key=previous.parent_key, deleted=True)
         if event.after is None:
@@ -263,11 +261,12 @@ class Processor:
 def _object_of(mapping: TableMapping, event: repo.InboxRow, image: RowImage | None) -> str | None:
     if mapping.child is None:
         return event.row_key
-    row = event.after or event.before or {}
-    parent = row.get(mapping.parent_column or "")
-    if parent is not None:
-        return str(parent)
-    return image.parent_key if image else None
+    if event.op == "d" or event.after is None:
+        # With the default REPLICA IDENTITY a delete's `before` holds only the key; Debezium
+        # fills the other NOT NULL columns with type defaults (0, ''), so trust the mirror.
+        return image.parent_key if image else None
+    parent = event.after.get(mapping.parent_column or "")
+    return str(parent) if parent is not None else (image.parent_key if image else None)
 
 
 def _add(total: BatchResult, part: BatchResult) -> None:
