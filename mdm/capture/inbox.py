@@ -85,7 +85,9 @@ def _record_progress(conn: psycopg.Connection, source: str, events: Sequence[Cha
     latency_ms = None
     if latest is not None:
         latency_ms = int((datetime.now(UTC) - latest).total_seconds() * 1000)
-    lsns = [e.lsn for e in events if e.lsn is not None] + ([last_lsn] if last_lsn else [])
+    # Snapshot reads carry the snapshot's LSN, not a stream position: they do not count.
+    lsns = [e.lsn for e in events if e.lsn is not None and not e.is_snapshot]
+    lsns += [last_lsn] if last_lsn else []
     conn.execute(
         """
         INSERT INTO capture_state (source, last_event_at, last_commit_ts, last_lsn, events_total,
