@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from mdm.capture.inbox import append_events
-from mdm.capture.models import ChangeEvent, PoisonRecord, Progress, parse_envelope
+from mdm.capture.models import ChangeEvent, PoisonRecord, Progress, TransactionEnd, parse_envelope
 from mdm.config.loader import expand_env
 from mdm.config.models import SourceSpec
 from mdm.errors import ConfigError, TransientError
@@ -80,6 +80,8 @@ def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path)
         "poll.interval.ms": "50",
         "tombstones.on.delete": "false",
         "heartbeat.interval.ms": str(spec.heartbeat_interval_ms),
+        # BEGIN/END records let processing take only complete transactions.
+        "provide.transaction.metadata": "true",
     }
     if spec.heartbeat_query and spec.heartbeat_interval_ms:
         props["heartbeat.action.query"] = spec.heartbeat_query
@@ -105,6 +107,7 @@ class InboxHandler:
     def handle(self, records: list[Any]) -> None:
         events: list[ChangeEvent] = []
         poison: list[PoisonRecord] = []
+        ends: list[TransactionEnd] = []
         last_lsn: int | None = None
         for record in records:
             key, value = record.key(), record.value()
@@ -115,19 +118,22 @@ class InboxHandler:
                 events.append(parsed)
             elif isinstance(parsed, PoisonRecord):
                 poison.append(parsed)
+            elif isinstance(parsed, TransactionEnd):
+                ends.append(parsed)
             elif isinstance(parsed, Progress) and parsed.lsn:
                 last_lsn = parsed.lsn
-        self._append_with_retry(events, poison, last_lsn)
+        self._append_with_retry(events, poison, ends, last_lsn)
         if self.on_batch:
             self.on_batch(len(events))
 
     def _append_with_retry(self, events: list[ChangeEvent], poison: list[PoisonRecord],
-                           last_lsn: int | None) -> None:
+                           ends: list[TransactionEnd], last_lsn: int | None) -> None:
         """The hub database may restart: retry until the batch is durable (never drop it)."""
         delay = 0.2
         while True:
             try:
-                inserted = append_events(self._connection(), self.source, events, poison, last_lsn)
+                inserted = append_events(self._connection(), self.source, events, poison,
+                                         last_lsn, ends)
                 logger.debug("inbox batch source=%s events=%d new=%d", self.source, len(events),
                              inserted)
                 return

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from mdm.capture.models import ChangeEvent, PoisonRecord
+from mdm.capture.models import ChangeEvent, PoisonRecord, TransactionEnd
 
 logger = logging.getLogger(__name__)
 INBOX_CHANNEL = "mdm_inbox"
 
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS inbox_stage (
-    source text, position text, table_name text, row_key text, op text, tx_id bigint,
+    seq integer, source text, position text, table_name text, row_key text, op text, tx_id bigint,
     lsn bigint, commit_ts timestamptz, is_snapshot boolean, before jsonb, after jsonb,
     raw text, status text, error text
 ) ON COMMIT DELETE ROWS
@@ -51,6 +51,7 @@ def append_events(
     events: Sequence[ChangeEvent],
     poison: Sequence[PoisonRecord] = (),
     last_lsn: int | None = None,
+    transaction_ends: Sequence[TransactionEnd] = (),
 ) -> int:
     """Append a batch to the inbox in one transaction and wake the processors.
 
@@ -62,16 +63,25 @@ def append_events(
         if rows:
             conn.execute(_STAGE)
             with conn.cursor() as cur:
-                with cur.copy(f"COPY inbox_stage ({_COLUMNS}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                with cur.copy(f"COPY inbox_stage (seq, {_COLUMNS}) FROM STDIN") as copy:
+                    for seq, row in enumerate(rows):
+                        copy.write_row((seq, *row))
+                # INSERT … SELECT does not promise to keep the scan order: without ORDER BY,
+                # ids were seen out of stream order. The inbox id must follow the stream.
                 cur.execute(
                     f"INSERT INTO inbox ({_COLUMNS}) SELECT {_COLUMNS} FROM inbox_stage "
-                    "ON CONFLICT ON CONSTRAINT inbox_event_uq DO NOTHING"
+                    "ORDER BY seq ON CONFLICT ON CONSTRAINT inbox_event_uq DO NOTHING"
                 )
                 inserted = cur.rowcount
         _record_progress(conn, source, events, last_lsn)
-        if inserted:
+        if transaction_ends:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO source_tx (source, tx_id, event_count) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (source, tx_id) DO UPDATE SET event_count = EXCLUDED.event_count, "
+                    "ended_at = clock_timestamp()",
+                    [(t.source, t.tx_id, t.event_count) for t in transaction_ends])
+        if inserted or transaction_ends:
             conn.execute(f"NOTIFY {INBOX_CHANNEL}")
     for p in poison:
         logger.warning("kept unparseable record source=%s destination=%s reason=%s",

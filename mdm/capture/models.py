@@ -45,6 +45,15 @@ class PoisonRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionEnd:
+    """Debezium's transaction metadata END record: every event of `tx_id` is now captured."""
+
+    source: str
+    tx_id: int
+    event_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A heartbeat or logical message: no row change, but proof the stream is alive."""
 
@@ -81,7 +90,7 @@ def _commit_time(source_block: dict[str, Any]) -> datetime | None:
 
 def parse_envelope(
     source: str, destination: str, key_json: str | None, value_json: str | None
-) -> ChangeEvent | PoisonRecord | Progress | None:
+) -> ChangeEvent | PoisonRecord | Progress | TransactionEnd | None:
     """Normalise one Debezium JSON record (schemas disabled). None for tombstones."""
     if value_json is None:
         return None  # tombstone after a delete: the delete itself carried the change
@@ -89,8 +98,10 @@ def parse_envelope(
         value = json.loads(value_json)
         if not isinstance(value, dict):
             raise ValueError("envelope is not a JSON object")
-        if "op" not in value:  # __debezium-heartbeat records carry only ts_ms
-            return Progress(source, None)
+        if "op" not in value:
+            if value.get("status") in ("BEGIN", "END") and "id" in value:
+                return _transaction_boundary(source, value)
+            return Progress(source, None)  # __debezium-heartbeat records carry only ts_ms
         block = value.get("source") or {}
         if value["op"] == "m":  # logical decoding message (our heartbeat query)
             return Progress(source, position_of(block)[1])
@@ -118,3 +129,11 @@ def parse_envelope(
         )
     except (ValueError, KeyError, TypeError) as exc:
         return PoisonRecord(source, destination, value_json, f"unparseable Debezium record: {exc}")
+
+
+def _transaction_boundary(source: str, value: dict[str, Any]) -> TransactionEnd | Progress:
+    """`{"status": "END", "id": "571:53195832", "event_count": 2, …}` → TransactionEnd."""
+    if value["status"] != "END":
+        return Progress(source, None)
+    tx_id = int(str(value["id"]).split(":", 1)[0])
+    return TransactionEnd(source, tx_id, int(value.get("event_count") or 0))

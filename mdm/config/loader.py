@@ -39,7 +39,14 @@ class Project:
         return index
 
     def captured_tables(self, source: str) -> list[str]:
-        return sorted(t for s, t in self._table_index() if s == source)
+        """Child tables first: Debezium snapshots tables in this order, so a parent's children
+        are mirrored before the parent row arrives and the first version is whole."""
+        children, mains = [], []
+        for spec in self.entities.values():
+            if spec.source == source:
+                children += [c.table for c in spec.children.values()]
+                mains.append(spec.table)
+        return sorted(children) + sorted(mains)
 
 
 def expand_env(value: str, where: str) -> str:

@@ -97,18 +97,19 @@ class Processor:
         last_id = 0
         for _ in range(limit):
             with conn.transaction():
-                events = repo.claim_pending(conn, 1, after_id=last_id)
+                events = repo.claim_pending(conn, 1, after_id=last_id)  # one whole transaction
                 if not events:
                     break
-                last_id = events[0].id
+                last_id = events[-1].id
                 try:
                     with conn.transaction():
                         result = self._apply(conn, events)
                 except Exception as exc:  # noqa: BLE001 — kept with its reason
-                    logger.warning("event failed inbox_id=%d table=%s row_key=%s: %s",
-                                   events[0].id, events[0].table, events[0].row_key, exc)
-                    repo.finish_inbox(conn, [], {events[0].id: f"processing error: {exc}"}, {})
-                    result = BatchResult(events=1, failed=1)
+                    logger.warning("transaction failed inbox_ids=%d..%d table=%s row_key=%s: %s",
+                                   events[0].id, last_id, events[0].table, events[0].row_key, exc)
+                    reason = f"processing error: {exc}"
+                    repo.finish_inbox(conn, [], {e.id: reason for e in events}, {})
+                    result = BatchResult(events=len(events), failed=len(events))
             _add(total, result)
         return total
 

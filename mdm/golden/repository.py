@@ -31,16 +31,47 @@ class InboxRow:
     after: dict[str, Any] | None
 
 
+CLAIM_SQL = """
+SELECT id, source, table_name, row_key, op, position, tx_id, lsn, commit_ts, before, after
+FROM inbox WHERE status = 'pending' AND id > %(after)s {extra}
+ORDER BY id LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+COMPLETE_SQL = """
+SELECT EXISTS (SELECT 1 FROM source_tx WHERE source = %(source)s AND tx_id = %(tx)s)
+    OR EXISTS (SELECT 1 FROM inbox WHERE source = %(source)s AND id > %(last)s)
+    OR (SELECT received_at FROM inbox WHERE id = %(last)s) < clock_timestamp() - interval '5 seconds'
+"""
+
+
 def claim_pending(conn: psycopg.Connection, limit: int, after_id: int = 0) -> list[InboxRow]:
-    rows = conn.execute(
-        """
-        SELECT id, source, table_name, row_key, op, position, tx_id, lsn, commit_ts, before, after
-        FROM inbox WHERE status = 'pending' AND id > %s ORDER BY id LIMIT %s
-        FOR UPDATE SKIP LOCKED
-        """,
-        (after_id, limit),
-    ).fetchall()
-    return [InboxRow(*r) for r in rows]
+    """Lock up to `limit` pending events, in inbox order, that end on a transaction boundary.
+
+    Capture appends in commit order and a transaction's rows are contiguous, so only the
+    transaction at the end of the inbox can still be growing. It is taken once capture has
+    stored its END record (or a later row exists, or it is 5 s old: END records can be lost
+    across a capture restart). A batch never ends inside a transaction: a transaction cut by
+    the limit waits for the next batch, or extends the batch if it is alone in it.
+    """
+    rows = [InboxRow(*r) for r in conn.execute(
+        CLAIM_SQL.format(extra=""), {"after": after_id, "limit": limit}).fetchall()]
+    if not rows or rows[-1].tx_id is None or rows[-1].op == "r":
+        return rows
+    last = rows[-1]
+    cut = len(rows)
+    while cut > 0 and rows[cut - 1].tx_id == last.tx_id and rows[cut - 1].source == last.source:
+        cut -= 1
+    if len(rows) == limit and cut > 0:
+        return rows[:cut]  # the cut transaction's rows stay pending for the next batch
+    if len(rows) == limit:  # one transaction larger than the batch: take all of it
+        rows += [InboxRow(*r) for r in conn.execute(
+            CLAIM_SQL.format(extra="AND source = %(source)s AND tx_id = %(tx)s"),
+            {"after": last.id, "limit": 10_000_000, "source": last.source, "tx": last.tx_id},
+        ).fetchall()]
+        last = rows[-1]
+    complete = conn.execute(COMPLETE_SQL, {"source": last.source, "tx": last.tx_id,
+                                           "last": last.id}).fetchone()
+    return rows if complete and complete[0] else rows[:cut]
 
 
 def _image(data: dict[str, Any], position: str, parent_key: str | None, deleted: bool) -> RowImage:

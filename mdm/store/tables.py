@@ -50,6 +50,17 @@ inbox = Table(
 Index("inbox_pending_ix", inbox.c.id, postgresql_where=text("status = 'pending'"))
 Index("inbox_failed_ix", inbox.c.id, postgresql_where=text("status = 'failed'"))
 
+# Transactions whose END record capture has seen: processing takes only complete ones.
+source_tx = Table(
+    "source_tx",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("tx_id", BigInteger, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    PrimaryKeyConstraint("source", "tx_id"),
+)
+
 # The hub's mirror of each captured row, with the position of the event that last wrote it.
 source_row = Table(
     "source_row",

@@ -30,6 +30,13 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.PrimaryKeyConstraint('source')
     )
+    op.create_table('source_tx',
+    sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('tx_id', sa.BigInteger(), nullable=False),
+    sa.Column('event_count', sa.Integer(), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'tx_id')
+    )
     op.create_table('delivery',
     sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
     sa.Column('golden_id', sa.BigInteger(), nullable=False),
@@ -135,6 +142,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('source_tx')
     op.drop_index('xref_system_key_ix', table_name='xref')
     op.drop_table('xref')
     op.drop_index('source_row_parent_ix', table_name='source_row')
