@@ -1,0 +1,98 @@
+"""Bad input gets a clear error and loses nothing: a bad project file stops `mdm check` and
+start-up naming file and key; an unmappable row is kept as failed, the rest flow on."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mdm.config.loader import load_project
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle
+from mdm.runtime.settings import REPO_ROOT
+from tests.conftest import SMALL_SEED
+from tests.helpers import execute, rows
+
+
+def _copy_project(dest: Path) -> Path:
+    for folder in ("cdc", "golden_records", "targets"):
+        shutil.copytree(REPO_ROOT / folder, dest / folder)
+    return dest
+
+
+def _mdm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args], capture_output=True,
+                          text=True, env=dict(os.environ, **(env or {})), timeout=120)
+
+
+def test_invalid_project_file_fails_check_and_startup_naming_file_and_key(tmp_path: Path):
+    project = _copy_project(tmp_path)
+    path = project / "golden_records" / "employee.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("hire_date: {type: date}", "hire_date: {type: day}"),
+                    encoding="utf-8")
+    check = _mdm("check", "--project", str(project))
+    assert check.returncode == 1
+    assert "golden_records/employee.yaml" in check.stderr and "attributes.hire_date.type" in check.stderr
+    assert "Traceback" not in check.stderr
+    up = _mdm("up", "--project", str(project), env={"MDM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert up.returncode == 1
+    assert "golden_records/employee.yaml" in up.stderr and "attributes.hire_date.type" in up.stderr
+
+
+@pytest.fixture(scope="module")
+def bad_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """A stack whose project declares customer.phone an integer: ERP phones such as
+    '021-5555 1234' cannot be mapped."""
+    project = _copy_project(tmp_path_factory.mktemp("project"))
+    path = project / "golden_records" / "customer.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("phone: {type: string}", "phone: {type: integer}"),
+                    encoding="utf-8")
+    stack = DemoStack(tmp_path_factory.mktemp("stack"), project_dir=project)
+    try:
+        stack.start_databases(**SMALL_SEED)
+        stack.start_targets()
+        stack.start_hub()
+        wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_unmappable_rows_are_kept_failed_with_reason_and_others_flow(bad_stack: DemoStack):
+    execute(bad_stack.erp_url,
+            "INSERT INTO customer (code, name, phone) VALUES ('CBAD', '坏数据客户', '021-5555 1234')",
+            "INSERT INTO customer (code, name, phone) VALUES ('CGOOD', '好数据客户', '13800138000')",
+            "UPDATE supplier SET name = '后续供应商更名' WHERE code = 'S0001'")
+    wait_idle(bad_stack.erp_url, bad_stack.hub_url)
+    failed = rows(bad_stack.hub_url, "SELECT * FROM inbox WHERE status = 'failed' AND table_name = 'public.customer'")
+    bad = [r for r in failed if (r["after"] or {}).get("code") == "CBAD"]
+    assert len(bad) == 1
+    assert "column phone (integer)" in bad[0]["error"] and "021-5555 1234" in bad[0]["error"]
+    good = rows(bad_stack.hub_url, "SELECT * FROM golden_record WHERE entity = 'customer' AND business_key = 'CGOOD'")
+    assert len(good) == 1 and good[0]["attributes"]["phone"] == 13800138000
+    supplier = rows(bad_stack.hub_url, "SELECT * FROM golden_record WHERE entity = 'supplier' AND business_key = 'S0001'")
+    assert supplier[0]["attributes"]["name"] == "后续供应商更名"
+    assert rows(bad_stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE status = 'pending'")[0]["n"] == 0
+
+
+def test_status_lists_failed_rows(bad_stack: DemoStack):
+    status = _mdm("status", "--project", str(bad_stack.project_dir),
+                  env={"MDM_DATABASE_URL": bad_stack.hub_url, "COLUMNS": "250"})
+    assert status.returncode == 0, status.stderr
+    assert "failed change events" in status.stdout
+    assert "public.customer" in status.stdout and "column phone (integer)" in status.stdout
+    assert "failed=" in status.stdout
+
+
+def test_records_shows_golden_record_with_xrefs_and_version(bad_stack: DemoStack):
+    shown = _mdm("records", "supplier", "S0001", "--project", str(bad_stack.project_dir),
+                 env={"MDM_DATABASE_URL": bad_stack.hub_url, "COLUMNS": "250"})
+    assert shown.returncode == 0, shown.stderr
+    assert "supplier S0001" in shown.stdout and "erp=" in shown.stdout
+    assert "oa=" in shown.stdout and "wms=" in shown.stdout and "version" in shown.stdout
+    assert load_project(bad_stack.project_dir).entities["customer"].attributes["phone"].type == "integer"
