@@ -28,10 +28,11 @@ def configure_logging(level: str | None = None) -> None:
 
 
 def _register() -> None:
-    from mdm.cli import demo, hub
+    from mdm.cli import bench, demo, hub
 
     hub.register(app)
     demo.register(app)
+    bench.register(app)
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ import time
 import psycopg
 
 
-def emit_marker(erp_url: str) -> int:
+def emit_marker(erp_url: str, prefix: str = "mdm-sync") -> int:
     """Write a marker into the ERP's WAL; return its LSN as an integer."""
     with psycopg.connect(erp_url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT pg_logical_emit_message(true, 'mdm-sync', clock_timestamp()::text) - '0/0'::pg_lsn"
-        ).fetchone()
+            "SELECT pg_logical_emit_message(true, %s, clock_timestamp()::text) - '0/0'::pg_lsn",
+            (prefix,)).fetchone()
     assert row is not None
     return int(row[0])
 

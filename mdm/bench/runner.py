@@ -1,0 +1,234 @@
+"""The benchmark: N ERP row changes through capture alone, then through the whole hub, in one
+embedded stack; then single edits at rest for end-to-end latency. See DESIGN.md, Performance."""
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+
+from mdm.demo.journey import Journey, follow, run_edit
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import emit_marker, wait_captured, wait_drained, wait_idle
+from mdm.runtime.supervisor import _die_with_parent
+
+logger = logging.getLogger(__name__)
+ROWS_PER_TRANSACTION = 100
+
+
+@dataclass
+class BenchResult:
+    changes: int
+    capture_only_eps: float = 0.0
+    hub_eps: float = 0.0
+    commit_to_golden_ms: dict[str, float] = field(default_factory=dict)
+    commit_to_golden_at_rest_ms: dict[str, float] = field(default_factory=dict)
+    commit_to_ack_ms: dict[str, float] = field(default_factory=dict)
+    commit_to_ack_by_target_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    drain_to_targets_s: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.hub_eps / self.capture_only_eps if self.capture_only_eps else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changes": self.changes, "capture_only_eps": round(self.capture_only_eps, 1),
+                "hub_eps": round(self.hub_eps, 1), "ratio": round(self.ratio, 3),
+                "commit_to_golden_ms": self.commit_to_golden_ms,
+                "commit_to_golden_at_rest_ms": self.commit_to_golden_at_rest_ms,
+                "commit_to_ack_ms": self.commit_to_ack_ms,
+                "commit_to_ack_by_target_ms": self.commit_to_ack_by_target_ms,
+                "drain_to_targets_s": round(self.drain_to_targets_s, 2),
+                "peak_rss_mb": round(self.peak_rss_mb, 1)}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p99": float("nan")}
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"p50": round(statistics.median(ordered), 1), "p99": round(p99, 1)}
+
+
+def apply_workload(erp_url: str, changes: int, salt: int) -> None:
+    """`changes` row updates on material, ROWS_PER_TRANSACTION rows per transaction."""
+    with psycopg.connect(erp_url) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM material ORDER BY id")]
+        done = 0
+        while done < changes:
+            take = min(ROWS_PER_TRANSACTION, changes - done)
+            chunk = [ids[(done + k) % len(ids)] for k in range(take)]
+            conn.execute("UPDATE material SET standard_price = standard_price + %s, "
+                         "spec = %s WHERE id = ANY(%s)", (0.0001, f"bench-{salt}-{done}", chunk))
+            conn.commit()
+            done += take
+
+
+class RssSampler:
+    """Peak resident memory of a process tree, sampled in a thread."""
+
+    def __init__(self) -> None:
+        self.roots: list[int] = []
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            total = 0
+            for pid in list(self.roots):
+                try:
+                    root = psutil.Process(pid)
+                    total += sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+                except psutil.Error:
+                    continue
+            self.peak_mb = max(self.peak_mb, total / 1024 / 1024)
+
+
+def measure_capture_only(stack: DemoStack, changes: int) -> float:
+    """Events/s through Debezium with a handler that does nothing."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdm.bench.noop_capture", stack.erp_url, "bench_noop",
+         str(stack.state_dir / "noop")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        lines = _line_reader(proc.stdout)
+        _wait_for(lines, lambda d: "started_at" in d, 120)
+        for _ in range(120):  # streaming has begun once a marker comes back
+            emit_marker(stack.erp_url, "mdm-bench")
+            if _wait_for(lines, lambda d: "marker_at" in d, 1.0, raise_on_timeout=False):
+                break
+        started = time.time()
+        apply_workload(stack.erp_url, changes, salt=1)
+        emit_marker(stack.erp_url, "mdm-bench")
+        seen = _wait_for(lines, lambda d: "marker_at" in d, 600)
+        assert seen is not None
+        return changes / (seen["marker_at"] - started)
+    finally:
+        proc.stdin.close()
+        proc.wait(30)
+        _drop_slot(stack.erp_url, "bench_noop")
+
+
+def _line_reader(stream: Any) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+
+    def read() -> None:
+        for line in stream:
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for(lines: list[dict[str, Any]], match: Callable[[dict[str, Any]], bool], timeout: float,
+              raise_on_timeout: bool = True) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while lines:
+            item = lines.pop(0)
+            if match(item):
+                return item
+        time.sleep(0.005)
+    if raise_on_timeout:
+        raise TimeoutError("the capture-only engine did not report in time (see its log)")
+    return None
+
+
+def _drop_slot(erp_url: str, slot: str) -> None:
+    with psycopg.connect(erp_url, autocommit=True) as conn:
+        for _ in range(50):
+            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
+            if row is None:
+                break
+            if not row[0]:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                break
+            time.sleep(0.2)
+        conn.execute("DROP PUBLICATION IF EXISTS bench_noop")
+
+
+def measure_hub(stack: DemoStack, changes: int, result: BenchResult) -> None:
+    started_wall = time.time()
+    started = time.monotonic()
+    apply_workload(stack.erp_url, changes, salt=2)
+    wait_captured(stack.hub_url, emit_marker(stack.erp_url), timeout=1200)
+    wait_drained(stack.hub_url, timeout=1200, outbox=False)
+    result.hub_eps = changes / (time.monotonic() - started)
+    wait_drained(stack.hub_url, timeout=1200, outbox=True)
+    result.drain_to_targets_s = time.monotonic() - started
+    with psycopg.connect(stack.hub_url) as conn:
+        latencies = [float(r[0]) for r in conn.execute(
+            "SELECT extract(epoch FROM recorded_at - cause_commit_ts) * 1000 FROM golden_version "
+            "WHERE entity = 'material' AND cause_commit_ts >= to_timestamp(%s)", (started_wall,))]
+    result.commit_to_golden_ms = percentiles(latencies)
+
+
+def measure_single_edits(stack: DemoStack, targets_of: Callable[[str], list[str]], count: int,
+                         result: BenchResult) -> None:
+    golden: list[float] = []
+    acks: dict[str, list[float]] = {}
+    for n in range(count):
+        sql = (f"UPDATE supplier SET phone = '0512-{6000_0000 + n}' WHERE code = 'S{1 + n % 50:04d}'"
+               if n % 2 else
+               f"UPDATE material SET uom = '{'箱件'[n % 4 // 2]}', spec = 'single-{n}' WHERE code = 'M-{1001 + n % 50}'")
+        journey = follow(stack.hub_url, Journey(f"edit {n}", run_edit(stack.erp_url, sql)), targets_of)
+        if journey.golden_ms is not None:
+            golden.append(journey.golden_ms)
+        for target, ms in journey.acks_ms.items():
+            acks.setdefault(target, []).append(ms)
+        time.sleep(0.1)
+    result.commit_to_golden_at_rest_ms = percentiles(golden)
+    result.commit_to_ack_by_target_ms = {t: percentiles(v) for t, v in sorted(acks.items())}
+    result.commit_to_ack_ms = percentiles(acks.get("oa", []))
+
+
+def run_bench(state_dir: Path, changes: int, single_edits: int,
+              progress: Callable[[str], None]) -> BenchResult:
+    from mdm.config.loader import load_project
+
+    result = BenchResult(changes=changes)
+    stack = DemoStack(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    sampler = RssSampler()
+    try:
+        progress("starting embedded PostgreSQL and the demo databases")
+        stack.start_databases(fresh=True)
+        stack.start_targets()
+        progress(f"capture only: {changes} changes through Debezium with a no-op handler")
+        result.capture_only_eps = measure_capture_only(stack, changes)
+        progress("starting the hub and waiting for the initial snapshot to reach OA and WMS")
+        stack.start_hub()
+        sampler.roots = [stack.processes["hub"].pid]
+        sampler.start()
+        wait_idle(stack.erp_url, stack.hub_url, timeout=600)
+        progress(f"hub: {changes} changes through capture, processing and propagation")
+        measure_hub(stack, changes, result)
+        progress(f"single edits at rest: {single_edits} edits, commit → golden → OA/WMS ack")
+        project = load_project(stack.project_dir)
+        measure_single_edits(stack, lambda e: sorted(project.entities[e].targets), single_edits, result)
+    finally:
+        sampler.stop()
+        result.peak_rss_mb = sampler.peak_mb
+        stack.stop()
+    return result

@@ -1,0 +1,46 @@
+"""`mdm bench`: measure the hub against capture alone; print a table, write JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mdm.cli.main import configure_logging, console
+
+
+def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive through.")] = 50_000,
+          json_path: Annotated[Path | None, typer.Option("--json", help="Write the results here as JSON.")] = None,
+          single_edits: Annotated[int, typer.Option(help="Single edits at rest for end-to-end latency.")] = 40,
+          state_dir: Annotated[Path, typer.Option(help="Scratch folder for the bench's own stack.")] = Path(".mdm/bench")) -> None:
+    """Drive N ERP row changes through capture alone and through the whole hub, in one run."""
+    from mdm.bench.runner import run_bench
+
+    configure_logging("WARNING")
+    result = run_bench(state_dir.resolve(), changes, single_edits,
+                       lambda step: console.print(f"[cyan]›[/cyan] {step}"))
+    data = result.as_dict()
+    table = Table(title=f"mdm bench — {changes:,} ERP row changes")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("capture only (events/s)", f"{data['capture_only_eps']:,.0f}")
+    table.add_row("hub: commit → golden durable (events/s)", f"{data['hub_eps']:,.0f}")
+    table.add_row("ratio hub / capture only", f"{data['ratio']:.2f}")
+    table.add_row("commit → golden under load p50 / p99 (ms)",
+                  f"{data['commit_to_golden_ms']['p50']} / {data['commit_to_golden_ms']['p99']}")
+    table.add_row("commit → golden at rest p50 / p99 (ms)",
+                  f"{data['commit_to_golden_at_rest_ms']['p50']} / {data['commit_to_golden_at_rest_ms']['p99']}")
+    for target, p in data["commit_to_ack_by_target_ms"].items():
+        table.add_row(f"commit → {target.upper()} ack at rest p50 / p99 (ms)", f"{p['p50']} / {p['p99']}")
+    table.add_row("load fully delivered to OA and WMS after (s)", f"{data['drain_to_targets_s']}")
+    table.add_row("peak RSS of the hub, JVM included (MB)", f"{data['peak_rss_mb']:,.0f}")
+    console.print(table)
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)
