@@ -239,7 +239,7 @@ def test_python_module_resolves(service: str, module: str) -> None:
 def test_demo_targets_listen_where_the_hub_looks() -> None:
     (name, _module), = [m for m in python_modules() if m[1] == "mdm.demo.targets_main"]
     argv = _argv(services()[name].get("command"))
-    oa_port, wms_port = argv[-2:]
+    oa_port, wms_port = argv[2:4]
     env = _env(services()["propagate"])
     assert env["MDM_OA_URL"] == f"http://{name}:{oa_port}"
     assert env["MDM_WMS_URL"] == f"http://{name}:{wms_port}"
