@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from mdm.golden.mapper import RowImage
 from mdm.golden.models import GoldenState, NewVersion
@@ -81,19 +80,18 @@ def _image(data: dict[str, Any], position: str, parent_key: str | None, deleted:
 
 def load_rows(conn: psycopg.Connection, source: str,
               keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RowImage]:
-    keys = list(keys)
-    if not keys:
-        return {}
-    rows = conn.execute(
-        """
-        SELECT s.table_name, s.row_key, s.data, s.position, s.parent_key, s.is_deleted
-        FROM source_row s
-        JOIN unnest(%s::text[], %s::text[]) AS k(t, r) ON s.table_name = k.t AND s.row_key = k.r
-        WHERE s.source = %s
-        """,
-        ([t for t, _ in keys], [r for _, r in keys], source),
-    ).fetchall()
-    return {(t, r): _image(d, p, pk, dl) for t, r, d, p, pk, dl in rows}
+    by_table: dict[str, list[str]] = {}
+    for table, row_key in keys:
+        by_table.setdefault(table, []).append(row_key)
+    found: dict[tuple[str, str], RowImage] = {}
+    for table, row_keys in by_table.items():  # one primary-key lookup per table
+        rows = conn.execute(
+            "SELECT row_key, data, position, parent_key, is_deleted FROM source_row "
+            "WHERE source = %s AND table_name = %s AND row_key = ANY(%s)",
+            (source, table, row_keys),
+        ).fetchall()
+        found.update({(table, r): _image(d, p, pk, dl) for r, d, p, pk, dl in rows})
+    return found
 
 
 def load_children(conn: psycopg.Connection, source: str, table: str,
@@ -110,25 +108,34 @@ def load_children(conn: psycopg.Connection, source: str, table: str,
     return {(table, r): _image(d, p, pk, dl) for r, d, p, pk, dl in rows}
 
 
+def _copy_stage(cur: psycopg.Cursor[Any], name: str, like: str, columns: str,
+                rows: Iterable[tuple[Any, ...]]) -> None:
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    with cur.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def save_rows(conn: psycopg.Connection, source: str,
               rows: dict[tuple[str, str], RowImage]) -> None:
     params = [
         (source, t, r, img.parent_key,
-         Jsonb({"attrs": img.attrs, "retired": img.retired}), img.position, img.deleted)
+         json.dumps({"attrs": img.attrs, "retired": img.retired}, ensure_ascii=False),
+         img.position, img.deleted)
         for (t, r), img in rows.items() if img.dirty
     ]
     if not params:
         return
+    columns = "source, table_name, row_key, parent_key, data, position, is_deleted"
     with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO source_row (source, table_name, row_key, parent_key, data, position, is_deleted)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+        _copy_stage(cur, "source_row_stage", "source_row", columns, params)
+        cur.execute(
+            f"""
+            INSERT INTO source_row ({columns}) SELECT {columns} FROM source_row_stage
             ON CONFLICT (source, table_name, row_key) DO UPDATE SET
                 parent_key = EXCLUDED.parent_key, data = EXCLUDED.data,
                 position = EXCLUDED.position, is_deleted = EXCLUDED.is_deleted
-            """,
-            params,
+            """
         )
 
 
@@ -165,29 +172,35 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
     """Upsert golden records, append their versions, close superseded validity intervals."""
     if not versions:
         return
+    columns = "id, entity, source_key, business_key, attributes, status, version"
     with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO golden_record (id, entity, source_key, business_key, attributes, status, version)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+        _copy_stage(cur, "golden_record_stage", "golden_record", columns, [
+            (s.golden_id, s.entity, s.source_key, s.business_key,
+             json.dumps(s.attributes, ensure_ascii=False), s.status, s.version) for s in states])
+        cur.execute(
+            f"""
+            INSERT INTO golden_record ({columns}) SELECT {columns} FROM golden_record_stage
             ON CONFLICT (id) DO UPDATE SET business_key = EXCLUDED.business_key,
                 attributes = EXCLUDED.attributes, status = EXCLUDED.status,
                 version = EXCLUDED.version, updated_at = clock_timestamp()
-            """,
-            [(s.golden_id, s.entity, s.source_key, s.business_key, Jsonb(s.attributes), s.status,
-              s.version) for s in states],
+            """
         )
-        first = {}
+        first: dict[int, NewVersion] = {}
         for v in versions:
             first.setdefault(v.golden_id, v)
-        cur.executemany(
-            "UPDATE golden_version SET valid_to = %s WHERE golden_id = %s AND version = %s",
-            [(v.valid_from, v.golden_id, v.version - 1) for v in first.values() if v.version > 1],
+        closing = [v for v in first.values() if v.version > 1]
+        cur.execute(
+            "UPDATE golden_version g SET valid_to = c.valid_to "
+            "FROM unnest(%s::bigint[], %s::int[], %s::timestamptz[]) AS c(golden_id, version, valid_to) "
+            "WHERE g.golden_id = c.golden_id AND g.version = c.version",
+            ([v.golden_id for v in closing], [v.version - 1 for v in closing],
+             [v.valid_from for v in closing]),
         )
         _copy_versions(cur, versions)
-        cur.executemany(
-            "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [(s.golden_id, erp_system, s.source_key) for s in states],
+        cur.execute(
+            "INSERT INTO xref (golden_id, system, key) SELECT g, %s, k "
+            "FROM unnest(%s::bigint[], %s::text[]) AS x(g, k) ON CONFLICT DO NOTHING",
+            (erp_system, [s.golden_id for s in states], [s.source_key for s in states]),
         )
 
 

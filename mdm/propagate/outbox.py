@@ -3,7 +3,6 @@ transaction; the propagator reads it. Also the outbox's state transitions.
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
 from mdm.config.models import Backoff, TargetMapping
@@ -35,21 +35,23 @@ def build_payload(mapping: TargetMapping, attributes: dict[str, Any], status: st
 
 def enqueue_deliveries(conn: psycopg.Connection, project: Project,
                        versions: Sequence[NewVersion]) -> int:
-    """Insert a delivery for every version and every target its entity maps to."""
+    """Insert a delivery for every version and every target its entity maps to.
+
+    The payload is not copied here: it is built from the immutable version when the push is
+    made (and stored then), so versions superseded before sending cost nothing.
+    """
     rows = []
     for v in versions:
         spec = project.entities[v.entity]
-        for target, mapping in spec.targets.items():
+        for target in spec.targets:
             operation = "retire" if v.status == "retired" else "upsert"
-            payload = build_payload(mapping, v.attributes, v.status)
             rows.append((v.golden_id, v.version, v.entity, v.business_key, target, operation,
-                         json.dumps(payload, ensure_ascii=False),
                          idempotency_key(v.golden_id, v.version, target)))
     if not rows:
         return 0
     with conn.cursor() as cur:
         with cur.copy("COPY delivery (golden_id, version, entity, business_key, target, operation, "
-                      "payload, idempotency_key) FROM STDIN") as copy:
+                      "idempotency_key) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
@@ -96,15 +98,16 @@ WHERE d.id = o.id AND o.version < o.latest
 """
 
 CLAIM_SQL = """
-SELECT id, golden_id, version, entity, business_key, target, operation, payload,
-       idempotency_key, attempts
-FROM delivery
-WHERE target = %s AND status IN ('pending', 'failed') AND next_attempt_at <= clock_timestamp()
-ORDER BY id LIMIT %s
+SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
+       v.attributes, v.status, d.idempotency_key, d.attempts
+FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
+WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
+ORDER BY d.id LIMIT %s
 """
 
 
-async def claim_due(conn: psycopg.AsyncConnection, target: str, limit: int) -> list[Delivery]:
+async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str,
+                    limit: int) -> list[Delivery]:
     """Supersede older open versions of each record, then return the due deliveries.
 
     After superseding, each record has at most one open delivery per target, so version
@@ -115,7 +118,14 @@ async def claim_due(conn: psycopg.AsyncConnection, target: str, limit: int) -> l
         if superseded.rowcount:
             logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
         cur = await conn.execute(CLAIM_SQL, (target, limit))
-        return [Delivery(*row) for row in await cur.fetchall()]
+        rows = await cur.fetchall()
+    due = []
+    for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
+         idem, attempts) in rows:
+        mapping = project.entities[entity].targets[target_]
+        due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,
+                            build_payload(mapping, attributes, status), idem, attempts))
+    return due
 
 
 async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
@@ -127,9 +137,10 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
             if acked:
                 await cur.executemany(
                     "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
-                    "response_status = %s, target_id = %s, last_error = NULL, "
+                    "response_status = %s, target_id = %s, payload = %s, last_error = NULL, "
                     "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
-                    [(o.status_code, o.target_id, o.delivery.id) for o in acked])
+                    [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
+                     for o in acked])
                 await cur.executemany(
                     "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
                     "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
@@ -140,7 +151,7 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
             if failed:
                 await cur.executemany(
                     "UPDATE delivery SET status = %s, attempts = attempts + 1, "
-                    "response_status = %s, last_error = %s, sent_at = clock_timestamp(), "
+                    "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
                     "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
                     [_failure_params(o, max_attempts, backoff) for o in failed])
     for o in outcomes:
@@ -151,7 +162,7 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
 def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> tuple[Any, ...]:
     attempts = o.delivery.attempts + 1
     dead = o.terminal or attempts >= max_attempts
-    return ("dead" if dead else "failed", o.status_code, o.error,
+    return ("dead" if dead else "failed", o.status_code, o.error, Jsonb(o.delivery.payload),
             0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id)
 
 

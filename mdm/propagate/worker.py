@@ -23,6 +23,7 @@ CLAIM_LIMIT = 500
 class TargetLoop:
     def __init__(self, target: RestTarget, project: Project, hub_url: str) -> None:
         self.target = target
+        self.project = project
         self.hub_url = hub_url
         self.propagator = RestPropagator(target, project)
         self.wake = asyncio.Event()
@@ -38,7 +39,7 @@ class TargetLoop:
             try:
                 if conn is None or conn.closed:
                     conn = await psycopg.AsyncConnection.connect(self.hub_url, autocommit=False)
-                due = await claim_due(conn, self.target.name, CLAIM_LIMIT)
+                due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
                 if due:
                     outcomes = await asyncio.gather(*(self._push(d) for d in due))
                     await record_outcomes(conn, outcomes, self.target.max_attempts,

@@ -140,7 +140,7 @@ delivery = Table(
     Column("business_key", Text, nullable=False),
     Column("target", Text, nullable=False),
     Column("operation", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
+    Column("payload", JSONB),  # what was sent; written when the push is made
     Column("idempotency_key", Text, nullable=False, unique=True),
     Column("status", Text, nullable=False, server_default=text("'pending'")),
     Column("attempts", SmallInteger, nullable=False, server_default=text("0")),

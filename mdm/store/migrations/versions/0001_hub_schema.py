@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('business_key', sa.Text(), nullable=False),
     sa.Column('target', sa.Text(), nullable=False),
     sa.Column('operation', sa.Text(), nullable=False),
-    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('idempotency_key', sa.Text(), nullable=False),
     sa.Column('status', sa.Text(), server_default=sa.text("'pending'"), nullable=False),
     sa.Column('attempts', sa.SmallInteger(), server_default=sa.text('0'), nullable=False),
