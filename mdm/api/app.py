@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from mdm.api.metrics import render_metrics
 from mdm.config.loader import Project
 from mdm.golden import queries
+from mdm.propagate.queries import list_deliveries
 from mdm.runtime.settings import Settings
 from mdm.store.database import create_hub_engine
 from mdm.store.status import read_status
@@ -97,11 +98,6 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     @app.get("/api/v1/deliveries")
     def deliveries(db: Db, status: str | None = None, target: str | None = None,
                    limit: Annotated[int, Query(le=1000)] = 100) -> list[dict[str, Any]]:
-        rows = db.execute(text(
-            "SELECT id, golden_id, version, entity, business_key, target, operation, status, "
-            "attempts, response_status, last_error, created_at, acked_at FROM delivery "
-            "WHERE (:s IS NULL OR status = :s) AND (:t IS NULL OR target = :t) "
-            "ORDER BY id DESC LIMIT :l"), {"s": status, "t": target, "l": limit})
-        return [dict(r._mapping) for r in rows]
+        return list_deliveries(db, status, target, limit)
 
     return app

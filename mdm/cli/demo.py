@@ -5,7 +5,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -15,6 +15,9 @@ from mdm.cli.main import configure_logging, console
 from mdm.demo.journey import SCRIPTED_EDITS, Journey, follow, run_edit
 from mdm.errors import MdmError
 from mdm.runtime.settings import demo_state
+
+if TYPE_CHECKING:
+    from mdm.demo.stack import DemoStack
 
 demo_app = typer.Typer(help="Run the demo: embedded PostgreSQL, demo ERP/OA/WMS, the hub, scripted edits.")
 STATE_DIR = Path(".mdm") / "demo"
@@ -51,7 +54,7 @@ def demo(ctx: typer.Context,
         (STATE_DIR / "demo.json").unlink(missing_ok=True)
 
 
-def _start(stack: "DemoStack", fresh: bool) -> None:  # noqa: F821
+def _start(stack: DemoStack, fresh: bool) -> None:
     with console.status("starting embedded PostgreSQL (wal_level=logical) and seeding the demo ERP …"):
         counts = stack.start_databases(fresh=fresh)
     console.print(f"[green]✓[/green] PostgreSQL on 127.0.0.1:{stack.pg.port}, data in {stack.pg.data_dir}")
@@ -66,7 +69,7 @@ def _start(stack: "DemoStack", fresh: bool) -> None:  # noqa: F821
     console.print(f"[green]✓[/green] hub API {stack.api_url}  (logs in {stack.state_dir})")
 
 
-def _erp_total(stack: "DemoStack") -> int:  # noqa: F821
+def _erp_total(stack: DemoStack) -> int:
     with psycopg.connect(stack.erp_url) as conn:
         row = conn.execute("SELECT (SELECT count(*) FROM supplier) + (SELECT count(*) FROM material) "
                            "+ (SELECT count(*) FROM customer) + (SELECT count(*) FROM employee) "
@@ -74,7 +77,7 @@ def _erp_total(stack: "DemoStack") -> int:  # noqa: F821
     return int(row[0]) if row else 0
 
 
-def _wait_initial_sync(stack: "DemoStack", stop: threading.Event) -> None:  # noqa: F821
+def _wait_initial_sync(stack: DemoStack, stop: threading.Event) -> None:
     total = _erp_total(stack)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
@@ -93,7 +96,7 @@ def _wait_initial_sync(stack: "DemoStack", stop: threading.Event) -> None:  # no
                 time.sleep(0.3)
 
 
-def _scripted_edits(stack: "DemoStack") -> None:  # noqa: F821
+def _scripted_edits(stack: DemoStack) -> None:
     from mdm.config.loader import load_project
 
     project = load_project(stack.project_dir)
@@ -115,7 +118,7 @@ def _journey_line(j: Journey) -> str:
     return f"  [bold]{j.title}[/bold]\n    " + " → ".join(parts)
 
 
-def _print_howto(stack: "DemoStack") -> None:  # noqa: F821
+def _print_howto(stack: DemoStack) -> None:
     console.print(f"""
 [bold]The demo is running.[/bold] Ctrl-C stops it.
   API:          {stack.api_url}/docs   (records: {stack.api_url}/api/v1/records/supplier/S0001)

@@ -27,7 +27,14 @@ def configure_logging(level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+_registered: list[bool] = []
+
+
 def _register() -> None:
+    """Attach the subcommands (once): the command modules import this one for its console."""
+    if _registered:
+        return
+    _registered.append(True)
     from mdm.cli import bench, demo, hub
 
     hub.register(app)

@@ -66,3 +66,18 @@ def test_missing_required_key(project: Path):
     _edit(project / "golden_records/department.yaml", "business_key: code\n", "")
     with pytest.raises(ConfigError, match=r"department.yaml: business_key: required key is missing"):
         load_project(project)
+
+
+def test_init_scaffolds_a_project_that_checks(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from mdm.cli.main import _register, app
+
+    _register()
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "acme")])
+    assert result.exit_code == 0, result.output
+    assert "mdm check" in result.output
+    loaded = load_project(tmp_path / "acme")
+    assert "supplier" in loaded.entities and "oa" in loaded.targets
+    again = CliRunner().invoke(app, ["init", str(tmp_path / "acme")])
+    assert again.exit_code != 0 and "not overwriting" in again.output

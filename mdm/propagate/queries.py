@@ -1,0 +1,16 @@
+"""Read queries over the outbox."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+
+def list_deliveries(conn: Connection, status: str | None, target: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(text(
+        "SELECT id, golden_id, version, entity, business_key, target, operation, status, "
+        "attempts, response_status, last_error, target_id, created_at, acked_at FROM delivery "
+        "WHERE (CAST(:s AS text) IS NULL OR status = :s) AND (CAST(:t AS text) IS NULL OR target = :t) "
+        "ORDER BY id DESC LIMIT :l"), {"s": status, "t": target, "l": limit})
+    return [dict(r._mapping) for r in rows]
