@@ -159,7 +159,8 @@ def make_python_handler(handler: InboxHandler) -> Any:
 
 
 def jvm_options(log_dir: Path) -> list[str]:
-    return [f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dmdm.logdir={log_dir}",
+    return ["--enable-native-access=ALL-UNNAMED",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dmdm.logdir={log_dir}",
             "-Xms128m", "-Xmx1g"]
 
 

@@ -4,7 +4,7 @@ versions and xrefs. Every function runs inside the caller's transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,12 +26,11 @@ class InboxRow:
     tx_id: int | None
     lsn: int | None
     commit_ts: datetime | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    after: dict[str, Any] | None  # (`before` is not read: see processor._object_of)
 
 
 CLAIM_SQL = """
-SELECT id, source, table_name, row_key, op, position, tx_id, lsn, commit_ts, before, after
+SELECT id, source, table_name, row_key, op, position, tx_id, lsn, commit_ts, after
 FROM inbox WHERE status = 'pending' AND id > %(after)s {extra}
 ORDER BY id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
@@ -173,10 +172,18 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
     if not versions:
         return
     columns = "id, entity, source_key, business_key, attributes, status, version"
+    dumped: dict[int, str] = {}  # a record's newest version shares its attributes dict
+
+    def dump(attributes: dict[str, Any]) -> str:
+        key = id(attributes)
+        if key not in dumped:
+            dumped[key] = json.dumps(attributes, ensure_ascii=False)
+        return dumped[key]
+
     with conn.cursor() as cur:
         _copy_stage(cur, "golden_record_stage", "golden_record", columns, [
-            (s.golden_id, s.entity, s.source_key, s.business_key,
-             json.dumps(s.attributes, ensure_ascii=False), s.status, s.version) for s in states])
+            (s.golden_id, s.entity, s.source_key, s.business_key, dump(s.attributes), s.status,
+             s.version) for s in states])
         cur.execute(
             f"""
             INSERT INTO golden_record ({columns}) SELECT {columns} FROM golden_record_stage
@@ -196,7 +203,7 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
             ([v.golden_id for v in closing], [v.version - 1 for v in closing],
              [v.valid_from for v in closing]),
         )
-        _copy_versions(cur, versions)
+        _copy_versions(cur, versions, dump)
         cur.execute(
             "INSERT INTO xref (golden_id, system, key) SELECT g, %s, k "
             "FROM unnest(%s::bigint[], %s::text[]) AS x(g, k) ON CONFLICT DO NOTHING",
@@ -204,7 +211,8 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
         )
 
 
-def _copy_versions(cur: psycopg.Cursor[Any], versions: Sequence[NewVersion]) -> None:
+def _copy_versions(cur: psycopg.Cursor[Any], versions: Sequence[NewVersion],
+                   dump: Callable[[dict[str, Any]], str]) -> None:
     following: dict[tuple[int, int], datetime] = {
         (v.golden_id, v.version - 1): v.valid_from for v in versions
     }
@@ -216,7 +224,7 @@ def _copy_versions(cur: psycopg.Cursor[Any], versions: Sequence[NewVersion]) -> 
             c = v.cause
             copy.write_row((
                 v.golden_id, v.version, v.entity, v.business_key,
-                json.dumps(v.attributes, ensure_ascii=False), v.status, v.valid_from,
+                dump(v.attributes), v.status, v.valid_from,
                 following.get((v.golden_id, v.version)), c.kind, c.source, c.table, c.row_key,
                 c.op, c.lsn, c.tx_id, c.commit_ts, c.inbox_id,
             ))

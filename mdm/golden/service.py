@@ -29,6 +29,11 @@ def run_processing(project: Project, hub_url: str, stop: threading.Event,
 def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
                    batch_size: int) -> None:
     with psycopg.connect(hub_url) as conn, psycopg.connect(hub_url, autocommit=True) as listener:
+        # Safe without waiting for the WAL flush: everything a batch writes is derived from
+        # inbox rows that capture committed durably; if the server loses the batch, those
+        # rows are simply pending again and the batch is redone identically.
+        conn.execute("SET synchronous_commit = off")
+        conn.commit()
         listener.execute(f"LISTEN {INBOX_CHANNEL}")
         _take_lock(conn, stop)
         logger.info("processing started")

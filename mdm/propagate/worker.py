@@ -39,6 +39,9 @@ class TargetLoop:
             try:
                 if conn is None or conn.closed:
                     conn = await psycopg.AsyncConnection.connect(self.hub_url, autocommit=False)
+                    # A lost ack only means one more push with the same idempotency key.
+                    await conn.execute("SET synchronous_commit = off")
+                    await conn.commit()
                 due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
                 if due:
                     outcomes = await asyncio.gather(*(self._push(d) for d in due))
