@@ -46,12 +46,15 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(stack):
     writer.start()
     time.sleep(2.0)
     in_flight = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox")[0]["n"]
+    snapshot_reads = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"]
     stack.kill_hub()  # supervisor and its children, no chance to clean up
     writer.join()
     assert done.is_set()
     stack.start_hub()
     wait_idle(stack.erp_url, stack.hub_url, timeout=300)
     assert in_flight > 0, "the kill should land while changes are flowing"
+    # durable offsets: the restarted capture resumed streaming, it did not snapshot again
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"] == snapshot_reads
     problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
                                     {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")})
     assert problems == [], "\n".join(problems[:20])

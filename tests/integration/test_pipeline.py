@@ -2,7 +2,7 @@
 with the right values and types. Real PostgreSQL, real Debezium, real demo OA/WMS servers."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -186,3 +186,34 @@ def test_idle_slot_does_not_pile_up_wal_while_other_databases_write(stack):
     assert lag is not None and lag < 1024 * 1024, f"slot still {lag} bytes behind"
     recorded = rows(stack.hub_url, "SELECT slot_retained_bytes, slot_checked_at FROM capture_state WHERE source = 'erp'")[0]
     assert recorded["slot_checked_at"] is not None and recorded["slot_retained_bytes"] is not None
+
+
+def test_target_5xx_is_retried_with_backoff_until_acked(stack):
+    import httpx
+
+    httpx.post(f"{stack.oa_url}/_faults", json={"fail_next": 3, "status": 503}).raise_for_status()
+    execute(stack.erp_url, "UPDATE customer SET region = '东北' WHERE code = 'C0003'")
+    _settle(stack)
+    record = _record(stack, "customer", "C0003")
+    delivery = rows(stack.hub_url, "SELECT * FROM delivery WHERE golden_id = %s AND version = %s AND target = 'oa'",
+                    (record["id"], record["version"]))[0]
+    assert delivery["status"] == "acked" and delivery["attempts"] == 4
+    assert delivery["acked_at"] - delivery["created_at"] > timedelta(milliseconds=300)  # it backed off
+    assert target_rows(stack.pg.url("oa"), "oa_customer", "customer_code")["C0003"]["region"] == "东北"
+
+
+def test_target_4xx_makes_the_delivery_dead_and_others_flow(stack):
+    import httpx
+
+    httpx.post(f"{stack.wms_url}/_faults", json={"fail_next": 1, "status": 422}).raise_for_status()
+    execute(stack.erp_url, "UPDATE customer SET region = '西南' WHERE code = 'C0004'")
+    _settle(stack)
+    record = _record(stack, "customer", "C0004")
+    by_target = {d["target"]: d for d in rows(
+        stack.hub_url, "SELECT * FROM delivery WHERE golden_id = %s AND version = %s", (record["id"], record["version"]))}
+    assert by_target["wms"]["status"] == "dead" and by_target["wms"]["attempts"] == 1
+    assert "HTTP 422" in by_target["wms"]["last_error"]
+    assert by_target["oa"]["status"] == "acked"
+    execute(stack.erp_url, "UPDATE customer SET region = '华中' WHERE code = 'C0005'")
+    _settle(stack)
+    assert target_rows(stack.pg.url("wms"), "wms_customer", "customer_no")["C0005"]["region"] == "华中"
