@@ -4,11 +4,11 @@ Idempotent on (source, position, table, row key): a batch redelivered after a cr
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import orjson
 import psycopg
 
 from mdm.capture.models import ChangeEvent, PoisonRecord, TransactionEnd
@@ -28,7 +28,7 @@ _COLUMNS = ("source, position, table_name, row_key, op, tx_id, lsn, commit_ts, i
 
 
 def _dump(row: dict[str, object] | None) -> str | None:
-    return None if row is None else json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    return None if row is None else orjson.dumps(row).decode()
 
 
 def _rows(events: Sequence[ChangeEvent], poison: Sequence[PoisonRecord]) -> list[tuple[object, ...]]:

@@ -7,10 +7,11 @@ inbox stores them. Parsing never raises: a record that cannot be understood beco
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 OPS = {"c", "u", "d", "r"}
 
@@ -74,7 +75,7 @@ def position_of(source_block: dict[str, Any]) -> tuple[str, int | None]:
     commit_lsn: Any = None
     sequence = source_block.get("sequence")
     if sequence:
-        parts = json.loads(sequence) if isinstance(sequence, str) else sequence
+        parts = orjson.loads(sequence) if isinstance(sequence, str) else sequence
         commit_lsn, lsn = parts[0], parts[1] if parts[1] is not None else lsn
     lsn_int = int(lsn) if lsn is not None else None
     return f"{int(commit_lsn or 0):016x}/{lsn_int or 0:016x}", lsn_int
@@ -95,7 +96,7 @@ def parse_envelope(
     if value_json is None:
         return None  # tombstone after a delete: the delete itself carried the change
     try:
-        value = json.loads(value_json)
+        value = orjson.loads(value_json)
         if not isinstance(value, dict):
             raise ValueError("envelope is not a JSON object")
         if "op" not in value:
@@ -107,7 +108,7 @@ def parse_envelope(
             return Progress(source, position_of(block)[1])
         if value["op"] not in OPS:
             raise ValueError(f"unknown op {value['op']!r}")
-        key = json.loads(key_json) if key_json else None
+        key = orjson.loads(key_json) if key_json else None
         if key is None:
             raise ValueError("record has no key (table without primary key?)")
         position, lsn = position_of(block)
@@ -127,7 +128,7 @@ def parse_envelope(
             commit_ts=_commit_time(block),
             is_snapshot=str(block.get("snapshot", "false")) not in ("false", "False"),
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
         return PoisonRecord(source, destination, value_json, f"unparseable Debezium record: {exc}")
 
 

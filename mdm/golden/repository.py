@@ -3,12 +3,12 @@ versions and xrefs. Every function runs inside the caller's transaction.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 
 from mdm.golden.mapper import RowImage
@@ -119,7 +119,7 @@ def save_rows(conn: psycopg.Connection, source: str,
               rows: dict[tuple[str, str], RowImage]) -> None:
     params = [
         (source, t, r, img.parent_key,
-         json.dumps({"attrs": img.attrs, "retired": img.retired}, ensure_ascii=False),
+         orjson.dumps({"attrs": img.attrs, "retired": img.retired}).decode(),
          img.position, img.deleted)
         for (t, r), img in rows.items() if img.dirty
     ]
@@ -177,7 +177,7 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
     def dump(attributes: dict[str, Any]) -> str:
         key = id(attributes)
         if key not in dumped:
-            dumped[key] = json.dumps(attributes, ensure_ascii=False)
+            dumped[key] = orjson.dumps(attributes).decode()
         return dumped[key]
 
     with conn.cursor() as cur:

