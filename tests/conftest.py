@@ -3,16 +3,16 @@ Debezium) per test module, and helpers to read ERP, golden and target state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+from mdm.demo.stack import DemoStack
 
 SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20}
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["DemoStack"]:  # noqa: F821
-    from mdm.demo.stack import DemoStack
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     from mdm.demo.sync import wait_idle
 
     s = DemoStack(tmp_path_factory.mktemp("stack"))

@@ -2,7 +2,7 @@
 to the golden record's canonical values."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from decimal import Decimal
 
 import pytest
@@ -37,7 +37,7 @@ def test_timestamptz_is_normalised_to_utc():
     assert decode("timestamptz", "2026-11-25T10:11:12.5+08:00") == "2026-11-25T02:11:12.500000+00:00"
 
 
-@given(st.datetimes(timezones=st.just(timezone.utc)))
+@given(st.datetimes(timezones=st.just(UTC)))
 def test_timestamptz_round_trips(value: datetime):
     encoded = value.isoformat().replace("+00:00", "Z")
     assert datetime.fromisoformat(decode("timestamptz", encoded)) == value
