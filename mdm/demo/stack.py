@@ -92,11 +92,14 @@ class DemoStack:
         prepare_target_database(self.pg.url("wms"), "wms")
         return counts
 
-    def start_targets(self) -> None:
+    def start_targets(self, niceness: int = 0) -> None:
+        """Start the demo OA and WMS servers. `niceness` > 0 lowers their CPU priority (the
+        bench uses it to stand for targets that run on machines of their own)."""
         self.oa_port = self.oa_port or free_port()
         self.wms_port = self.wms_port or free_port()
         self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
-                                self.pg.url("wms"), str(self.oa_port), str(self.wms_port)])
+                                self.pg.url("wms"), str(self.oa_port), str(self.wms_port)],
+                    niceness)
         for url in (self.oa_url, self.wms_url):
             wait_http(f"{url}/healthz", 30)
 
@@ -110,10 +113,16 @@ class DemoStack:
         if "api" in roles:
             wait_http(f"{self.api_url}/healthz", 60)
 
-    def _spawn(self, name: str, cmd: list[str]) -> None:
+    def _spawn(self, name: str, cmd: list[str], niceness: int = 0) -> None:
         log = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 — owned by the child
+
+        def prepare() -> None:
+            _die_with_parent()
+            if niceness:
+                os.nice(niceness)
+
         self.processes[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=log,
-                                                preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                                preexec_fn=prepare)  # noqa: PLW1509
 
     def kill_hub(self) -> None:
         """kill -9 of the hub supervisor; its children die with it (PDEATHSIG)."""

@@ -18,6 +18,8 @@ from mdm.propagate.rest import RestPropagator
 
 logger = logging.getLogger(__name__)
 CLAIM_LIMIT = 500
+LOADED_BATCH = 100  # a claim this large means the hub is under load
+LOADED_LINGER_S = 1.0
 
 
 class TargetLoop:
@@ -50,6 +52,10 @@ class TargetLoop:
                     acked = sum(o.acked for o in outcomes)
                     logger.info("pushed target=%s deliveries=%d acked=%d", self.target.name,
                                 len(due), acked)
+                    if len(due) >= LOADED_BATCH and await _inbox_busy(conn):
+                        # Under load, let newer versions pile up and supersede older ones:
+                        # fewer pushes of states that are already stale, more CPU for capture.
+                        await _pause(stop, LOADED_LINGER_S)
                     if acked == len(due):
                         continue
                 await self._sleep(stop, 1.0)
@@ -67,6 +73,21 @@ class TargetLoop:
             await asyncio.wait_for(self.wake.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+async def _inbox_busy(conn: psycopg.AsyncConnection) -> bool:
+    """True while processing still has change events to turn into versions."""
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM inbox WHERE status = 'pending')")
+    row = await cur.fetchone()
+    await conn.commit()
+    return bool(row and row[0])
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
 
 
 async def _listen(hub_url: str, loops: list[TargetLoop], stop: asyncio.Event) -> None:

@@ -217,3 +217,24 @@ def test_target_4xx_makes_the_delivery_dead_and_others_flow(stack):
     execute(stack.erp_url, "UPDATE customer SET region = '华中' WHERE code = 'C0005'")
     _settle(stack)
     assert target_rows(stack.pg.url("wms"), "wms_customer", "customer_no")["C0005"]["region"] == "华中"
+
+
+def test_demo_sql_edits_the_demo_erp_started_from_this_folder(stack, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / ".mdm" / "demo").mkdir(parents=True)
+    (tmp_path / ".mdm" / "demo" / "demo.json").write_text(json.dumps({"erp_url": stack.erp_url, "hub_url": stack.hub_url}))
+    result = subprocess.run(
+        [sys.executable, "-m", "mdm.cli.main", "demo", "sql",
+         "UPDATE supplier SET name = '苏州演示更名有限公司' WHERE code = 'S0004'"],
+        cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "committed (1 row(s))" in result.stdout
+    _settle(stack)
+    assert _record(stack, "supplier", "S0004")["attributes"]["name"] == "苏州演示更名有限公司"
+    elsewhere = subprocess.run([sys.executable, "-m", "mdm.cli.main", "demo", "sql", "SELECT 1"],
+                               cwd=tmp_path / ".mdm", capture_output=True, text=True, timeout=60)
+    assert elsewhere.returncode == 1 and "no running demo found" in elsewhere.stderr
