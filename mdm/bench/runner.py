@@ -24,6 +24,7 @@ from mdm.runtime.supervisor import _die_with_parent
 
 logger = logging.getLogger(__name__)
 ROWS_PER_TRANSACTION = 100
+PACED_RATE = 1000.0  # changes/s: about half what the hub sustains on 2 cores
 
 
 @dataclass
@@ -32,6 +33,8 @@ class BenchResult:
     capture_only_eps: float = 0.0
     hub_eps: float = 0.0
     commit_to_golden_ms: dict[str, float] = field(default_factory=dict)
+    paced_rate: float = 0.0
+    commit_to_golden_paced_ms: dict[str, float] = field(default_factory=dict)
     commit_to_golden_at_rest_ms: dict[str, float] = field(default_factory=dict)
     commit_to_ack_ms: dict[str, float] = field(default_factory=dict)
     commit_to_ack_by_target_ms: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -46,6 +49,8 @@ class BenchResult:
         return {"changes": self.changes, "capture_only_eps": round(self.capture_only_eps, 1),
                 "hub_eps": round(self.hub_eps, 1), "ratio": round(self.ratio, 3),
                 "commit_to_golden_ms": self.commit_to_golden_ms,
+                "paced_rate": self.paced_rate,
+                "commit_to_golden_paced_ms": self.commit_to_golden_paced_ms,
                 "commit_to_golden_at_rest_ms": self.commit_to_golden_at_rest_ms,
                 "commit_to_ack_ms": self.commit_to_ack_ms,
                 "commit_to_ack_by_target_ms": self.commit_to_ack_by_target_ms,
@@ -61,12 +66,18 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(ordered), 1), "p99": round(p99, 1)}
 
 
-def apply_workload(erp_url: str, changes: int, salt: int) -> None:
-    """`changes` row updates on material, ROWS_PER_TRANSACTION rows per transaction."""
+def apply_workload(erp_url: str, changes: int, salt: int, rate: float | None = None) -> None:
+    """`changes` row updates on material, ROWS_PER_TRANSACTION rows per transaction; as fast
+    as possible, or paced at `rate` changes per second."""
     with psycopg.connect(erp_url) as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM material ORDER BY id")]
         done = 0
+        started = time.monotonic()
         while done < changes:
+            if rate:
+                ahead = done / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
             take = min(ROWS_PER_TRANSACTION, changes - done)
             chunk = [ids[(done + k) % len(ids)] for k in range(take)]
             conn.execute("UPDATE material SET standard_price = standard_price + %s, "
@@ -177,11 +188,23 @@ def measure_hub(stack: DemoStack, changes: int, result: BenchResult) -> None:
     result.hub_eps = changes / (time.monotonic() - started)
     wait_drained(stack.hub_url, timeout=1200, outbox=True)
     result.drain_to_targets_s = time.monotonic() - started
-    with psycopg.connect(stack.hub_url) as conn:
-        latencies = [float(r[0]) for r in conn.execute(
+    result.commit_to_golden_ms = percentiles(_golden_latencies(stack.hub_url, started_wall))
+
+
+def measure_paced(stack: DemoStack, changes: int, rate: float, result: BenchResult) -> None:
+    """Commit → golden when the ERP writes at a steady rate the hub can sustain."""
+    started_wall = time.time()
+    apply_workload(stack.erp_url, changes, salt=3, rate=rate)
+    wait_idle(stack.erp_url, stack.hub_url, timeout=1200, outbox=False)
+    result.paced_rate = rate
+    result.commit_to_golden_paced_ms = percentiles(_golden_latencies(stack.hub_url, started_wall))
+
+
+def _golden_latencies(hub_url: str, since: float) -> list[float]:
+    with psycopg.connect(hub_url) as conn:
+        return [float(r[0]) for r in conn.execute(
             "SELECT extract(epoch FROM recorded_at - cause_commit_ts) * 1000 FROM golden_version "
-            "WHERE entity = 'material' AND cause_commit_ts >= to_timestamp(%s)", (started_wall,))]
-    result.commit_to_golden_ms = percentiles(latencies)
+            "WHERE entity = 'material' AND cause_commit_ts >= to_timestamp(%s)", (since,))]
 
 
 def measure_single_edits(stack: DemoStack, targets_of: Callable[[str], list[str]], count: int,
@@ -227,6 +250,9 @@ def run_bench(state_dir: Path, changes: int, single_edits: int,
         measure_single_edits(stack, lambda e: sorted(project.entities[e].targets), single_edits, result)
         progress(f"hub: {changes} changes through capture, processing and propagation")
         measure_hub(stack, changes, result)
+        paced = max(1000, changes // 5)
+        progress(f"paced: {paced} changes at {PACED_RATE:.0f}/s for commit → golden latency")
+        measure_paced(stack, paced, PACED_RATE, result)
     finally:
         sampler.stop()
         result.peak_rss_mb = sampler.peak_mb

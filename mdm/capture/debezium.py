@@ -92,9 +92,10 @@ def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path)
 class InboxHandler:
     """Debezium batch handler: parse every record and append the batch to the inbox."""
 
-    def __init__(self, source: str, hub_url: str,
+    def __init__(self, source: str, hub_url: str, primary_keys: dict[str, str] | None = None,
                  on_batch: Callable[[int], None] | None = None) -> None:
         self.source = source
+        self.primary_keys = primary_keys or {}
         self.hub_url = hub_url
         self.on_batch = on_batch
         self._conn: psycopg.Connection | None = None
@@ -110,10 +111,11 @@ class InboxHandler:
         ends: list[TransactionEnd] = []
         last_lsn: int | None = None
         for record in records:
-            key, value = record.key(), record.value()
-            parsed = parse_envelope(self.source, str(record.destination()),
-                                    None if key is None else str(key),
-                                    None if value is None else str(value))
+            value = record.value()
+            parsed = parse_envelope(
+                self.source, lambda r=record: str(r.destination()),
+                lambda r=record: None if r.key() is None else str(r.key()),
+                None if value is None else str(value), self.primary_keys)
             if isinstance(parsed, ChangeEvent):
                 events.append(parsed)
             elif isinstance(parsed, PoisonRecord):

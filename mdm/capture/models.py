@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -89,10 +90,19 @@ def _commit_time(source_block: dict[str, Any]) -> datetime | None:
     return datetime.fromtimestamp(int(millis) / 1000, tz=UTC) if millis is not None else None
 
 
+KeyReader = Callable[[], "str | None"]
+
+
 def parse_envelope(
-    source: str, destination: str, key_json: str | None, value_json: str | None
+    source: str, destination: str | Callable[[], str], key_json: str | None | KeyReader,
+    value_json: str | None, primary_keys: Mapping[str, str] | None = None,
 ) -> ChangeEvent | PoisonRecord | Progress | TransactionEnd | None:
-    """Normalise one Debezium JSON record (schemas disabled). None for tombstones."""
+    """Normalise one Debezium JSON record (schemas disabled). None for tombstones.
+
+    `destination` and `key_json` may be callables, read only when needed: crossing into the
+    JVM for every record costs more than parsing it. With `primary_keys` (table → key column)
+    the row key is taken from the row image itself.
+    """
     if value_json is None:
         return None  # tombstone after a delete: the delete itself carried the change
     try:
@@ -108,18 +118,16 @@ def parse_envelope(
             return Progress(source, position_of(block)[1])
         if value["op"] not in OPS:
             raise ValueError(f"unknown op {value['op']!r}")
-        key = orjson.loads(key_json) if key_json else None
-        if key is None:
-            raise ValueError("record has no key (table without primary key?)")
         position, lsn = position_of(block)
         schema, table = block.get("schema") or "public", block.get("table")
         if not table:
             raise ValueError("source block names no table")
+        row_key = _row_key(f"{schema}.{table}", value, key_json, primary_keys)
         return ChangeEvent(
             source=source,
             table=f"{schema}.{table}",
             op=value["op"],
-            row_key=row_key_of(key),
+            row_key=row_key,
             position=position,
             before=value.get("before"),
             after=value.get("after"),
@@ -129,7 +137,21 @@ def parse_envelope(
             is_snapshot=str(block.get("snapshot", "false")) not in ("false", "False"),
         )
     except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
-        return PoisonRecord(source, destination, value_json, f"unparseable Debezium record: {exc}")
+        where = destination() if callable(destination) else destination
+        return PoisonRecord(source, where, value_json, f"unparseable Debezium record: {exc}")
+
+
+def _row_key(table: str, value: dict[str, Any], key_json: str | None | KeyReader,
+             primary_keys: Mapping[str, str] | None) -> str:
+    column = (primary_keys or {}).get(table)
+    row = value.get("after") or value.get("before") or {}
+    if column is not None and row.get(column) is not None:
+        return str(row[column])
+    raw = key_json() if callable(key_json) else key_json
+    key = orjson.loads(raw) if raw else None
+    if key is None:
+        raise ValueError("record has no key (table without primary key?)")
+    return row_key_of(key)
 
 
 def _transaction_boundary(source: str, value: dict[str, Any]) -> TransactionEnd | Progress:

@@ -13,6 +13,16 @@ from mdm.errors import ConfigError, TransientError
 logger = logging.getLogger(__name__)
 
 
+def primary_keys(project: Project, source: str) -> dict[str, str]:
+    """table → key column of every mapped table: capture reads row keys from the row image."""
+    keys: dict[str, str] = {}
+    for spec in project.entities.values():
+        if spec.source == source:
+            keys[spec.table] = spec.primary_key
+            keys.update({c.table: c.primary_key for c in spec.children.values()})
+    return keys
+
+
 def capture_sources(project: Project) -> list[str]:
     return [name for name, spec in project.sources.items()
             if spec.authority == "system_of_record" and project.captured_tables(name)]
@@ -43,7 +53,8 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     delay = 1.0
     while not stop.is_set():
         try:
-            run_engine(props, InboxHandler(name, hub_url), state_dir / "logs", stop)
+            run_engine(props, InboxHandler(name, hub_url, primary_keys(project, name)),
+                       state_dir / "logs", stop)
         except TransientError as exc:
             logger.warning("capture engine stopped source=%s, restarting in %.0fs: %s", name, delay, exc)
             stop.wait(delay)
