@@ -126,10 +126,35 @@ def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
     with engine.connect() as conn:
         result = read_status(conn)
     engine.dispose()
+    _overlay_live_slots(result, loaded)
     if as_json:
         console.print_json(json.dumps(result.as_dict(), default=str))
         return
     _print_status(result, loaded)
+
+
+def _overlay_live_slots(result: Any, project: Project) -> None:
+    """Read each slot on the source itself when its URL is at hand: the figures stored by the
+    capture process go stale exactly when capture is down and the slot starts to pile up."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from mdm.capture.slot import read_slot
+    from mdm.config.loader import expand_env
+    from mdm.errors import ConfigError
+
+    for s in result.sources:
+        spec = project.sources.get(s.source)
+        if spec is None:
+            continue
+        try:
+            live = read_slot(expand_env(spec.url, f"cdc/{spec.name}.yaml"), spec.slot)
+        except (ConfigError, psycopg.Error):
+            continue
+        if live.exists:
+            s.slot_retained_bytes, s.slot_lag_bytes = live.retained_bytes, live.lag_bytes
+            s.slot_checked_at = datetime.now(UTC)
 
 
 def _print_status(result: Any, project: Project) -> None:

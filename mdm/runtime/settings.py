@@ -48,6 +48,10 @@ def load_settings() -> Settings:
     if url is None:
         demo = demo_state()
         url = demo.get("hub_url") if demo else None
+        # In the folder of a running demo, its ERP/OA/WMS addresses fill the project's ${…}.
+        for key, name in (("erp_url", "MDM_ERP_URL"), ("oa_url", "MDM_OA_URL"), ("wms_url", "MDM_WMS_URL")):
+            if demo and demo.get(key):
+                os.environ.setdefault(name, demo[key])
     return Settings(
         project_dir=project, state_dir=state, database_url=url,
         api_host=os.environ.get("MDM_API_HOST", "127.0.0.1"),
