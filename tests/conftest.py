@@ -3,19 +3,22 @@ Debezium) per test module, and helpers to read ERP, golden and target state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle
+from mdm.runtime.settings import REPO_ROOT
 
 SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    from mdm.demo.sync import wait_idle
-
-    s = DemoStack(tmp_path_factory.mktemp("stack"))
+@contextmanager
+def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT) -> Iterator[DemoStack]:
+    """A demo stack whose initial snapshot has reached OA and WMS; stopped afterwards."""
+    s = DemoStack(state_dir, project_dir=project_dir)
     try:
         s.start_databases(**SMALL_SEED)
         s.start_targets()
@@ -24,6 +27,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as s:
+        yield s
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,7 +15,7 @@ from mdm.config.loader import load_project
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.conftest import SMALL_SEED
+from tests.conftest import running_stack
 from tests.helpers import execute, rows
 
 
@@ -52,15 +52,8 @@ def bad_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     path = project / "golden_records" / "customer.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("phone: {type: string}", "phone: {type: integer}"),
                     encoding="utf-8")
-    stack = DemoStack(tmp_path_factory.mktemp("stack"), project_dir=project)
-    try:
-        stack.start_databases(**SMALL_SEED)
-        stack.start_targets()
-        stack.start_hub()
-        wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    with running_stack(tmp_path_factory.mktemp("stack"), project) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_unmappable_rows_are_kept_failed_with_reason_and_others_flow(bad_stack: DemoStack):
@@ -96,3 +89,19 @@ def test_records_shows_golden_record_with_xrefs_and_version(bad_stack: DemoStack
     assert "supplier S0001" in shown.stdout and "erp=" in shown.stdout
     assert "oa=" in shown.stdout and "wms=" in shown.stdout and "version" in shown.stdout
     assert load_project(bad_stack.project_dir).entities["customer"].attributes["phone"].type == "integer"
+
+
+def test_unparseable_debezium_record_is_kept_with_its_reason(bad_stack: DemoStack):
+    import psycopg
+
+    from mdm.capture.inbox import append_events
+    from mdm.capture.models import PoisonRecord, parse_envelope
+
+    poison = parse_envelope("erp", "erp.public.customer", '{"id": 1}', '{"op": "u", "source": ')
+    assert isinstance(poison, PoisonRecord)
+    with psycopg.connect(bad_stack.hub_url) as conn:
+        append_events(conn, "erp", [], [poison])
+    kept = rows(bad_stack.hub_url, "SELECT * FROM inbox WHERE status = 'failed' AND raw IS NOT NULL")
+    assert len(kept) == 1
+    assert kept[0]["raw"] == '{"op": "u", "source": ' and "unparseable Debezium record" in kept[0]["error"]
+    assert kept[0]["table_name"] == "erp.public.customer"
