@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,8 +114,7 @@ class InboxHandler:
         for record in records:
             value = record.value()
             parsed = parse_envelope(
-                self.source, lambda r=record: str(r.destination()),
-                lambda r=record: None if r.key() is None else str(r.key()),
+                self.source, partial(_destination_of, record), partial(_key_of, record),
                 None if value is None else str(value), self.primary_keys)
             if isinstance(parsed, ChangeEvent):
                 events.append(parsed)
@@ -147,6 +147,15 @@ class InboxHandler:
                 self._conn = None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def _destination_of(record: Any) -> str:
+    return str(record.destination())
+
+
+def _key_of(record: Any) -> str | None:
+    key = record.key()
+    return None if key is None else str(key)
 
 
 def make_python_handler(handler: InboxHandler) -> Any:

@@ -433,7 +433,7 @@ def _cast(coll: Collection, column: str) -> sql.Composed:
 
 def _update_sql(coll: Collection, fields: list[str]) -> sql.Composed:
     """UPDATE the sent fields only (a partial body keeps the other columns), returning id."""
-    updates = [sql.SQL("{} = {}").format(sql.Identifier(f), _cast(coll, f)) for f in fields]
+    updates: list[sql.Composable] = [sql.SQL("{} = {}").format(sql.Identifier(f), _cast(coll, f)) for f in fields]
     updates.append(sql.SQL("updated_at = now()"))
     return sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING id").format(
         sql.Identifier(coll.table), sql.SQL(", ").join(updates), sql.Identifier(coll.key))

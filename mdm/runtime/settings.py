@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mdm.errors import ConfigError
 
@@ -21,7 +22,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8700
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def require_database(self) -> str:
