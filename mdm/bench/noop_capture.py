@@ -23,7 +23,7 @@ def main(source_url: str, slot: str, state_dir: Path) -> None:
     endpoint = parse_url(source_url, "bench")
     counted = [0]
 
-    class Handler(BasePythonChangeHandler):  # type: ignore[misc]
+    class Handler(BasePythonChangeHandler):
         def handleJsonBatch(self, records: list[Any]) -> None:  # noqa: N802
             for record in records:
                 value = record.value()

@@ -133,7 +133,7 @@ def measure_capture_only(stack: DemoStack, changes: int) -> float:
         emit_marker(stack.erp_url, "mdm-bench")
         seen = _wait_for(lines, lambda d: "marker_at" in d, 600)
         assert seen is not None
-        return changes / (seen["marker_at"] - started)
+        return changes / (float(seen["marker_at"]) - started)
     finally:
         proc.stdin.close()
         proc.wait(30)

@@ -162,7 +162,7 @@ def make_python_handler(handler: InboxHandler) -> Any:
     """Wrap our handler in pydbzengine's base class (imported late: it needs the JVM)."""
     from pydbzengine import BasePythonChangeHandler
 
-    class _Handler(BasePythonChangeHandler):  # type: ignore[misc]
+    class _Handler(BasePythonChangeHandler):
         def handleJsonBatch(self, records: list[Any]) -> None:  # noqa: N802 (Java callback name)
             handler.handle(records)
 
