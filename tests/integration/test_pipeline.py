@@ -238,3 +238,22 @@ def test_demo_sql_edits_the_demo_erp_started_from_this_folder(stack, tmp_path):
     elsewhere = subprocess.run([sys.executable, "-m", "mdm.cli.main", "demo", "sql", "SELECT 1"],
                                cwd=tmp_path / ".mdm", capture_output=True, text=True, timeout=60)
     assert elsewhere.returncode == 1 and "no running demo found" in elsewhere.stderr
+
+
+def test_as_of_returns_the_version_valid_at_that_instant(stack):
+    import httpx
+
+    execute(stack.erp_url, "UPDATE customer SET region = '港澳台' WHERE code = 'C0006'")
+    _settle(stack)
+    execute(stack.erp_url, "UPDATE customer SET region = '海外' WHERE code = 'C0006'")
+    _settle(stack)
+    versions = rows(stack.hub_url, "SELECT version, valid_from, valid_to, attributes FROM golden_version "
+                                   "WHERE golden_id = %s ORDER BY version", (_record(stack, "customer", "C0006")["id"],))
+    older, newer = versions[-2], versions[-1]
+    assert older["valid_to"] == newer["valid_from"]
+    between = older["valid_from"] + (newer["valid_from"] - older["valid_from"]) / 2
+    url = f"{stack.api_url}/api/v1/records/customer/C0006/history"
+    assert [v["version"] for v in httpx.get(url, params={"as_of": between.isoformat()}).json()] == [older["version"]]
+    exact = httpx.get(url, params={"as_of": newer["valid_from"].isoformat()}).json()
+    assert [v["version"] for v in exact] == [newer["version"]]
+    assert exact[0]["attributes"]["region"] == "海外"
