@@ -77,15 +77,15 @@ class Processor:
     def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
         """Claim up to `limit` pending events and apply them in one transaction.
 
-        If the batch fails unexpectedly it is retried one event at a time, so a single bad
-        event is marked failed with its reason and never blocks the others.
+        Unmappable rows are marked failed inside the batch. If the batch fails for another
+        reason (a bug, a constraint), it is retried one source transaction at a time, so a
+        single bad transaction is marked failed with its reason and never blocks the others.
+        Lost connections are raised: the caller reconnects and the batch is redone.
         """
         try:
             with conn.transaction():
                 events = repo.claim_pending(conn, limit)
                 return self._apply(conn, events)
-        except MappingError:
-            raise
         except (psycopg.OperationalError, psycopg.errors.SerializationFailure):
             raise
         except Exception as exc:  # noqa: BLE001 — isolate the bad event below
@@ -178,7 +178,9 @@ class Processor:
     def _apply_event(self, batch: _Batch, mapping: TableMapping, event: repo.InboxRow) -> None:
         key = (event.table, event.row_key)
         previous = batch.rows.get(key)
-        if previous is not None and previous.position > event.position:
+        # A snapshot read is never stale: it comes before the stream it starts, and a later
+        # re-snapshot (slot lost, snapshot.mode=when_needed) is newer than all that came before.
+        if previous is not None and event.op != "r" and previous.position > event.position:
             batch.skipped[event.id] = (f"stale: position {event.position} is older than the "
                                        f"mirrored {previous.position}")
             return

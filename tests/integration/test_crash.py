@@ -85,3 +85,22 @@ def test_redelivered_event_changes_nothing(stack):
     assert rows(stack.hub_url, "SELECT status FROM inbox WHERE id = %s", (last["id"],))[0]["status"] == "done"
     assert rows(stack.hub_url, "SELECT count(*) AS n FROM golden_version")[0]["n"] == before
     assert rows(stack.hub_url, "SELECT count(*) AS n FROM delivery")[0]["n"] == deliveries
+
+
+def test_lost_replication_slot_is_recovered_by_a_new_snapshot(stack):
+    """If the slot is gone (dropped by a DBA, or invalidated for retaining too much WAL),
+    capture re-snapshots (snapshot.mode=when_needed) and the hub converges again."""
+    stack.stop_process("hub")
+    with psycopg.connect(stack.erp_url, autocommit=True) as conn:
+        conn.execute("UPDATE supplier SET name = '停机期间更名' WHERE code = 'S0005'")
+        # a row whose mirror holds a streaming position: the new snapshot must still win
+        conn.execute("UPDATE material SET standard_price = 1.2345 WHERE id = 1")
+        conn.execute("SELECT pg_drop_replication_slot('mdm_erp')")
+    snapshot_reads = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"]
+    stack.start_hub()
+    wait_idle(stack.erp_url, stack.hub_url, timeout=300)
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"] > snapshot_reads
+    problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
+                                    {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")})
+    assert problems == [], "\n".join(problems[:20])
+    assert _duplicated_versions(stack.hub_url) == [] and _gaps(stack.hub_url) == []
