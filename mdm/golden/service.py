@@ -18,7 +18,7 @@ PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering sim
 
 
 def run_processing(project: Project, hub_url: str, stop: threading.Event,
-                   batch_size: int = 2000) -> None:
+                   batch_size: int = 5000) -> None:
     processor = Processor(project)
     while not stop.is_set():
         try:
