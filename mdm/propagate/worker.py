@@ -44,6 +44,7 @@ class TargetLoop:
                     # A lost ack only means one more push with the same idempotency key.
                     await conn.execute("SET synchronous_commit = off")
                     await conn.commit()
+                self.wake.clear()  # before the claim: a NOTIFY during the push is not lost
                 due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
                 if due:
                     outcomes = await asyncio.gather(*(self._push(d) for d in due))
@@ -68,7 +69,6 @@ class TargetLoop:
             await conn.close()
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
-        self.wake.clear()
         try:
             await asyncio.wait_for(self.wake.wait(), timeout=seconds)
         except TimeoutError:
