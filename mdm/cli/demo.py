@@ -27,7 +27,8 @@ STATE_DIR = Path(".mdm") / "demo"
 def demo(ctx: typer.Context,
          fresh: Annotated[bool, typer.Option("--fresh", help="Delete the demo's data and start over.")] = False,
          edits: Annotated[bool, typer.Option(help="Make the scripted ERP edits.")] = True,
-         port: Annotated[int, typer.Option(help="API port (0: a free one).")] = 8700) -> None:
+         port: Annotated[int, typer.Option(help="API port (0: a free one).")] = 8700,
+         record_svg: Annotated[Path | None, typer.Option(help="Save the printed journey as SVG.")] = None) -> None:
     """Start everything, show scripted ERP edits travelling to OA and WMS, run until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
@@ -44,6 +45,8 @@ def demo(ctx: typer.Context,
         if edits and not stop.is_set():
             _scripted_edits(stack)
         _print_howto(stack)
+        if record_svg:
+            console.save_svg(str(record_svg), title="mdm demo")
         while not stop.is_set():
             stop.wait(0.5)
     except KeyboardInterrupt:

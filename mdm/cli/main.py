@@ -15,7 +15,7 @@ app = typer.Typer(
     help="mdm — master data hub. Captures ERP changes with Debezium, keeps versioned golden "
          "records, and propagates them to OA and WMS.",
 )
-console = Console()
+console = Console(record=True)  # `mdm demo --record-svg` saves what it printed
 err_console = Console(stderr=True)
 
 
