@@ -27,6 +27,7 @@ def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT) -> Iterator[De
         yield s
     finally:
         s.stop()
+        s.pg.remove()  # relocated data (under /var/lib/mdm when run as root) would pile up
 
 
 @pytest.fixture(scope="module")

@@ -220,6 +220,12 @@ class EmbeddedPostgres:
         if _is_root():
             self._prepare_for_unprivileged_user()
 
+    def remove(self) -> None:
+        """Stop the server and delete its data for good (test clean-up)."""
+        self.stop("immediate")
+        relocated = self.data_dir.parent.parent == Path("/var/lib/mdm/data")
+        shutil.rmtree(self.data_dir.parent if relocated else self.data_dir, ignore_errors=True)
+
     # -- addresses ----------------------------------------------------------------------------
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
