@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mdm.cli.main import configure_logging, console
 from mdm.demo.journey import SCRIPTED_EDITS, Journey, follow, run_edit
+from mdm.demo.sync import erp_main_rows, sync_progress
 from mdm.errors import MdmError
 from mdm.runtime.settings import demo_state
 
@@ -72,31 +73,19 @@ def _start(stack: DemoStack, fresh: bool) -> None:
     console.print(f"[green]✓[/green] hub API {stack.api_url}  (logs in {stack.state_dir})")
 
 
-def _erp_total(stack: DemoStack) -> int:
-    with psycopg.connect(stack.erp_url) as conn:
-        row = conn.execute("SELECT (SELECT count(*) FROM supplier) + (SELECT count(*) FROM material) "
-                           "+ (SELECT count(*) FROM customer) + (SELECT count(*) FROM employee) "
-                           "+ (SELECT count(*) FROM department)").fetchone()
-    return int(row[0]) if row else 0
-
-
 def _wait_initial_sync(stack: DemoStack, stop: threading.Event) -> None:
-    total = _erp_total(stack)
+    total = erp_main_rows(stack.erp_url)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         golden = progress.add_task("snapshot → golden records", total=total)
         acked = progress.add_task("golden → OA and WMS acks", total=total * 2)
-        with psycopg.connect(stack.hub_url, autocommit=True) as conn:
-            while not stop.is_set():
-                g, a, o = conn.execute(
-                    "SELECT (SELECT count(*) FROM golden_record), "
-                    "(SELECT count(DISTINCT (golden_id, target)) FROM delivery WHERE status = 'acked'), "
-                    "(SELECT count(*) FROM delivery WHERE status IN ('pending', 'failed'))").fetchone()  # type: ignore[misc]
-                progress.update(golden, completed=min(g, total))
-                progress.update(acked, completed=min(a, total * 2))
-                if g >= total and o == 0 and a > 0:
-                    break
-                time.sleep(0.3)
+        while not stop.is_set():
+            g, a, o = sync_progress(stack.hub_url)
+            progress.update(golden, completed=min(g, total))
+            progress.update(acked, completed=min(a, total * 2))
+            if g >= total and o == 0 and a > 0:
+                break
+            time.sleep(0.3)
 
 
 def _scripted_edits(stack: DemoStack) -> None:

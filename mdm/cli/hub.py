@@ -186,11 +186,12 @@ def _print_status(result: Any, project: Project) -> None:
 def _bytes(value: int | None) -> str:
     if value is None:
         return "-"
+    size = float(value)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}"
-        value = value / 1024  # type: ignore[assignment]
-    return f"{value:.1f} TiB"
+        if size < 1024:
+            return f"{size:.0f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
 
 def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],

@@ -51,3 +51,22 @@ def wait_idle(erp_url: str, hub_url: str, timeout: float = 120.0, outbox: bool =
     started = time.monotonic()
     wait_captured(hub_url, emit_marker(erp_url), timeout)
     wait_drained(hub_url, max(1.0, timeout - (time.monotonic() - started)), outbox)
+
+
+def erp_main_rows(erp_url: str) -> int:
+    """Rows of the demo ERP's main tables: one golden record each once the snapshot is in."""
+    with psycopg.connect(erp_url) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM supplier) + (SELECT count(*) FROM material) "
+                           "+ (SELECT count(*) FROM customer) + (SELECT count(*) FROM employee) "
+                           "+ (SELECT count(*) FROM department)").fetchone()
+    return int(row[0]) if row else 0
+
+
+def sync_progress(hub_url: str) -> tuple[int, int, int]:
+    """(golden records, records acked per target, open deliveries) for the demo's progress bars."""
+    with psycopg.connect(hub_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM golden_record), "
+            "(SELECT count(DISTINCT (golden_id, target)) FROM delivery WHERE status = 'acked'), "
+            "(SELECT count(*) FROM delivery WHERE status IN ('pending', 'failed'))").fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)

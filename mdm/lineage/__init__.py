@@ -1,1 +1,1 @@
-"""lineage stage."""
+"""Lineage and audit queries: change event → version → delivery → ack (to come)."""

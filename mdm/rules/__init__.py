@@ -1,1 +1,1 @@
-"""rules stage."""
+"""Rule engine: expectation suites and divergence checks (to come)."""

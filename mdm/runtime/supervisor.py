@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 ROLES = ("capture", "process", "propagate", "api")
@@ -67,7 +67,7 @@ def supervise(roles: Sequence[str], extra_args: Sequence[str] = ()) -> int:
     return 0
 
 
-def run_role_forever(target: object, *args: object) -> None:
+def run_role_forever(target: Callable[..., None], *args: object) -> None:
     """Run a role function with a stop event set by SIGTERM/SIGINT; exit hard afterwards
     (the JVM's non-daemon threads would otherwise keep the capture process alive)."""
     import threading
@@ -77,7 +77,7 @@ def run_role_forever(target: object, *args: object) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     code = 0
     try:
-        target(*args, stop)  # type: ignore[operator]
+        target(*args, stop)
     except Exception:
         logger.exception("role failed")
         code = 1

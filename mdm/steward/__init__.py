@@ -1,1 +1,1 @@
-"""steward stage."""
+"""Tasks and steward decisions (to come)."""
