@@ -1,0 +1,465 @@
+"""The demo OA and WMS behind their REST servers: each system's collections, typed upserts into
+its own PostgreSQL database, idempotency records and injected faults (served by demo/targets.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
+
+from mdm.errors import RuntimeSetupError
+
+logger = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).parent / "sql"
+COLLECTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "oa": {
+        "vendors": ("oa_vendor", "vendor_code"),
+        "staff": ("oa_staff", "staff_no"),
+        "departments": ("oa_dept", "dept_code"),
+        "customers": ("oa_customer", "customer_code"),
+        "materials": ("oa_material", "material_code"),
+    },
+    "wms": {
+        "suppliers": ("wms_supplier", "supplier_no"),
+        "items": ("wms_item", "item_code"),
+        "customers": ("wms_customer", "customer_no"),
+        "operators": ("wms_operator", "operator_no"),
+        "departments": ("wms_dept", "dept_code"),
+    },
+}
+READ_ONLY_COLUMNS = ("id", "updated_at")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replay"
+POOL_SIZE = 8
+MAX_LIST_LIMIT = 1000
+_TEXT_TYPES = ("character varying", "character", "text")
+_JSON_TYPES = ("json", "jsonb")
+
+
+def _system(system: str) -> str:
+    name = system.lower()
+    if name not in COLLECTIONS:
+        raise ValueError(f"unknown target system {system!r}; expected one of {sorted(COLLECTIONS)}")
+    return name
+
+
+def prepare_target_database(url: str, system: str) -> None:
+    """Create the system's tables (idempotent: CREATE TABLE IF NOT EXISTS)."""
+    name = _system(system)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+    logger.info("target database ready system=%s", name)
+
+
+# -- connections -----------------------------------------------------------------------------
+
+
+class _ConnectionPool:
+    """At most `size` autocommit connections, reused LIFO; broken ones are discarded."""
+
+    def __init__(self, url: str, size: int = POOL_SIZE) -> None:
+        self._url = url
+        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        if not self._slots.acquire(timeout=30):
+            raise psycopg.OperationalError("no database connection available within 30 s")
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            conn = self._take()
+            yield conn
+        finally:
+            if conn is not None:
+                self._give_back(conn)
+            self._slots.release()
+
+    def _take(self) -> psycopg.Connection[Any]:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return psycopg.connect(self._url, autocommit=True)
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.closed or conn.broken:
+            return
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.close()
+            return
+        self._idle.put(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+# -- schema ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    cast: str  # the type values are cast to: the column's type without length/precision
+    max_length: int | None
+    precision: int | None
+    scale: int | None
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    table: str
+    key: str
+    columns: dict[str, Column]
+
+    @property
+    def writable(self) -> list[str]:
+        return [c for c in self.columns if c not in READ_ONLY_COLUMNS]
+
+
+def _cast_type(data_type: str, udt_schema: str, udt_name: str) -> str:
+    if data_type in _TEXT_TYPES:
+        return "text"  # assignment to varchar(n) then rejects over-long values
+    if data_type == "ARRAY":
+        return f"{udt_name.lstrip('_')}[]"
+    if data_type == "USER-DEFINED":
+        return f'"{udt_schema}"."{udt_name}"'
+    return data_type
+
+
+def _load_collections(conn: psycopg.Connection[Any], system: str) -> dict[str, Collection]:
+    result: dict[str, Collection] = {}
+    for name, (table, key) in COLLECTIONS[system].items():
+        rows = conn.execute(
+            "SELECT column_name, data_type, udt_schema, udt_name, character_maximum_length, "
+            "numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+        if not rows:
+            raise RuntimeSetupError(
+                f"table {table} is missing in the {system.upper()} database; "
+                "run prepare_target_database first")
+        columns = {
+            r[0]: Column(r[0], _cast_type(r[1], r[2], r[3]), r[4],
+                         r[5] if r[1] == "numeric" else None, r[6] if r[1] == "numeric" else None)
+            for r in rows
+        }
+        result[name] = Collection(name, table, key, columns)
+    return result
+
+
+# -- request values --------------------------------------------------------------------------
+
+
+class _JsonNumber(float):
+    """A JSON number with a fraction, keeping its original text so decimals stay exact."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw or b"null", parse_float=_JsonNumber)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(422, f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(422, "request body must be a JSON object of column → value")
+    return body
+
+
+def _check_fields(coll: Collection, key: str, body: dict[str, Any]) -> None:
+    unknown = sorted(f for f in body if f not in coll.columns)
+    if unknown:
+        raise ApiError(422, f"unknown field(s) {', '.join(map(repr, unknown))} for collection "
+                            f"{coll.name!r}; known fields: {', '.join(coll.writable)}")
+    read_only = sorted(f for f in body if f in READ_ONLY_COLUMNS)
+    if read_only:
+        raise ApiError(422, f"field(s) {', '.join(map(repr, read_only))} are assigned by the "
+                            "target and cannot be written")
+    if coll.key in body and (body[coll.key] is None or str(body[coll.key]) != key):
+        raise ApiError(422, f"field {coll.key!r} is {body[coll.key]!r} but the path key is {key!r}")
+
+
+def _encode(column: Column, value: Any) -> str | None:
+    """The text PostgreSQL casts to the column's type; None stays NULL."""
+    if value is None:
+        return None
+    if column.cast in _JSON_TYPES:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict | list):
+        raise ApiError(422, f"field {column.name!r} expects a scalar, got a JSON "
+                            f"{'object' if isinstance(value, dict) else 'array'}")
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, _JsonNumber):
+        text = value.text
+    else:
+        text = str(value)
+    _check_size(column, text)
+    return text
+
+
+def _check_size(column: Column, text: str) -> None:
+    if column.max_length is not None and len(text) > column.max_length:
+        raise ApiError(422, f"field {column.name!r} is {len(text)} characters long; "
+                            f"at most {column.max_length} allowed")
+    if column.precision is None or column.scale is None:
+        return
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ApiError(422, f"field {column.name!r}: {text!r} is not a number") from None
+    limit = Decimal(10) ** (column.precision - column.scale)
+    if number.is_finite() and abs(round(number, column.scale)) >= limit:
+        raise ApiError(422, f"field {column.name!r}: {text} does not fit "
+                            f"numeric({column.precision},{column.scale})")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # keeps the column's scale, e.g. "1200.50"
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+# -- the target ------------------------------------------------------------------------------
+
+
+@dataclass
+class Faults:
+    """Injected failures: the next `remaining` PUT/DELETE calls sleep, then answer `status`."""
+
+    remaining: int = 0
+    status: int = 503
+    delay_ms: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def arm(self, remaining: int, status: int, delay_ms: int) -> None:
+        with self._lock:
+            self.remaining, self.status, self.delay_ms = remaining, status, delay_ms
+
+    def take(self) -> tuple[int, int] | None:
+        """(status, delay_ms) for this call when a fault is armed; status 0 means delay only."""
+        with self._lock:
+            if self.remaining <= 0:
+                return None
+            self.remaining -= 1
+            return self.status, self.delay_ms
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {"fail_next": self.remaining, "status": self.status, "delay_ms": self.delay_ms}
+
+
+class FaultSpec(BaseModel):
+    fail_next: int = Field(default=1, ge=0)
+    status: int = Field(default=503, description="0: only delay, then handle normally")
+    delay_ms: int = Field(default=0, ge=0, le=600_000)
+
+
+@dataclass
+class _Outcome:
+    status: int
+    body: dict[str, Any]
+    replay: bool = False
+
+
+class Target:
+    """One demo system: its collections, connections, injected faults and counters."""
+
+    def __init__(self, system: str, database_url: str) -> None:
+        self.system = _system(system)
+        self.pool = _ConnectionPool(database_url)
+        self.faults = Faults()
+        self._collections: dict[str, Collection] | None = None
+        self._lock = threading.Lock()
+        self._schema_lock = threading.Lock()
+        self._stats = {"puts": 0, "replays": 0, "failures_injected": 0, "writes": 0, "deletes": 0}
+
+    # -- bookkeeping
+    def count(self, counter: str) -> None:
+        with self._lock:
+            self._stats[counter] += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats)
+
+    def load_schema(self) -> dict[str, Collection]:
+        with self._schema_lock:
+            if self._collections is None:
+                with self.pool.connection() as conn:
+                    self._collections = _load_collections(conn, self.system)
+            return self._collections
+
+    def collection(self, name: str) -> Collection:
+        collections = self.load_schema()
+        if name not in collections:
+            raise ApiError(404, f"unknown collection {name!r} in {self.system.upper()}; "
+                                f"known: {', '.join(collections)}")
+        return collections[name]
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # -- operations (blocking; run in a worker thread)
+    def upsert(self, coll: Collection, key: str, values: dict[str, str | None],
+               idempotency_key: str | None) -> _Outcome:
+        with self.pool.connection() as conn:
+            try:
+                return self._upsert(conn, coll, key, values, idempotency_key)
+            except psycopg.errors.DataError as exc:
+                raise ApiError(422, self._explain_data_error(conn, coll, values, exc)) from exc
+            except psycopg.errors.NotNullViolation as exc:
+                raise ApiError(422, f"field {exc.diag.column_name!r} is required") from exc
+            except psycopg.errors.IntegrityError as exc:
+                raise ApiError(409, f"conflict: {exc.diag.message_primary}") from exc
+
+    def _upsert(self, conn: psycopg.Connection[Any], coll: Collection, key: str,
+                values: dict[str, str | None], idempotency_key: str | None) -> _Outcome:
+        with conn.transaction():
+            if idempotency_key:
+                stored = self._stored_response(conn, coll, key, idempotency_key)
+                if stored is not None:
+                    return _Outcome(200, stored, replay=True)
+            row_id, created = _write_row(conn, coll, key, values)
+            body = {"id": row_id, "key": key, "status": "created" if created else "updated"}
+            if idempotency_key:
+                conn.execute(
+                    "INSERT INTO api_idempotency (key, collection, record_key, response) "
+                    "VALUES (%s, %s, %s, %s::jsonb)",
+                    (idempotency_key, coll.name, key, json.dumps(body, ensure_ascii=False)),
+                )
+        return _Outcome(201 if created else 200, body)
+
+    @staticmethod
+    def _stored_response(conn: psycopg.Connection[Any], coll: Collection, key: str,
+                         idempotency_key: str) -> dict[str, Any] | None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (idempotency_key,))
+        row = conn.execute(
+            "SELECT collection, record_key, response FROM api_idempotency WHERE key = %s",
+            (idempotency_key,),
+        ).fetchone()
+        if row is None:
+            return None
+        if (row[0], row[1]) != (coll.name, key):
+            raise ApiError(422, f"Idempotency-Key {idempotency_key!r} was already used for "
+                                f"{row[0]}/{row[1]}, not {coll.name}/{key}")
+        return dict(row[2])
+
+    @staticmethod
+    def _explain_data_error(conn: psycopg.Connection[Any], coll: Collection,
+                            values: dict[str, str | None], exc: psycopg.Error) -> str:
+        """Name the field whose value PostgreSQL rejected, by casting each value alone."""
+        for name, text in values.items():
+            try:
+                conn.execute(sql.SQL("SELECT %s::{}").format(sql.SQL(coll.columns[name].cast)),
+                             (text,))
+            except psycopg.errors.DataError as field_exc:
+                return f"field {name!r}: {field_exc.diag.message_primary}"
+        return f"invalid value: {exc.diag.message_primary}"
+
+    def delete(self, coll: Collection, key: str) -> bool:
+        query = sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+            sql.Identifier(coll.table), sql.Identifier(coll.key))
+        with self.pool.connection() as conn:
+            return conn.execute(query, (key,)).rowcount > 0
+
+    def get(self, coll: Collection, key: str) -> dict[str, Any] | None:
+        query = sql.SQL("SELECT * FROM {} WHERE {} = %s").format(
+            sql.Identifier(coll.table), sql.Identifier(coll.key))
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(query, (key,)).fetchone()
+        return None if row is None else {k: _jsonable(v) for k, v in row.items()}
+
+    def list_rows(self, coll: Collection, limit: int, offset: int) -> dict[str, Any]:
+        query = sql.SQL("SELECT * FROM {} ORDER BY id LIMIT %s OFFSET %s").format(
+            sql.Identifier(coll.table))
+        count = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(coll.table))
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query, (limit, offset)).fetchall()
+            total = conn.execute(count).fetchone()
+        items = [{k: _jsonable(v) for k, v in row.items()} for row in rows]
+        return {"items": items, "total": total[0] if total else 0, "limit": limit,
+                "offset": offset}
+
+    def ping(self) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("SELECT 1")
+
+
+def _cast(coll: Collection, column: str) -> sql.Composed:
+    return sql.SQL("%s::{}").format(sql.SQL(coll.columns[column].cast))
+
+
+def _update_sql(coll: Collection, fields: list[str]) -> sql.Composed:
+    """UPDATE the sent fields only (a partial body keeps the other columns), returning id."""
+    updates: list[sql.Composable] = [sql.SQL("{} = {}").format(sql.Identifier(f), _cast(coll, f)) for f in fields]
+    updates.append(sql.SQL("updated_at = now()"))
+    return sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING id").format(
+        sql.Identifier(coll.table), sql.SQL(", ").join(updates), sql.Identifier(coll.key))
+
+
+def _insert_sql(coll: Collection, fields: list[str]) -> sql.Composed:
+    columns = [coll.key, *fields]
+    query = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING id"
+    return sql.SQL(query).format(
+        sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(_cast(coll, c) for c in columns), sql.Identifier(coll.key))
+
+
+def _write_row(conn: psycopg.Connection[Any], coll: Collection, key: str,
+               values: dict[str, str | None]) -> tuple[int, bool]:
+    """Update the row with this key, else insert it: (id, created).
+
+    Not INSERT … ON CONFLICT DO UPDATE: PostgreSQL checks NOT NULL on the proposed insert
+    first, which would reject a partial update of an existing row.
+    """
+    fields, params = list(values), list(values.values())
+    for _ in range(3):  # a concurrent insert or delete can make either statement miss
+        row = conn.execute(_update_sql(coll, fields), [*params, key]).fetchone()
+        if row is not None:
+            return int(row[0]), False
+        row = conn.execute(_insert_sql(coll, fields), [key, *params]).fetchone()
+        if row is not None:
+            return int(row[0]), True
+    raise ApiError(409, f"{coll.name}/{key} changed concurrently; retry")
+
+
+def prepared_values(coll: Collection, key: str, body: dict[str, Any]) -> dict[str, str | None]:
+    _check_fields(coll, key, body)
+    _encode(coll.columns[coll.key], key)  # the path key obeys the column's length too
+    return {name: _encode(coll.columns[name], value)
+            for name, value in body.items() if name != coll.key}
