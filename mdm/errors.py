@@ -23,7 +23,7 @@ class ConfigError(MdmError):
         self.path = path
         self.problems = list(problems)
         lines = "\n".join(f"  {path}: {p}" for p in self.problems)
-        super().__init__(f"invalid project file {path}:\n{lines}")
+        super().__init__(f"invalid configuration in {path}:\n{lines}")
 
 
 class TransientError(MdmError):
