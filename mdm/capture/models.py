@@ -7,9 +7,9 @@ inbox stores them. Parsing never raises: a record that cannot be understood beco
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -20,34 +17,22 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from mdm.errors import RuntimeSetupError
+from mdm.demo.target_schema import (
+    COLLECTIONS,
+    JSON_TYPES,
+    READ_ONLY_COLUMNS,
+    Collection,
+    Column,
+    ConnectionPool,
+    load_collections,
+)
 
 logger = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).parent / "sql"
-COLLECTIONS: dict[str, dict[str, tuple[str, str]]] = {
-    "oa": {
-        "vendors": ("oa_vendor", "vendor_code"),
-        "staff": ("oa_staff", "staff_no"),
-        "departments": ("oa_dept", "dept_code"),
-        "customers": ("oa_customer", "customer_code"),
-        "materials": ("oa_material", "material_code"),
-    },
-    "wms": {
-        "suppliers": ("wms_supplier", "supplier_no"),
-        "items": ("wms_item", "item_code"),
-        "customers": ("wms_customer", "customer_no"),
-        "operators": ("wms_operator", "operator_no"),
-        "departments": ("wms_dept", "dept_code"),
-    },
-}
-READ_ONLY_COLUMNS = ("id", "updated_at")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replay"
-POOL_SIZE = 8
 MAX_LIST_LIMIT = 1000
-_TEXT_TYPES = ("character varying", "character", "text")
-_JSON_TYPES = ("json", "jsonb")
 
 
 def _system(system: str) -> str:
@@ -63,108 +48,6 @@ def prepare_target_database(url: str, system: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
     logger.info("target database ready system=%s", name)
-
-
-# -- connections -----------------------------------------------------------------------------
-
-
-class _ConnectionPool:
-    """At most `size` autocommit connections, reused LIFO; broken ones are discarded."""
-
-    def __init__(self, url: str, size: int = POOL_SIZE) -> None:
-        self._url = url
-        self._idle: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size)
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        if not self._slots.acquire(timeout=30):
-            raise psycopg.OperationalError("no database connection available within 30 s")
-        conn: psycopg.Connection[Any] | None = None
-        try:
-            conn = self._take()
-            yield conn
-        finally:
-            if conn is not None:
-                self._give_back(conn)
-            self._slots.release()
-
-    def _take(self) -> psycopg.Connection[Any]:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return psycopg.connect(self._url, autocommit=True)
-
-    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
-        if conn.closed or conn.broken:
-            return
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.close()
-            return
-        self._idle.put(conn)
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
-
-
-# -- schema ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    cast: str  # the type values are cast to: the column's type without length/precision
-    max_length: int | None
-    precision: int | None
-    scale: int | None
-
-
-@dataclass(frozen=True)
-class Collection:
-    name: str
-    table: str
-    key: str
-    columns: dict[str, Column]
-
-    @property
-    def writable(self) -> list[str]:
-        return [c for c in self.columns if c not in READ_ONLY_COLUMNS]
-
-
-def _cast_type(data_type: str, udt_schema: str, udt_name: str) -> str:
-    if data_type in _TEXT_TYPES:
-        return "text"  # assignment to varchar(n) then rejects over-long values
-    if data_type == "ARRAY":
-        return f"{udt_name.lstrip('_')}[]"
-    if data_type == "USER-DEFINED":
-        return f'"{udt_schema}"."{udt_name}"'
-    return data_type
-
-
-def _load_collections(conn: psycopg.Connection[Any], system: str) -> dict[str, Collection]:
-    result: dict[str, Collection] = {}
-    for name, (table, key) in COLLECTIONS[system].items():
-        rows = conn.execute(
-            "SELECT column_name, data_type, udt_schema, udt_name, character_maximum_length, "
-            "numeric_precision, numeric_scale FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
-            (table,),
-        ).fetchall()
-        if not rows:
-            raise RuntimeSetupError(
-                f"table {table} is missing in the {system.upper()} database; "
-                "run prepare_target_database first")
-        columns = {
-            r[0]: Column(r[0], _cast_type(r[1], r[2], r[3]), r[4],
-                         r[5] if r[1] == "numeric" else None, r[6] if r[1] == "numeric" else None)
-            for r in rows
-        }
-        result[name] = Collection(name, table, key, columns)
-    return result
 
 
 # -- request values --------------------------------------------------------------------------
@@ -215,7 +98,7 @@ def _encode(column: Column, value: Any) -> str | None:
     """The text PostgreSQL casts to the column's type; None stays NULL."""
     if value is None:
         return None
-    if column.cast in _JSON_TYPES:
+    if column.cast in JSON_TYPES:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict | list):
         raise ApiError(422, f"field {column.name!r} expects a scalar, got a JSON "
@@ -301,7 +184,7 @@ class Target:
 
     def __init__(self, system: str, database_url: str) -> None:
         self.system = _system(system)
-        self.pool = _ConnectionPool(database_url)
+        self.pool = ConnectionPool(database_url)
         self.faults = Faults()
         self._collections: dict[str, Collection] | None = None
         self._lock = threading.Lock()
@@ -321,7 +204,7 @@ class Target:
         with self._schema_lock:
             if self._collections is None:
                 with self.pool.connection() as conn:
-                    self._collections = _load_collections(conn, self.system)
+                    self._collections = load_collections(conn, self.system)
             return self._collections
 
     def collection(self, name: str) -> Collection:

@@ -17,8 +17,8 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from mdm.demo.target_schema import COLLECTIONS
 from mdm.demo.target_store import (
-    COLLECTIONS,
     IDEMPOTENCY_HEADER,
     MAX_LIST_LIMIT,
     REPLAY_HEADER,
