@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -93,12 +92,10 @@ def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path)
 class InboxHandler:
     """Debezium batch handler: parse every record and append the batch to the inbox."""
 
-    def __init__(self, source: str, hub_url: str, primary_keys: dict[str, str] | None = None,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(self, source: str, hub_url: str, primary_keys: dict[str, str] | None = None) -> None:
         self.source = source
         self.primary_keys = primary_keys or {}
         self.hub_url = hub_url
-        self.on_batch = on_batch
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -125,8 +122,6 @@ class InboxHandler:
             elif isinstance(parsed, Progress) and parsed.lsn:
                 last_lsn = parsed.lsn
         self._append_with_retry(events, poison, ends, last_lsn)
-        if self.on_batch:
-            self.on_batch(len(events))
 
     def _append_with_retry(self, events: list[ChangeEvent], poison: list[PoisonRecord],
                            ends: list[TransactionEnd], last_lsn: int | None) -> None:

@@ -12,16 +12,15 @@ import orjson
 import psycopg
 
 from mdm.capture.models import ChangeEvent, PoisonRecord, TransactionEnd
+from mdm.store.bulk import stage_rows
 
 logger = logging.getLogger(__name__)
 INBOX_CHANNEL = "mdm_inbox"
 
 _STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS inbox_stage (
     seq integer, source text, position text, table_name text, row_key text, op text, tx_id bigint,
     lsn bigint, commit_ts timestamptz, is_snapshot boolean, before jsonb, after jsonb,
     raw text, status text, error text
-) ON COMMIT DELETE ROWS
 """
 _COLUMNS = ("source, position, table_name, row_key, op, tx_id, lsn, commit_ts, is_snapshot, "
             "before, after, raw, status, error")
@@ -61,11 +60,9 @@ def append_events(
     with conn.transaction():
         inserted = 0
         if rows:
-            conn.execute(_STAGE)
             with conn.cursor() as cur:
-                with cur.copy(f"COPY inbox_stage (seq, {_COLUMNS}) FROM STDIN") as copy:
-                    for seq, row in enumerate(rows):
-                        copy.write_row((seq, *row))
+                stage_rows(cur, "inbox_stage", _STAGE, f"seq, {_COLUMNS}",
+                           ((seq, *row) for seq, row in enumerate(rows)))
                 # INSERT … SELECT does not promise to keep the scan order: without ORDER BY,
                 # ids were seen out of stream order. The inbox id must follow the stream.
                 cur.execute(

@@ -13,6 +13,7 @@ import psycopg
 
 from mdm.golden.mapper import RowImage
 from mdm.golden.models import GoldenState, NewVersion
+from mdm.store.bulk import stage_rows
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,17 @@ def _image(data: dict[str, Any], position: str, parent_key: str | None, deleted:
                     position=position, parent_key=parent_key, deleted=deleted)
 
 
+def _select_rows(conn: psycopg.Connection, source: str, table: str, by: str,
+                 values: Sequence[str]) -> dict[tuple[str, str], RowImage]:
+    """Mirrored rows of `table` whose `by` column (row_key or parent_key) is in `values`."""
+    rows = conn.execute(
+        f"SELECT row_key, data, position, parent_key, is_deleted FROM source_row "
+        f"WHERE source = %s AND table_name = %s AND {by} = ANY(%s)",
+        (source, table, list(values)),
+    ).fetchall()
+    return {(table, r): _image(d, p, pk, dl) for r, d, p, pk, dl in rows}
+
+
 def load_rows(conn: psycopg.Connection, source: str,
               keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RowImage]:
     by_table: dict[str, list[str]] = {}
@@ -84,35 +96,13 @@ def load_rows(conn: psycopg.Connection, source: str,
         by_table.setdefault(table, []).append(row_key)
     found: dict[tuple[str, str], RowImage] = {}
     for table, row_keys in by_table.items():  # one primary-key lookup per table
-        rows = conn.execute(
-            "SELECT row_key, data, position, parent_key, is_deleted FROM source_row "
-            "WHERE source = %s AND table_name = %s AND row_key = ANY(%s)",
-            (source, table, row_keys),
-        ).fetchall()
-        found.update({(table, r): _image(d, p, pk, dl) for r, d, p, pk, dl in rows})
+        found.update(_select_rows(conn, source, table, "row_key", row_keys))
     return found
 
 
 def load_children(conn: psycopg.Connection, source: str, table: str,
                   parent_keys: Sequence[str]) -> dict[tuple[str, str], RowImage]:
-    if not parent_keys:
-        return {}
-    rows = conn.execute(
-        """
-        SELECT row_key, data, position, parent_key, is_deleted FROM source_row
-        WHERE source = %s AND table_name = %s AND parent_key = ANY(%s)
-        """,
-        (source, table, list(parent_keys)),
-    ).fetchall()
-    return {(table, r): _image(d, p, pk, dl) for r, d, p, pk, dl in rows}
-
-
-def _copy_stage(cur: psycopg.Cursor[Any], name: str, like: str, columns: str,
-                rows: Iterable[tuple[Any, ...]]) -> None:
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-    with cur.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    return _select_rows(conn, source, table, "parent_key", parent_keys) if parent_keys else {}
 
 
 def save_rows(conn: psycopg.Connection, source: str,
@@ -127,7 +117,7 @@ def save_rows(conn: psycopg.Connection, source: str,
         return
     columns = "source, table_name, row_key, parent_key, data, position, is_deleted"
     with conn.cursor() as cur:
-        _copy_stage(cur, "source_row_stage", "source_row", columns, params)
+        stage_rows(cur, "source_row_stage", "LIKE source_row INCLUDING DEFAULTS", columns, params)
         cur.execute(
             f"""
             INSERT INTO source_row ({columns}) SELECT {columns} FROM source_row_stage
@@ -181,7 +171,7 @@ def save_golden(conn: psycopg.Connection, states: Sequence[GoldenState],
         return dumped[key]
 
     with conn.cursor() as cur:
-        _copy_stage(cur, "golden_record_stage", "golden_record", columns, [
+        stage_rows(cur, "golden_record_stage", "LIKE golden_record INCLUDING DEFAULTS", columns, [
             (s.golden_id, s.entity, s.source_key, s.business_key, dump(s.attributes), s.status,
              s.version) for s in states])
         cur.execute(
