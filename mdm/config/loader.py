@@ -14,11 +14,13 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdm.config.models import EntitySpec, SourceSpec, TargetSpec
+from mdm.config.rules import RuleFile
+from mdm.config.rule_checks import check_observed_sources, check_rule_file
 from mdm.errors import ConfigError
 
 M = TypeVar("M")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-PROJECT_FOLDERS = ("cdc", "golden_records", "targets")
+PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Project:
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     entities: dict[str, EntitySpec] = field(default_factory=dict)
     targets: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, RuleFile] = field(default_factory=dict)
 
     def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
         return self._table_index().get((source, table))
@@ -42,6 +45,9 @@ class Project:
         """Child tables first: Debezium snapshots tables in this order, so a parent's children
         are mirrored before the parent row arrives and the first version is whole."""
         children, mains = [], []
+        spec_of_source = self.sources.get(source)
+        if spec_of_source is not None and spec_of_source.authority == "observed":
+            return sorted(spec_of_source.tables)
         for spec in self.entities.values():
             if spec.source == source:
                 children += [c.table for c in spec.children.values()]
@@ -122,7 +128,19 @@ def load_project(root: Path) -> Project:
         _unique(entities, entity.entity, path, root, "entity")
         _check_references(entity, sources, targets, _rel(root, path))
         entities[entity.entity] = entity
-    project = Project(root=root, sources=sources, entities=entities, targets=targets)
+    rules: dict[str, RuleFile] = {}
+    for path in _files(root, "rules"):
+        rule_file = _parse(path, _rel(root, path), RuleFile)
+        _unique(rules, rule_file.entity, path, root, "entity")
+        problems = check_rule_file(rule_file, entities)
+        if problems:
+            raise ConfigError(_rel(root, path), problems)
+        rules[rule_file.entity] = rule_file
+    for name, source in sources.items():
+        problems = check_observed_sources(source, entities, targets)
+        if problems:
+            raise ConfigError(f"cdc/{name}.yaml", problems)
+    project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules)
     _check_tables_unique(project)
     return project
 

@@ -19,6 +19,19 @@ class Spec(BaseModel):
 
 
 # -- sources (cdc/) ---------------------------------------------------------------------------
+class ObservedTable(Spec):
+    """A table in a target's own database that holds its copy of one entity."""
+
+    entity: Identifier
+    primary_key: str = Field("id", description="The table's key column.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="target field → column, where the names differ."
+    )
+
+    def column_of(self, field: str) -> str:
+        return self.columns.get(field, field)
+
+
 class SourceSpec(Spec):
     """One captured database: Debezium connector settings for it."""
 
@@ -54,6 +67,20 @@ class SourceSpec(Spec):
     debezium: dict[str, str] = Field(
         default_factory=dict, description="Extra Debezium properties, passed through as given."
     )
+    observes: Identifier | None = Field(
+        None, description="authority observed: the target (targets/<name>.yaml) whose own "
+        "database this is; its changes are compared with what the hub sent there.")
+    tables: dict[str, ObservedTable] = Field(
+        default_factory=dict, description="authority observed: schema.table → the entity whose "
+        "copy the table holds.")
+
+    @model_validator(mode="after")
+    def _observed_needs_target(self) -> SourceSpec:
+        if self.authority == "observed" and (not self.observes or not self.tables):
+            raise ValueError("authority observed needs `observes: <target>` and `tables:`")
+        if self.authority == "system_of_record" and (self.observes or self.tables):
+            raise ValueError("`observes` and `tables` belong to sources with authority observed")
+        return self
 
 
 # -- targets (targets/) -----------------------------------------------------------------------
@@ -61,6 +88,11 @@ class Backoff(Spec):
     initial_ms: int = Field(200, ge=1)
     max_ms: int = Field(60_000, ge=1)
     multiplier: float = Field(2.0, ge=1.0)
+
+
+class Reconcile(Spec):
+    interval_s: float = Field(60.0, gt=0, description="Seconds between two read-backs.")
+    page_size: int = Field(100, ge=1, le=1000, description="Records per GET ?limit=&offset=.")
 
 
 class RestTarget(Spec):
@@ -76,6 +108,9 @@ class RestTarget(Spec):
     headers: dict[str, str] = Field(
         default_factory=dict, description="Extra HTTP headers; values may use ${ENV_VAR}."
     )
+    reconcile: Reconcile | None = Field(
+        None, description="Read the target's records back over its API on a schedule and "
+        "compare them with the golden values (for targets whose database the hub cannot capture).")
 
 
 TargetSpec = Annotated[RestTarget, Field(discriminator="kind")]

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from mdm.demo.uscc import USCC_ALPHABET, is_valid_uscc, make_uscc, uscc_check_digit  # noqa: F401 (re-exported)
+from mdm.demo.uscc import make_uscc
+from mdm.rules.uscc import USCC_ALPHABET, is_valid_uscc, uscc_check_digit  # noqa: F401 (re-exported)
 from mdm.demo.vocabulary import (
     BANKS,
     CITIES,

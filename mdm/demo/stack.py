@@ -64,6 +64,7 @@ class DemoStack:
     def env(self) -> dict[str, str]:
         return dict(os.environ, MDM_ERP_URL=self.erp_url, MDM_DATABASE_URL=self.hub_url,
                     MDM_OA_URL=self.oa_url, MDM_WMS_URL=self.wms_url,
+                    MDM_OA_DB_URL=self.pg.url("oa"), MDM_WMS_DB_URL=self.pg.url("wms"),
                     MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
                     MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1")
 
@@ -153,6 +154,7 @@ class DemoStack:
         path = self.state_dir / "demo.json"
         path.write_text(json.dumps({
             "erp_url": self.erp_url, "hub_url": self.hub_url, "api_url": self.api_url,
+            "oa_db_url": self.pg.url("oa"), "wms_db_url": self.pg.url("wms"),
             "oa_url": self.oa_url, "wms_url": self.wms_url, "pid": os.getpid(),
         }, indent=2))
         return path

@@ -4,31 +4,10 @@ from __future__ import annotations
 import random
 
 from mdm.demo.vocabulary import CITIES
+from mdm.rules.uscc import USCC_ALPHABET, USCC_WEIGHTS, is_valid_uscc, uscc_check_digit  # noqa: F401
 
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
-USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714-1997
 _ORG_CODE_BODY = USCC_ALPHABET  # keeps generated org codes inside the USCC alphabet
-
-
-def uscc_check_digit(first17: str) -> str:
-    """The 18th character of a 统一社会信用代码 given its first 17 (GB 32100-2015, mod 31)."""
-    if len(first17) != 17:
-        raise ValueError(f"expected 17 characters, got {len(first17)}")
-    total = 0
-    for char, weight in zip(first17.upper(), USCC_WEIGHTS):
-        value = USCC_ALPHABET.find(char)
-        if value < 0:
-            raise ValueError(f"character {char!r} is not allowed in a USCC")
-        total += value * weight
-    return USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def is_valid_uscc(code: str) -> bool:
-    """True when `code` is 18 USCC characters whose last one is the correct check digit."""
-    if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
-        return False
-    return uscc_check_digit(code[:17]) == code[17]
 
 
 def _org_code_check_digit(first8: str) -> str:

@@ -37,6 +37,8 @@ class Cause:
     tx_id: int | None
     commit_ts: datetime | None
     inbox_id: int | None
+    task_id: int | None = None  # kind decision: the task decided, and who decided
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,5 @@ class NewVersion:
     status: str
     valid_from: datetime
     cause: Cause
+    quality: str = "ok"  # ok | warning | quarantined | approved
+    checks: tuple[str, ...] | None = None  # rules passed (None: no rules for the entity)

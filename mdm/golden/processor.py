@@ -21,6 +21,9 @@ from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
 from mdm.golden.models import Cause, GoldenState, NewVersion
 from mdm.propagate.outbox import enqueue_deliveries
+from mdm.rules.divergence import DivergenceDetector
+from mdm.rules.engine import RuleEngine
+from mdm.rules.judging import judge_versions, store_results
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +74,10 @@ class Processor:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.mappings = {name: table_mappings(project, name) for name in project.sources}
+        self.mappings = {name: table_mappings(project, name) for name, spec in project.sources.items()
+                         if spec.authority == "system_of_record"}
+        self.rules = RuleEngine(project)
+        self.divergence = DivergenceDetector(project)
 
     # -- one batch ----------------------------------------------------------------------------
     def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
@@ -122,6 +128,10 @@ class Processor:
             by_source.setdefault(event.source, []).append(event)
         all_versions: list[NewVersion] = []
         for source, source_events in by_source.items():
+            if source not in self.mappings and source in self.project.sources:
+                observed = self.divergence.apply(conn, source, source_events)
+                result.skipped += observed.skipped
+                continue
             batch = self._load(conn, source, source_events)
             self._apply_events(batch, source_events)
             self._save(conn, batch)
@@ -257,7 +267,10 @@ class Processor:
                        v.status, v.valid_from, v.cause)
             for s, v in batch.pending
         ]
+        source_keys = {s.golden_id or 0: s.source_key for s in states}
+        batch.versions, verdicts = judge_versions(conn, self.rules, batch.versions, source_keys)
         repo.save_golden(conn, states, batch.versions, batch.source)
+        store_results(conn, batch.versions, verdicts, batch.source)
         repo.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
 
 

@@ -208,7 +208,8 @@ def _copy_versions(cur: psycopg.Cursor[Any], versions: Sequence[NewVersion],
     }
     columns = ("golden_id, version, entity, business_key, attributes, status, valid_from, "
                "valid_to, cause_kind, cause_source, cause_table, cause_row_key, cause_op, "
-               "cause_lsn, cause_tx_id, cause_commit_ts, cause_inbox_id")
+               "cause_lsn, cause_tx_id, cause_commit_ts, cause_inbox_id, cause_task_id, "
+               "cause_actor, quality, checks")
     with cur.copy(f"COPY golden_version ({columns}) FROM STDIN") as copy:
         for v in versions:
             c = v.cause
@@ -216,7 +217,8 @@ def _copy_versions(cur: psycopg.Cursor[Any], versions: Sequence[NewVersion],
                 v.golden_id, v.version, v.entity, v.business_key,
                 dump(v.attributes), v.status, v.valid_from,
                 following.get((v.golden_id, v.version)), c.kind, c.source, c.table, c.row_key,
-                c.op, c.lsn, c.tx_id, c.commit_ts, c.inbox_id,
+                c.op, c.lsn, c.tx_id, c.commit_ts, c.inbox_id, c.task_id, c.actor, v.quality,
+                None if v.checks is None else orjson.dumps(v.checks).decode(),
             ))
 
 

@@ -42,6 +42,8 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
     """
     rows = []
     for v in versions:
+        if v.quality == "quarantined":
+            continue  # stored, not propagated, until a steward approves or a later version passes
         spec = project.entities[v.entity]
         for target in spec.targets:
             operation = "retire" if v.status == "retired" else "upsert"
@@ -56,6 +58,25 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
                 copy.write_row(row)
     conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
     return len(rows)
+
+
+def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, version: int,
+                 target: str, reason_tag: str) -> int:
+    """One more delivery of an existing version to one target (a steward's "push again"). Its
+    idempotency key is new, so a target that dedupes on the key applies it again."""
+    row = conn.execute(
+        "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
+        "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
+        "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
+        "FROM golden_version WHERE golden_id = %s AND version = %s RETURNING id",
+        (target, f"{idempotency_key(golden_id, version, target)}-{reason_tag}", golden_id,
+         version)).fetchone()
+    if row is None:
+        raise ValueError(f"no version {version} of golden record {golden_id}")
+    if target not in project.targets:
+        raise ValueError(f"unknown target {target}")
+    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    return int(row[0])
 
 
 @dataclass(frozen=True)

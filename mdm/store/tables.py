@@ -114,6 +114,11 @@ golden_version = Table(
     Column("cause_tx_id", BigInteger),
     Column("cause_commit_ts", DateTime(timezone=True)),
     Column("cause_inbox_id", BigInteger),
+    Column("cause_task_id", BigInteger),  # a steward decision's task (cause_kind = decision)
+    Column("cause_actor", Text),
+    # ok | warning | quarantined (an error rule failed: not propagated) | approved (released)
+    Column("quality", Text, nullable=False, server_default=text("'ok'")),
+    Column("checks", JSONB),  # names of the rules this version passed
     PrimaryKeyConstraint("golden_id", "version"),
 )
 Index("golden_version_tx_ix", golden_version.c.cause_source, golden_version.c.cause_tx_id)
@@ -171,3 +176,68 @@ capture_state = Table(
     Column("slot_checked_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
 )
+
+# Rule results that did not pass, one row per (version, rule, offending value). Passing rules
+# are listed on the version itself (golden_version.checks), so every result is kept per version.
+rule_result = Table(
+    "rule_result",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("golden_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # expectation | check
+    Column("attribute", Text),
+    Column("severity", Text, nullable=False),  # error | warning
+    Column("outcome", Text, nullable=False),  # failed | error (the rule itself raised)
+    Column("observed", JSONB),
+    Column("expectation", JSONB, nullable=False),
+    Column("detail", Text),
+    Column("checked_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+Index("rule_result_version_ix", rule_result.c.golden_id, rule_result.c.version)
+
+# Work for a steward: a rule violation, a divergence, (later) a dead delivery … At most one open
+# task per (type, record, system): a repeated finding updates it instead of piling up.
+task = Table(
+    "task",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("type", Text, nullable=False),  # rule_violation | divergence
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("golden_id", BigInteger),
+    Column("version", Integer),
+    Column("system", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'open'")),  # open | resolved | waived
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", Text),
+    Column("resolution", Text),
+)
+Index("task_open_uq", task.c.type, task.c.entity, task.c.business_key, task.c.system,
+      unique=True, postgresql_where=text("status = 'open'"))
+Index("task_status_ix", task.c.status, task.c.created_at)
+
+# Every decision on a task: who, when, what, why, and what it changed.
+decision = Table(
+    "decision",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("reason", Text),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("golden_id", BigInteger),
+    Column("version", Integer),  # the version the decision released or created
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+Index("decision_task_ix", decision.c.task_id)

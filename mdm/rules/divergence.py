@@ -1,0 +1,234 @@
+"""Divergence: a target's own copy compared with what the hub sent it.
+
+Row changes captured from a target's database (a source with `authority: observed`) arrive in
+the inbox like any other. Each is compared, field by field as the entity's divergence rules
+say, with the payloads of the record's recent deliveries to that target: a change equal to
+one of them only echoes the hub's own propagation (never flagged); anything else is a hand edit,
+and opens (or refreshes) one divergence task for the record and system. An echo of the newest
+delivery closes an open divergence task: the copy is back in line.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.config.models import EntitySpec, ObservedTable
+from mdm.config.rules import DivergenceRule
+from mdm.golden import repository as repo
+from mdm.golden.decode import DecodeError, decode
+from mdm.propagate.outbox import build_payload
+from mdm.steward import tasks
+
+logger = logging.getLogger(__name__)
+RECENT_DELIVERIES = 20  # payloads per record that count as the hub's own writes
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    field: str
+    attribute: str
+    golden: Any
+    target: Any
+
+
+@dataclass
+class ObservedOutcome:
+    compared: int = 0
+    echoes: int = 0
+    diverged: int = 0
+    skipped: int = 0
+
+
+def normalise(value: Any, attribute_type: str, how: Sequence[str]) -> Any:
+    """A comparable form: decoded by the attribute's type, then trimmed / NFKC / casefolded."""
+    if value is None or (isinstance(value, str) and "trim" in how and not value.strip()):
+        return None
+    if attribute_type == "json" or isinstance(value, (list, dict)):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        value = decode(attribute_type, value)
+    except DecodeError:
+        value = str(value)
+    if attribute_type in ("decimal", "integer"):
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+    if attribute_type == "timestamptz" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    text = str(value)
+    if "trim" in how:
+        text = text.strip()
+    if "width" in how:
+        text = unicodedata.normalize("NFKC", text)
+    if "case" in how:
+        text = text.casefold()
+    return text
+
+
+def same(a: Any, b: Any, tolerance: float) -> bool:
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return abs(a - b) <= Decimal(str(tolerance))
+    return bool(a == b)
+
+
+def compare(spec: EntitySpec, target: str, rule: DivergenceRule, expected: Mapping[str, Any],
+            actual: Mapping[str, Any]) -> list[Mismatch]:
+    """Fields of `rule` whose target value differs from the expected payload's."""
+    mapping = spec.targets[target]
+    out = []
+    for name in rule.fields:
+        attribute = mapping.fields[name]
+        kind = spec.attributes[attribute].type if attribute in spec.attributes else "json"
+        want = normalise(expected.get(name), kind, rule.normalize)
+        got = normalise(actual.get(name), kind, rule.normalize)
+        if not same(want, got, rule.tolerance):
+            out.append(Mismatch(name, attribute, expected.get(name), actual.get(name)))
+    return out
+
+
+def key_field(spec: EntitySpec, target: str) -> str:
+    """The target field that carries the business key."""
+    for name, attribute in spec.targets[target].fields.items():
+        if attribute == spec.business_key:
+            return name
+    raise ValueError(f"{spec.entity}'s mapping to {target} does not send its business key")
+
+
+class DivergenceDetector:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def rules_for(self, entity: str, target: str) -> list[DivergenceRule]:
+        rules = self.project.rules.get(entity)
+        return [r for r in rules.divergence if r.target == target] if rules else []
+
+    def apply(self, conn: psycopg.Connection, source: str,
+              events: Sequence[repo.InboxRow]) -> ObservedOutcome:
+        """Compare a batch of a target database's row changes; mark the inbox rows done."""
+        spec = self.project.sources[source]
+        target = spec.observes or ""
+        outcome = ObservedOutcome()
+        done, skipped = [], {}
+        latest: dict[tuple[str, str], repo.InboxRow] = {}
+        for event in events:
+            observed = spec.tables.get(event.table)
+            if observed is None:
+                skipped[event.id] = f"table {event.table} is not observed by cdc/{source}.yaml"
+                continue
+            done.append(event.id)
+            latest[(event.table, event.row_key)] = event  # only the last state of a row counts
+        by_table: dict[str, list[repo.InboxRow]] = {}
+        for (table, _), event in latest.items():
+            by_table.setdefault(table, []).append(event)
+        for table, table_events in by_table.items():
+            self._table(conn, target, spec.tables[table], table_events, outcome)
+        repo.finish_inbox(conn, done, {}, skipped)
+        outcome.skipped = len(skipped)
+        return outcome
+
+    def _table(self, conn: psycopg.Connection, target: str, observed: ObservedTable,
+               events: Sequence[repo.InboxRow], outcome: ObservedOutcome) -> None:
+        spec = self.project.entities[observed.entity]
+        rules = self.rules_for(spec.entity, target)
+        if not rules:
+            return
+        key_name = key_field(spec, target)
+        rows: dict[str, tuple[repo.InboxRow, dict[str, Any]]] = {}
+        for event in events:
+            image = event.after  # a delete carries only the row's id: not compared (see note)
+            if not image:
+                continue
+            fields = {name: image.get(observed.column_of(name))
+                      for name in spec.targets[target].fields}
+            key = fields.get(key_name)
+            if key is not None:
+                rows[str(key)] = (event, fields)
+        sent = _recent_payloads(conn, self.project, spec, target, list(rows))
+        for key, (event, fields) in rows.items():
+            outcome.compared += 1
+            self._judge(conn, spec, target, rules, key, event, fields, sent.get(key), outcome)
+
+    def _judge(self, conn: psycopg.Connection, spec: EntitySpec, target: str,
+               rules: Sequence[DivergenceRule], key: str, event: repo.InboxRow,
+               fields: dict[str, Any], record: _Sent | None, outcome: ObservedOutcome) -> None:
+        if record is None:
+            open_divergence(conn, spec.entity, key, None, None, target, "error",
+                            f"{target} holds {spec.entity} {key}, which is not a golden record",
+                            {"kind": "unknown_record", "table": event.table,
+                             "row_key": event.row_key, "target_values": fields,
+                             "at": _when(event)})
+            outcome.diverged += 1
+            return
+        if any(all(not compare(spec, target, r, payload, fields) for r in rules)
+                 for _, payload in record.payloads):
+            outcome.echoes += 1
+            if record.payloads and not any(compare(spec, target, r, record.payloads[0][1], fields)
+                                           for r in rules):
+                tasks.close_divergence(conn, spec.entity, key, target, record.payloads[0][0])
+            return
+        else:
+            expected = record.payloads[0][1] if record.payloads else record.current
+            mismatches = [m for r in rules for m in compare(spec, target, r, expected, fields)]
+        severity = "error" if any(r.severity == "error" for r in rules) else "warning"
+        names = ", ".join(f"{m.field} is {m.target!r}, golden {m.golden!r}" for m in mismatches)
+        open_divergence(conn, spec.entity, key, record.golden_id, record.version, target,
+                        severity, f"{target} {spec.entity} {key}: {names}",
+                        {"kind": "edited",
+                         "table": event.table, "row_key": event.row_key, "at": _when(event),
+                         "fields": [m.__dict__ for m in mismatches], "target_values": fields})
+        outcome.diverged += 1
+
+
+@dataclass(frozen=True)
+class _Sent:
+    golden_id: int
+    version: int
+    current: dict[str, Any]
+    payloads: list[tuple[int, dict[str, Any]]]  # (version, payload), newest first
+
+
+def _recent_payloads(conn: psycopg.Connection, project: Project, spec: EntitySpec, target: str,
+                     keys: list[str]) -> dict[str, _Sent]:
+    mapping = spec.targets[target]
+    rows = conn.execute(
+        """
+        SELECT g.business_key, g.id, g.version, g.attributes, g.status, d.version, v.attributes,
+               v.status
+        FROM golden_record g
+        LEFT JOIN LATERAL (
+            SELECT DISTINCT version FROM delivery
+            WHERE golden_id = g.id AND target = %s ORDER BY version DESC LIMIT %s) d ON true
+        LEFT JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
+        WHERE g.entity = %s AND g.business_key = ANY(%s)
+        ORDER BY g.business_key, d.version DESC
+        """, (target, RECENT_DELIVERIES, spec.entity, keys)).fetchall()
+    out: dict[str, _Sent] = {}
+    for key, gid, version, attrs, status, d_version, d_attrs, d_status in rows:
+        sent = out.setdefault(key, _Sent(gid, version, build_payload(mapping, attrs, status), []))
+        if d_version is not None:
+            sent.payloads.append((d_version, build_payload(mapping, d_attrs, d_status)))
+    return out
+
+
+def open_divergence(conn: psycopg.Connection, entity: str, key: str, golden_id: int | None,
+                    version: int | None, system: str, severity: str, summary: str,
+                    detail: dict[str, Any]) -> int:
+    task_id = tasks.open_task(conn, type="divergence", entity=entity, business_key=key,
+                              golden_id=golden_id, version=version, system=system,
+                              severity=severity, summary=summary, detail=detail)
+    logger.info("divergence task=%d %s", task_id, summary)
+    return task_id
+
+
+def _when(event: repo.InboxRow) -> str | None:
+    return event.commit_ts.isoformat() if event.commit_ts else None

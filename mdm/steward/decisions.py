@@ -1,0 +1,173 @@
+"""A steward's decision on a task, in one transaction with its effect and its record.
+
+Actions: `approve` a quarantined version (it is propagated); `approve_edited` — a new version
+with the steward's values, whose cause is the decision; `push` the golden value to a diverged
+target again; `waive` with a reason. Every decision is stored with actor, time, reason, and
+what it changed (before/after).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from mdm.config.loader import Project
+from mdm.golden import repository as repo
+from mdm.golden.decode import DecodeError, decode
+from mdm.golden.models import Cause, GoldenState, NewVersion
+from mdm.propagate.outbox import enqueue_deliveries, enqueue_push
+
+logger = logging.getLogger(__name__)
+ACTIONS = {
+    "rule_violation": ("approve", "approve_edited", "waive"),
+    "divergence": ("push", "waive"),
+}
+
+
+class DecisionError(Exception):
+    """The decision cannot be taken; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Decision:
+    task_id: int
+    action: str
+    actor: str
+    status: str  # the task's status afterwards
+    version: int | None = None
+    delivery_ids: tuple[int, ...] = ()
+
+
+def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, action: str,
+                 actor: str, reason: str | None = None,
+                 values: dict[str, Any] | None = None) -> Decision:
+    """Take the decision; nothing changes if it is refused (DecisionError)."""
+    if not actor.strip():
+        raise DecisionError(400, "an actor is required: who decides")
+    with conn.transaction():
+        with conn.cursor(row_factory=dict_row) as cur:
+            task = cur.execute("SELECT * FROM task WHERE id = %s FOR UPDATE", (task_id,)).fetchone()
+        if task is None:
+            raise DecisionError(404, f"no task {task_id}")
+        allowed = ACTIONS.get(task["type"], ("waive",))
+        if action not in allowed:
+            raise DecisionError(400, f"unknown action '{action}' for a {task['type']} task "
+                                     f"(allowed: {', '.join(allowed)})")
+        if task["status"] != "open":
+            raise DecisionError(409, f"task {task_id} is already {task['status']} "
+                                     f"(by {task['resolved_by']} at {task['resolved_at']})")
+        handler = {"approve": _approve, "approve_edited": _approve_edited, "push": _push,
+                   "waive": _waive}[action]
+        decision, before, after = handler(conn, project, task, actor, reason, values or {})
+        conn.execute(
+            "INSERT INTO decision (task_id, actor, action, reason, before, after, golden_id, "
+            "version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (task_id, actor, action, reason, Jsonb(before), Jsonb(after), task["golden_id"],
+             decision.version))
+        conn.execute(
+            "UPDATE task SET status = %s, resolution = %s, resolved_by = %s, "
+            "resolved_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s",
+            (decision.status, action, actor, task_id))
+    logger.info("decision task=%d action=%s actor=%s version=%s", task_id, action, actor,
+                decision.version)
+    return decision
+
+
+Result = tuple[Decision, Any, Any]
+
+
+def _current(conn: psycopg.Connection, task: dict[str, Any]) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT g.id, g.source_key, g.business_key, g.version, g.status, g.attributes, "
+            "v.quality, v.valid_from FROM golden_record g JOIN golden_version v "
+            "ON v.golden_id = g.id AND v.version = g.version WHERE g.id = %s FOR UPDATE OF g",
+            (task["golden_id"],)).fetchone()
+    if row is None:
+        raise DecisionError(409, f"the task's record (golden id {task['golden_id']}) is gone")
+    return row
+
+
+def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+             reason: str | None, values: dict[str, Any]) -> Result:
+    current = _current(conn, task)
+    if current["version"] != task["version"]:
+        raise DecisionError(409, f"stale: version {current['version']} has replaced version "
+                                 f"{task['version']}; approve or waive what is current")
+    conn.execute("UPDATE golden_version SET quality = 'approved' WHERE golden_id = %s "
+                 "AND version = %s", (current["id"], current["version"]))
+    version = _version_of(task["entity"], current, current["attributes"], Cause(
+        "decision", None, None, None, None, None, None, None, None, task["id"], actor))
+    enqueue_deliveries(conn, project, [version])
+    return (Decision(task["id"], "approve", actor, "resolved", current["version"]),
+            {"quality": current["quality"]}, {"quality": "approved"})
+
+
+def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+                    reason: str | None, values: dict[str, Any]) -> Result:
+    spec = project.entities[task["entity"]]
+    if not values:
+        raise DecisionError(400, "approve_edited needs `values`: the attributes to change")
+    edited = {}
+    for name, raw in values.items():
+        attribute = spec.attributes.get(name)
+        if attribute is None:
+            raise DecisionError(400, f"'{name}' is not an attribute of {spec.entity}")
+        try:
+            edited[name] = None if raw is None else decode(attribute.type, raw)
+        except DecodeError as exc:
+            raise DecisionError(400, f"{name}: {exc}") from exc
+    current = _current(conn, task)
+    if current["version"] != task["version"]:
+        raise DecisionError(409, f"stale: version {current['version']} has replaced version "
+                                 f"{task['version']}")
+    attributes = {**current["attributes"], **edited}
+    cause = Cause("decision", None, None, None, None, None, None, None, None, task["id"], actor)
+    state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"] + 1,
+                        current["business_key"], attributes, current["status"],
+                        max(datetime.now(UTC), current["valid_from"]))
+    state.business_key = str(attributes.get(spec.business_key, state.business_key))
+    version = _version_of(task["entity"], {**current, "version": state.version,
+                                           "business_key": state.business_key},
+                          attributes, cause, quality="approved", valid_from=state.valid_from)
+    repo.save_golden(conn, [state], [version], spec.source)
+    enqueue_deliveries(conn, project, [version])
+    before = {k: current["attributes"].get(k) for k in edited}
+    return Decision(task["id"], "approve_edited", actor, "resolved", state.version), before, edited
+
+
+def _push(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+          reason: str | None, values: dict[str, Any]) -> Result:
+    row = conn.execute(
+        "SELECT version FROM golden_version WHERE golden_id = %s AND quality <> 'quarantined' "
+        "ORDER BY version DESC LIMIT 1", (task["golden_id"],)).fetchone()
+    if row is None:
+        raise DecisionError(409, "the record has no version that may be propagated")
+    delivery_id = enqueue_push(conn, project, task["golden_id"], row[0], task["system"],
+                               f"task{task['id']}")
+    detail = task["detail"]
+    return (Decision(task["id"], "push", actor, "resolved", row[0], (delivery_id,)),
+            {"target": detail.get("fields")}, {"pushed_version": row[0]})
+
+
+def _waive(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+           reason: str | None, values: dict[str, Any]) -> Result:
+    if not reason or not reason.strip():
+        raise DecisionError(400, "waive needs a reason")
+    return Decision(task["id"], "waive", actor, "waived", task["version"]), None, None
+
+
+def _version_of(entity: str, current: dict[str, Any], attributes: dict[str, Any], cause: Cause,
+                quality: str = "approved", valid_from: datetime | None = None) -> NewVersion:
+    return NewVersion(current["id"], current["version"], entity, current["business_key"],
+                      attributes, current["status"], valid_from or current["valid_from"], cause,
+                      quality=quality)

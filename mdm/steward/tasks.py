@@ -1,0 +1,127 @@
+"""Steward tasks: open (or refresh) them, list and show them, close them automatically.
+
+At most one open task per (type, entity, key, system): a repeated finding refreshes the open
+task instead of piling up new ones. Decisions on tasks are in steward/decisions.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+TASK_TYPES = ("rule_violation", "divergence")
+STATUSES = ("open", "resolved", "waived")
+
+
+def open_task(conn: psycopg.Connection, *, type: str, entity: str, business_key: str,
+              golden_id: int | None, version: int | None, system: str, severity: str,
+              summary: str, detail: dict[str, Any]) -> int:
+    row = conn.execute(
+        """
+        INSERT INTO task (type, entity, business_key, golden_id, version, system, severity,
+                          summary, detail)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'
+        DO UPDATE SET golden_id = EXCLUDED.golden_id, version = EXCLUDED.version,
+            severity = EXCLUDED.severity, summary = EXCLUDED.summary, detail = EXCLUDED.detail,
+            updated_at = clock_timestamp()
+        RETURNING id
+        """,
+        (type, entity, business_key, golden_id, version, system, severity, summary, Jsonb(detail)),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def close_rule_tasks(conn: psycopg.Connection, passed: Sequence[tuple[str, str, int]],
+                     system: str) -> int:
+    """A later version that passes releases the record: its open rule task is closed."""
+    if not passed:
+        return 0
+    rows = conn.execute(
+        """
+        UPDATE task t SET status = 'resolved', resolution = 'superseded',
+            resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
+        FROM unnest(%s::text[], %s::text[], %s::int[]) AS p(entity, business_key, version)
+        WHERE t.type = 'rule_violation' AND t.status = 'open' AND t.system = %s
+          AND t.entity = p.entity AND t.business_key = p.business_key AND t.version < p.version
+        RETURNING t.id, p.version
+        """,
+        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed], system),
+    ).fetchall()
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO decision (task_id, actor, action, reason, version) "
+                "VALUES (%s, 'system', 'superseded', %s, %s)",
+                [(task_id, f"version {version} passed every error rule", version)
+                 for task_id, version in rows])
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: str | None = "open"
+    type: str | None = None
+    entity: str | None = None
+    system: str | None = None
+    since: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def list_tasks(conn: psycopg.Connection, f: TaskFilter) -> list[dict[str, Any]]:
+    clauses, params = ["true"], []
+    for column in ("status", "type", "entity", "system"):
+        value = getattr(f, column)
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if f.since is not None:
+        clauses.append("created_at >= %s")
+        params.append(f.since)
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT * FROM task WHERE {' AND '.join(clauses)} "
+                    "ORDER BY id DESC LIMIT %s OFFSET %s", (*params, f.limit, f.offset))
+        return cur.fetchall()
+
+
+def count_open(conn: psycopg.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT type, count(*) FROM task WHERE status = 'open' GROUP BY type")
+    return {t: int(n) for t, n in rows.fetchall()}
+
+
+def get_task(conn: psycopg.Connection, task_id: int) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        task = cur.execute("SELECT * FROM task WHERE id = %s", (task_id,)).fetchone()
+        if task is None:
+            return None
+        task["decisions"] = cur.execute(
+            "SELECT id, actor, action, reason, before, after, golden_id, version, decided_at "
+            "FROM decision WHERE task_id = %s ORDER BY id", (task_id,)).fetchall()
+        if task["golden_id"] is not None and task["version"] is not None:
+            task["rule_results"] = cur.execute(
+                "SELECT rule, kind, attribute, severity, outcome, observed, expectation, detail "
+                "FROM rule_result WHERE golden_id = %s AND version = %s ORDER BY id",
+                (task["golden_id"], task["version"])).fetchall()
+        return task
+
+
+def close_divergence(conn: psycopg.Connection, entity: str, business_key: str, system: str,
+                     version: int) -> int:
+    """The target's copy equals the newest version sent: its open divergence task is closed."""
+    rows = conn.execute(
+        "UPDATE task SET status = 'resolved', resolution = 'converged', resolved_by = 'system', "
+        "resolved_at = clock_timestamp(), updated_at = clock_timestamp() "
+        "WHERE type = 'divergence' AND status = 'open' AND entity = %s AND business_key = %s "
+        "AND system = %s RETURNING id", (entity, business_key, system)).fetchall()
+    for (task_id,) in rows:
+        conn.execute("INSERT INTO decision (task_id, actor, action, reason, version) "
+                     "VALUES (%s, 'system', 'converged', %s, %s)",
+                     (task_id, f"{system} again holds version {version}", version))
+    return len(rows)
