@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import Connection, Engine, text
 
 from mdm.api.metrics import render_metrics
+from mdm.api.tasks import tasks_router
 from mdm.config.loader import Project
 from mdm.golden import queries
 from mdm.propagate.queries import list_deliveries
 from mdm.runtime.settings import Settings
-from mdm.store.database import create_hub_engine
+from mdm.store.database import create_hub_engine, libpq_url
 from mdm.store.status import read_status
 
 
@@ -35,6 +36,8 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
                   description="Master data hub: golden records captured from the ERP.")
     app.state.engine = create_hub_engine(settings.require_database())
     app.state.project = project
+    app.state.libpq_url = libpq_url(settings.require_database())
+    app.include_router(tasks_router())
 
     def entity_or_404(entity: str) -> None:
         if entity not in project.entities:

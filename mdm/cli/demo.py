@@ -98,6 +98,21 @@ def _scripted_edits(stack: DemoStack) -> None:
         journey = follow(stack.hub_url, Journey(edit.title, tx),
                          lambda e: sorted(project.entities[e].targets))
         console.print(_journey_line(journey), highlight=False)
+    _steward_scenarios(stack)
+
+
+def _steward_scenarios(stack: DemoStack) -> None:
+    from mdm.demo.stewardship import bad_erp_edit, hand_edit_in_oa
+
+    console.print("\n[bold]Rules at work[/bold] (each line: the edit → the task it opened)")
+    for scenario in (bad_erp_edit(stack.erp_url, stack.hub_url),
+                     hand_edit_in_oa(stack.pg.url("oa"), stack.hub_url)):
+        if scenario.task is None:
+            line = "[red]no task after 30 s[/red] — see 'mdm status' and the hub log"
+        else:
+            line = (f"task #{scenario.task['id']} after {scenario.waited_ms:.0f} ms: "
+                    f"{scenario.task['summary']}")
+        console.print(f"  [bold]{scenario.title}[/bold]\n    {line}", highlight=False)
 
 
 def _journey_line(j: Journey) -> str:
@@ -119,7 +134,13 @@ def _print_howto(stack: DemoStack) -> None:
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm records supplier S0001
-  mdm status""")
+  mdm status
+Work the steward tasks the rules opened:
+  mdm tasks list
+  mdm tasks show N
+  mdm tasks resolve N push                      (a divergence: send the golden value again)
+  mdm tasks resolve N approve_edited --set tax_id=…   (a quarantined version, corrected)
+  mdm tasks resolve N waive --reason "…"        """)
 
 
 @demo_app.command("sql")

@@ -41,8 +41,13 @@ def check(project: ProjectOpt = None) -> None:
     """Validate the project files; report a bad file with the file, the key and what was expected."""
     settings = _settings(project)
     loaded = load_project(settings.project_dir)
+    if any(r.expectations for r in loaded.rules.values()):
+        from mdm.rules.engine import validate_expectations
+
+        validate_expectations(loaded)
     console.print(f"[green]ok[/green] {settings.project_dir}: {len(loaded.sources)} source(s), "
-                  f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s)")
+                  f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s), "
+                  f"{sum(len(r.expectations) + len(r.checks) + len(r.divergence) for r in loaded.rules.values())} rule(s)")
     for name, spec in loaded.entities.items():
         children = f" + {', '.join(spec.children)}" if spec.children else ""
         console.print(f"  {name}: {spec.table}{children} → {', '.join(spec.targets) or 'no target'}")

@@ -35,9 +35,10 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, demo, hub
+    from mdm.cli import bench, demo, hub, steward
 
     hub.register(app)
+    steward.register(app)
     demo.register(app)
     bench.register(app)
 

@@ -74,6 +74,9 @@ def _format_error(error: Any) -> str:
         message = "unknown key (not allowed here)"
     elif error["type"] == "missing":
         message = "required key is missing"
+    elif error["type"] == "invalid_key" and isinstance(error.get("input"), bool):
+        message = ("a key reads as a boolean: YAML takes on/off/yes/no as true/false; "
+                   "quote it or use another name")
     got = error.get("input")
     suffix = f" (got {got!r})" if error["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict) else ""
     return f"{location}: {message}{suffix}"

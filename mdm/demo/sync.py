@@ -70,3 +70,11 @@ def sync_progress(hub_url: str) -> tuple[int, int, int]:
             "(SELECT count(DISTINCT (golden_id, target)) FROM delivery WHERE status = 'acked'), "
             "(SELECT count(*) FROM delivery WHERE status IN ('pending', 'failed'))").fetchone()
     return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
+def wait_observed(db_url: str, hub_url: str, source: str, timeout: float = 60.0) -> None:
+    """Everything committed to a target's own database (captured as `source`) before this
+    call has been compared with the golden records."""
+    started = time.monotonic()
+    wait_captured(hub_url, emit_marker(db_url), timeout, source=source)
+    wait_drained(hub_url, max(1.0, timeout - (time.monotonic() - started)), outbox=False)

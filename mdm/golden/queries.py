@@ -42,7 +42,8 @@ def history(conn: Connection, golden_id: int, as_of: Any = None) -> list[dict[st
     rows = conn.execute(text(
         "SELECT version, status, attributes, valid_from, valid_to, recorded_at, cause_kind, "
         "cause_source, cause_table, cause_row_key, cause_op, cause_lsn, cause_tx_id, "
-        "cause_commit_ts FROM golden_version WHERE golden_id = :g "
+        "cause_commit_ts, cause_task_id, cause_actor, quality, checks "
+        "FROM golden_version WHERE golden_id = :g "
         "AND (CAST(:t AS timestamptz) IS NULL OR (valid_from <= :t "
         "AND (valid_to IS NULL OR valid_to > :t))) ORDER BY version DESC"),
         {"g": golden_id, "t": as_of})

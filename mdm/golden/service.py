@@ -20,6 +20,14 @@ PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering sim
 def run_processing(project: Project, hub_url: str, stop: threading.Event,
                    batch_size: int = 5000) -> None:
     processor = Processor(project)
+    if any(r.expectations for r in project.rules.values()):
+        from mdm.rules.engine import validate_expectations
+
+        validate_expectations(project)  # a bad rule file stops here, naming file and key
+        started = time.perf_counter()
+        _ = processor.rules.runner  # import Great Expectations now, not in the first batch
+        logger.info("rules ready entities=%d ms=%d", len(project.rules),
+                    (time.perf_counter() - started) * 1000)
     while not stop.is_set():
         try:
             _drain_forever(processor, hub_url, stop, batch_size)

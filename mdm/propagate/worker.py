@@ -15,6 +15,7 @@ from mdm.config.loader import Project
 from mdm.config.models import RestTarget
 from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, Outcome, claim_due, record_outcomes
 from mdm.propagate.rest import RestPropagator
+from mdm.rules.reconcile import reconcile_forever
 
 logger = logging.getLogger(__name__)
 CLAIM_LIMIT = 500
@@ -116,7 +117,10 @@ async def propagate_forever(project: Project, hub_url: str, stop_flag: threading
         for loop in loops:
             loop.wake.set()
 
-    await asyncio.gather(watch_stop(), _listen(hub_url, loops, stop), *(l.run(stop) for l in loops))
+    readers = [asyncio.to_thread(reconcile_forever, project, t, hub_url, stop_flag)
+               for t in targets if t.reconcile is not None]
+    await asyncio.gather(watch_stop(), _listen(hub_url, loops, stop), *(l.run(stop) for l in loops),
+                         *readers)
 
 
 def run_propagation(project: Project, hub_url: str, stop: threading.Event) -> None:

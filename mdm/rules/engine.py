@@ -116,14 +116,17 @@ class RuleEngine:
             owners, rows = _rows(subjects, on)
             if on is None:
                 columns = {n: a.type for n, a in spec.attributes.items()}
-                context = _uniqueness_context(conn, entity, suite, subjects)
+                context = _uniqueness_context(conn, spec.business_key, entity, suite, subjects)
                 rows += [attrs for _, attrs in context]
                 owner_ids = [s.golden_id for s in subjects] + [g for g, _ in context]
             else:
                 columns = {n: a.type for n, a in spec.children[on].attributes.items()}
                 owner_ids = [subjects[i].golden_id for i in owners]
             specs = [ExpectationSpec(r.rule_name, r.expectation_type, r.kwargs) for r in suite]
-            results = self.runner.run(specs, rows, columns)
+            try:
+                results: Sequence[Any] = self.runner.run(specs, rows, columns)
+            except Exception as exc:  # noqa: BLE001 — GX failed as a whole: each rule errs
+                results = [_Raised(f"Great Expectations failed: {exc}") for _ in suite]
             for rule, result in zip(suite, results):
                 out += self._findings_of(rule, result, owners, owner_ids, len(subjects))
         return out
@@ -178,6 +181,14 @@ class RuleEngine:
         return out
 
 
+@dataclass(frozen=True)
+class _Raised:
+    error: str
+    success: bool = False
+    failures: tuple[Any, ...] = ()
+    observed: Any = None
+
+
 def _rows(subjects: Sequence[Subject], on: str | None) -> tuple[list[int], list[Mapping[str, Any]]]:
     """Rows for a suite and, per row, the subject it belongs to."""
     if on is None:
@@ -190,11 +201,13 @@ def _rows(subjects: Sequence[Subject], on: str | None) -> tuple[list[int], list[
     return owners, rows
 
 
-def _uniqueness_context(conn: psycopg.Connection, entity: str, suite: Sequence[ExpectationRule],
+def _uniqueness_context(conn: psycopg.Connection, business_key: str, entity: str,
+                        suite: Sequence[ExpectationRule],
                         subjects: Sequence[Subject]) -> list[tuple[int, Mapping[str, Any]]]:
     """Records already in the store that share a value a uniqueness rule looks at: appended
     to the batch so uniqueness holds across all golden records, not only within the batch."""
     out: list[tuple[int, Mapping[str, Any]]] = []
+    seen: set[int] = set()
     ids = list({s.golden_id for s in subjects})
     for rule in suite:
         column = rule.kwargs.get("column")
@@ -202,11 +215,14 @@ def _uniqueness_context(conn: psycopg.Connection, entity: str, suite: Sequence[E
             continue
         values = list({str(v) for s in subjects if (v := s.attributes.get(column)) is not None})
         if values:
+            # The business key has its own indexed column; other attributes live in JSON.
+            where = "business_key = ANY(%s)" if column == business_key else "attributes ->> %s = ANY(%s)"
+            params = (values,) if column == business_key else (column, values)
             rows = conn.execute(
-                "SELECT id, attributes FROM golden_record WHERE entity = %s AND status = 'active' "
-                "AND attributes ->> %s = ANY(%s) AND NOT id = ANY(%s)",
-                (entity, column, values, ids)).fetchall()
-            out += [(r[0], r[1]) for r in rows]
+                f"SELECT id, attributes FROM golden_record WHERE entity = %s AND status = 'active' "
+                f"AND {where} AND NOT id = ANY(%s)", (entity, *params, ids)).fetchall()
+            out += [(r[0], r[1]) for r in rows if r[0] not in seen]
+            seen.update(r[0] for r in rows)
     return out
 
 
@@ -216,3 +232,21 @@ def _true_duplicates(failures: Sequence[Any], owner_ids: Sequence[int]) -> list[
     for f in failures:
         records.setdefault(repr(f.observed), set()).add(owner_ids[f.row])
     return [f for f in failures if len(records[repr(f.observed)]) > 1]
+
+
+def validate_expectations(project: Project) -> None:
+    """What `load_project` cannot check without importing Great Expectations: that each
+    expectation's kwargs are ones its GX class accepts. Raises ConfigError naming the key."""
+    from mdm.errors import ConfigError
+    from mdm.rules.expectations import check_expectation
+
+    for entity, rules in project.rules.items():
+        spec = project.entities[entity]
+        problems = []
+        for i, rule in enumerate(rules.expectations):
+            attributes = spec.children[rule.child].attributes if rule.child else spec.attributes
+            message = check_expectation(rule.expectation_type, rule.kwargs, list(attributes))
+            if message:
+                problems.append(f"expectations.{i}: {message}")
+        if problems:
+            raise ConfigError(f"rules/{entity}.yaml", problems)

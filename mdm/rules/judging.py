@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
 
-from mdm.golden.models import NewVersion
+from mdm.golden.models import Cause, NewVersion
+from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.builtin import Subject
 from mdm.rules.engine import RuleEngine, Verdict
 from mdm.steward import tasks
@@ -42,7 +45,8 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
 
 
 def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
-                  verdicts: Mapping[int, Verdict], system: str) -> None:
+                  verdicts: Mapping[int, Verdict], system: str,
+                  closing_same_version: bool = False) -> None:
     """rule_result rows for what did not pass; one task per record whose newest version in the
     batch failed; open rule tasks of records whose newest version passed are closed."""
     rows: list[tuple[Any, ...]] = []
@@ -68,7 +72,7 @@ def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
             _open_rule_task(conn, v, found, system)
         else:
             passed.append((v.entity, v.business_key, v.version))
-    tasks.close_rule_tasks(conn, passed, system)
+    tasks.close_rule_tasks(conn, passed, system, closing_same_version)
 
 
 def _open_rule_task(conn: psycopg.Connection, v: NewVersion, verdict: Verdict, system: str) -> None:
@@ -92,3 +96,53 @@ def _open_rule_task(conn: psycopg.Connection, v: NewVersion, verdict: Verdict, s
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, default=str).decode()
+
+
+@dataclass
+class RerunCounts:
+    records: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    passed: dict[str, int] = field(default_factory=dict)
+
+
+def rerun_batch(conn: psycopg.Connection, engine: RuleEngine, entity: str, after_id: int,
+                size: int, counts: RerunCounts) -> int | None:
+    """Re-judge the current versions of up to `size` active records after `after_id` (one
+    transaction): their stored results are replaced, tasks opened or closed. Versions already
+    propagated stay propagated; a failure opens a task for a steward. Returns the last id."""
+    rows = conn.execute(
+        "SELECT g.id, g.source_key, g.business_key, g.version, g.attributes, v.quality "
+        "FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version "
+        "WHERE g.entity = %s AND g.status = 'active' AND g.id > %s ORDER BY g.id LIMIT %s",
+        (entity, after_id, size)).fetchall()
+    if not rows:
+        return None
+    subjects = [Subject(i, r[0], r[1], r[2], r[4]) for i, r in enumerate(rows)]
+    verdicts = engine.judge(conn, entity, subjects)
+    conn.execute("DELETE FROM rule_result WHERE (golden_id, version) IN "
+                 "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
+                 ([r[0] for r in rows], [r[3] for r in rows]))
+    versions = [_current_version(entity, r) for r in rows]
+    store_results(conn, versions, dict(enumerate(verdicts)), engine.project.entities[entity].source,
+                  closing_same_version=True)
+    released = [v for v, r, verdict in zip(versions, rows, verdicts)
+                if r[5] == "quarantined" and verdict.quality != "quarantined"]
+    if released:  # the changed rules no longer hold these back
+        conn.execute("UPDATE golden_version SET quality = 'ok' WHERE (golden_id, version) IN "
+                     "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
+                     ([v.golden_id for v in released], [v.version for v in released]))
+        enqueue_deliveries(conn, engine.project, released)
+    for verdict in verdicts:
+        for name in verdict.passed:
+            counts.passed[name] = counts.passed.get(name, 0) + 1
+        for f in {(f.rule, f.outcome) for f in verdict.findings}:
+            bucket = counts.errors if f[1] == "error" else counts.failed
+            bucket[f[0]] = bucket.get(f[0], 0) + 1
+    counts.records += len(rows)
+    return int(rows[-1][0])
+
+
+def _current_version(entity: str, row: Sequence[Any]) -> NewVersion:
+    cause = Cause("rules_run", None, None, None, None, None, None, None, None)
+    return NewVersion(row[0], row[3], entity, row[2], row[4], "active", datetime.now(UTC), cause)

@@ -39,8 +39,9 @@ def open_task(conn: psycopg.Connection, *, type: str, entity: str, business_key:
 
 
 def close_rule_tasks(conn: psycopg.Connection, passed: Sequence[tuple[str, str, int]],
-                     system: str) -> int:
-    """A later version that passes releases the record: its open rule task is closed."""
+                     system: str, same_version: bool = False) -> int:
+    """A later version that passes releases the record: its open rule task is closed (with
+    `same_version`, also one about the very version that now passes changed rules)."""
     if not passed:
         return 0
     rows = conn.execute(
@@ -49,17 +50,18 @@ def close_rule_tasks(conn: psycopg.Connection, passed: Sequence[tuple[str, str, 
             resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
         FROM unnest(%s::text[], %s::text[], %s::int[]) AS p(entity, business_key, version)
         WHERE t.type = 'rule_violation' AND t.status = 'open' AND t.system = %s
-          AND t.entity = p.entity AND t.business_key = p.business_key AND t.version < p.version
+          AND t.entity = p.entity AND t.business_key = p.business_key AND (t.version < p.version OR (%s AND t.version = p.version))
         RETURNING t.id, p.version
         """,
-        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed], system),
+        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed], system,
+         same_version),
     ).fetchall()
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO decision (task_id, actor, action, reason, version) "
                 "VALUES (%s, 'system', 'superseded', %s, %s)",
-                [(task_id, f"version {version} passed every error rule", version)
+                [(task_id, f"version {version} passes the rules", version)
                  for task_id, version in rows])
     return len(rows)
 

@@ -1,0 +1,68 @@
+"""Task endpoints: list, show and resolve steward tasks (`/api/v1/tasks…`)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from mdm.steward import tasks
+from mdm.steward.decisions import DecisionError, resolve_task
+
+
+class Resolution(BaseModel):
+    """A steward's decision on a task."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["approve", "approve_edited", "push", "waive"] = Field(
+        description="approve: release a quarantined version; approve_edited: a new version with "
+        "`values`; push: send the golden value to the diverged target again; waive: close with "
+        "a `reason`.")
+    actor: str = Field(min_length=1, description="Who decides (until sign-in: a name).")
+    reason: str | None = None
+    values: dict[str, Any] | None = Field(None, description="approve_edited: attribute → value.")
+
+
+def _psycopg(request: Request) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(request.app.state.libpq_url, autocommit=True) as conn:
+        yield conn
+
+
+Pg = Annotated[psycopg.Connection, Depends(_psycopg)]
+
+
+def tasks_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+    @router.get("")
+    def list_tasks(conn: Pg, status: str | None = "open", type: str | None = None,
+                   entity: str | None = None, system: str | None = None,
+                   since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """Tasks, newest first (status=all for every status), and open counts per type."""
+        found = tasks.list_tasks(conn, tasks.TaskFilter(
+            None if status == "all" else status, type, entity, system, since, limit, offset))
+        return {"open": tasks.count_open(conn), "tasks": found}
+
+    @router.get("/{task_id}")
+    def show_task(task_id: int, conn: Pg) -> dict[str, Any]:
+        task = tasks.get_task(conn, task_id)
+        if task is None:
+            raise HTTPException(404, f"no task {task_id}")
+        return task
+
+    @router.post("/{task_id}/resolve")
+    def resolve(task_id: int, body: Resolution, request: Request, conn: Pg) -> dict[str, Any]:
+        try:
+            decision = resolve_task(conn, request.app.state.project, task_id, body.action,
+                                    body.actor, body.reason, body.values)
+        except DecisionError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        return {"task_id": decision.task_id, "action": decision.action,
+                "status": decision.status, "version": decision.version,
+                "deliveries": list(decision.delivery_ids)}
+
+    return router

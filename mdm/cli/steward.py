@@ -1,0 +1,147 @@
+"""Steward commands: `mdm tasks list|show|resolve` and `mdm rules run ENTITY`."""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from enum import Enum
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings
+from mdm.cli.main import console
+from mdm.config.loader import Project, load_project
+from mdm.errors import MdmError
+from mdm.store.database import libpq_url
+
+tasks_app = typer.Typer(help="Steward tasks: rule violations and divergences to decide on.",
+                        no_args_is_help=True)
+rules_app = typer.Typer(help="Validation rules (rules/*.yaml).", no_args_is_help=True)
+
+
+class Action(str, Enum):
+    approve = "approve"
+    approve_edited = "approve_edited"
+    push = "push"
+    waive = "waive"
+
+
+def _connect(project: Any, database_url: str | None) -> tuple[Project, psycopg.Connection]:
+    settings = _settings(project, database_url)
+    loaded = load_project(settings.project_dir)
+    return loaded, psycopg.connect(libpq_url(settings.require_database()), autocommit=True)
+
+
+@tasks_app.command("list")
+def list_cmd(status: Annotated[str, typer.Option(help="open | resolved | waived | all")] = "open",
+             type: Annotated[str | None, typer.Option(help="rule_violation | divergence")] = None,
+             entity: str | None = None, system: str | None = None, limit: int = 50,
+             project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """List tasks, newest first, with the open count per type."""
+    from mdm.steward import tasks
+
+    _, conn = _connect(project, database_url)
+    with conn:
+        found = tasks.list_tasks(conn, tasks.TaskFilter(
+            None if status == "all" else status, type, entity, system, limit=limit))
+        counts = tasks.count_open(conn)
+    table = Table(title="tasks (" + ", ".join(f"{t}: {n} open" for t, n in counts.items()) + ")"
+                  if counts else "tasks (none open)")
+    for column in ("id", "type", "system", "entity", "key", "severity", "status", "summary"):
+        table.add_column(column, overflow="fold")
+    for t in found:
+        table.add_row(str(t["id"]), t["type"], t["system"], t["entity"], t["business_key"],
+                      t["severity"], t["status"], t["summary"])
+    console.print(table)
+
+
+@tasks_app.command("show")
+def show_cmd(task_id: int, project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Show one task: what fired, the values involved, and the decisions taken on it."""
+    from mdm.steward import tasks
+
+    _, conn = _connect(project, database_url)
+    with conn:
+        task = tasks.get_task(conn, task_id)
+    if task is None:
+        raise MdmError(f"no task {task_id}")
+    console.print_json(json.dumps(task, default=str, ensure_ascii=False))
+
+
+@tasks_app.command("resolve")
+def resolve_cmd(task_id: int,
+                action: Annotated[Action, typer.Argument(help="approve | approve_edited | push | waive")],
+                reason: Annotated[str | None, typer.Option(help="Why (required to waive).")] = None,
+                set_: Annotated[list[str] | None, typer.Option(
+                    "--set", help="approve_edited: ATTRIBUTE=VALUE (repeatable).")] = None,
+                actor: Annotated[str | None, typer.Option(
+                    help="Who decides; default $MDM_ACTOR or your login name.")] = None,
+                project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Decide on a task. Every decision is recorded with actor, time and reason."""
+    from mdm.steward.decisions import DecisionError, resolve_task
+
+    values = {}
+    for item in set_ or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--set expects ATTRIBUTE=VALUE, got {item!r}")
+        values[name.strip()] = value
+    who = actor or os.environ.get("MDM_ACTOR") or getpass.getuser()
+    loaded, conn = _connect(project, database_url)
+    with conn:
+        try:
+            decision = resolve_task(conn, loaded, task_id, action.value, who, reason, values)
+        except DecisionError as exc:
+            raise MdmError(str(exc)) from exc
+    console.print(f"task {task_id}: {decision.action} by {decision.actor} → {decision.status}"
+                  + (f" (version {decision.version})" if decision.version else ""))
+
+
+@rules_app.command("run")
+def rules_run(entity: Annotated[str, typer.Argument(help="Entity whose current records to judge.")],
+              batch: Annotated[int, typer.Option(help="Records per micro-batch.")] = 1000,
+              project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Re-judge every current golden record of ENTITY (after a rule change); print counts."""
+    from mdm.rules.engine import RuleEngine, validate_expectations
+    from mdm.rules.judging import RerunCounts, rerun_batch
+
+    loaded, conn = _connect(project, database_url)
+    if entity not in loaded.entities:
+        raise MdmError(f"unknown entity {entity!r}; known: {', '.join(sorted(loaded.entities))}")
+    validate_expectations(loaded)
+    engine, counts, last = RuleEngine(loaded), RerunCounts(), 0
+    with conn:
+        row = conn.execute("SELECT count(*) FROM golden_record WHERE entity = %s "
+                           "AND status = 'active'", (entity,)).fetchone()
+        total = int(row[0]) if row else 0
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            bar = progress.add_task(f"judging {entity}", total=total)
+            while True:
+                with conn.transaction():
+                    next_id = rerun_batch(conn, engine, entity, last, batch, counts)
+                if next_id is None:
+                    break
+                last = next_id
+                progress.update(bar, completed=counts.records)
+    _print_counts(entity, counts)
+
+
+def _print_counts(entity: str, counts: Any) -> None:
+    table = Table(title=f"{entity}: {counts.records} current records judged")
+    for column in ("rule", "passed", "failed", "error"):
+        table.add_column(column, justify="right" if column != "rule" else "left")
+    names = sorted({*counts.passed, *counts.failed, *counts.errors})
+    for name in names:
+        table.add_row(name, str(counts.passed.get(name, 0)), str(counts.failed.get(name, 0)),
+                      str(counts.errors.get(name, 0)))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tasks_app, name="tasks")
+    app.add_typer(rules_app, name="rules")

@@ -1,0 +1,98 @@
+"""rules/*.yaml and observed sources are validated on load (and, for Great Expectations'
+kwargs, by `mdm check`): a bad file names the file, the key and what was expected."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mdm.config.loader import PROJECT_FOLDERS, load_project
+from mdm.errors import ConfigError
+from mdm.runtime.settings import REPO_ROOT
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _error(project: Path) -> str:
+    with pytest.raises(ConfigError) as err:
+        load_project(project)
+    return str(err.value)
+
+
+def test_demo_rules_load_with_every_rule_kind(project: Path):
+    loaded = load_project(project)
+    assert set(loaded.rules) == {"supplier", "customer", "material", "employee", "department"}
+    kinds = {c.check for r in loaded.rules.values() for c in r.checks}
+    assert kinds == {"uscc_check_digit", "no_cycle", "reference_active"}
+    assert {d.target for d in loaded.rules["supplier"].divergence} == {"oa", "wms"}
+    assert loaded.sources["oa"].authority == "observed" and loaded.captured_tables("oa")
+
+
+def test_unknown_expectation_type_is_named_with_a_suggestion(project: Path):
+    _edit(project / "rules/material.yaml", "expect_column_values_to_be_in_set",
+          "expect_column_values_to_be_in_sett")
+    message = _error(project)
+    assert "rules/material.yaml" in message and "expectations.1.expectation_type" in message
+    assert "did you mean 'expect_column_values_to_be_in_set'" in message
+
+
+def test_expectation_on_unknown_attribute_is_an_error(project: Path):
+    _edit(project / "rules/material.yaml", "kwargs: {column: uom,", "kwargs: {column: unit,")
+    message = _error(project)
+    assert "rules/material.yaml" in message and "column 'unit' is not an attribute" in message
+
+
+def test_check_on_unknown_child_and_entity_reference(project: Path):
+    _edit(project / "rules/supplier.yaml", "    child: tax_ids\n    attribute: id_value",
+          "    child: tax_numbers\n    attribute: id_value")
+    assert "checks.0.child: 'tax_numbers' is not a child list of supplier" in _error(project)
+
+
+def test_reference_to_unknown_entity(project: Path):
+    _edit(project / "rules/material.yaml", "references: supplier", "references: vendor")
+    assert "checks.0.references: 'vendor' is not an entity" in _error(project)
+
+
+def test_divergence_field_must_be_in_the_target_mapping(project: Path):
+    _edit(project / "rules/supplier.yaml", "fields: [vendor_name,", "fields: [vendor_nam,")
+    message = _error(project)
+    assert "divergence.0.fields: 'vendor_nam' is not a field of supplier's mapping to oa" in message
+
+
+def test_yaml_boolean_key_gets_a_hint(project: Path):
+    _edit(project / "rules/supplier.yaml", "    child: tax_ids\n    kwargs:", "    on: tax_ids\n    kwargs:")
+    message = _error(project)
+    assert "rules/supplier.yaml" in message and "YAML takes on/off/yes/no" in message
+
+
+def test_observed_source_must_name_a_target(project: Path):
+    _edit(project / "cdc/oa.yaml", "observes: oa", "observes: crm")
+    message = _error(project)
+    assert "cdc/oa.yaml" in message and "observes: 'crm' is not a target" in message
+
+
+def test_bad_expectation_kwargs_fail_mdm_check_naming_file_and_key(project: Path):
+    _edit(project / "rules/material.yaml", "kwargs: {column: standard_price, min_value: 0,",
+          "kwargs: {column: standard_price, minimum: 0,")
+    load_project(project)  # structure is fine; the kwargs are Great Expectations' business
+    env = dict(os.environ, MDM_PROJECT_DIR=str(project))
+    done = subprocess.run([sys.executable, "-m", "mdm.cli.main", "check"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "rules/material.yaml" in done.stderr and "expectations.2" in done.stderr
+    assert "minimum" in done.stderr and "Traceback" not in done.stderr
