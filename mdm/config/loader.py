@@ -51,8 +51,26 @@ class Project:
         for spec in self.entities.values():
             if spec.source == source:
                 children += [c.table for c in spec.children.values()]
-                mains.append(spec.table)
-        return sorted(children) + sorted(mains)
+        mains = [self.entities[e].table for e in self.entity_order()
+                 if self.entities[e].source == source]
+        return sorted(children) + mains
+
+    def entity_order(self) -> list[str]:
+        """Entities with the ones that rules reference first (suppliers before the materials
+        that name them), so that an initial snapshot does not judge a reference before the
+        record it points to exists."""
+        import networkx as nx
+
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(self.entities)
+        for entity, rules in self.rules.items():
+            for check in rules.checks:
+                if check.references and check.references != entity:
+                    graph.add_edge(check.references, entity)
+        try:
+            return list(nx.lexicographical_topological_sort(graph))
+        except nx.NetworkXUnfeasible:  # references in a circle: no order helps
+            return sorted(self.entities)
 
 
 def expand_env(value: str, where: str) -> str:

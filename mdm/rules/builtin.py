@@ -47,7 +47,8 @@ def _values(check: CheckRule, subject: Subject) -> Iterator[Any]:
 
 
 def uscc_check_digit(conn: psycopg.Connection, entity: str, check: CheckRule,
-                     batch: Sequence[Subject]) -> list[Failure]:
+                     batch: Sequence[Subject],
+                     others: Mapping[str, Sequence[Subject]] | None = None) -> list[Failure]:
     failures = []
     for subject in batch:
         for value in _values(check, subject):
@@ -64,7 +65,8 @@ def _key_column(check: CheckRule) -> str:
 
 
 def reference_active(conn: psycopg.Connection, entity: str, check: CheckRule,
-                     batch: Sequence[Subject]) -> list[Failure]:
+                     batch: Sequence[Subject],
+                     others: Mapping[str, Sequence[Subject]] | None = None) -> list[Failure]:
     target = check.references or entity
     wanted = {str(v) for s in batch for v in _values(check, s) if v not in (None, "")}
     if not wanted:
@@ -75,10 +77,10 @@ def reference_active(conn: psycopg.Connection, entity: str, check: CheckRule,
         (target, list(wanted)),
     ).fetchall()
     status: dict[str, str] = {str(k): s for k, s in rows}
-    if target == entity:  # the batch itself may create or retire the referenced record
-        for s in batch:
-            key = s.source_key if check.by == "source_key" else s.business_key
-            status[key] = s.status
+    # The batch itself may create or retire the referenced record (not yet in the store).
+    for s in (others or {}).get(target, batch if target == entity else ()):
+        key = s.source_key if check.by == "source_key" else s.business_key
+        status[key] = s.status
     failures = []
     for subject in batch:
         for value in _values(check, subject):
@@ -93,7 +95,8 @@ def reference_active(conn: psycopg.Connection, entity: str, check: CheckRule,
 
 
 def no_cycle(conn: psycopg.Connection, entity: str, check: CheckRule,
-             batch: Sequence[Subject]) -> list[Failure]:
+             batch: Sequence[Subject],
+             others: Mapping[str, Sequence[Subject]] | None = None) -> list[Failure]:
     """Following `attribute` (a parent pointer) from record to record must never loop."""
     column = _key_column(check)
     rows = conn.execute(
@@ -123,8 +126,9 @@ def no_cycle(conn: psycopg.Connection, entity: str, check: CheckRule,
     return failures
 
 
-CHECKS: dict[str, Callable[[psycopg.Connection, str, CheckRule, Sequence[Subject]],
-                           list[Failure]]] = {
+Check = Callable[[psycopg.Connection, str, CheckRule, Sequence[Subject],
+                  Mapping[str, Sequence[Subject]] | None], list[Failure]]
+CHECKS: dict[str, Check] = {
     "uscc_check_digit": uscc_check_digit,
     "reference_active": reference_active,
     "no_cycle": no_cycle,

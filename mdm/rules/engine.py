@@ -80,9 +80,10 @@ class RuleEngine:
         rules = self.project.rules.get(entity)
         return rules is not None and bool(rules.expectations or rules.checks)
 
-    def judge(self, conn: psycopg.Connection, entity: str,
-              subjects: Sequence[Subject]) -> list[Verdict]:
-        """One verdict per subject, in order."""
+    def judge(self, conn: psycopg.Connection, entity: str, subjects: Sequence[Subject],
+              batch: Mapping[str, Sequence[Subject]] | None = None) -> list[Verdict]:
+        """One verdict per subject, in order. `batch`: every version of the micro-batch by
+        entity (retired ones too), for checks that look at other records."""
         verdicts = [Verdict() for _ in subjects]
         rules = self.project.rules.get(entity)
         if rules is None or not subjects:
@@ -91,7 +92,7 @@ class RuleEngine:
         for finding_index, finding in self._expectations(conn, entity, rules, subjects):
             verdicts[finding_index].findings.append(finding)
             failed.setdefault(finding.rule, set()).add(finding_index)
-        for finding_index, finding in self._checks(conn, entity, rules, subjects):
+        for finding_index, finding in self._checks(conn, entity, rules, subjects, batch):
             verdicts[finding_index].findings.append(finding)
             failed.setdefault(finding.rule, set()).add(finding_index)
         names = [*(r.rule_name for r in rules.expectations), *(r.rule_name for r in rules.checks)]
@@ -162,13 +163,14 @@ class RuleEngine:
 
     # -- built-in checks --------------------------------------------------------------------------
     def _checks(self, conn: psycopg.Connection, entity: str, rules: RuleFile,
-                subjects: Sequence[Subject]) -> list[tuple[int, Finding]]:
+                subjects: Sequence[Subject],
+                batch: Mapping[str, Sequence[Subject]] | None) -> list[tuple[int, Finding]]:
         out: list[tuple[int, Finding]] = []
         for check in rules.checks:
             attribute = f"{check.child}.{check.attribute}" if check.child else check.attribute
             try:
                 with conn.transaction():  # a failing query must not poison the batch
-                    failures = CHECKS[check.check](conn, entity, check, subjects)
+                    failures = CHECKS[check.check](conn, entity, check, subjects, batch)
             except Exception as exc:  # noqa: BLE001 — reported as the rule's error
                 logger.warning("rule raised rule=%s: %s", check.rule_name, exc)
                 out += [(s.index, Finding(check.rule_name, "check", attribute, check.severity,

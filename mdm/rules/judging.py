@@ -26,7 +26,11 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
     """Return the versions with their quality and passed rules set, and the verdict of each
     judged version (by its position in `versions`)."""
     by_entity: dict[str, list[int]] = {}
+    batch: dict[str, list[Subject]] = {}
     for i, v in enumerate(versions):
+        batch.setdefault(v.entity, []).append(Subject(
+            i, v.golden_id, source_keys.get(v.golden_id, ""), v.business_key, v.attributes,
+            v.status))
         if v.status == "active" and engine.has_rules(v.entity):
             by_entity.setdefault(v.entity, []).append(i)
     verdicts: dict[int, Verdict] = {}
@@ -34,7 +38,7 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
         subjects = [Subject(n, versions[p].golden_id, source_keys.get(versions[p].golden_id, ""),
                             versions[p].business_key, versions[p].attributes)
                     for n, p in enumerate(positions)]
-        for position, verdict in zip(positions, engine.judge(conn, entity, subjects)):
+        for position, verdict in zip(positions, engine.judge(conn, entity, subjects, batch)):
             verdicts[position] = verdict
     judged = [
         dataclasses.replace(v, quality=verdicts[i].quality, checks=tuple(verdicts[i].passed))

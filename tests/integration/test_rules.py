@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from mdm.demo.sync import wait_idle, wait_observed
+from mdm.rules.uscc import uscc_check_digit
 from tests.helpers import execute, rows
 
 
@@ -44,9 +45,9 @@ def _oa(stack, table: str, column: str, key: str) -> dict[str, Any]:
     return rows(stack.pg.url("oa"), f"SELECT * FROM {table} WHERE {column} = %s", (key,))[0]
 
 
-def _valid_uscc(stack, offset: int) -> str:
-    return rows(stack.erp_url, "SELECT id_value FROM supplier_tax_identifier "
-                "WHERE id_type = 'USCC' ORDER BY id OFFSET %s LIMIT 1", (offset,))[0]["id_value"]
+def _valid_uscc(stack, n: int) -> str:
+    first17 = f"9131000{n:010d}"
+    return first17 + uscc_check_digit(first17)
 
 
 def _broken(uscc: str) -> str:
@@ -169,7 +170,7 @@ def test_approve_with_edited_values_makes_a_version_caused_by_the_decision(stack
 
 
 def test_bad_resolutions_are_refused_and_change_nothing(stack):
-    execute(stack.erp_url, "UPDATE material SET uom = '两' WHERE code = 'M-1010'")
+    execute(stack.erp_url, "UPDATE material SET uom = '两', active = true WHERE code = 'M-1010'")
     _settle(stack)
     [task] = _open_tasks(stack, "rule_violation", "material", "M-1010")
     url = f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve"
