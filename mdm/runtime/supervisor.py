@@ -13,7 +13,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from mdm.errors import ConfigError
+
 logger = logging.getLogger(__name__)
+CONFIG_EXIT = 2  # a role found the project files invalid: restarting will not help
 ROLES = ("capture", "process", "propagate", "api")
 PR_SET_PDEATHSIG = 1
 
@@ -32,7 +35,7 @@ def supervise(roles: Sequence[str], extra_args: Sequence[str] = ()) -> int:
     """Start each role, restart any that exits, stop all on SIGTERM/SIGINT."""
     children = {role: spawn_role(role, extra_args) for role in roles}
     restarts = {role: 0 for role in roles}
-    stopping = False
+    stopping, exit_code = False, 0
 
     def _stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -48,6 +51,11 @@ def supervise(roles: Sequence[str], extra_args: Sequence[str] = ()) -> int:
             code = child.poll()
             if code is None or stopping:
                 continue
+            if code == CONFIG_EXIT:
+                logger.error("%s stopped on a configuration error (see above); fix the project "
+                             "files ('mdm check' names file and key) and start again", role)
+                stopping, exit_code = True, CONFIG_EXIT
+                break
             restarts[role] += 1
             delay = min(2 ** restarts[role], 30)
             logger.warning("%s exited with code %s; restarting in %ds (restart #%d)", role, code,
@@ -64,7 +72,7 @@ def supervise(roles: Sequence[str], extra_args: Sequence[str] = ()) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     logger.info("hub stopped")
-    return 0
+    return exit_code
 
 
 def run_role_forever(target: Callable[..., None], *args: object) -> None:
@@ -78,6 +86,9 @@ def run_role_forever(target: Callable[..., None], *args: object) -> None:
     code = 0
     try:
         target(*args, stop)
+    except ConfigError as exc:
+        logger.error("%s", exc)
+        code = CONFIG_EXIT
     except Exception:
         logger.exception("role failed")
         code = 1
