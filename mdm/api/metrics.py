@@ -45,4 +45,9 @@ def render_metrics(status: PipelineStatus, project: Project) -> str:
     for entity, counts in status.golden.items():
         for name, count in counts.items():
             golden.labels(entity, name).set(count)
+    tasks = Gauge("mdm_open_tasks", "Open steward tasks by type", ["type"], registry=registry)
+    for name, count in status.open_tasks.items():
+        tasks.labels(name).set(count)
+    Gauge("mdm_quarantined_records", "Golden records whose current version is quarantined",
+          registry=registry).set(status.quarantined)
     return generate_latest(registry).decode()

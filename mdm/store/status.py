@@ -28,6 +28,8 @@ class PipelineStatus:
     outbox: dict[str, dict[str, int]]
     golden: dict[str, dict[str, int]]
     failed_events: list[dict[str, Any]] = field(default_factory=list)
+    open_tasks: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,4 +52,9 @@ def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
     failed = [dict(r._mapping) for r in conn.execute(text(
         "SELECT id, source, table_name, row_key, op, error, received_at FROM inbox "
         "WHERE status = 'failed' ORDER BY id DESC LIMIT :n"), {"n": failed_limit})]
-    return PipelineStatus(sources, inbox, outbox, golden, failed)
+    open_tasks = {r[0]: int(r[1]) for r in conn.execute(text(
+        "SELECT type, count(*) FROM task WHERE status = 'open' GROUP BY type"))}
+    quarantined = conn.execute(text(
+        "SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id "
+        "AND v.version = g.version WHERE v.quality = 'quarantined'")).scalar_one()
+    return PipelineStatus(sources, inbox, outbox, golden, failed, open_tasks, int(quarantined))
