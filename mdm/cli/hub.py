@@ -16,7 +16,7 @@ from mdm.config.loader import PROJECT_FOLDERS, Project, load_project
 from mdm.runtime.settings import REPO_ROOT, Settings, load_settings
 
 ProjectOpt = Annotated[Path | None, typer.Option("--project", "-p",
-                       help="Project folder (cdc/, golden_records/, targets/). Default: $MDM_PROJECT_DIR or .")]
+                       help="Project folder (cdc/, golden_records/, targets/, rules/). Default: $MDM_PROJECT_DIR or .")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", envvar="MDM_DATABASE_URL",
                         help="The hub's PostgreSQL database (postgresql://…).")]
 
@@ -54,7 +54,7 @@ def check(project: ProjectOpt = None) -> None:
 
 
 def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")]) -> None:
-    """Scaffold a project for your own ERP: cdc/, golden_records/, targets/ from the demo's."""
+    """Scaffold a project for your own ERP: cdc/, golden_records/, targets/, rules/ from the demo's."""
     directory = directory.resolve()
     existing = [f for f in PROJECT_FOLDERS if (directory / f).exists()]
     if existing:
@@ -63,7 +63,8 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to create the pr
         shutil.copytree(REPO_ROOT / folder, directory / folder)
     console.print(f"Created a project in {directory}. Next:\n"
                   f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables\n"
-                  f"  2. edit targets/*.yaml for your OA and WMS\n"
+                  f"  2. edit targets/*.yaml for your OA and WMS, rules/*.yaml for your checks;\n"
+                  f"     cdc/oa.yaml and cdc/wms.yaml capture their databases (delete them if out of reach)\n"
                   f"  3. mdm check -p {directory}\n"
                   f"  4. MDM_ERP_URL=… MDM_DATABASE_URL=… mdm up -p {directory}")
 
@@ -121,7 +122,7 @@ def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) ->
 
 def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Capture lag and replication slot, inbox and outbox backlog, failed rows."""
+    """Capture lag and replication slot, inbox and outbox backlog, failed rows, open tasks."""
     from mdm.store.database import create_hub_engine
     from mdm.store.status import read_status
 
