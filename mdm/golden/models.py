@@ -18,6 +18,9 @@ class GoldenState:
     attributes: dict[str, Any] = field(default_factory=dict)
     status: str = "active"
     valid_from: datetime | None = None
+    # Rules the current version passed, as stored (None: not judged); what a new version is
+    # judged against. After a new version in the batch: PASSED_IN_BATCH.
+    checks: tuple[str, ...] | None = None
 
     @property
     def is_new(self) -> bool:
@@ -53,3 +56,13 @@ class NewVersion:
     cause: Cause
     quality: str = "ok"  # ok | warning | quarantined | approved
     checks: tuple[str, ...] | None = None  # rules passed (None: no rules for the entity)
+    previous: Previous | None = None  # what the record was before this version (not stored)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The record before a new version: rules whose inputs did not change and which the
+    previous version passed need not run again."""
+
+    attributes: dict[str, Any]
+    passed: frozenset[str] | None  # None: the previous version is in the same batch (judged with it)

@@ -19,7 +19,7 @@ from mdm.errors import MappingError
 from mdm.golden import repository as repo
 from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
-from mdm.golden.models import Cause, GoldenState, NewVersion
+from mdm.golden.models import Cause, GoldenState, NewVersion, Previous
 from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.divergence import DivergenceDetector
 from mdm.rules.engine import RuleEngine
@@ -243,6 +243,9 @@ class Processor:
         valid_from = event.commit_ts or datetime.now(UTC)
         if state.valid_from is not None and valid_from < state.valid_from:
             valid_from = state.valid_from  # validity intervals never overlap
+        previous = None if state.is_new or state.status != "active" else Previous(
+            state.attributes, None if state.checks is None else frozenset(state.checks))
+        state.checks = None  # the next version's predecessor is judged in this batch
         state.version += 1
         state.attributes, state.status = attributes, status
         state.business_key = str(attributes.get(business_key, state.business_key))
@@ -253,7 +256,7 @@ class Processor:
                       event.lsn, event.tx_id, event.commit_ts, event.id)
         batch.pending.append((state, NewVersion(0, state.version, state.entity,
                                                 state.business_key, attributes, status,
-                                                valid_from, cause)))
+                                                valid_from, cause, previous=previous)))
 
     # -- saving -------------------------------------------------------------------------------
     def _save(self, conn: psycopg.Connection, batch: _Batch) -> None:
@@ -264,7 +267,7 @@ class Processor:
             state.golden_id = golden_id
         batch.versions = [
             NewVersion(s.golden_id or 0, v.version, v.entity, v.business_key, v.attributes,
-                       v.status, v.valid_from, v.cause)
+                       v.status, v.valid_from, v.cause, previous=v.previous)
             for s, v in batch.pending
         ]
         source_keys = {s.golden_id or 0: s.source_key for s in states}

@@ -136,14 +136,15 @@ def load_golden(conn: psycopg.Connection,
     rows = conn.execute(
         """
         SELECT g.entity, g.source_key, g.id, g.version, g.business_key, g.attributes, g.status,
-               v.valid_from
+               v.valid_from, v.checks
         FROM golden_record g
         JOIN unnest(%s::text[], %s::text[]) AS k(e, s) ON g.entity = k.e AND g.source_key = k.s
         JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
         """,
         ([e for e, _ in keys], [s for _, s in keys]),
     ).fetchall()
-    return {(r[0], r[1]): GoldenState(*r) for r in rows}
+    return {(r[0], r[1]): GoldenState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                                      tuple(r[8] or ())) for r in rows}
 
 
 def allocate_ids(conn: psycopg.Connection, count: int) -> list[int]:

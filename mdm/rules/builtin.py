@@ -14,6 +14,7 @@ import networkx as nx
 import psycopg
 
 from mdm.config.rules import CheckRule
+from mdm.golden.models import Previous
 from mdm.rules.uscc import is_valid_uscc
 
 
@@ -27,6 +28,7 @@ class Subject:
     business_key: str
     attributes: Mapping[str, Any]
     status: str = "active"
+    previous: Previous | None = None  # None: a new record (or judged from scratch)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class RuleEngine:
         rules = self.project.rules.get(entity)
         if rules is None or not subjects:
             return verdicts
+        rules = _needed(rules, subjects)
         failed: dict[str, set[int]] = {}
         for finding_index, finding in self._expectations(conn, entity, rules, subjects):
             verdicts[finding_index].findings.append(finding)
@@ -95,7 +96,8 @@ class RuleEngine:
         for finding_index, finding in self._checks(conn, entity, rules, subjects, batch):
             verdicts[finding_index].findings.append(finding)
             failed.setdefault(finding.rule, set()).add(finding_index)
-        names = [*(r.rule_name for r in rules.expectations), *(r.rule_name for r in rules.checks)]
+        every = self.project.rules[entity]
+        names = [*(r.rule_name for r in every.expectations), *(r.rule_name for r in every.checks)]
         for i, verdict in enumerate(verdicts):
             verdict.passed = [n for n in names if i not in failed.get(n, ())]
             severities = {f.severity for f in verdict.failed}
@@ -181,6 +183,44 @@ class RuleEngine:
                                       "failed", f.observed, _check_dict(check), f.detail))
                     for f in failures]
         return out
+
+
+def _inputs(scope: str | None, columns: Sequence[str], attributes: Mapping[str, Any]) -> Any:
+    """What a rule reads of a record: named columns, a whole child list, or everything."""
+    if scope is not None:
+        return attributes.get(scope)
+    if not columns:
+        return attributes
+    return tuple(attributes.get(c) for c in columns)
+
+
+def _rule_inputs(rule: ExpectationRule | CheckRule) -> tuple[str | None, list[str]]:
+    if isinstance(rule, CheckRule):
+        return rule.child, [rule.attribute]
+    if "row_condition" in rule.kwargs:  # reads columns we cannot name: all of its scope
+        return rule.child, []
+    names = [str(rule.kwargs[k]) for k in ("column", "column_A", "column_B") if k in rule.kwargs]
+    names += [str(c) for c in rule.kwargs.get("column_list", []) or []]
+    return rule.child, names
+
+
+def _needed(rules: RuleFile, subjects: Sequence[Subject]) -> RuleFile:
+    """The rules this micro-batch must run. A rule may be skipped (and counts as passed) when,
+    for every version, the record existed, what the rule reads did not change, and the previous
+    version passed it: its verdict cannot have changed. This keeps GX off edits that touch
+    nothing a rule reads (a phone number), and off rules whose columns an edit leaves alone."""
+    def needed(rule: ExpectationRule | CheckRule) -> bool:
+        scope, columns = _rule_inputs(rule)
+        for s in subjects:
+            p = s.previous
+            if p is None or (p.passed is not None and rule.rule_name not in p.passed):
+                return True
+            if _inputs(scope, columns, s.attributes) != _inputs(scope, columns, p.attributes):
+                return True
+        return False
+
+    return rules.model_copy(update={"expectations": [r for r in rules.expectations if needed(r)],
+                                    "checks": [r for r in rules.checks if needed(r)]})
 
 
 @dataclass(frozen=True)

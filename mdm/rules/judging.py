@@ -36,7 +36,8 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
     verdicts: dict[int, Verdict] = {}
     for entity, positions in by_entity.items():
         subjects = [Subject(n, versions[p].golden_id, source_keys.get(versions[p].golden_id, ""),
-                            versions[p].business_key, versions[p].attributes)
+                            versions[p].business_key, versions[p].attributes,
+                            previous=versions[p].previous)
                     for n, p in enumerate(positions)]
         for position, verdict in zip(positions, engine.judge(conn, entity, subjects, batch)):
             verdicts[position] = verdict

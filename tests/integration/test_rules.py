@@ -256,3 +256,28 @@ def test_rules_run_rejudges_current_records_and_prints_counts(stack):
     total = rows(stack.hub_url, "SELECT count(*) AS n FROM golden_record WHERE entity = "
                  "'material' AND status = 'active'")[0]["n"]
     assert f"material: {total} current records judged" in done.stdout
+
+
+def test_an_edit_beside_a_failing_value_stays_quarantined_and_a_clean_one_passes_all(stack):
+    """Rules whose inputs did not change are not re-run only when the previous version passed
+    them: a failure is never carried over as a pass."""
+    good = _valid_uscc(stack, 44)
+    execute(stack.erp_url, f"UPDATE customer SET tax_id = '{_broken(good)}' WHERE code = 'C0011'")
+    _settle(stack)
+    first = _current(stack, "customer", "C0011")
+    execute(stack.erp_url, "UPDATE customer SET region = '东北' WHERE code = 'C0011'")
+    _settle(stack)
+    second = _current(stack, "customer", "C0011")
+    assert second["version"] == first["version"] + 1
+    assert second["quality"] == "quarantined"
+    assert "uscc_check_digit:tax_id" in _failed_rules(stack, second["id"], second["version"])
+    [task] = _open_tasks(stack, "rule_violation", "customer", "C0011")
+    assert task["version"] == second["version"]
+
+    execute(stack.erp_url, "UPDATE customer SET region = '华北' WHERE code = 'C0012'")
+    _settle(stack)
+    clean = _current(stack, "customer", "C0012")
+    assert clean["quality"] == "ok"
+    every = {"expect_column_values_to_not_be_null:name",
+             "expect_column_values_to_be_between:credit_limit", "uscc_check_digit:tax_id"}
+    assert set(clean["checks"]) == every
