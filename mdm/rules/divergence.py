@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +21,7 @@ import orjson
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.models import EntitySpec, ObservedTable
+from mdm.config.models import EntitySpec, ObservedTable, TargetMapping
 from mdm.config.rules import DivergenceRule
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
@@ -46,6 +46,7 @@ class ObservedOutcome:
     echoes: int = 0
     diverged: int = 0
     skipped: int = 0
+    converged: list[tuple[str, int]] = field(default_factory=list)  # (key, version)
 
 
 def normalise(value: Any, attribute_type: str, how: Sequence[str]) -> Any:
@@ -154,9 +155,11 @@ class DivergenceDetector:
             if key is not None:
                 rows[str(key)] = (event, fields)
         sent = _recent_payloads(conn, self.project, spec, target, list(rows))
+        outcome.converged.clear()
         for key, (event, fields) in rows.items():
             outcome.compared += 1
             self._judge(conn, spec, target, rules, key, event, fields, sent.get(key), outcome)
+        tasks.close_divergences(conn, spec.entity, target, outcome.converged)
 
     def _judge(self, conn: psycopg.Connection, spec: EntitySpec, target: str,
                rules: Sequence[DivergenceRule], key: str, event: repo.InboxRow,
@@ -169,16 +172,16 @@ class DivergenceDetector:
                              "at": _when(event)})
             outcome.diverged += 1
             return
-        if any(all(not compare(spec, target, r, payload, fields) for r in rules)
-                 for _, payload in record.payloads):
-            outcome.echoes += 1
-            if record.payloads and not any(compare(spec, target, r, record.payloads[0][1], fields)
-                                           for r in rules):
-                tasks.close_divergence(conn, spec.entity, key, target, record.payloads[0][0])
-            return
-        else:
-            expected = record.payloads[0][1] if record.payloads else record.current
-            mismatches = [m for r in rules for m in compare(spec, target, r, expected, fields)]
+        newest: tuple[int, dict[str, Any]] | None = None
+        for version, payload in record.payloads:
+            newest = newest or (version, payload)
+            if all(not compare(spec, target, r, payload, fields) for r in rules):
+                outcome.echoes += 1
+                if version == newest[0]:  # the copy is back in line with the newest push
+                    outcome.converged.append((key, version))
+                return
+        expected = newest[1] if newest else record.current
+        mismatches = [m for r in rules for m in compare(spec, target, r, expected, fields)]
         severity = "error" if any(r.severity == "error" for r in rules) else "warning"
         names = ", ".join(f"{m.field} is {m.target!r}, golden {m.golden!r}" for m in mismatches)
         open_divergence(conn, spec.entity, key, record.golden_id, record.version, target,
@@ -194,7 +197,15 @@ class _Sent:
     golden_id: int
     version: int
     current: dict[str, Any]
-    payloads: list[tuple[int, dict[str, Any]]]  # (version, payload), newest first
+    sent: list[tuple[int, dict[str, Any], str]]  # (version, attributes, status), newest first
+    mapping: TargetMapping
+
+    @property
+    def payloads(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """What each recent delivery sent, newest first, built as needed (usually the newest
+        matches: the echo of the last push)."""
+        for version, attributes, status in self.sent:
+            yield version, build_payload(self.mapping, attributes, status)
 
 
 def _recent_payloads(conn: psycopg.Connection, project: Project, spec: EntitySpec, target: str,
@@ -214,9 +225,10 @@ def _recent_payloads(conn: psycopg.Connection, project: Project, spec: EntitySpe
         """, (target, RECENT_DELIVERIES, spec.entity, keys)).fetchall()
     out: dict[str, _Sent] = {}
     for key, gid, version, attrs, status, d_version, d_attrs, d_status in rows:
-        sent = out.setdefault(key, _Sent(gid, version, build_payload(mapping, attrs, status), []))
+        sent = out.setdefault(key, _Sent(gid, version, build_payload(mapping, attrs, status), [],
+                                         mapping))
         if d_version is not None:
-            sent.payloads.append((d_version, build_payload(mapping, d_attrs, d_status)))
+            sent.sent.append((d_version, d_attrs, d_status))
     return out
 
 

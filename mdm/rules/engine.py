@@ -98,8 +98,10 @@ class RuleEngine:
             failed.setdefault(finding.rule, set()).add(finding_index)
         every = self.project.rules[entity]
         names = [*(r.rule_name for r in every.expectations), *(r.rule_name for r in every.checks)]
+        failing = set().union(*failed.values()) if failed else set()
         for i, verdict in enumerate(verdicts):
-            verdict.passed = [n for n in names if i not in failed.get(n, ())]
+            verdict.passed = ([n for n in names if i not in failed.get(n, ())]
+                              if i in failing else names)
             severities = {f.severity for f in verdict.failed}
             verdict.quality = ("quarantined" if "error" in severities
                                else "warning" if severities else "ok")

@@ -2,7 +2,6 @@
 and open (or close) the steward tasks they call for."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +41,9 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
         for position, verdict in zip(positions, engine.judge(conn, entity, subjects, batch)):
             verdicts[position] = verdict
     judged = [
-        dataclasses.replace(v, quality=verdicts[i].quality, checks=tuple(verdicts[i].passed))
+        NewVersion(v.golden_id, v.version, v.entity, v.business_key, v.attributes, v.status,
+                   v.valid_from, v.cause, verdicts[i].quality, tuple(verdicts[i].passed),
+                   v.previous)  # (dataclasses.replace is several times slower per version)
         if i in verdicts else v
         for i, v in enumerate(versions)
     ]

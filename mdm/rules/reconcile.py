@@ -87,7 +87,7 @@ def _compare_page(conn: psycopg.Connection, spec: EntitySpec, target: str,
     mapping = spec.targets[target]
     latest = {r[0]: r for r in conn.execute(LATEST_SQL, (target, spec.entity, list(by_key)))}
     now = datetime.now(UTC).isoformat()
-    diverged = 0
+    diverged, converged = 0, []
     for key, item in by_key.items():
         row = latest.get(key)
         if row is None or row[3] != "acked":
@@ -96,7 +96,7 @@ def _compare_page(conn: psycopg.Connection, spec: EntitySpec, target: str,
         expected = build_payload(mapping, attributes, status)
         mismatches = [m for r in rules for m in compare(spec, target, r, expected, item)]
         if not mismatches:
-            tasks.close_divergence(conn, spec.entity, key, target, version)
+            converged.append((key, version))
             continue
         diverged += 1
         names = ", ".join(f"{m.field} is {m.target!r}, golden {m.golden!r}" for m in mismatches)
@@ -105,5 +105,6 @@ def _compare_page(conn: psycopg.Connection, spec: EntitySpec, target: str,
                         f"{target} {spec.entity} {key}: {names}",
                         {"kind": "edited", "seen_by": "reconcile", "at": now,
                          "fields": [m.__dict__ for m in mismatches], "target_values": item})
+    tasks.close_divergences(conn, spec.entity, target, converged)
     return len(by_key), diverged
 

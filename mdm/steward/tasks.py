@@ -114,15 +114,22 @@ def get_task(conn: psycopg.Connection, task_id: int) -> dict[str, Any] | None:
         return task
 
 
-def close_divergence(conn: psycopg.Connection, entity: str, business_key: str, system: str,
-                     version: int) -> int:
-    """The target's copy equals the newest version sent: its open divergence task is closed."""
+def close_divergences(conn: psycopg.Connection, entity: str, system: str,
+                      converged: Sequence[tuple[str, int]]) -> int:
+    """These records' copies at `system` equal the newest version sent (key, version): their
+    open divergence tasks are closed. One statement for a whole batch."""
+    if not converged:
+        return 0
     rows = conn.execute(
-        "UPDATE task SET status = 'resolved', resolution = 'converged', resolved_by = 'system', "
-        "resolved_at = clock_timestamp(), updated_at = clock_timestamp() "
-        "WHERE type = 'divergence' AND status = 'open' AND entity = %s AND business_key = %s "
-        "AND system = %s RETURNING id", (entity, business_key, system)).fetchall()
-    for (task_id,) in rows:
+        """
+        UPDATE task t SET status = 'resolved', resolution = 'converged', resolved_by = 'system',
+            resolved_at = clock_timestamp(), updated_at = clock_timestamp()
+        FROM unnest(%s::text[], %s::int[]) AS c(business_key, version)
+        WHERE t.type = 'divergence' AND t.status = 'open' AND t.entity = %s AND t.system = %s
+          AND t.business_key = c.business_key
+        RETURNING t.id, c.version
+        """, ([k for k, _ in converged], [v for _, v in converged], entity, system)).fetchall()
+    for task_id, version in rows:
         conn.execute("INSERT INTO decision (task_id, actor, action, reason, version) "
                      "VALUES (%s, 'system', 'converged', %s, %s)",
                      (task_id, f"{system} again holds version {version}", version))
