@@ -1,6 +1,7 @@
 """The processing process: drain the inbox batch by batch, woken by NOTIFY from capture."""
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -28,6 +29,10 @@ def run_processing(project: Project, hub_url: str, stop: threading.Event,
         _ = processor.rules.runner  # import Great Expectations now, not in the first batch
         logger.info("rules ready entities=%d ms=%d", len(project.rules),
                     (time.perf_counter() - started) * 1000)
+    # Great Expectations (and pandas) leave ~10^6 long-lived objects; without this every full
+    # garbage collection walks them all, and batches of thousands of versions trigger many.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 50)
     while not stop.is_set():
         try:
             _drain_forever(processor, hub_url, stop, batch_size)
