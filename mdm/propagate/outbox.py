@@ -64,6 +64,8 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
                  target: str, reason_tag: str) -> int:
     """One more delivery of an existing version to one target (a steward's "push again"). Its
     idempotency key is new, so a target that dedupes on the key applies it again."""
+    if target not in project.targets:
+        raise ValueError(f"unknown target {target}")
     row = conn.execute(
         "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
         "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
@@ -73,8 +75,6 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
          version)).fetchone()
     if row is None:
         raise ValueError(f"no version {version} of golden record {golden_id}")
-    if target not in project.targets:
-        raise ValueError(f"unknown target {target}")
     conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
     return int(row[0])
 

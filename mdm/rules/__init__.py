@@ -1,1 +1,2 @@
-"""Rule engine: expectation suites and divergence checks (to come)."""
+"""Rule engine: expectation suites (Great Expectations), built-in checks, divergence from the
+targets' own copies (captured databases or API read-back)."""

@@ -1,1 +1,1 @@
-"""Tasks and steward decisions (to come)."""
+"""Steward tasks (rule violations, divergences) and the decisions taken on them."""
