@@ -38,6 +38,9 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     sources = capture_sources(project)
     if not sources:
         raise ConfigError(str(project.root), ["no source with mapped tables: nothing to capture"])
+    for name in sources:  # a missing ${VAR} or a bad URL stops here, naming the file
+        where = f"cdc/{name}.yaml"
+        parse_url(expand_env(project.sources[name].url, where), where)
     (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     threads = []
@@ -53,9 +56,7 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
 def _capture_source(project: Project, name: str, hub_url: str, state_dir: Path,
                     stop: threading.Event) -> None:
     spec = project.sources[name]
-    where = f"cdc/{name}.yaml"
-    source_url = expand_env(spec.url, where)
-    parse_url(source_url, where)
+    source_url = expand_env(spec.url, f"cdc/{name}.yaml")
     props = debezium_properties(spec, project.captured_tables(name),
                                 state_dir / "offsets" / f"{name}-{spec.slot}.dat")
     threading.Thread(

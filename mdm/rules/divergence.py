@@ -132,13 +132,14 @@ class DivergenceDetector:
         for (table, _), event in latest.items():
             by_table.setdefault(table, []).append(event)
         for table, table_events in by_table.items():
-            self._table(conn, target, spec.tables[table], table_events, outcome)
+            self._table(conn, source, target, table, spec.tables[table], table_events, outcome)
         repo.finish_inbox(conn, done, {}, skipped)
         outcome.skipped = len(skipped)
         return outcome
 
-    def _table(self, conn: psycopg.Connection, target: str, observed: ObservedTable,
-               events: Sequence[repo.InboxRow], outcome: ObservedOutcome) -> None:
+    def _table(self, conn: psycopg.Connection, source: str, target: str, table: str,
+               observed: ObservedTable, events: Sequence[repo.InboxRow],
+               outcome: ObservedOutcome) -> None:
         spec = self.project.entities[observed.entity]
         rules = self.rules_for(spec.entity, target)
         if not rules:
@@ -146,7 +147,7 @@ class DivergenceDetector:
         key_name = key_field(spec, target)
         rows: dict[str, tuple[repo.InboxRow, dict[str, Any]]] = {}
         for event in events:
-            image = event.after  # a delete carries only the row's id: not compared (see note)
+            image = event.after  # a delete carries only the row's id: see _deleted
             if not image:
                 continue
             fields = {name: image.get(observed.column_of(name))
@@ -154,6 +155,10 @@ class DivergenceDetector:
             key = fields.get(key_name)
             if key is not None:
                 rows[str(key)] = (event, fields)
+        _remember_keys(conn, source, table, rows)
+        deleted = [e for e in events if e.op == "d"]
+        if deleted:
+            self._deleted(conn, source, spec, target, table, deleted, rules, outcome)
         sent = _recent_payloads(conn, self.project, spec, target, list(rows))
         outcome.converged.clear()
         for key, (event, fields) in rows.items():
@@ -190,6 +195,45 @@ class DivergenceDetector:
                          "table": event.table, "row_key": event.row_key, "at": _when(event),
                          "fields": [m.__dict__ for m in mismatches], "target_values": fields})
         outcome.diverged += 1
+
+
+    def _deleted(self, conn: psycopg.Connection, source: str, spec: EntitySpec, target: str,
+                 table: str, events: Sequence[repo.InboxRow], rules: Sequence[DivergenceRule],
+                 outcome: ObservedOutcome) -> None:
+        """A row deleted in the target while its golden record is active: someone removed it."""
+        gone = {row_key: key for row_key, key in conn.execute(
+            "DELETE FROM source_row WHERE source = %s AND table_name = %s AND row_key = ANY(%s) "
+            "RETURNING row_key, data ->> 'key'", (source, table, [e.row_key for e in events]))}
+        if not gone:
+            return
+        records = {r[0]: r for r in conn.execute(
+            "SELECT business_key, id, version FROM golden_record WHERE entity = %s "
+            "AND status = 'active' AND business_key = ANY(%s)", (spec.entity, list(gone.values())))}
+        severity = "error" if any(r.severity == "error" for r in rules) else "warning"
+        for event in events:
+            record = records.get(gone.get(event.row_key, ""))
+            if record is None:
+                continue  # retired in the golden store (or never known): nothing to keep
+            key = record[0]
+            open_divergence(conn, spec.entity, key, record[1], record[2], target, severity,
+                            f"{target} {spec.entity} {key}: deleted in {target}, active in golden",
+                            {"kind": "deleted", "table": table, "row_key": event.row_key,
+                             "at": _when(event), "fields": []})
+            outcome.diverged += 1
+
+
+def _remember_keys(conn: psycopg.Connection, source: str, table: str,
+                   rows: Mapping[str, tuple[repo.InboxRow, dict[str, Any]]]) -> None:
+    """Which business key each target row holds, so that its delete (which carries only the
+    row's id) can be told. Written once per row: echoes of later pushes cost an index probe."""
+    if rows:
+        conn.execute(
+            "INSERT INTO source_row (source, table_name, row_key, data, position) "
+            "SELECT %s, %s, r, jsonb_build_object('key', k), p "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS x(r, k, p) "
+            "ON CONFLICT DO NOTHING",
+            (source, table, [e.row_key for e, _ in rows.values()], list(rows),
+             [e.position for e, _ in rows.values()]))
 
 
 @dataclass(frozen=True)

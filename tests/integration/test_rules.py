@@ -220,8 +220,13 @@ def test_hub_writes_open_no_divergence_and_hand_edits_open_exactly_one_each(stac
                                  "WHERE item_code = 'M-1020'")
     execute(stack.pg.url("oa"), "UPDATE oa_vendor SET vendor_name = ' ' || vendor_name || ' ' "
                                 "WHERE vendor_code = 'S0004'")  # blanks only: normalised away
+    gone = rows(stack.pg.url("wms"), "SELECT operator_no FROM wms_operator WHERE is_active "
+                "ORDER BY operator_no DESC LIMIT 1")[0]["operator_no"]
+    execute(stack.pg.url("wms"), f"DELETE FROM wms_operator WHERE operator_no = '{gone}'")
     _observed(stack)
-    assert _divergence_count(stack) == before + 2
+    assert _divergence_count(stack) == before + 3
+    [deleted] = _open_tasks(stack, "divergence", "employee", gone)
+    assert deleted["system"] == "wms" and deleted["detail"]["kind"] == "deleted"
     [oa_task] = _open_tasks(stack, "divergence", "supplier", "S0003")
     assert oa_task["system"] == "oa"
     [field] = oa_task["detail"]["fields"]
@@ -239,7 +244,7 @@ def test_hub_writes_open_no_divergence_and_hand_edits_open_exactly_one_each(stac
     _observed(stack)
     assert _oa(stack, "oa_vendor", "vendor_code", "S0003")["vendor_name"] == golden_name
     assert _open_tasks(stack, "divergence", "supplier", "S0003") == []
-    assert _divergence_count(stack) == before + 2  # the push's echo opened nothing
+    assert _divergence_count(stack) == before + 3  # the push's echo opened nothing
 
 
 def test_rules_run_rejudges_current_records_and_prints_counts(stack):
