@@ -61,7 +61,8 @@ def close_rule_tasks(conn: psycopg.Connection, passed: Sequence[tuple[str, str, 
             cur.executemany(
                 "INSERT INTO decision (task_id, actor, action, reason, version) "
                 "VALUES (%s, 'system', 'superseded', %s, %s)",
-                [(task_id, f"version {version} passes the rules", version)
+                [(task_id, f"version {version} supersedes it (it passes the error rules, or "
+                           "retires the record)", version)
                  for task_id, version in rows])
     return len(rows)
 
