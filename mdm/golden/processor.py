@@ -273,7 +273,8 @@ class Processor:
         source_keys = {s.golden_id or 0: s.source_key for s in states}
         batch.versions, verdicts = judge_versions(conn, self.rules, batch.versions, source_keys)
         repo.save_golden(conn, states, batch.versions, batch.source)
-        store_results(conn, batch.versions, verdicts, batch.source)
+        if verdicts or any(self.rules.has_rules(v.entity) for v in batch.versions):
+            store_results(conn, batch.versions, verdicts, batch.source)
         repo.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
 
 

@@ -24,6 +24,8 @@ def judge_versions(conn: psycopg.Connection, engine: RuleEngine, versions: Seque
                    source_keys: Mapping[int, str]) -> tuple[list[NewVersion], dict[int, Verdict]]:
     """Return the versions with their quality and passed rules set, and the verdict of each
     judged version (by its position in `versions`)."""
+    if not any(engine.has_rules(v.entity) for v in versions):
+        return list(versions), {}
     by_entity: dict[str, list[int]] = {}
     batch: dict[str, list[Subject]] = {}
     for i, v in enumerate(versions):
