@@ -1,4 +1,5 @@
-"""The capture process: one Debezium engine per source (system of record or observed copy), plus slot watchers."""
+"""The capture process: one Debezium engine per source (the system of record, and the targets'
+own databases it observes), plus slot watchers."""
 from __future__ import annotations
 
 import logging
