@@ -17,10 +17,10 @@ class Resolution(BaseModel):
     """A steward's decision on a task."""
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["approve", "approve_edited", "push", "waive"] = Field(
+    action: Literal["approve", "approve_edited", "push", "retry", "waive"] = Field(
         description="approve: release a quarantined version; approve_edited: a new version with "
-        "`values`; push: send the golden value to the diverged target again; waive: close with "
-        "a `reason`.")
+        "`values`; push: send the golden value to the diverged target again; retry: a dead "
+        "delivery is due again; waive: close with a `reason`.")
     actor: str = Field(min_length=1, description="Who decides (until sign-in: a name).")
     reason: str | None = None
     values: dict[str, Any] | None = Field(None, description="approve_edited: attribute → value.")

@@ -18,7 +18,8 @@ from mdm.config.loader import Project, load_project
 from mdm.errors import MdmError
 from mdm.store.database import libpq_url
 
-tasks_app = typer.Typer(help="Steward tasks: rule violations and divergences to decide on.",
+tasks_app = typer.Typer(help="Steward tasks: rule violations, divergences and dead deliveries "
+                             "to decide on.",
                         no_args_is_help=True)
 rules_app = typer.Typer(help="Validation rules (rules/*.yaml).", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ class Action(str, Enum):
     approve = "approve"
     approve_edited = "approve_edited"
     push = "push"
+    retry = "retry"
     waive = "waive"
 
 
@@ -38,7 +40,8 @@ def _connect(project: Any, database_url: str | None) -> tuple[Project, psycopg.C
 
 @tasks_app.command("list")
 def list_cmd(status: Annotated[str, typer.Option(help="open | resolved | waived | all")] = "open",
-             type: Annotated[str | None, typer.Option(help="rule_violation | divergence")] = None,
+             type: Annotated[str | None, typer.Option(
+                 help="rule_violation | divergence | dead_delivery")] = None,
              entity: str | None = None, system: str | None = None, limit: int = 50,
              project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
     """List tasks, newest first, with the open count per type."""
@@ -74,7 +77,8 @@ def show_cmd(task_id: int, project: ProjectOpt = None, database_url: DatabaseOpt
 
 @tasks_app.command("resolve")
 def resolve_cmd(task_id: int,
-                action: Annotated[Action, typer.Argument(help="approve | approve_edited | push | waive")],
+                action: Annotated[Action, typer.Argument(
+                    help="approve | approve_edited | push | retry | waive")],
                 reason: Annotated[str | None, typer.Option(help="Why (required to waive).")] = None,
                 set_: Annotated[list[str] | None, typer.Option(
                     "--set", help="approve_edited: ATTRIBUTE=VALUE (repeatable).")] = None,

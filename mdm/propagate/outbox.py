@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from mdm.config.loader import Project
 from mdm.config.models import Backoff, TargetMapping
 from mdm.golden.models import NewVersion
+from mdm.steward.tasks import OPEN_TASK_SQL
 
 logger = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "mdm_outbox"
@@ -175,9 +176,21 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
                     "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
                     "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
                     [_failure_params(o, max_attempts, backoff) for o in failed])
+                dead = [o for o in failed if o.terminal or o.delivery.attempts + 1 >= max_attempts]
+                if dead:  # a steward decides: retry once the cause is fixed, or waive
+                    await cur.executemany(OPEN_TASK_SQL, [_dead_task(o) for o in dead])
     for o in outcomes:
         if not o.acked:
             _log_failure(o, max_attempts)
+
+
+def _dead_task(o: Outcome) -> tuple[Any, ...]:
+    d = o.delivery
+    return ("dead_delivery", d.entity, d.business_key, d.golden_id, d.version, d.target, "error",
+            f"delivery of {d.entity} {d.business_key} v{d.version} to {d.target} is dead after "
+            f"{d.attempts + 1} attempt(s): {o.error}",
+            Jsonb({"delivery_id": d.id, "attempts": d.attempts + 1, "status_code": o.status_code,
+                   "error": o.error, "payload": d.payload}))
 
 
 def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> tuple[Any, ...]:

@@ -20,12 +20,13 @@ from mdm.config.loader import Project
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.golden.models import Cause, GoldenState, NewVersion
-from mdm.propagate.outbox import enqueue_deliveries, enqueue_push
+from mdm.propagate.outbox import OUTBOX_CHANNEL, enqueue_deliveries, enqueue_push
 
 logger = logging.getLogger(__name__)
 ACTIONS = {
     "rule_violation": ("approve", "approve_edited", "waive"),
     "divergence": ("push", "waive"),
+    "dead_delivery": ("retry", "waive"),
 }
 
 
@@ -66,7 +67,7 @@ def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, actio
             raise DecisionError(409, f"task {task_id} is already {task['status']} "
                                      f"(by {task['resolved_by']} at {task['resolved_at']})")
         handler = {"approve": _approve, "approve_edited": _approve_edited, "push": _push,
-                   "waive": _waive}[action]
+                   "retry": _retry, "waive": _waive}[action]
         decision, before, after = handler(conn, project, task, actor, reason, values or {})
         conn.execute(
             "INSERT INTO decision (task_id, actor, action, reason, before, after, golden_id, "
@@ -157,6 +158,21 @@ def _push(conn: psycopg.Connection, project: Project, task: dict[str, Any], acto
     detail = task["detail"]
     return (Decision(task["id"], "push", actor, "resolved", row[0], (delivery_id,)),
             {"target": detail.get("fields")}, {"pushed_version": row[0]})
+
+
+def _retry(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+           reason: str | None, values: dict[str, Any]) -> Result:
+    """The dead delivery is due again, with fresh attempts and the same idempotency key (it is
+    the same version). If a newer version has been delivered meanwhile, it is superseded."""
+    delivery_id = task["detail"].get("delivery_id")
+    row = conn.execute(
+        "UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp() "
+        "WHERE id = %s AND status = 'dead' RETURNING id, last_error", (delivery_id,)).fetchone()
+    if row is None:
+        raise DecisionError(409, f"delivery {delivery_id} is no longer dead")
+    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    return (Decision(task["id"], "retry", actor, "resolved", task["version"], (int(row[0]),)),
+            {"status": "dead", "last_error": row[1]}, {"status": "pending"})
 
 
 def _waive(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,

@@ -14,24 +14,27 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-TASK_TYPES = ("rule_violation", "divergence")
+TASK_TYPES = ("rule_violation", "divergence", "dead_delivery")
 STATUSES = ("open", "resolved", "waived")
+
+
+OPEN_TASK_SQL = """
+INSERT INTO task (type, entity, business_key, golden_id, version, system, severity, summary,
+                  detail)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'
+DO UPDATE SET golden_id = EXCLUDED.golden_id, version = EXCLUDED.version,
+    severity = EXCLUDED.severity, summary = EXCLUDED.summary, detail = EXCLUDED.detail,
+    updated_at = clock_timestamp()
+RETURNING id
+"""
 
 
 def open_task(conn: psycopg.Connection, *, type: str, entity: str, business_key: str,
               golden_id: int | None, version: int | None, system: str, severity: str,
               summary: str, detail: dict[str, Any]) -> int:
     row = conn.execute(
-        """
-        INSERT INTO task (type, entity, business_key, golden_id, version, system, severity,
-                          summary, detail)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-        ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'
-        DO UPDATE SET golden_id = EXCLUDED.golden_id, version = EXCLUDED.version,
-            severity = EXCLUDED.severity, summary = EXCLUDED.summary, detail = EXCLUDED.detail,
-            updated_at = clock_timestamp()
-        RETURNING id
-        """,
+        OPEN_TASK_SQL,
         (type, entity, business_key, golden_id, version, system, severity, summary, Jsonb(detail)),
     ).fetchone()
     assert row is not None

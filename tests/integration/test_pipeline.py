@@ -202,7 +202,7 @@ def test_target_5xx_is_retried_with_backoff_until_acked(stack):
     assert target_rows(stack.pg.url("oa"), "oa_customer", "customer_code")["C0003"]["region"] == "东北"
 
 
-def test_target_4xx_makes_the_delivery_dead_and_others_flow(stack):
+def test_target_4xx_makes_the_delivery_dead_others_flow_and_a_steward_retries_it(stack):
     import httpx
 
     httpx.post(f"{stack.wms_url}/_faults", json={"fail_next": 1, "status": 422}).raise_for_status()
@@ -217,6 +217,23 @@ def test_target_4xx_makes_the_delivery_dead_and_others_flow(stack):
     execute(stack.erp_url, "UPDATE customer SET region = '华中' WHERE code = 'C0005'")
     _settle(stack)
     assert target_rows(stack.pg.url("wms"), "wms_customer", "customer_no")["C0005"]["region"] == "华中"
+
+    # The dead delivery is a steward's task; once the cause is gone, `retry` delivers it.
+    [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'dead_delivery' AND "
+                  "business_key = 'C0004' AND status = 'open'")
+    assert task["system"] == "wms" and task["detail"]["delivery_id"] == by_target["wms"]["id"]
+    assert "HTTP 422" in task["summary"]
+    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+                       json={"action": "retry", "actor": "ops.zhao", "reason": "WMS fixed"})
+    assert reply.status_code == 200, reply.text
+    _settle(stack)
+    assert target_rows(stack.pg.url("wms"), "wms_customer", "customer_no")["C0004"]["region"] == "西南"
+    [delivery] = rows(stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
+                      (by_target["wms"]["id"],))
+    assert delivery["status"] == "acked"
+    again = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+                       json={"action": "retry", "actor": "ops.zhao"})
+    assert again.status_code == 409
 
 
 def test_demo_sql_edits_the_demo_erp_started_from_this_folder(stack, tmp_path):
