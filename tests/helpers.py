@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -111,3 +112,10 @@ def convergence_problems(project: Project, erp_url: str, hub_url: str,
                 if diff:
                     problems.append(f"{entity} {record['business_key']} at {target}: {diff}")
     return problems
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a project file (which must hold it) with `new`."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")

@@ -39,25 +39,26 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     sources = capture_sources(project)
     if not sources:
         raise ConfigError(str(project.root), ["no source with mapped tables: nothing to capture"])
+    urls = {}
     for name in sources:  # a missing ${VAR} or a bad URL stops here, naming the file
         where = f"cdc/{name}.yaml"
-        parse_url(expand_env(project.sources[name].url, where), where)
+        urls[name] = expand_env(project.sources[name].url, where)
+        parse_url(urls[name], where)
     (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     threads = []
     for name in sources:
         thread = threading.Thread(target=_capture_source, name=f"capture-{name}", daemon=True,
-                                  args=(project, name, hub_url, state_dir, stop))
+                                  args=(project, name, urls[name], hub_url, state_dir, stop))
         thread.start()
         threads.append(thread)
     for thread in threads:
         thread.join()
 
 
-def _capture_source(project: Project, name: str, hub_url: str, state_dir: Path,
-                    stop: threading.Event) -> None:
+def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
+                    state_dir: Path, stop: threading.Event) -> None:
     spec = project.sources[name]
-    source_url = expand_env(spec.url, f"cdc/{name}.yaml")
     props = debezium_properties(spec, project.captured_tables(name),
                                 state_dir / "offsets" / f"{name}-{spec.slot}.dat")
     threading.Thread(

@@ -14,8 +14,8 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdm.config.models import EntitySpec, SourceSpec, TargetSpec
-from mdm.config.rules import RuleFile
 from mdm.config.rule_checks import check_observed_sources, check_rule_file
+from mdm.config.rules import RuleFile
 from mdm.errors import ConfigError
 
 M = TypeVar("M")

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mdm.config.models import EntitySpec, SourceSpec
-from mdm.config.rules import RuleFile
-
-COLUMN_KWARGS = ("column", "column_A", "column_B")
+from mdm.config.rules import RuleFile, named_columns
 
 
 @cache
@@ -41,12 +39,6 @@ def _columns_of(entity: EntitySpec, on: str | None) -> Collection[str] | None:
     return None if child is None else child.attributes.keys()
 
 
-def _named_columns(kwargs: Mapping[str, Any]) -> list[str]:
-    names = [str(kwargs[k]) for k in COLUMN_KWARGS if k in kwargs]
-    names += [str(c) for c in kwargs.get("column_list", []) or []]
-    return names
-
-
 def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec]) -> list[str]:
     entity = entities.get(rules.entity)
     if entity is None:
@@ -62,7 +54,7 @@ def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec]) -> list
         unknown = unknown_expectation(rule.expectation_type)
         if unknown:
             problems.append(f"{where}.expectation_type: {unknown}")
-        for column in _named_columns(rule.kwargs):
+        for column in named_columns(rule.kwargs):
             if column not in columns:
                 problems.append(f"{where}.kwargs: column '{column}' is not an attribute "
                                 f"(known: {', '.join(sorted(columns))})")

@@ -6,6 +6,7 @@ value. Cross-file checks (attributes exist, targets map the fields) are in confi
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -13,6 +14,16 @@ from pydantic import Field, model_validator
 from mdm.config.models import Identifier, Spec
 
 Severity = Literal["error", "warning"]
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def named_columns(kwargs: Mapping[str, Any]) -> list[str]:
+    """The columns a Great Expectations kwargs mapping names (column, column_A/B, column_list)."""
+    names = [str(kwargs[k]) for k in COLUMN_KWARGS if k in kwargs]
+    column_list = kwargs.get("column_list")
+    if isinstance(column_list, (list, tuple)):
+        names += [str(c) for c in column_list]
+    return names
 Normalisation = Literal["trim", "width", "case"]
 
 

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import psycopg
 
 from mdm.demo.uscc import make_uscc
-from mdm.rules.uscc import USCC_ALPHABET, is_valid_uscc, uscc_check_digit  # noqa: F401 (re-exported)
 from mdm.demo.vocabulary import (
     BANKS,
     CITIES,
@@ -36,6 +35,7 @@ from mdm.demo.vocabulary import (
     long_description,
     sentence,
 )
+from mdm.rules.uscc import USCC_ALPHABET, is_valid_uscc, uscc_check_digit  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -59,17 +59,20 @@ def last_task_id(hub_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def bad_erp_edit(erp_url: str, hub_url: str, timeout: float = 30.0) -> Scenario:
+def _scenario(title: str, db_url: str, sql: str, hub_url: str, type_: str, entity: str,
+              timeout: float) -> Scenario:
+    """Make the edit, then wait for the task it should open; `title` may use {key}."""
     since, started = last_task_id(hub_url), time.monotonic()
-    key = _edit(erp_url, BAD_TAX_ID_SQL)
-    task = _wait_task(hub_url, "rule_violation", "customer", key, since, timeout)
-    return Scenario(f"ERP edit: an invalid tax id (统一社会信用代码) on customer {key}", task,
-                    (time.monotonic() - started) * 1000)
+    key = _edit(db_url, sql)
+    task = _wait_task(hub_url, type_, entity, key, since, timeout)
+    return Scenario(title.format(key=key), task, (time.monotonic() - started) * 1000)
+
+
+def bad_erp_edit(erp_url: str, hub_url: str, timeout: float = 30.0) -> Scenario:
+    return _scenario("ERP edit: an invalid tax id (统一社会信用代码) on customer {key}", erp_url,
+                     BAD_TAX_ID_SQL, hub_url, "rule_violation", "customer", timeout)
 
 
 def hand_edit_in_oa(oa_db_url: str, hub_url: str, timeout: float = 30.0) -> Scenario:
-    since, started = last_task_id(hub_url), time.monotonic()
-    key = _edit(oa_db_url, HAND_EDIT_SQL)
-    task = _wait_task(hub_url, "divergence", "supplier", key, since, timeout)
-    return Scenario(f"hand edit in OA's own database: vendor {key} renamed", task,
-                    (time.monotonic() - started) * 1000)
+    return _scenario("hand edit in OA's own database: vendor {key} renamed", oa_db_url,
+                     HAND_EDIT_SQL, hub_url, "divergence", "supplier", timeout)

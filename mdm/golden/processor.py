@@ -128,7 +128,8 @@ class Processor:
             by_source.setdefault(event.source, []).append(event)
         all_versions: list[NewVersion] = []
         for source, source_events in by_source.items():
-            if source not in self.mappings and source in self.project.sources:
+            spec = self.project.sources.get(source)
+            if spec is not None and spec.authority == "observed":
                 observed = self.divergence.apply(conn, source, source_events)
                 result.skipped += observed.skipped
                 continue

@@ -159,7 +159,7 @@ class DivergenceDetector:
         deleted = [e for e in events if e.op == "d"]
         if deleted:
             self._deleted(conn, source, spec, target, table, deleted, rules, outcome)
-        sent = _recent_payloads(conn, self.project, spec, target, list(rows))
+        sent = _recent_payloads(conn, spec, target, list(rows))
         outcome.converged.clear()
         for key, (event, fields) in rows.items():
             outcome.compared += 1
@@ -252,7 +252,7 @@ class _Sent:
             yield version, build_payload(self.mapping, attributes, status)
 
 
-def _recent_payloads(conn: psycopg.Connection, project: Project, spec: EntitySpec, target: str,
+def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
                      keys: list[str]) -> dict[str, _Sent]:
     mapping = spec.targets[target]
     rows = conn.execute(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.rules import CheckRule, ExpectationRule, RuleFile
+from mdm.config.rules import CheckRule, ExpectationRule, RuleFile, named_columns
 from mdm.rules.builtin import CHECKS, Subject
 
 if TYPE_CHECKING:
@@ -201,9 +201,7 @@ def _rule_inputs(rule: ExpectationRule | CheckRule) -> tuple[str | None, list[st
         return rule.child, [rule.attribute]
     if "row_condition" in rule.kwargs:  # reads columns we cannot name: all of its scope
         return rule.child, []
-    names = [str(rule.kwargs[k]) for k in ("column", "column_A", "column_B") if k in rule.kwargs]
-    names += [str(c) for c in rule.kwargs.get("column_list", []) or []]
-    return rule.child, names
+    return rule.child, named_columns(rule.kwargs)
 
 
 def _needed(rules: RuleFile, subjects: Sequence[Subject]) -> RuleFile:

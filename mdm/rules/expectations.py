@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdm.config.rules import named_columns
+
 AttributeType = str  # string, integer, decimal, boolean, date, timestamp, timestamptz, time, json
 
-_COLUMN_KWARGS = ("column", "column_A", "column_B")
 # Index lists for map expectations, without the per-value summaries GX would also compute.
 _RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": 0,
                   "include_unexpected_rows": False, "return_unexpected_index_query": False}
@@ -102,14 +103,6 @@ def _describe(exc: Exception) -> str:
     return "; ".join(seen.values())
 
 
-def _named_columns(kwargs: Mapping[str, Any]) -> list[str]:
-    names = [str(kwargs[k]) for k in _COLUMN_KWARGS if k in kwargs]
-    column_list = kwargs.get("column_list")
-    if isinstance(column_list, (list, tuple)):
-        names += [str(c) for c in column_list]
-    return names
-
-
 def check_expectation(expectation_type: str, kwargs: Mapping[str, Any],
                       columns: Collection[str]) -> str | None:
     """Static check for `mdm check`, without data: None if the expectation can run, else one
@@ -119,7 +112,7 @@ def check_expectation(expectation_type: str, kwargs: Mapping[str, Any],
         close = difflib.get_close_matches(expectation_type, known, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown expectation type '{expectation_type}'{hint}"
-    unknown = [c for c in _named_columns(kwargs) if c not in columns]
+    unknown = [c for c in named_columns(kwargs) if c not in columns]
     if unknown:
         return (f"column '{unknown[0]}' is not an attribute "
                 f"(known: {', '.join(sorted(columns)) or 'none'})")
@@ -211,7 +204,7 @@ def _result_of(spec: ExpectationSpec, gx_result: Any,
     if error is not None:
         return ExpectationResult(spec.rule, False, (), None, error)
     result = gx_result.result or {}
-    names = _named_columns(spec.kwargs)
+    names = named_columns(spec.kwargs)
     failures = []
     for index in result.get("unexpected_index_list") or []:
         values = tuple(rows[index].get(name) for name in names)

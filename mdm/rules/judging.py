@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.types.json import Jsonb
 
 from mdm.golden.models import Cause, NewVersion
 from mdm.propagate.outbox import enqueue_deliveries
@@ -73,17 +74,24 @@ def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
     newest: dict[int, int] = {}
     for i, v in enumerate(versions):
         newest[v.golden_id] = i
-    passed = []
+    passed, failing = [], []
     for i in newest.values():
         v, found = versions[i], verdicts.get(i)
         if found is not None and found.failed:
-            _open_rule_task(conn, v, found, system)
+            failing.append(_rule_task(v, found, system))
         else:
             passed.append((v.entity, v.business_key, v.version))
+    if failing:  # one round trip for the batch's tasks, however many records failed
+        with conn.cursor() as cur:
+            cur.executemany(tasks.OPEN_TASK_SQL, failing)
+        logger.info("rule tasks opened or refreshed count=%d (%s)", len(failing),
+                    ", ".join(f"{t[1]} {t[2]}" for t in failing[:5])
+                    + (" …" if len(failing) > 5 else ""))
     tasks.close_rule_tasks(conn, passed, system, closing_same_version)
 
 
-def _open_rule_task(conn: psycopg.Connection, v: NewVersion, verdict: Verdict, system: str) -> None:
+def _rule_task(v: NewVersion, verdict: Verdict, system: str) -> tuple[Any, ...]:
+    """Parameters of tasks.OPEN_TASK_SQL for a version that failed rules."""
     failed = verdict.failed
     quarantined = verdict.quality == "quarantined"
     rules = ", ".join(sorted({f.rule for f in failed}))
@@ -93,13 +101,8 @@ def _open_rule_task(conn: psycopg.Connection, v: NewVersion, verdict: Verdict, s
         {"rule": f.rule, "attribute": f.attribute, "severity": f.severity,
          "observed": f.observed, "expectation": f.expectation, "detail": f.detail}
         for f in failed]}
-    task_id = tasks.open_task(conn, type="rule_violation", entity=v.entity,
-                              business_key=v.business_key, golden_id=v.golden_id,
-                              version=v.version, system=system,
-                              severity="error" if quarantined else "warning",
-                              summary=summary, detail=detail)
-    logger.info("rule task task=%d entity=%s key=%s v%d quality=%s rules=%s", task_id, v.entity,
-                v.business_key, v.version, verdict.quality, rules)
+    return ("rule_violation", v.entity, v.business_key, v.golden_id, v.version, system,
+            "error" if quarantined else "warning", summary, Jsonb(detail))
 
 
 def _json(value: Any) -> str | None:

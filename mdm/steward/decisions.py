@@ -98,17 +98,28 @@ def _current(conn: psycopg.Connection, task: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
-             reason: str | None, values: dict[str, Any]) -> Result:
+def _current_version(conn: psycopg.Connection, task: dict[str, Any]) -> dict[str, Any]:
+    """The record's current version, which must still be the one the task is about."""
     current = _current(conn, task)
     if current["version"] != task["version"]:
         raise DecisionError(409, f"stale: version {current['version']} has replaced version "
                                  f"{task['version']}; approve or waive what is current")
+    return current
+
+
+def _decided(task: dict[str, Any], actor: str) -> Cause:
+    return Cause("decision", None, None, None, None, None, None, None, None, task["id"], actor)
+
+
+def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+             reason: str | None, values: dict[str, Any]) -> Result:
+    current = _current_version(conn, task)
     conn.execute("UPDATE golden_version SET quality = 'approved' WHERE golden_id = %s "
                  "AND version = %s", (current["id"], current["version"]))
-    version = _version_of(task["entity"], current, current["attributes"], Cause(
-        "decision", None, None, None, None, None, None, None, None, task["id"], actor))
-    enqueue_deliveries(conn, project, [version])
+    enqueue_deliveries(conn, project, [NewVersion(
+        current["id"], current["version"], task["entity"], current["business_key"],
+        current["attributes"], current["status"], current["valid_from"], _decided(task, actor),
+        quality="approved")])
     return (Decision(task["id"], "approve", actor, "resolved", current["version"]),
             {"quality": current["quality"]}, {"quality": "approved"})
 
@@ -127,19 +138,15 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
             edited[name] = None if raw is None else decode(attribute.type, raw)
         except DecodeError as exc:
             raise DecisionError(400, f"{name}: {exc}") from exc
-    current = _current(conn, task)
-    if current["version"] != task["version"]:
-        raise DecisionError(409, f"stale: version {current['version']} has replaced version "
-                                 f"{task['version']}")
+    current = _current_version(conn, task)
     attributes = {**current["attributes"], **edited}
-    cause = Cause("decision", None, None, None, None, None, None, None, None, task["id"], actor)
     state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"] + 1,
-                        current["business_key"], attributes, current["status"],
-                        max(datetime.now(UTC), current["valid_from"]))
-    state.business_key = str(attributes.get(spec.business_key, state.business_key))
-    version = _version_of(task["entity"], {**current, "version": state.version,
-                                           "business_key": state.business_key},
-                          attributes, cause, quality="approved", valid_from=state.valid_from)
+                        str(attributes.get(spec.business_key, current["business_key"])),
+                        attributes, current["status"], max(datetime.now(UTC), current["valid_from"]))
+    assert state.golden_id is not None and state.valid_from is not None
+    version = NewVersion(state.golden_id, state.version, state.entity, state.business_key,
+                         attributes, state.status, state.valid_from, _decided(task, actor),
+                         quality="approved")
     repo.save_golden(conn, [state], [version], spec.source)
     enqueue_deliveries(conn, project, [version])
     before = {k: current["attributes"].get(k) for k in edited}
@@ -181,9 +188,3 @@ def _waive(conn: psycopg.Connection, project: Project, task: dict[str, Any], act
         raise DecisionError(400, "waive needs a reason")
     return Decision(task["id"], "waive", actor, "waived", task["version"]), None, None
 
-
-def _version_of(entity: str, current: dict[str, Any], attributes: dict[str, Any], cause: Cause,
-                quality: str = "approved", valid_from: datetime | None = None) -> NewVersion:
-    return NewVersion(current["id"], current["version"], entity, current["business_key"],
-                      attributes, current["status"], valid_from or current["valid_from"], cause,
-                      quality=quality)

@@ -1,27 +1,13 @@
 """Project files are validated on load; a bad file names the file, the key and what was expected."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mdm.config.loader import load_project
 from mdm.errors import ConfigError
-from mdm.runtime.settings import REPO_ROOT
-
-
-@pytest.fixture()
-def project(tmp_path: Path) -> Path:
-    for folder in ("cdc", "golden_records", "targets"):
-        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
-    return tmp_path
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.helpers import edit_file
 
 
 def test_demo_project_loads_with_supplier_children(project: Path):
@@ -32,7 +18,7 @@ def test_demo_project_loads_with_supplier_children(project: Path):
 
 
 def test_wrong_attribute_type_names_file_key_and_expectation(project: Path):
-    _edit(project / "golden_records/material.yaml", "uom: {type: string", "uom: {type: strng")
+    edit_file(project / "golden_records/material.yaml", "uom: {type: string", "uom: {type: strng")
     with pytest.raises(ConfigError) as err:
         load_project(project)
     message = str(err.value)
@@ -42,19 +28,19 @@ def test_wrong_attribute_type_names_file_key_and_expectation(project: Path):
 
 
 def test_unknown_key_is_an_error(project: Path):
-    _edit(project / "cdc/erp.yaml", "slot: mdm_erp", "slott: mdm_erp")
+    edit_file(project / "cdc/erp.yaml", "slot: mdm_erp", "slott: mdm_erp")
     with pytest.raises(ConfigError, match=r"cdc/erp.yaml.*slott: unknown key"):
         load_project(project)
 
 
 def test_target_field_mapped_to_unknown_attribute(project: Path):
-    _edit(project / "golden_records/supplier.yaml", "vendor_name: name", "vendor_name: nmae")
+    edit_file(project / "golden_records/supplier.yaml", "vendor_name: name", "vendor_name: nmae")
     with pytest.raises(ConfigError, match=r"supplier.yaml.*targets.oa.fields.vendor_name: 'nmae' is not an attribute"):
         load_project(project)
 
 
 def test_unknown_target_and_broken_yaml(project: Path):
-    _edit(project / "golden_records/customer.yaml", "  wms:\n", "  erp2:\n")
+    edit_file(project / "golden_records/customer.yaml", "  wms:\n", "  erp2:\n")
     with pytest.raises(ConfigError, match=r"customer.yaml: targets.erp2: not a target"):
         load_project(project)
     (project / "golden_records/customer.yaml").write_text("entity: [unclosed\n")
@@ -63,7 +49,7 @@ def test_unknown_target_and_broken_yaml(project: Path):
 
 
 def test_missing_required_key(project: Path):
-    _edit(project / "golden_records/department.yaml", "business_key: code\n", "")
+    edit_file(project / "golden_records/department.yaml", "business_key: code\n", "")
     with pytest.raises(ConfigError, match=r"department.yaml: business_key: required key is missing"):
         load_project(project)
 

@@ -3,29 +3,15 @@ kwargs, by `mdm check`): a bad file names the file, the key and what was expecte
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mdm.config.loader import PROJECT_FOLDERS, load_project
+from mdm.config.loader import load_project
 from mdm.errors import ConfigError
-from mdm.runtime.settings import REPO_ROOT
-
-
-@pytest.fixture()
-def project(tmp_path: Path) -> Path:
-    for folder in PROJECT_FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
-    return tmp_path
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.helpers import edit_file
 
 
 def _error(project: Path) -> str:
@@ -44,7 +30,7 @@ def test_demo_rules_load_with_every_rule_kind(project: Path):
 
 
 def test_unknown_expectation_type_is_named_with_a_suggestion(project: Path):
-    _edit(project / "rules/material.yaml", "expect_column_values_to_be_in_set",
+    edit_file(project / "rules/material.yaml", "expect_column_values_to_be_in_set",
           "expect_column_values_to_be_in_sett")
     message = _error(project)
     assert "rules/material.yaml" in message and "expectations.1.expectation_type" in message
@@ -52,42 +38,42 @@ def test_unknown_expectation_type_is_named_with_a_suggestion(project: Path):
 
 
 def test_expectation_on_unknown_attribute_is_an_error(project: Path):
-    _edit(project / "rules/material.yaml", "kwargs: {column: uom,", "kwargs: {column: unit,")
+    edit_file(project / "rules/material.yaml", "kwargs: {column: uom,", "kwargs: {column: unit,")
     message = _error(project)
     assert "rules/material.yaml" in message and "column 'unit' is not an attribute" in message
 
 
 def test_check_on_unknown_child_and_entity_reference(project: Path):
-    _edit(project / "rules/supplier.yaml", "    child: tax_ids\n    attribute: id_value",
+    edit_file(project / "rules/supplier.yaml", "    child: tax_ids\n    attribute: id_value",
           "    child: tax_numbers\n    attribute: id_value")
     assert "checks.0.child: 'tax_numbers' is not a child list of supplier" in _error(project)
 
 
 def test_reference_to_unknown_entity(project: Path):
-    _edit(project / "rules/material.yaml", "references: supplier", "references: vendor")
+    edit_file(project / "rules/material.yaml", "references: supplier", "references: vendor")
     assert "checks.0.references: 'vendor' is not an entity" in _error(project)
 
 
 def test_divergence_field_must_be_in_the_target_mapping(project: Path):
-    _edit(project / "rules/supplier.yaml", "fields: [vendor_name,", "fields: [vendor_nam,")
+    edit_file(project / "rules/supplier.yaml", "fields: [vendor_name,", "fields: [vendor_nam,")
     message = _error(project)
     assert "divergence.0.fields: 'vendor_nam' is not a field of supplier's mapping to oa" in message
 
 
 def test_yaml_boolean_key_gets_a_hint(project: Path):
-    _edit(project / "rules/supplier.yaml", "    child: tax_ids\n    kwargs:", "    on: tax_ids\n    kwargs:")
+    edit_file(project / "rules/supplier.yaml", "    child: tax_ids\n    kwargs:", "    on: tax_ids\n    kwargs:")
     message = _error(project)
     assert "rules/supplier.yaml" in message and "YAML takes on/off/yes/no" in message
 
 
 def test_observed_source_must_name_a_target(project: Path):
-    _edit(project / "cdc/oa.yaml", "observes: oa", "observes: crm")
+    edit_file(project / "cdc/oa.yaml", "observes: oa", "observes: crm")
     message = _error(project)
     assert "cdc/oa.yaml" in message and "observes: 'crm' is not a target" in message
 
 
 def test_bad_expectation_kwargs_fail_mdm_check_naming_file_and_key(project: Path):
-    _edit(project / "rules/material.yaml", "kwargs: {column: standard_price, min_value: 0,",
+    edit_file(project / "rules/material.yaml", "kwargs: {column: standard_price, min_value: 0,",
           "kwargs: {column: standard_price, minimum: 0,")
     load_project(project)  # structure is fine; the kwargs are Great Expectations' business
     env = dict(os.environ, MDM_PROJECT_DIR=str(project))
