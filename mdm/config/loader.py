@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mdm.config.models import EntitySpec, SourceSpec, TargetSpec
+from mdm.config.models import EntitySpec, SourceSpec
 from mdm.config.rule_checks import check_observed_sources, check_rule_file
 from mdm.config.rules import RuleFile
+from mdm.config.targets import KIND_KEYS, AnyTarget, TargetMapping, TargetSpec
 from mdm.errors import ConfigError
 
 M = TypeVar("M")
@@ -28,7 +29,7 @@ class Project:
     root: Path
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     entities: dict[str, EntitySpec] = field(default_factory=dict)
-    targets: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, AnyTarget] = field(default_factory=dict)
     rules: dict[str, RuleFile] = field(default_factory=dict)
 
     def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
@@ -135,7 +136,7 @@ def load_project(root: Path) -> Project:
                                       "(run 'mdm init DIR' to create one)"])
     sources: dict[str, SourceSpec] = {}
     entities: dict[str, EntitySpec] = {}
-    targets: dict[str, Any] = {}
+    targets: dict[str, AnyTarget] = {}
     for path in _files(root, "cdc"):
         spec = _parse(path, _rel(root, path), SourceSpec)
         _unique(sources, spec.name, path, root, "name")
@@ -149,6 +150,7 @@ def load_project(root: Path) -> Project:
         _unique(entities, entity.entity, path, root, "entity")
         _check_references(entity, sources, targets, _rel(root, path))
         entities[entity.entity] = entity
+    entities = _attach_mappings(entities, targets)
     rules: dict[str, RuleFile] = {}
     for path in _files(root, "rules"):
         rule_file = _parse(path, _rel(root, path), RuleFile)
@@ -179,7 +181,7 @@ def _unique(seen: dict[str, Any], name: str, path: Path, root: Path, key: str) -
 
 
 def _check_references(entity: EntitySpec, sources: dict[str, SourceSpec],
-                      targets: dict[str, Any], display: str) -> None:
+                      targets: dict[str, AnyTarget], display: str) -> None:
     problems = []
     if entity.source not in sources:
         problems.append(f"source: '{entity.source}' is not a source in cdc/ "
@@ -190,6 +192,50 @@ def _check_references(entity: EntitySpec, sources: dict[str, SourceSpec],
                             f"(known: {', '.join(sorted(targets)) or 'none'})")
     if problems:
         raise ConfigError(display, problems)
+
+
+def _attach_mappings(entities: dict[str, EntitySpec],
+                     targets: dict[str, AnyTarget]) -> dict[str, EntitySpec]:
+    """Merge mappings declared in target files into their entities, fill `fields` left empty
+    (every attribute under its own name) and check the keys each target kind needs."""
+    merged: dict[str, EntitySpec] = {}
+    for name, spec in entities.items():
+        mappings = dict(spec.targets)
+        for target in targets.values():
+            if name in target.entities:
+                if target.name in mappings:
+                    raise ConfigError(f"targets/{target.name}.yaml", [
+                        f"entities.{name}: already mapped in golden_records/{name}.yaml "
+                        f"(targets.{target.name}); declare it in one place"])
+                mappings[target.name] = target.entities[name]
+        for target_name, mapping in list(mappings.items()):
+            where, key = ((f"targets/{target_name}.yaml", f"entities.{name}")
+                          if target_name not in spec.targets
+                          else (f"golden_records/{name}.yaml", f"targets.{target_name}"))
+            problem = spec.mapping_problem(mapping) or _kind_problem(targets[target_name], mapping)
+            if problem:
+                raise ConfigError(where, [f"{key}.{problem}"])
+            if not mapping.fields:
+                mappings[target_name] = mapping.model_copy(update={"fields": {
+                    n: n for n in [*spec.attributes, *spec.children]}})
+        merged[name] = spec.model_copy(update={"targets": mappings})
+    for target in targets.values():
+        for name in target.entities:
+            if name not in entities:
+                raise ConfigError(f"targets/{target.name}.yaml", [
+                    f"entities.{name}: not an entity in golden_records/ "
+                    f"(known: {', '.join(sorted(entities)) or 'none'})"])
+    return merged
+
+
+def _kind_problem(target: AnyTarget, mapping: TargetMapping) -> str | None:
+    missing = [k for k in KIND_KEYS[target.kind] if getattr(mapping, k) is None]
+    if missing:
+        return (f"{missing[0]}: required for a {target.kind} target "
+                f"({' and '.join(KIND_KEYS[target.kind])})")
+    if target.kind in ("rest", "sql") and mapping.retire == "flag" and not mapping.active_field:
+        return "active_field: retire: flag needs active_field (the target's active/enabled field)"
+    return None
 
 
 def _check_tables_unique(project: Project) -> None:

@@ -1,21 +1,19 @@
-"""Pydantic schemas of the project files: cdc/*.yaml, golden_records/*.yaml, targets/*.yaml.
+"""Pydantic schemas of the project files: cdc/*.yaml and golden_records/*.yaml (targets/*.yaml:
+mdm/config/targets.py).
 
 Every model forbids unknown keys, so a typo in a project file is an error naming the key.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mdm.config.targets import Identifier, Spec, TargetMapping
 
 AttributeType = Literal[
     "string", "integer", "decimal", "boolean", "date", "timestamp", "timestamptz", "time", "json"
 ]
-Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # -- sources (cdc/) ---------------------------------------------------------------------------
@@ -83,39 +81,6 @@ class SourceSpec(Spec):
         return self
 
 
-# -- targets (targets/) -----------------------------------------------------------------------
-class Backoff(Spec):
-    initial_ms: int = Field(200, ge=1)
-    max_ms: int = Field(60_000, ge=1)
-    multiplier: float = Field(2.0, ge=1.0)
-
-
-class Reconcile(Spec):
-    interval_s: float = Field(60.0, gt=0, description="Seconds between two read-backs.")
-    page_size: int = Field(100, ge=1, le=1000, description="Records per GET ?limit=&offset=.")
-
-
-class RestTarget(Spec):
-    """A downstream system reached over its REST API."""
-
-    name: Identifier
-    kind: Literal["rest"]
-    base_url: str = Field(description="Base URL; ${ENV_VAR} allowed.")
-    timeout_s: float = Field(10.0, gt=0)
-    max_attempts: int = Field(8, ge=1, description="After this many failures a delivery is dead.")
-    backoff: Backoff = Backoff()
-    concurrency: int = Field(8, ge=1, le=64, description="Deliveries in flight at once.")
-    headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra HTTP headers; values may use ${ENV_VAR}."
-    )
-    reconcile: Reconcile | None = Field(
-        None, description="Read the target's records back over its API on a schedule and "
-        "compare them with the golden values (for targets whose database the hub cannot capture).")
-
-
-TargetSpec = Annotated[RestTarget, Field(discriminator="kind")]
-
-
 # -- entities (golden_records/) ---------------------------------------------------------------
 class Attribute(Spec):
     type: AttributeType = "string"
@@ -147,25 +112,6 @@ class ChildSpec(Spec):
         return value if "." in value else f"public.{value}"
 
 
-class TargetMapping(Spec):
-    """How one entity is written to one target."""
-
-    path: str = Field(description="Collection path under the target's base URL, e.g. /api/vendors.")
-    fields: dict[str, str] = Field(
-        description="target field: golden attribute (or child list name)."
-    )
-    retire: Literal["flag", "delete"] = Field(
-        "flag", description="flag: send active_field=false; delete: HTTP DELETE."
-    )
-    active_field: str | None = Field(None, description="Target field set true/false by status.")
-
-    @model_validator(mode="after")
-    def _flag_needs_field(self) -> TargetMapping:
-        if self.retire == "flag" and not self.active_field:
-            raise ValueError("retire: flag needs active_field (the target's active/enabled field)")
-        return self
-
-
 class EntitySpec(Spec):
     entity: Identifier
     description: str | None = None
@@ -179,7 +125,9 @@ class EntitySpec(Spec):
         default_factory=list, description="Columns deliberately not mapped (audit columns)."
     )
     children: dict[Identifier, ChildSpec] = Field(default_factory=dict)
-    targets: dict[Identifier, TargetMapping] = Field(default_factory=dict)
+    targets: dict[Identifier, TargetMapping] = Field(
+        default_factory=dict, description="target name → how this entity is written there "
+        "(or declare it in the target's own file under `entities:`).")
 
     @field_validator("table")
     @classmethod
@@ -193,15 +141,19 @@ class EntitySpec(Spec):
         clash = set(self.children) & set(self.attributes)
         if clash:
             raise ValueError(f"children and attributes share names: {sorted(clash)}")
-        names = set(self.attributes) | set(self.children)
         for target, mapping in self.targets.items():
-            for field, attr in mapping.fields.items():
-                if attr not in names:
-                    raise ValueError(
-                        f"targets.{target}.fields.{field}: '{attr}' is not an attribute "
-                        f"or child of {self.entity}"
-                    )
+            problem = self.mapping_problem(mapping)
+            if problem:
+                raise ValueError(f"targets.{target}.{problem}")
         return self
+
+    def mapping_problem(self, mapping: TargetMapping) -> str | None:
+        """`fields.<field>: …` when a mapped attribute does not exist, else None."""
+        names = set(self.attributes) | set(self.children)
+        for field, attr in mapping.fields.items():
+            if attr not in names:
+                return f"fields.{field}: '{attr}' is not an attribute or child of {self.entity}"
+        return None
 
     def column_of(self, attribute: str) -> str:
         return self.attributes[attribute].column or attribute

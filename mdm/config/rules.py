@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mdm.config.models import Identifier, Spec
+from mdm.config.targets import Identifier, Spec
 
 Severity = Literal["error", "warning"]
 COLUMN_KWARGS = ("column", "column_A", "column_B")

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
-from mdm.config.models import Backoff, TargetMapping
+from mdm.config.targets import Backoff, TargetMapping
 from mdm.golden.models import NewVersion
 from mdm.steward.tasks import OPEN_TASK_SQL
 
@@ -153,32 +153,31 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
 async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
                           max_attempts: int, backoff: Backoff) -> None:
     """Store acks (and the target's id as an xref) and failures (with the next attempt time)."""
-    async with conn.transaction():
-        async with conn.cursor() as cur:
-            acked = [o for o in outcomes if o.acked]
-            if acked:
-                await cur.executemany(
-                    "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
-                    "response_status = %s, target_id = %s, payload = %s, last_error = NULL, "
-                    "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
-                    [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
-                     for o in acked])
-                await cur.executemany(
-                    "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
-                    "updated_at = clock_timestamp()",
-                    [(o.delivery.golden_id, o.delivery.target, o.target_id)
-                     for o in acked if o.target_id])
-            failed = [o for o in outcomes if not o.acked]
-            if failed:
-                await cur.executemany(
-                    "UPDATE delivery SET status = %s, attempts = attempts + 1, "
-                    "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
-                    "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
-                    [_failure_params(o, max_attempts, backoff) for o in failed])
-                dead = [o for o in failed if o.terminal or o.delivery.attempts + 1 >= max_attempts]
-                if dead:  # a steward decides: retry once the cause is fixed, or waive
-                    await cur.executemany(OPEN_TASK_SQL, [_dead_task(o) for o in dead])
+    async with conn.transaction(), conn.cursor() as cur:
+        acked = [o for o in outcomes if o.acked]
+        if acked:
+            await cur.executemany(
+                "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
+                "response_status = %s, target_id = %s, payload = %s, last_error = NULL, "
+                "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
+                [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
+                 for o in acked])
+            await cur.executemany(
+                "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
+                "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
+                "updated_at = clock_timestamp()",
+                [(o.delivery.golden_id, o.delivery.target, o.target_id)
+                 for o in acked if o.target_id])
+        failed = [o for o in outcomes if not o.acked]
+        if failed:
+            await cur.executemany(
+                "UPDATE delivery SET status = %s, attempts = attempts + 1, "
+                "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
+                "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
+                [_failure_params(o, max_attempts, backoff) for o in failed])
+            dead = [o for o in failed if o.terminal or o.delivery.attempts + 1 >= max_attempts]
+            if dead:  # a steward decides: retry once the cause is fixed, or waive
+                await cur.executemany(OPEN_TASK_SQL, [_dead_task(o) for o in dead])
     for o in outcomes:
         if not o.acked:
             _log_failure(o, max_attempts)

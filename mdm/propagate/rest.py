@@ -1,18 +1,22 @@
-"""The REST propagator: PUT (or DELETE) one record at a time to a target's API.
+"""The REST propagator: PUT (or DELETE) one record at a time to a target's API, or, where the
+target's API takes batches (`batch:` in its file), POST up to `max_size` records in one call.
 
 httpx's exceptions are translated here, once: connection problems, timeouts, 5xx, 408 and
 429 are transient (retried with backoff); other 4xx are terminal (the delivery is dead).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from mdm.config.loader import Project, expand_env
-from mdm.config.models import RestTarget
+from mdm.config.targets import RestTarget
 from mdm.propagate.outbox import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
@@ -34,6 +38,49 @@ class RestPropagator:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        semaphore = asyncio.Semaphore(self.target.concurrency)
+
+        async def one(d: Delivery) -> Outcome:
+            async with semaphore:
+                return await self.deliver(d)
+
+        async def batch(ds: list[Delivery]) -> list[Outcome]:
+            async with semaphore:
+                return await self.deliver_batch(ds)
+
+        if self.target.batch is None:
+            return list(await asyncio.gather(*(one(d) for d in deliveries)))
+        size = self.target.batch.max_size
+        chunks: list[list[Delivery]] = []
+        for _, group in groupby(sorted(deliveries, key=lambda d: d.entity), key=lambda d: d.entity):
+            items = list(group)
+            chunks += [items[i:i + size] for i in range(0, len(items), size)]
+        results = await asyncio.gather(*(batch(c) for c in chunks))
+        by_id = {o.delivery.id: o for chunk in results for o in chunk}
+        return [by_id[d.id] for d in deliveries]
+
+    async def deliver_batch(self, ds: Sequence[Delivery]) -> list[Outcome]:
+        """POST <path><suffix> {"items": [...]}; the answer has one result per item, in order:
+        {"results": [{"status": 200, "id": ...} | {"status": 422, "detail": ...}]}."""
+        assert self.target.batch is not None
+        mapping = self.project.entities[ds[0].entity].targets[self.target.name]
+        url = f"{self.base_url}{mapping.path}{self.target.batch.suffix}"
+        items = [{"key": d.business_key, "version": d.version, "idempotency_key": d.idempotency_key,
+                  "operation": "delete" if d.operation == "retire" and mapping.retire == "delete"
+                  else "upsert", "payload": d.payload} for d in ds]
+        try:
+            response = await self.client.post(url, json={"items": items},
+                                               headers={"X-MDM-Entity": ds[0].entity})
+        except httpx.TimeoutException as exc:
+            return [Outcome(d, acked=False, error=f"timeout after {self.target.timeout_s}s "
+                            f"({exc!r})") for d in ds]
+        except httpx.TransportError as exc:
+            return [Outcome(d, acked=False, error=f"cannot reach {self.base_url}: {exc!r}") for d in ds]
+        if response.status_code >= 300:
+            return [self._outcome(d, response) for d in ds]
+        return _batch_outcomes(ds, response)
 
     def _url(self, d: Delivery) -> str:
         mapping = self.project.entities[d.entity].targets[self.target.name]
@@ -74,3 +121,25 @@ def _target_id(response: httpx.Response) -> str | None:
     if isinstance(body, dict) and body.get("id") is not None:
         return str(body["id"])
     return None
+
+
+def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response) -> list[Outcome]:
+    try:
+        results = response.json()["results"]
+        if not isinstance(results, list) or len(results) != len(ds):
+            raise ValueError(f"{len(results)} results for {len(ds)} items")
+    except (ValueError, KeyError, TypeError) as exc:  # the target acked something unreadable
+        return [Outcome(d, acked=False, status_code=response.status_code,
+                        error=f"unreadable batch answer: {exc}") for d in ds]
+    outcomes = []
+    for d, result in zip(ds, results, strict=True):
+        code = int(result.get("status", 0))
+        if 200 <= code < 300:
+            target_id = result.get("id")
+            outcomes.append(Outcome(d, acked=True, status_code=code,
+                                    target_id=None if target_id is None else str(target_id)))
+        else:
+            terminal = 400 <= code < 500 and code not in TRANSIENT_STATUS
+            outcomes.append(Outcome(d, acked=False, terminal=terminal, status_code=code,
+                                    error=f"HTTP {code} (in batch): {result.get('detail')}"))
+    return outcomes

@@ -1,7 +1,7 @@
 """The propagation process: one asyncio loop per target, woken by NOTIFY on the outbox.
 
 A slow or failing target only slows its own loop: each target has its own connection,
-HTTP client and concurrency limit.
+client (HTTP, database, broker), concurrency limit and rate limit.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import threading
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.models import RestTarget
+from mdm.config.targets import AnyTarget, RestTarget
+from mdm.propagate.base import RateLimiter, open_propagator
 from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, Outcome, claim_due, record_outcomes
-from mdm.propagate.rest import RestPropagator
 from mdm.rules.reconcile import reconcile_forever
 
 logger = logging.getLogger(__name__)
@@ -24,17 +24,24 @@ LOADED_LINGER_S = 1.0
 
 
 class TargetLoop:
-    def __init__(self, target: RestTarget, project: Project, hub_url: str) -> None:
+    def __init__(self, target: AnyTarget, project: Project, hub_url: str) -> None:
         self.target = target
         self.project = project
         self.hub_url = hub_url
-        self.propagator = RestPropagator(target, project)
+        self.propagator = open_propagator(target, project)
         self.wake = asyncio.Event()
-        self.semaphore = asyncio.Semaphore(target.concurrency)
+        self.limiter = RateLimiter(target.rate_limit_per_s) if target.rate_limit_per_s else None
 
-    async def _push(self, d: Delivery) -> Outcome:
-        async with self.semaphore:
-            return await self.propagator.deliver(d)
+    async def _deliver(self, due: list[Delivery]) -> list[Outcome]:
+        if self.limiter is None:
+            return await self.propagator.deliver_many(due)
+        outcomes: list[Outcome] = []
+        step = max(1, int(self.limiter.per_s / 4))  # a quarter second's worth at a time
+        for start in range(0, len(due), step):
+            chunk = due[start:start + step]
+            await self.limiter.acquire(len(chunk))
+            outcomes += await self.propagator.deliver_many(chunk)
+        return outcomes
 
     async def run(self, stop: asyncio.Event) -> None:
         conn: psycopg.AsyncConnection | None = None
@@ -48,7 +55,7 @@ class TargetLoop:
                 self.wake.clear()  # before the claim: a NOTIFY during the push is not lost
                 due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
                 if due:
-                    outcomes = await asyncio.gather(*(self._push(d) for d in due))
+                    outcomes = await self._deliver(due)
                     await record_outcomes(conn, outcomes, self.target.max_attempts,
                                           self.target.backoff)
                     acked = sum(o.acked for o in outcomes)
@@ -105,7 +112,7 @@ async def _listen(hub_url: str, loops: list[TargetLoop], stop: asyncio.Event) ->
 
 
 async def propagate_forever(project: Project, hub_url: str, stop_flag: threading.Event) -> None:
-    targets = [t for t in project.targets.values() if isinstance(t, RestTarget)]
+    targets = list(project.targets.values())
     stop = asyncio.Event()
     loops = [TargetLoop(t, project, hub_url) for t in targets]
     logger.info("propagation starting targets=%s", ",".join(t.name for t in targets))
@@ -118,7 +125,7 @@ async def propagate_forever(project: Project, hub_url: str, stop_flag: threading
             loop.wake.set()
 
     readers = [asyncio.to_thread(reconcile_forever, project, t, hub_url, stop_flag)
-               for t in targets if t.reconcile is not None]
+               for t in targets if isinstance(t, RestTarget) and t.reconcile is not None]
     await asyncio.gather(watch_stop(), _listen(hub_url, loops, stop), *(l.run(stop) for l in loops),
                          *readers)
 

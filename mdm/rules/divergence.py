@@ -21,7 +21,8 @@ import orjson
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.models import EntitySpec, ObservedTable, TargetMapping
+from mdm.config.models import EntitySpec, ObservedTable
+from mdm.config.targets import TargetMapping
 from mdm.config.rules import DivergenceRule
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode

@@ -17,7 +17,8 @@ import httpx
 import psycopg
 
 from mdm.config.loader import Project, expand_env
-from mdm.config.models import EntitySpec, RestTarget
+from mdm.config.models import EntitySpec
+from mdm.config.targets import RestTarget
 from mdm.config.rules import DivergenceRule
 from mdm.propagate.outbox import build_payload
 from mdm.rules.divergence import compare, key_field, open_divergence
@@ -59,7 +60,7 @@ def reconcile_once(project: Project, target: RestTarget, hub_url: str) -> tuple[
             rules = [r for r in rule_file.divergence if r.target == target.name]
             if rules:
                 spec = project.entities[entity]
-                for page in _pages(client, spec.targets[target.name].path, target):
+                for page in _pages(client, spec.targets[target.name].path or "", target):
                     c, d = _compare_page(conn, spec, target.name, rules, page)
                     compared, diverged = compared + c, diverged + d
     return compared, diverged

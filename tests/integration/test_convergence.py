@@ -10,7 +10,7 @@ import psycopg
 from mdm.config.loader import load_project
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import convergence_problems
+from tests.helpers import convergence_problems, target_databases
 
 PROJECT = load_project(REPO_ROOT)
 MAIN_TABLES = ["supplier", "material", "customer", "employee", "department"]
@@ -102,5 +102,5 @@ def test_random_erp_changes_converge_everywhere(stack):
     assert applied >= 300
     wait_idle(stack.erp_url, stack.hub_url, timeout=300)
     problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
-                                    {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")})
+                                    target_databases(stack))
     assert problems == [], "\n".join(problems[:20])

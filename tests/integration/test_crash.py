@@ -12,7 +12,7 @@ from mdm.capture.models import ChangeEvent
 from mdm.config.loader import load_project
 from mdm.demo.sync import wait_drained, wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import convergence_problems, rows
+from tests.helpers import convergence_problems, target_databases, rows
 
 PROJECT = load_project(REPO_ROOT)
 
@@ -56,7 +56,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(stack):
     # durable offsets: the restarted capture resumed streaming, it did not snapshot again
     assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"] == snapshot_reads
     problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
-                                    {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")})
+                                    target_databases(stack))
     assert problems == [], "\n".join(problems[:20])
     assert _duplicated_versions(stack.hub_url) == []
     assert _gaps(stack.hub_url) == []
@@ -101,6 +101,6 @@ def test_lost_replication_slot_is_recovered_by_a_new_snapshot(stack):
     wait_idle(stack.erp_url, stack.hub_url, timeout=300)
     assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"] > snapshot_reads
     problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
-                                    {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")})
+                                    target_databases(stack))
     assert problems == [], "\n".join(problems[:20])
     assert _duplicated_versions(stack.hub_url) == [] and _gaps(stack.hub_url) == []

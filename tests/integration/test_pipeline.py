@@ -10,13 +10,13 @@ import pytest
 from mdm.config.loader import load_project
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import convergence_problems, execute, golden, rows, target_rows
+from tests.helpers import convergence_problems, execute, golden, rows, target_databases, target_rows
 
 PROJECT = load_project(REPO_ROOT)
 
 
 def _targets(stack) -> dict[str, str]:
-    return {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms")}
+    return target_databases(stack)
 
 
 def _settle(stack) -> None:

@@ -81,3 +81,16 @@ CREATE TABLE IF NOT EXISTS api_idempotency (
     response    jsonb NOT NULL,
     created_at  timestamptz DEFAULT now()
 );
+
+-- Staff basics that OA's HR module reads, written by the hub straight into this database
+-- (targets/oa_db.yaml, kind sql: the seed's 数据库直连), not through OA's API.
+CREATE TABLE IF NOT EXISTS oa_hr_employee (
+    emp_id      serial PRIMARY KEY,
+    emp_no      varchar(20) NOT NULL UNIQUE,
+    emp_name    varchar(60) NOT NULL,
+    dept_id     integer,
+    hire_date   date,
+    on_job      boolean NOT NULL DEFAULT true,
+    mdm_version integer,
+    synced_at   timestamptz NOT NULL DEFAULT now()
+);

@@ -1,0 +1,104 @@
+"""What the message targets received: a queue bound to the AMQP exchange, and the messages of
+the JetStream stream, read back as envelopes. Used by the tests, the fault bench and anyone
+who wants to look at what the hub published."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+
+def bind_queue(url: str, exchange: str, queue: str, binding: str = "#") -> None:
+    """Declare a durable queue bound to `exchange` (declared too), so messages have a home."""
+
+    async def run() -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            ex = await channel.declare_exchange(exchange, "topic", durable=True)
+            q = await channel.declare_queue(queue, durable=True)
+            await q.bind(ex, binding)
+
+    asyncio.run(run())
+
+
+def drain_queue(url: str, queue: str, delete: bool = False) -> list[dict[str, Any]]:
+    """Every message waiting in `queue`, in order, each as its envelope plus `message_id`."""
+
+    async def run() -> list[dict[str, Any]]:
+        import aio_pika
+
+        received: list[dict[str, Any]] = []
+        connection = await aio_pika.connect(url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            q = await channel.declare_queue(queue, durable=True, passive=True)
+            while (message := await q.get(no_ack=True, fail=False, timeout=10)) is not None:
+                received.append({**orjson.loads(message.body), "message_id": message.message_id})
+            if delete:
+                await q.delete(if_unused=False, if_empty=False)
+        return received
+
+    return asyncio.run(run())
+
+
+def read_stream(url: str, stream: str, delete: bool = False) -> list[dict[str, Any]]:
+    """Every message stored in the JetStream `stream`, in order, each as its envelope plus
+    `message_id` (its Nats-Msg-Id)."""
+
+    async def run() -> list[dict[str, Any]]:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        client = await nats.connect(servers=[url], connect_timeout=10)
+        try:
+            js = client.jetstream(timeout=10)
+            try:
+                info = await js.stream_info(stream)
+            except NotFoundError:
+                return []
+            received = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(stream, seq)
+                except NotFoundError:
+                    continue
+                headers = msg.headers or {}
+                received.append({**orjson.loads(msg.data or b"{}"),
+                                 "message_id": headers.get("Nats-Msg-Id")})
+            if delete:
+                await js.delete_stream(stream)
+            return received
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def delivery_figures(received: list[dict[str, Any]]) -> dict[str, int]:
+    """Duplicates (a message id seen again) and out-of-order arrivals (a record's version lower
+    than one already received) among received envelopes."""
+    seen: set[str] = set()
+    newest: dict[tuple[str, str], int] = {}
+    duplicates = out_of_order = 0
+    for m in received:
+        if m["message_id"] in seen:
+            duplicates += 1
+        seen.add(m["message_id"])
+        record = (m["entity"], m["key"])
+        if m["version"] < newest.get(record, 0):
+            out_of_order += 1
+        newest[record] = max(newest.get(record, 0), m["version"])
+    return {"received": len(received), "duplicates": duplicates, "out_of_order": out_of_order}
+
+
+def latest_by_record(received: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in received:
+        record = (m["entity"], m["key"])
+        if record not in latest or m["version"] >= latest[record]["version"]:
+            latest[record] = m
+    return latest

@@ -1,0 +1,81 @@
+"""What every propagator shares: the interface the target loop calls, the message envelope of
+the message targets, a rate limiter, and the one place a target is opened by its kind."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from mdm.config.loader import Project
+from mdm.config.targets import AnyTarget
+from mdm.propagate.outbox import Delivery, Outcome
+
+
+class Propagator(Protocol):
+    """Delivers claimed deliveries to one target. Never raises for a target's fault: each
+    delivery gets an Outcome (acked, or failed with `terminal` saying whether a retry can help)."""
+
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def open_propagator(target: AnyTarget, project: Project) -> Propagator:
+    if target.kind == "rest":
+        from mdm.propagate.rest import RestPropagator
+
+        return RestPropagator(target, project)
+    if target.kind == "sql":
+        from mdm.propagate.sql import SqlPropagator
+
+        return SqlPropagator(target, project)
+    if target.kind == "amqp":
+        from mdm.propagate.amqp import AmqpPropagator
+
+        return AmqpPropagator(target, project)
+    from mdm.propagate.nats import NatsPropagator
+
+    return NatsPropagator(target, project)
+
+
+def envelope(d: Delivery) -> dict[str, Any]:
+    """The body of a message to a broker: the mapped record plus what a consumer needs to
+    dedupe (idempotency_key) and to order (version) it."""
+    return {"entity": d.entity, "key": d.business_key, "golden_id": d.golden_id,
+            "version": d.version, "operation": d.operation,
+            "status": "retired" if d.operation == "retire" else "active",
+            "idempotency_key": d.idempotency_key, "data": d.payload}
+
+
+def redact(url: str) -> str:
+    """A URL fit for a log line: the password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RateLimiter:
+    """A token bucket: at most `per_s` acquisitions a second, bursts of up to one second's worth."""
+
+    def __init__(self, per_s: float) -> None:
+        self.per_s = per_s
+        self.capacity = max(per_s, 1.0)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, n: int = 1) -> None:
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_s)
+                self.updated = now
+                if self.tokens >= min(n, self.capacity):
+                    self.tokens -= n
+                    return
+                await asyncio.sleep((min(n, self.capacity) - self.tokens) / self.per_s)

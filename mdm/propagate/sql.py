@@ -1,0 +1,166 @@
+"""The SQL propagator (数据库直连): upsert straight into a target table over SQLAlchemy.
+
+One claim is written in one transaction (a row at a time, each statement tiny on loopback);
+if a row is refused for its data (a constraint, a bad value), the batch is rolled back and
+written again one row per transaction, so the refused row is dead alone and the rest flow on.
+Lost connections and timeouts are transient: the claim is retried with backoff.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from mdm.config.loader import Project, expand_env
+from mdm.config.targets import SqlTarget, TargetMapping
+from mdm.propagate.base import redact
+from mdm.propagate.outbox import Delivery, Outcome
+
+logger = logging.getLogger(__name__)
+TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+             sa_exc.DisconnectionError)
+
+
+def engine_url(url: str) -> str:
+    """postgresql:// means psycopg 3 here (SQLAlchemy's default driver is not installed)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+class SqlPropagator:
+    def __init__(self, target: SqlTarget, project: Project) -> None:
+        self.target = target
+        self.project = project
+        url = engine_url(expand_env(target.url, f"targets/{target.name}.yaml"))
+        self.where = redact(url)
+        connect_args: dict[str, Any] = {}
+        if url.startswith("postgresql"):
+            timeout_ms = int(target.timeout_s * 1000)
+            connect_args = {"connect_timeout": max(1, int(target.timeout_s)),
+                            "options": f"-c statement_timeout={timeout_ms} "
+                                       f"-c lock_timeout={timeout_ms}"}
+        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=0,
+                                       connect_args=connect_args)
+        self.tables: dict[str, sa.Table] = {}
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.engine.dispose)
+
+    async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        return await asyncio.to_thread(self._deliver_all, deliveries)
+
+    def _deliver_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        try:
+            with self.engine.begin() as conn:
+                return [Outcome(d, acked=True, target_id=self._write(conn, d)) for d in deliveries]
+        except TRANSIENT as exc:
+            error = f"{self.where}: {_reason(exc)}"
+            return [Outcome(d, acked=False, error=error) for d in deliveries]
+        except (sa_exc.SQLAlchemyError, ValueError):
+            pass  # a row was refused: find which, one transaction per row
+        return [self._deliver_one(d) for d in deliveries]
+
+    def _deliver_one(self, d: Delivery) -> Outcome:
+        try:
+            with self.engine.begin() as conn:
+                return Outcome(d, acked=True, target_id=self._write(conn, d))
+        except TRANSIENT as exc:
+            return Outcome(d, acked=False, error=f"{self.where}: {_reason(exc)}")
+        except (sa_exc.SQLAlchemyError, ValueError) as exc:
+            return Outcome(d, acked=False, terminal=True, error=f"refused: {_reason(exc)}")
+
+    def _table(self, conn: sa.Connection, name: str) -> sa.Table:
+        if name not in self.tables:
+            schema, _, table = name.rpartition(".")
+            self.tables[name] = sa.Table(table, sa.MetaData(), schema=schema or None,
+                                         autoload_with=conn)
+        return self.tables[name]
+
+    def _write(self, conn: sa.Connection, d: Delivery) -> str | None:
+        mapping = self.project.entities[d.entity].targets[self.target.name]
+        assert mapping.table is not None and mapping.key is not None
+        table = self._table(conn, mapping.table)
+        key_col = table.c[mapping.key]
+        if d.operation == "retire" and mapping.retire == "delete":
+            conn.execute(sa.delete(table).where(key_col == d.business_key))
+            return None
+        values = _typed(table, d.payload)
+        values[mapping.key] = _coerce(key_col, d.business_key)
+        if mapping.version_field:
+            values[mapping.version_field] = d.version
+        return _upsert(conn, table, mapping, values)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
+            values: dict[str, Any]) -> str | None:
+    assert mapping.key is not None
+    key_col = table.c[mapping.key]
+    pk = list(table.primary_key.columns)
+    returning = pk[:1] if pk else [key_col]
+    changes = {k: v for k, v in values.items() if k != mapping.key}
+    newer = None
+    if mapping.version_field:  # an older version never overwrites a newer one
+        col = table.c[mapping.version_field]
+        newer = sa.or_(col.is_(None), col <= values[mapping.version_field])
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table).values(values)
+        stmt = stmt.on_conflict_do_update(index_elements=[key_col], set_=changes, where=newer)
+        row = conn.execute(stmt.returning(*returning)).first()
+        return None if row is None else str(row[0])
+    update = sa.update(table).where(key_col == values[mapping.key]).values(changes)
+    if newer is not None:
+        update = update.where(newer)
+    if conn.execute(update).rowcount == 0:
+        exists = conn.execute(sa.select(key_col).where(key_col == values[mapping.key])).first()
+        if exists is None:
+            conn.execute(sa.insert(table).values(values))
+    return None
+
+
+def _typed(table: sa.Table, payload: dict[str, Any]) -> dict[str, Any]:
+    values = {}
+    for field, value in payload.items():
+        if field not in table.c:
+            raise ValueError(f"table {table.fullname} has no column {field}")
+        values[field] = _coerce(table.c[field], value)
+    return values
+
+
+def _coerce(column: sa.Column[Any], value: Any) -> Any:
+    """The golden record's JSON value as the column's Python type (dates and decimals travel
+    as ISO strings in the hub)."""
+    if value is None or isinstance(column.type, sa.JSON):
+        return value
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:
+        return value
+    if isinstance(value, str):
+        if python_type is datetime:
+            return datetime.fromisoformat(value)
+        if python_type is date:
+            return date.fromisoformat(value)
+        if python_type is time:
+            return time.fromisoformat(value)
+        if python_type is Decimal:
+            return Decimal(value)
+    if isinstance(value, (list, dict)) and python_type is str:
+        import orjson
+
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original).strip().splitlines()[0] if str(original).strip() else ''}"
