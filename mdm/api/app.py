@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import Connection, Engine, text
 
+from mdm.api.deliveries import deliveries_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import tasks_router
 from mdm.config.loader import Project
@@ -38,6 +39,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.state.project = project
     app.state.libpq_url = libpq_url(settings.require_database())
     app.include_router(tasks_router())
+    app.include_router(deliveries_router())
 
     def entity_or_404(entity: str) -> None:
         if entity not in project.entities:

@@ -35,10 +35,11 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, demo, hub, steward
+    from mdm.cli import bench, demo, hub, propagation, steward
 
     hub.register(app)
     steward.register(app)
+    propagation.register(app)
     demo.register(app)
     bench.register(app)
 

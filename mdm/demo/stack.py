@@ -35,6 +35,7 @@ class DemoStack:
     wms_port: int = 0
     pg: EmbeddedPostgres = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # wins over the defaults below
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -62,11 +63,11 @@ class DemoStack:
         return f"http://127.0.0.1:{self.wms_port}"
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, MDM_ERP_URL=self.erp_url, MDM_DATABASE_URL=self.hub_url,
+        return {**dict(os.environ, MDM_ERP_URL=self.erp_url, MDM_DATABASE_URL=self.hub_url,
                     MDM_OA_URL=self.oa_url, MDM_WMS_URL=self.wms_url,
                     MDM_OA_DB_URL=self.pg.url("oa"), MDM_WMS_DB_URL=self.pg.url("wms"),
                     MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
-                    MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1")
+                    MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1"), **self.extra_env}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start_databases(self, fresh: bool = False, seed: bool = True, **seed_counts: int) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replay"
+VERSION_HEADER = "X-MDM-Version"
 MAX_LIST_LIMIT = 1000
 
 
@@ -140,36 +142,52 @@ def _jsonable(value: Any) -> Any:
 # -- the target ------------------------------------------------------------------------------
 
 
+def _receipt(conn: psycopg.Connection[Any], coll: Collection, key: str, version: int | None,
+             idempotency_key: str | None, replay: bool) -> None:
+    conn.execute("INSERT INTO api_receipt (collection, record_key, version, idempotency_key, "
+                 "replay) VALUES (%s, %s, %s, %s, %s)",
+                 (coll.name, key, version, idempotency_key, replay))
+
+
 @dataclass
 class Faults:
-    """Injected failures: the next `remaining` PUT/DELETE calls sleep, then answer `status`."""
+    """Injected failures: of the next `remaining` PUT/DELETE calls (on `keys` only, if given),
+    each fails with probability `rate`: it sleeps, then answers `status`."""
 
     remaining: int = 0
     status: int = 503
     delay_ms: int = 0
+    rate: float = 1.0
+    keys: frozenset[str] = frozenset()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def arm(self, remaining: int, status: int, delay_ms: int) -> None:
+    def arm(self, spec: FaultSpec) -> None:
         with self._lock:
-            self.remaining, self.status, self.delay_ms = remaining, status, delay_ms
+            self.remaining, self.status, self.delay_ms = spec.fail_next, spec.status, spec.delay_ms
+            self.rate, self.keys = spec.rate, frozenset(spec.keys)
 
-    def take(self) -> tuple[int, int] | None:
-        """(status, delay_ms) for this call when a fault is armed; status 0 means delay only."""
+    def take(self, key: str | None = None) -> tuple[int, int] | None:
+        """(status, delay_ms) for this call when a fault hits it; status 0 means delay only."""
         with self._lock:
-            if self.remaining <= 0:
+            if self.remaining <= 0 or (self.keys and key not in self.keys):
                 return None
             self.remaining -= 1
+            if self.rate < 1.0 and random.random() >= self.rate:
+                return None
             return self.status, self.delay_ms
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         with self._lock:
-            return {"fail_next": self.remaining, "status": self.status, "delay_ms": self.delay_ms}
+            return {"fail_next": self.remaining, "status": self.status, "delay_ms": self.delay_ms,
+                    "rate": self.rate, "keys": sorted(self.keys)}
 
 
 class FaultSpec(BaseModel):
     fail_next: int = Field(default=1, ge=0)
     status: int = Field(default=503, description="0: only delay, then handle normally")
     delay_ms: int = Field(default=0, ge=0, le=600_000)
+    rate: float = Field(default=1.0, gt=0, le=1, description="Share of the calls that fail.")
+    keys: list[str] = Field(default_factory=list, description="Only calls for these records.")
 
 
 @dataclass
@@ -219,10 +237,10 @@ class Target:
 
     # -- operations (blocking; run in a worker thread)
     def upsert(self, coll: Collection, key: str, values: dict[str, str | None],
-               idempotency_key: str | None) -> _Outcome:
+               idempotency_key: str | None, version: int | None = None) -> _Outcome:
         with self.pool.connection() as conn:
             try:
-                return self._upsert(conn, coll, key, values, idempotency_key)
+                return self._upsert(conn, coll, key, values, idempotency_key, version)
             except psycopg.errors.DataError as exc:
                 raise ApiError(422, self._explain_data_error(conn, coll, values, exc)) from exc
             except psycopg.errors.NotNullViolation as exc:
@@ -231,12 +249,15 @@ class Target:
                 raise ApiError(409, f"conflict: {exc.diag.message_primary}") from exc
 
     def _upsert(self, conn: psycopg.Connection[Any], coll: Collection, key: str,
-                values: dict[str, str | None], idempotency_key: str | None) -> _Outcome:
+                values: dict[str, str | None], idempotency_key: str | None,
+                version: int | None) -> _Outcome:
         with conn.transaction():
             if idempotency_key:
                 stored = self._stored_response(conn, coll, key, idempotency_key)
                 if stored is not None:
+                    _receipt(conn, coll, key, version, idempotency_key, replay=True)
                     return _Outcome(200, stored, replay=True)
+            _receipt(conn, coll, key, version, idempotency_key, replay=False)
             row_id, created = _write_row(conn, coll, key, values)
             body = {"id": row_id, "key": key, "status": "created" if created else "updated"}
             if idempotency_key:

@@ -10,18 +10,21 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Literal
 
 import psycopg
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from mdm.demo.target_schema import COLLECTIONS
+from mdm.demo.target_schema import COLLECTIONS, Collection
 from mdm.demo.target_store import (
     IDEMPOTENCY_HEADER,
     MAX_LIST_LIMIT,
     REPLAY_HEADER,
+    VERSION_HEADER,
     ApiError,
     FaultSpec,
     Target,
@@ -37,9 +40,9 @@ __all__ = ["COLLECTIONS", "create_target_app", "prepare_target_database", "serve
 # -- the app ---------------------------------------------------------------------------------
 
 
-async def _injected_fault(target: Target) -> Response | None:
+async def _injected_fault(target: Target, key: str) -> Response | None:
     """Apply an armed fault: sleep, then answer its status without writing (status 0: go on)."""
-    fault = target.faults.take()
+    fault = target.faults.take(key)
     if fault is None:
         return None
     status, delay_ms = fault
@@ -49,6 +52,11 @@ async def _injected_fault(target: Target) -> Response | None:
         return None
     target.count("failures_injected")
     return JSONResponse({"detail": f"injected fault: status {status}"}, status_code=status)
+
+
+def _version(request: Request) -> int | None:
+    value = request.headers.get(VERSION_HEADER, "")
+    return int(value) if value.isdigit() else None
 
 
 def create_target_app(system: str, database_url: str) -> FastAPI:
@@ -85,11 +93,12 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
     async def put_record(collection: str, key: str, request: Request) -> Response:
         coll = await run_in_threadpool(target.collection, collection)
         target.count("puts")
-        if (injected := await _injected_fault(target)) is not None:
+        if (injected := await _injected_fault(target, key)) is not None:
             return injected
         values = prepared_values(coll, key, parse_body(await request.body()))
         outcome = await run_in_threadpool(
-            target.upsert, coll, key, values, request.headers.get(IDEMPOTENCY_HEADER))
+            target.upsert, coll, key, values, request.headers.get(IDEMPOTENCY_HEADER),
+            _version(request))
         if outcome.replay:
             target.count("replays")
             return JSONResponse(outcome.body, status_code=200, headers={REPLAY_HEADER: "true"})
@@ -99,11 +108,17 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
     @app.delete("/api/{collection}/{key}", status_code=204)
     async def delete_record(collection: str, key: str) -> Response:
         coll = await run_in_threadpool(target.collection, collection)
-        if (injected := await _injected_fault(target)) is not None:
+        if (injected := await _injected_fault(target, key)) is not None:
             return injected
         if await run_in_threadpool(target.delete, coll, key):
             target.count("deletes")
         return Response(status_code=204)
+
+    @app.post("/api/{collection}/_batch")
+    async def batch(collection: str, body: BatchBody) -> dict[str, list[dict[str, Any]]]:
+        """Several records in one call; one result per item, in order (a bad item fails alone)."""
+        coll = await run_in_threadpool(target.collection, collection)
+        return {"results": [await _batch_item(target, coll, item) for item in body.items]}
 
     @app.get("/api/{collection}/{key}")
     async def get_record(collection: str, key: str) -> Response:
@@ -120,6 +135,36 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
         return JSONResponse(await run_in_threadpool(target.list_rows, coll, limit, offset))
 
 
+class BatchItem(BaseModel):
+    key: str
+    operation: Literal["upsert", "delete"] = "upsert"
+    version: int | None = None
+    idempotency_key: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchBody(BaseModel):
+    items: list[BatchItem] = Field(max_length=1000)
+
+
+async def _batch_item(target: Target, coll: Collection, item: BatchItem) -> dict[str, Any]:
+    target.count("puts")
+    if (injected := await _injected_fault(target, item.key)) is not None:
+        return {"key": item.key, "status": injected.status_code,
+                "detail": bytes(injected.body).decode()}
+    try:
+        if item.operation == "delete":
+            await run_in_threadpool(target.delete, coll, item.key)
+            return {"key": item.key, "status": 204}
+        values = prepared_values(coll, item.key, item.payload)
+        outcome = await run_in_threadpool(target.upsert, coll, item.key, values,
+                                          item.idempotency_key, item.version)
+    except ApiError as exc:
+        return {"key": item.key, "status": exc.status, "detail": exc.detail}
+    target.count("replays" if outcome.replay else "writes")
+    return {"key": item.key, "status": outcome.status, **outcome.body}
+
+
 def _add_control_routes(app: FastAPI, target: Target) -> None:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -127,10 +172,10 @@ def _add_control_routes(app: FastAPI, target: Target) -> None:
         return {"status": "ok", "system": target.system}
 
     @app.post("/_faults")
-    async def set_faults(spec: FaultSpec) -> dict[str, int]:
+    async def set_faults(spec: FaultSpec) -> dict[str, Any]:
         if spec.status and not 100 <= spec.status <= 599:
             raise ApiError(422, f"status must be 0 or an HTTP status (100-599), got {spec.status}")
-        target.faults.arm(spec.fail_next, spec.status, spec.delay_ms)
+        target.faults.arm(spec)
         logger.info("%s faults armed: %s", target.system, target.faults.as_dict())
         return target.faults.as_dict()
 

@@ -150,6 +150,21 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     return due
 
 
+# A record that reached the target (a retry, a replay, a later version) closes its open
+# dead-delivery task: there is nothing left to decide.
+CLOSE_DEAD_SQL = """
+WITH closed AS (
+    UPDATE task t SET status = 'resolved', resolution = 'delivered', resolved_by = 'system',
+        resolved_at = clock_timestamp(), updated_at = clock_timestamp()
+    FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS a(golden_id, target, version)
+    WHERE t.type = 'dead_delivery' AND t.status = 'open' AND t.golden_id = a.golden_id
+      AND t.system = a.target AND t.version <= a.version
+    RETURNING t.id, a.version)
+INSERT INTO decision (task_id, actor, action, reason, version)
+SELECT id, 'system', 'delivered', 'version ' || version || ' reached the target', version FROM closed
+"""
+
+
 async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
                           max_attempts: int, backoff: Backoff) -> None:
     """Store acks (and the target's id as an xref) and failures (with the next attempt time)."""

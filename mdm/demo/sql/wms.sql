@@ -69,3 +69,14 @@ CREATE TABLE IF NOT EXISTS api_idempotency (
     response    jsonb NOT NULL,
     created_at  timestamptz DEFAULT now()
 );
+
+-- Every accepted PUT, in arrival order, replays included: what the system saw (fault figures).
+CREATE TABLE IF NOT EXISTS api_receipt (
+    id              bigserial PRIMARY KEY,
+    collection      text NOT NULL,
+    record_key      text NOT NULL,
+    version         integer,
+    idempotency_key text,
+    replay          boolean NOT NULL,
+    received_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+);

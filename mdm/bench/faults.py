@@ -1,0 +1,387 @@
+"""Fault scenarios against one target of each kind, with figures measured at the targets.
+
+One stack (the demo project with OA's REST API, OA's HR table over SQL, RabbitMQ and NATS
+JetStream each behind a FaultProxy; WMS direct as the bystander) runs a scenario while the
+ERP's employees are edited, then waits until the hub is idle and counts, per kind, what the
+hub attempted and delivered and what the target saw: duplicates, records whose newest version
+never arrived (lost) and versions that arrived after a newer one (out of order).
+Used by tests/integration/test_faults.py (which asserts the zeros) and `mdm bench --faults`.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import yaml
+
+from mdm.bench.faultproxy import FaultProxy
+from mdm.config.loader import PROJECT_FOLDERS
+from mdm.demo.receivers import bind_queue, drain_queue, read_stream
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle
+from mdm.runtime.settings import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+NATS_URL = "nats://127.0.0.1:4222"
+KINDS = {"rest": "oa", "sql": "oa_db", "amqp": "events", "nats": "stream"}
+SCENARIOS = ("target_down", "flaky", "rejected", "worker_killed", "postgres_restarted")
+FAST_RETRY = {"timeout_s": 2, "max_attempts": 1000,
+              "backoff": {"initial_ms": 50, "max_ms": 1000, "multiplier": 2.0}}
+RECEIPT_SQL = """
+CREATE TABLE IF NOT EXISTS fault_receipt (id bigserial PRIMARY KEY, emp_no text, version int);
+CREATE OR REPLACE FUNCTION fault_receipt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO fault_receipt (emp_no, version) VALUES (NEW.emp_no, NEW.mdm_version);
+RETURN NEW; END $$;
+DROP TRIGGER IF EXISTS fault_receipt ON oa_hr_employee;
+CREATE TRIGGER fault_receipt AFTER INSERT OR UPDATE ON oa_hr_employee
+FOR EACH ROW EXECUTE FUNCTION fault_receipt();
+"""
+
+
+@dataclass
+class Figures:
+    attempted: int = 0
+    delivered: int = 0
+    duplicates_at_target: int = 0
+    lost: int = 0
+    out_of_order: int = 0
+    dead: int = 0
+    received: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class Marks:
+    delivery: int
+    rest: int
+    sql: int
+    nats: int
+
+
+def count_received(received: list[tuple[str, int, str]]) -> tuple[int, int, dict[str, set[int]]]:
+    """(duplicates, out of order, versions seen per key) of (key, version, message id) rows in
+    arrival order."""
+    seen: set[str] = set()
+    newest: dict[str, int] = {}
+    versions: dict[str, set[int]] = {}
+    duplicates = out_of_order = 0
+    for key, version, message_id in received:
+        duplicates += int(message_id in seen)
+        seen.add(message_id)
+        out_of_order += int(version < newest.get(key, 0))
+        newest[key] = max(newest.get(key, 0), version)
+        versions.setdefault(key, set()).add(version)
+    return duplicates, out_of_order, versions
+
+
+class FaultLab:
+    def __init__(self, state_dir: Path, seed: dict[str, int], outage_s: float = 6.0) -> None:
+        self.state_dir = state_dir
+        self.seed = seed
+        self.outage_s = outage_s
+        run = uuid.uuid4().hex[:8]
+        self.exchange, self.queue, self.stream = f"mdm.fault.{run}", f"mdm.fault.{run}", f"MDMFAULT{run.upper()}"
+        self.subject_prefix = f"mdmfault{run}"
+        self.stack = DemoStack(state_dir / "stack", project_dir=self._project(state_dir / "project"))
+        self.proxies: dict[str, FaultProxy] = {}
+        self.employees: list[tuple[int, str]] = []
+        self._counter = 0
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _project(self, root: Path) -> Path:
+        if root.exists():
+            shutil.rmtree(root)
+        for folder in PROJECT_FOLDERS:
+            shutil.copytree(REPO_ROOT / folder, root / folder)
+        for observed in ("oa", "wms"):  # the scenarios are about delivery, not divergence
+            (root / f"cdc/{observed}.yaml").unlink()
+        self._edit(root / "targets/oa.yaml", base_url="${MDM_FAULT_REST_URL}")
+        self._edit(root / "targets/oa_db.yaml", url="${MDM_FAULT_SQL_URL}")
+        for name, url, extra in (
+                ("events", "${MDM_FAULT_AMQP_URL}", {"exchange": self.exchange}),
+                ("stream", "${MDM_FAULT_NATS_URL}", {"stream": self.stream,
+                                                     "subject_prefix": self.subject_prefix})):
+            shutil.copy(REPO_ROOT / f"examples/brokers/targets/{name}.yaml", root / f"targets/{name}.yaml")
+            self._edit(root / f"targets/{name}.yaml", url=url, entities={"employee": {}}, **extra)
+        return root
+
+    @staticmethod
+    def _edit(path: Path, **changes: Any) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data.update(FAST_RETRY, **changes)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    def start(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        stack = self.stack
+        progress("starting PostgreSQL, the ERP, OA and WMS")
+        stack.start_databases(False, True, **self.seed)
+        with psycopg.connect(stack.pg.url("oa"), autocommit=True) as conn:
+            conn.execute(RECEIPT_SQL)
+        stack.start_targets()
+        upstream = {"rest": stack.oa_port, "sql": stack.pg.port, "amqp": 5672, "nats": 4222}
+        for kind, port in upstream.items():
+            self.proxies[kind] = FaultProxy(port, name=f"{kind} proxy")
+            self.proxies[kind].start()
+        sql_url = stack.pg.url("oa").replace(f":{stack.pg.port}/", f":{self.proxies['sql'].port}/")
+        stack.extra_env = {
+            "MDM_FAULT_REST_URL": f"http://127.0.0.1:{self.proxies['rest'].port}",
+            "MDM_FAULT_SQL_URL": sql_url,
+            "MDM_FAULT_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{self.proxies['amqp'].port}/",
+            "MDM_FAULT_NATS_URL": f"nats://127.0.0.1:{self.proxies['nats'].port}",
+        }
+        bind_queue(AMQP_URL, self.exchange, self.queue)
+        progress("starting the hub (initial snapshot to every target)")
+        stack.start_hub()
+        wait_idle(stack.erp_url, stack.hub_url, timeout=600)
+        with psycopg.connect(stack.erp_url) as conn:
+            self.employees = [(int(r[0]), str(r[1])) for r in conn.execute(
+                "SELECT id, code FROM employee ORDER BY id").fetchall()]
+
+    def stop(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.stop()
+        self.stack.stop()
+        try:
+            drain_queue(AMQP_URL, self.queue, delete=True)
+            read_stream(NATS_URL, self.stream, delete=True)
+        except Exception as exc:  # noqa: BLE001 — best effort; the broker may be gone
+            logger.warning("fault lab cleanup: %s", exc)
+        self.stack.pg.remove()
+
+    # -- a scenario --------------------------------------------------------------------------
+    def run(self, scenario: str, changes: int, rate: float) -> dict[str, Figures]:
+        """Edit `changes` employee rows at `rate` per second while the fault plays out; wait
+        until everything is delivered (or dead); return the figures per target kind."""
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+        marks = self._marks()
+        drain_queue(AMQP_URL, self.queue)  # what arrived before this scenario is not counted
+        self.extra: dict[str, Any] = {}
+        done = threading.Event()
+        writer = threading.Thread(target=self._edit_employees, args=(changes, rate, done))
+        writer.start()
+        try:
+            getattr(self, f"_{scenario}")(done)
+        finally:
+            writer.join()
+            self._all_clear()
+        wait_idle(self.stack.erp_url, self.stack.hub_url, timeout=600)
+        return {kind: self._measure(kind, marks) for kind in KINDS}
+
+    def _edit_employees(self, changes: int, rate: float, done: threading.Event) -> None:
+        """Idempotent edits (each sets a value), re-run after a lost connection: PostgreSQL
+        may be restarted underneath."""
+        started = time.monotonic()
+        n = 0
+        conn: psycopg.Connection | None = None
+        try:
+            while n < changes:
+                self._counter += 1
+                emp_id, _ = self.employees[self._counter % len(self.employees)]
+                mobile = f"139{self._counter % 10**8:08d}"
+                try:
+                    if conn is None or conn.closed:
+                        conn = psycopg.connect(self.stack.erp_url, autocommit=True, connect_timeout=5)
+                    conn.execute("UPDATE employee SET mobile = %s WHERE id = %s", (mobile, emp_id))
+                except psycopg.OperationalError:
+                    conn = None
+                    time.sleep(0.5)
+                    continue
+                n += 1
+                delay = started + n / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        finally:
+            done.set()
+            if conn is not None:
+                conn.close()
+
+    def _marks(self) -> Marks:
+        stack = self.stack
+        with psycopg.connect(stack.hub_url) as hub, psycopg.connect(stack.pg.url("oa")) as oa:
+            delivery = hub.execute("SELECT coalesce(max(id), 0) FROM delivery").fetchone()
+            rest = oa.execute("SELECT coalesce(max(id), 0) FROM api_receipt").fetchone()
+            sql = oa.execute("SELECT coalesce(max(id), 0) FROM fault_receipt").fetchone()
+        stream = read_stream(NATS_URL, self.stream)
+        return Marks(int(delivery[0]) if delivery else 0, int(rest[0]) if rest else 0,
+                     int(sql[0]) if sql else 0, len(stream))
+
+    # -- the faults ----------------------------------------------------------------------------
+    def _target_down(self, done: threading.Event) -> None:
+        """Every proxied target goes down for `outage_s`, then comes back. WMS (direct) must
+        keep receiving meanwhile: a dead target slows only its own loop."""
+        time.sleep(1.0)
+        for proxy in self.proxies.values():
+            proxy.set("down")
+        before = self._acked("wms")
+        time.sleep(self.outage_s)
+        self.extra["bystander_acked_during_outage"] = self._acked("wms") - before
+        for proxy in self.proxies.values():
+            proxy.set("up")
+
+    def _flaky(self, done: threading.Event) -> None:
+        """Connections cut and stalled past the timeout; OA answers 500 to one call in six."""
+        self._arm_rest({"fail_next": 10**6, "status": 500, "rate": 0.17})
+        for proxy in self.proxies.values():
+            proxy.set("flaky", cut_rate=0.03, stall_rate=0.03, stall_s=3.0)
+        done.wait()
+        self.extra["connections_cut"] = sum(p.cuts for p in self.proxies.values())
+
+    def _rejected(self, done: threading.Event) -> None:
+        """One employee is refused for good: OA's API answers 422 for it, OA's HR table has a
+        CHECK it fails. Its deliveries there go dead with a task; everyone else flows on."""
+        _, key = self.employees[len(self.employees) // 2]
+        self.extra["rejected_key"] = key
+        self._arm_rest({"fail_next": 10**6, "status": 422, "keys": [key]})
+        with psycopg.connect(self.stack.pg.url("oa"), autocommit=True) as conn:
+            conn.execute("ALTER TABLE oa_hr_employee DROP CONSTRAINT IF EXISTS fault_reject")
+            conn.execute(f"ALTER TABLE oa_hr_employee ADD CONSTRAINT fault_reject "
+                         f"CHECK (emp_no <> '{key}') NOT VALID")
+        done.wait()
+
+    def _worker_killed(self, done: threading.Event) -> None:
+        """kill -9 of the propagation process, three times, while OA holds each call 150 ms
+        (so batches are in flight); the supervisor starts a new one."""
+        self._arm_rest({"fail_next": 10**6, "status": 0, "delay_ms": 150})
+        kills = 0
+        for _ in range(3):
+            time.sleep(1.5)
+            process = self._role_process("propagate")
+            if process is not None:
+                process.kill()
+                kills += 1
+            self._wait_role("propagate", 30)
+        self.extra["kills"] = kills
+        done.wait()
+
+    def _postgres_restarted(self, done: threading.Event) -> None:
+        """PostgreSQL (hub, ERP and OA's database alike) stopped in immediate mode — a crash —
+        mid-stream, started again two seconds later on the same port."""
+        time.sleep(1.5)
+        pg = self.stack.pg
+        port = pg.port
+        pg.stop("immediate")
+        time.sleep(2.0)
+        pg.start(port)
+        self.extra["restarts"] = 1
+        done.wait()
+
+    def _all_clear(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.set("up")
+        self._arm_rest({"fail_next": 0})
+        with psycopg.connect(self.stack.pg.url("oa"), autocommit=True) as conn:
+            conn.execute("ALTER TABLE oa_hr_employee DROP CONSTRAINT IF EXISTS fault_reject")
+
+    def _arm_rest(self, spec: dict[str, Any]) -> None:
+        httpx.post(f"{self.stack.oa_url}/_faults", json=spec, timeout=10).raise_for_status()
+
+    def _acked(self, target: str) -> int:
+        with psycopg.connect(self.stack.hub_url) as conn:
+            row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status = 'acked'",
+                               (target,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _role_process(self, role: str) -> psutil.Process | None:
+        hub = self.stack.processes.get("hub")
+        if hub is None:
+            return None
+        for child in psutil.Process(hub.pid).children():
+            try:
+                if child.cmdline()[3:5] == ["run", role]:  # python -m mdm.cli.main run ROLE
+                    return child
+            except psutil.Error:
+                continue
+        return None
+
+    def _wait_role(self, role: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._role_process(role) is not None:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"the supervisor did not restart {role} within {timeout:.0f}s")
+
+    # -- figures -------------------------------------------------------------------------------
+    def _measure(self, kind: str, marks: Marks) -> Figures:
+        target = KINDS[kind]
+        keys = sorted({key for _, key in self.employees})
+        with psycopg.connect(self.stack.hub_url) as hub:
+            row = hub.execute(
+                "SELECT coalesce(sum(attempts), 0), count(*) FILTER (WHERE status = 'acked'), "
+                "count(*) FILTER (WHERE status = 'dead') FROM delivery "
+                "WHERE target = %s AND entity = 'employee' AND id > %s",
+                (target, marks.delivery)).fetchone()
+            acked = hub.execute(
+                "SELECT business_key, version FROM delivery WHERE target = %s AND entity = "
+                "'employee' AND id > %s AND status = 'acked'", (target, marks.delivery)).fetchall()
+            newest: dict[str, int] = dict(hub.execute(
+                "SELECT g.business_key, g.version FROM golden_record g WHERE g.entity = 'employee' "
+                "AND g.business_key = ANY(%s) AND EXISTS (SELECT 1 FROM delivery d WHERE "
+                "d.golden_id = g.id AND d.target = %s AND d.id > %s) AND NOT EXISTS (SELECT 1 "
+                "FROM delivery d WHERE d.golden_id = g.id AND d.version = g.version AND "
+                "d.target = %s AND d.status = 'dead')",
+                (keys, target, marks.delivery, target)).fetchall())
+        attempted, delivered, dead = (int(v) for v in row) if row else (0, 0, 0)
+        received = self._received(kind, marks)
+        duplicates, out_of_order, versions = count_received(received)
+        lost = sum(1 for key, version in newest.items() if version not in versions.get(key, ()))
+        lost += sum(1 for key, version in acked if version not in versions.get(key, ()))
+        return Figures(attempted, delivered, duplicates, lost, out_of_order, dead, len(received))
+
+    def _received(self, kind: str, marks: Marks) -> list[tuple[str, int, str]]:
+        """(key, version, message id) of every employee message the target took, in order."""
+        if kind == "rest":
+            with psycopg.connect(self.stack.pg.url("oa")) as conn:
+                rows = conn.execute(
+                    "SELECT record_key, version, idempotency_key FROM api_receipt "
+                    "WHERE collection = 'staff' AND id > %s ORDER BY id", (marks.rest,)).fetchall()
+            return [(str(k), int(v or 0), str(i)) for k, v, i in rows]
+        if kind == "sql":  # no message id in a table: the same version written twice is a duplicate
+            with psycopg.connect(self.stack.pg.url("oa")) as conn:
+                rows = conn.execute("SELECT emp_no, version FROM fault_receipt WHERE id > %s "
+                                    "ORDER BY id", (marks.sql,)).fetchall()
+            return [(str(k), int(v or 0), f"{k}-v{v}") for k, v in rows]
+        messages = (drain_queue(AMQP_URL, self.queue) if kind == "amqp"
+                    else read_stream(NATS_URL, self.stream)[marks.nats:])
+        return [(m["key"], int(m["version"]), str(m["message_id"])) for m in messages
+                if m["entity"] == "employee"]
+
+    # -- throughput ----------------------------------------------------------------------------
+    def deliveries_per_s(self, kind: str) -> tuple[int, float]:
+        """Re-send every employee to the kind's target; (deliveries, per second until acked)."""
+        from mdm.config.loader import load_project
+        from mdm.propagate.replay import replay
+
+        project = load_project(self.stack.project_dir)
+        target = KINDS[kind]
+        if kind == "amqp":
+            drain_queue(AMQP_URL, self.queue)
+        with psycopg.connect(self.stack.hub_url, autocommit=True) as conn:
+            started = time.monotonic()
+            queued = replay(conn, project, "employee", target).queued
+            while True:
+                row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status "
+                                   "IN ('pending', 'failed')", (target,)).fetchone()
+                if row and row[0] == 0:
+                    break
+                if time.monotonic() - started > 600:
+                    raise TimeoutError(f"{target}: replay not delivered within 600 s")
+                time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        if kind == "amqp":
+            drain_queue(AMQP_URL, self.queue)
+        return queued, queued / elapsed if elapsed > 0 else 0.0

@@ -1,0 +1,59 @@
+"""Propagation commands: `mdm replay ENTITY [KEY] --target T [--since T]`."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from mdm.cli.hub import DatabaseOpt, ProjectOpt
+from mdm.cli.main import console
+from mdm.cli.steward import _connect
+from mdm.errors import MdmError
+
+
+def replay_cmd(
+    entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target to re-send to (targets/<name>.yaml).")],
+    key: Annotated[str | None, typer.Argument(help="Business key of one record (default: all).")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only records changed at or after this instant (ISO 8601 with offset, e.g. "
+             "2026-11-01T08:00+08:00).")] = None,
+    project: ProjectOpt = None, database_url: DatabaseOpt = None,
+) -> None:
+    """Re-send the current version of ENTITY's records (or one KEY) to a target.
+
+    Each re-sent delivery has an idempotency key of its own, so the target applies it again;
+    quarantined versions are not re-sent. The running propagation process picks them up.
+    """
+    from mdm.propagate.replay import replay
+
+    when = _instant(since) if since else None
+    loaded, conn = _connect(project, database_url)
+    with conn:
+        try:
+            result = replay(conn, loaded, entity, target, key, when)
+        except ValueError as exc:
+            raise MdmError(str(exc)) from exc
+    what = f"{entity} {key}" if key else f"{entity} records" + (f" changed since {since}" if since else "")
+    console.print(f"queued {result.queued} deliveries to {target} ({what})")
+    if result.quarantined:
+        console.print(f"[yellow]{result.quarantined} quarantined current version(s) not re-sent: "
+                      "'mdm tasks list --type rule_violation' shows them[/yellow]")
+    if key and result.queued == 0 and not result.quarantined:
+        raise MdmError(f"no golden record {entity} {key!r}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise MdmError(f"--since: {text!r} is not an ISO 8601 instant "
+                       "(e.g. 2026-11-01T08:00+08:00)") from exc
+    if when.tzinfo is None:
+        raise MdmError(f"--since: {text!r} has no UTC offset; write e.g. {text}+08:00")
+    return when
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay_cmd)
