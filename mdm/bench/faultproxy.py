@@ -96,13 +96,28 @@ class FaultProxy:
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     other: asyncio.StreamWriter) -> None:
+        """Forward reader → writer. Reading runs ahead of forwarding, so a chunk held back by a
+        stall is dropped if its sender closes the connection meanwhile (as a reset would)."""
+        chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        sender_gone = asyncio.Event()
+
+        async def read() -> None:
+            try:
+                while data := await reader.read(CHUNK):
+                    chunks.put_nowait(data)
+            except OSError:
+                pass
+            sender_gone.set()
+            chunks.put_nowait(None)
+
+        reading = asyncio.ensure_future(read())
         try:
-            while data := await reader.read(CHUNK):
+            while (data := await chunks.get()) is not None:
                 mode = self.mode
                 if mode.name == "flaky":
                     if self._rng.random() < mode.stall_rate:
                         await asyncio.sleep(mode.stall_s)
-                        if reader.at_eof():  # the sender gave up meanwhile: TCP drops it too
+                        if sender_gone.is_set():
                             break
                     if self._rng.random() < mode.cut_rate:
                         self.cuts += 1
@@ -111,8 +126,9 @@ class FaultProxy:
                     break
                 writer.write(data)
                 await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
+        except OSError:
             pass
         finally:
+            reading.cancel()
             writer.transport.abort()
             other.transport.abort()

@@ -177,6 +177,9 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
                 "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
                 [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
                  for o in acked])
+            await cur.execute(CLOSE_DEAD_SQL, ([o.delivery.golden_id for o in acked],
+                                               [o.delivery.target for o in acked],
+                                               [o.delivery.version for o in acked]))
             await cur.executemany(
                 "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
                 "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
