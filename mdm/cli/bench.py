@@ -14,11 +14,25 @@ from mdm.cli.main import configure_logging, console
 def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive through.")] = 50_000,
           json_path: Annotated[Path | None, typer.Option("--json", help="Write the results here as JSON.")] = None,
           single_edits: Annotated[int, typer.Option(help="Single edits at rest for end-to-end latency.")] = 40,
-          state_dir: Annotated[Path, typer.Option(help="Scratch folder for the bench's own stack.")] = Path(".mdm/bench")) -> None:
-    """Drive N ERP row changes through capture alone and through the whole hub, in one run."""
+          state_dir: Annotated[Path, typer.Option(help="Scratch folder for the bench's own stack.")] = Path(".mdm/bench"),
+          faults: Annotated[bool, typer.Option("--faults", help="Run the delivery fault scenarios "
+                                               "and per-kind delivery throughput instead (needs RabbitMQ "
+                                               "and NATS JetStream on 127.0.0.1).")] = False,
+          fault_changes: Annotated[int, typer.Option(help="--faults: employee edits per scenario.")] = 2000,
+          fault_rate: Annotated[float, typer.Option(help="--faults: edits per second.")] = 200.0,
+          fault_employees: Annotated[int, typer.Option(help="--faults: employees seeded (each is re-sent "
+                                                       "once per kind for the throughput).")] = 3000) -> None:
+    """Drive N ERP row changes through capture alone and through the whole hub, in one run.
+
+    With --faults: run each delivery fault scenario against a REST, SQL, AMQP and NATS target and
+    report attempted / delivered / duplicates at the target / lost / out of order, then each
+    kind's deliveries per second."""
+    configure_logging("WARNING")
+    if faults:
+        _fault_bench(state_dir, fault_changes, fault_rate, fault_employees, json_path)
+        return
     from mdm.bench.runner import run_bench
 
-    configure_logging("WARNING")
     result = run_bench(state_dir.resolve(), changes, single_edits,
                        lambda step: console.print(f"[cyan]›[/cyan] {step}"))
     data = result.as_dict()
@@ -43,6 +57,33 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
     table.add_row("load fully delivered to OA and WMS after (s)", f"{data['drain_to_targets_s']}")
     table.add_row("peak RSS of the hub, JVM included (MB)", f"{data['peak_rss_mb']:,.0f}")
     console.print(table)
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+def _fault_bench(state_dir: Path, changes: int, rate: float, employees: int,
+                 json_path: Path | None) -> None:
+    from mdm.bench.fault_bench import run_fault_bench
+
+    data = run_fault_bench(state_dir.resolve() / "faults", changes, rate, employees,
+                           lambda step: console.print(f"[cyan]›[/cyan] {step}"))
+    table = Table(title=f"mdm bench --faults — {changes:,} edits per scenario at {rate:.0f}/s")
+    for column in ("scenario", "kind", "attempted", "delivered", "duplicates at target", "lost",
+                   "out of order", "dead"):
+        table.add_column(column, justify="left" if column in ("scenario", "kind") else "right")
+    for scenario, figures in data["faults"].items():
+        for kind, f in figures["by_kind"].items():
+            table.add_row(scenario, kind, *(f"{f[k]:,}" for k in (
+                "attempted", "delivered", "duplicates_at_target", "lost", "out_of_order", "dead")))
+    console.print(table, width=max(console.width, 110))
+    speed = Table(title="deliveries per second (outbox → target ack, one kind at a time)")
+    speed.add_column("kind")
+    speed.add_column("deliveries", justify="right")
+    speed.add_column("per second", justify="right")
+    for kind, per_s in data["deliveries_per_s"].items():
+        speed.add_row(kind, f"{data['deliveries_measured'][kind]:,}", f"{per_s:,.0f}")
+    console.print(speed)
     if json_path:
         json_path.write_text(json.dumps(data, indent=2))
         console.print(f"wrote {json_path}")

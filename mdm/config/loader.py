@@ -20,7 +20,8 @@ from mdm.config.targets import KIND_KEYS, AnyTarget, TargetMapping, TargetSpec
 from mdm.errors import ConfigError
 
 M = TypeVar("M")
-ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_PATTERN = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules")
 
 
@@ -75,15 +76,48 @@ class Project:
 
 
 def expand_env(value: str, where: str) -> str:
-    """Replace ${VAR} with the environment's value; a missing variable is a ConfigError."""
+    """Replace ${VAR} with the environment's value (or, if unset, the value in the secrets file
+    named by $MDM_SECRETS_FILE) and ${file:/path} with that file's content (a mounted secret).
+    Anything missing is a ConfigError naming the variable or file, never its value."""
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in os.environ:
-            raise ConfigError(where, [f"environment variable {name} is not set"])
-        return os.environ[name]
+        if name.startswith("file:"):
+            path = Path(name[5:]).expanduser()
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(where, [f"secret file {path} cannot be read ({exc.strerror})"]) from exc
+        if name in os.environ:
+            return os.environ[name]
+        secrets = _secrets_file()
+        if name in secrets:
+            return secrets[name]
+        hint = f" (nor in {os.environ['MDM_SECRETS_FILE']})" if "MDM_SECRETS_FILE" in os.environ else ""
+        raise ConfigError(where, [f"environment variable {name} is not set{hint}"])
 
     return ENV_PATTERN.sub(substitute, value)
+
+
+def _secrets_file() -> dict[str, str]:
+    """NAME=value lines of $MDM_SECRETS_FILE (blank lines and # comments ignored)."""
+    path = os.environ.get("MDM_SECRETS_FILE")
+    if not path:
+        return {}
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"MDM_SECRETS_FILE cannot be read ({exc.strerror})"]) from exc
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not ENV_NAME.fullmatch(name.strip()):
+            raise ConfigError(path, [f"line {number}: expected NAME=value"])
+        values[name.strip()] = value.strip().strip("'\"")
+    return values
 
 
 def _format_error(error: Any) -> str:

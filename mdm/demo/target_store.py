@@ -207,7 +207,8 @@ class Target:
         self._collections: dict[str, Collection] | None = None
         self._lock = threading.Lock()
         self._schema_lock = threading.Lock()
-        self._stats = {"puts": 0, "replays": 0, "failures_injected": 0, "writes": 0, "deletes": 0}
+        self._stats = {"puts": 0, "replays": 0, "failures_injected": 0, "writes": 0, "deletes": 0,
+                       "batches": 0}
 
     # -- bookkeeping
     def count(self, counter: str) -> None:

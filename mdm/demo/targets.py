@@ -118,6 +118,7 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
     async def batch(collection: str, body: BatchBody) -> dict[str, list[dict[str, Any]]]:
         """Several records in one call; one result per item, in order (a bad item fails alone)."""
         coll = await run_in_threadpool(target.collection, collection)
+        target.count("batches")
         return {"results": [await _batch_item(target, coll, item) for item in body.items]}
 
     @app.get("/api/{collection}/{key}")

@@ -17,6 +17,7 @@ import httpx
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import RestTarget
+from mdm.propagate.base import redact
 from mdm.propagate.outbox import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class RestPropagator:
         self.target = target
         self.project = project
         self.base_url = expand_env(target.base_url, where).rstrip("/")
+        self.where = redact(self.base_url)  # what errors and logs may show
         headers = {k: expand_env(v, where) for k, v in target.headers.items()}
         self.client = httpx.AsyncClient(
             timeout=target.timeout_s, headers=headers, transport=transport,
@@ -77,7 +79,7 @@ class RestPropagator:
             return [Outcome(d, acked=False, error=f"timeout after {self.target.timeout_s}s "
                             f"({exc!r})") for d in ds]
         except httpx.TransportError as exc:
-            return [Outcome(d, acked=False, error=f"cannot reach {self.base_url}: {exc!r}") for d in ds]
+            return [Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}") for d in ds]
         if response.status_code >= 300:
             return [self._outcome(d, response) for d in ds]
         return _batch_outcomes(ds, response)
@@ -98,7 +100,7 @@ class RestPropagator:
         except httpx.TimeoutException as exc:
             return Outcome(d, acked=False, error=f"timeout after {self.target.timeout_s}s ({exc!r})")
         except httpx.TransportError as exc:
-            return Outcome(d, acked=False, error=f"cannot reach {self.base_url}: {exc!r}")
+            return Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}")
         return self._outcome(d, response)
 
     def _outcome(self, d: Delivery, response: httpx.Response) -> Outcome:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mdm.config.loader import PROJECT_FOLDERS, load_project
@@ -32,6 +33,10 @@ def _project(root: Path) -> Path:
                 .replace("stream: MDM", f"stream: {STREAM}")
                 .replace("subject_prefix: mdm", f"subject_prefix: mdmtest{RUN}"))
         (root / f"targets/{name}.yaml").write_text(text, encoding="utf-8")
+    with (root / "targets/wms.yaml").open("a", encoding="utf-8") as f:
+        f.write("batch: {max_size: 20}\n")  # WMS's API takes up to 20 records per call
+    with (root / "targets/oa.yaml").open("a", encoding="utf-8") as f:
+        f.write("rate_limit_per_s: 500\n")
     return root
 
 
@@ -65,9 +70,12 @@ def test_sql_amqp_and_nats_targets_receive_the_demo_changes(brokered):
     wait_idle(brokered.erp_url, brokered.hub_url, timeout=180)
     project = load_project(brokered.project_dir)
 
-    # sql: OA's HR table holds every employee's basics, retirements as on_job = false
+    # sql: OA's HR table holds every employee's basics, retirements as on_job = false;
+    # rest: WMS received everything in batches, OA under its rate limit
     assert convergence_problems(project, brokered.erp_url, brokered.hub_url,
                                 target_databases(brokered)) == []
+    wms = httpx.get(f"{brokered.wms_url}/_stats").json()
+    assert wms["batches"] > 0 and wms["puts"] > 2 * wms["batches"]  # several records per call
 
     for name, received in (("events", drain_queue(AMQP_URL, QUEUE)),
                            ("stream", read_stream(NATS_URL, STREAM))):
