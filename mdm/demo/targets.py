@@ -163,7 +163,8 @@ async def _batch_item(target: Target, coll: Collection, item: BatchItem) -> dict
     except ApiError as exc:
         return {"key": item.key, "status": exc.status, "detail": exc.detail}
     target.count("replays" if outcome.replay else "writes")
-    return {"key": item.key, "status": outcome.status, **outcome.body}
+    return {**outcome.body, "key": item.key, "status": outcome.status,
+            "outcome": outcome.body.get("status")}
 
 
 def _add_control_routes(app: FastAPI, target: Target) -> None:

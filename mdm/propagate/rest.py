@@ -135,7 +135,12 @@ def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response) -> list[Ou
                         error=f"unreadable batch answer: {exc}") for d in ds]
     outcomes = []
     for d, result in zip(ds, results, strict=True):
-        code = int(result.get("status", 0))
+        try:
+            code = int(result.get("status", 0))
+        except (ValueError, TypeError, AttributeError):
+            outcomes.append(Outcome(d, acked=False, status_code=response.status_code,
+                                    error=f"unreadable batch result: {str(result)[:200]}"))
+            continue
         if 200 <= code < 300:
             target_id = result.get("id")
             outcomes.append(Outcome(d, acked=True, status_code=code,

@@ -33,6 +33,13 @@ class TargetLoop:
         self.limiter = RateLimiter(target.rate_limit_per_s) if target.rate_limit_per_s else None
 
     async def _deliver(self, due: list[Delivery]) -> list[Outcome]:
+        try:
+            return await self._deliver_limited(due)
+        except Exception as exc:  # noqa: BLE001 — a propagator's bug must not stop the others
+            logger.exception("propagator error target=%s; the claim stays queued", self.target.name)
+            return [Outcome(d, acked=False, error=f"propagator error: {exc!r}") for d in due]
+
+    async def _deliver_limited(self, due: list[Delivery]) -> list[Outcome]:
         if self.limiter is None:
             return await self.propagator.deliver_many(due)
         outcomes: list[Outcome] = []
