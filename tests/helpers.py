@@ -50,7 +50,8 @@ def erp_state(erp_url: str, spec: EntitySpec) -> dict[str, dict[str, Any]]:
     """What the golden record of every ERP row of `spec` must be: attributes and status."""
     expected: dict[str, dict[str, Any]] = {}
     for row in rows(erp_url, f"SELECT * FROM {spec.table}"):
-        attrs = {name: canonical(row[spec.column_of(name)]) for name in spec.attributes}
+        attrs = {name: canonical(row[spec.column_of(name)]) for name in spec.attributes
+                 if name not in spec.owned}
         for child_name, child in spec.children.items():
             kids = rows(erp_url, f"SELECT * FROM {child.table} WHERE {child.parent_column} = %s",
                         (row[spec.primary_key],))
@@ -93,7 +94,7 @@ def convergence_problems(project: Project, erp_url: str, hub_url: str,
             got = actual.get(key)
             if got is None:
                 problems.append(f"{entity} {key}: no golden record")
-            elif got["attributes"] != want["attributes"] or got["status"] != want["status"]:
+            elif _sourced(spec, got["attributes"]) != want["attributes"] or got["status"] != want["status"]:
                 diff = {a: (v, got["attributes"].get(a)) for a, v in want["attributes"].items()
                         if got["attributes"].get(a) != v}
                 problems.append(f"{entity} {key}: golden differs {diff} status {got['status']}/{want['status']}")
@@ -119,6 +120,11 @@ def convergence_problems(project: Project, erp_url: str, hub_url: str,
                 if diff:
                     problems.append(f"{entity} {record['business_key']} at {target}: {diff}")
     return problems
+
+
+def _sourced(spec: EntitySpec, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes that come from the source (not those a target owns and writes back)."""
+    return {k: v for k, v in attributes.items() if k not in spec.owned}
 
 
 def target_databases(stack: Any) -> dict[str, str]:

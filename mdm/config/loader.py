@@ -246,13 +246,19 @@ def _attach_mappings(entities: dict[str, EntitySpec],
             where, key = ((f"targets/{target_name}.yaml", f"entities.{name}")
                           if target_name not in spec.targets
                           else (f"golden_records/{name}.yaml", f"targets.{target_name}"))
-            problem = spec.mapping_problem(mapping) or _kind_problem(targets[target_name], mapping)
+            problem = (spec.mapping_problem(mapping)
+                       or _kind_problem(targets[target_name], mapping, spec))
             if problem:
                 raise ConfigError(where, [f"{key}.{problem}"])
             if not mapping.fields:
                 mappings[target_name] = mapping.model_copy(update={"fields": {
                     n: n for n in [*spec.attributes, *spec.children]}})
         merged[name] = spec.model_copy(update={"targets": mappings})
+    for name, spec in entities.items():
+        for attr, owner in spec.owned.items():
+            if owner not in targets:
+                raise ConfigError(f"golden_records/{name}.yaml", [
+                    f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
     for target in targets.values():
         for name in target.entities:
             if name not in entities:
@@ -262,7 +268,13 @@ def _attach_mappings(entities: dict[str, EntitySpec],
     return merged
 
 
-def _kind_problem(target: AnyTarget, mapping: TargetMapping) -> str | None:
+def _kind_problem(target: AnyTarget, mapping: TargetMapping, spec: EntitySpec) -> str | None:
+    if mapping.write_back and target.kind not in ("rest", "sql"):
+        return f"write_back: a {target.kind} target does not answer with values to write back"
+    for field, attr in mapping.write_back.items():
+        if spec.attributes.get(attr) is None or spec.attributes[attr].owner != target.name:
+            return (f"write_back.{field}: '{attr}' must be an attribute of {spec.entity} with "
+                    f"owner: {target.name}")
     missing = [k for k in KIND_KEYS[target.kind] if getattr(mapping, k) is None]
     if missing:
         return (f"{missing[0]}: required for a {target.kind} target "

@@ -87,6 +87,9 @@ class Attribute(Spec):
     column: str | None = Field(None, description="Source column; defaults to the attribute name.")
     required: bool = False
     description: str | None = None
+    owner: Identifier | None = Field(
+        None, description="A target that owns this attribute (survivorship): its value comes "
+        "back from that target's replies (`write_back:` in its mapping), never from the source.")
 
 
 class RetiredWhen(Spec):
@@ -157,6 +160,11 @@ class EntitySpec(Spec):
 
     def column_of(self, attribute: str) -> str:
         return self.attributes[attribute].column or attribute
+
+    @property
+    def owned(self) -> dict[str, str]:
+        """Attributes owned by a target (attribute → target), not read from the source."""
+        return {name: a.owner for name, a in self.attributes.items() if a.owner}
 
     @property
     def tables(self) -> list[str]:

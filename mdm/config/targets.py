@@ -36,6 +36,10 @@ class TargetMapping(Spec):
     version_field: str | None = Field(
         None, description="sql: a target column that receives the golden version; an older "
         "version never overwrites a newer one (guards replays).")
+    write_back: dict[str, str] = Field(
+        default_factory=dict, description="rest, sql: reply field (dotted path into the "
+        "target's JSON answer, or a column of the written row) → an attribute this target owns "
+        "(`owner:` on the attribute). The value comes back as a new golden version.")
     routing_key: str | None = Field(None, description="amqp: routing key (default: the entity).")
     subject: str | None = Field(
         None, description="nats: subject (default: <subject_prefix>.<entity>).")

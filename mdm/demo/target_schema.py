@@ -32,7 +32,10 @@ COLLECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "departments": ("wms_dept", "dept_code"),
     },
 }
-READ_ONLY_COLUMNS = ("id", "updated_at")
+# Columns a system keeps for itself and reports in its answers: WMS's inbound status of an item
+# (the hub carries it back as the material's wms_status, owned by WMS).
+REPLY_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {"wms": {"items": ("stock_status",)}}
+READ_ONLY_COLUMNS = ("id", "updated_at", "stock_status")
 POOL_SIZE = 8
 TEXT_TYPES = ("character varying", "character", "text")
 JSON_TYPES = ("json", "jsonb")
@@ -101,6 +104,7 @@ class Collection:
     table: str
     key: str
     columns: dict[str, Column]
+    reply: tuple[str, ...] = ()  # columns reported in the answer to a write
 
     @property
     def writable(self) -> list[str]:
@@ -135,5 +139,6 @@ def load_collections(conn: psycopg.Connection[Any], system: str) -> dict[str, Co
                          r[5] if r[1] == "numeric" else None, r[6] if r[1] == "numeric" else None)
             for r in rows
         }
-        result[name] = Collection(name, table, key, columns)
+        result[name] = Collection(name, table, key, columns,
+                                  REPLY_COLUMNS.get(system, {}).get(name, ()))
     return result

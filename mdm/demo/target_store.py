@@ -259,8 +259,9 @@ class Target:
                     _receipt(conn, coll, key, version, idempotency_key, replay=True)
                     return _Outcome(200, stored, replay=True)
             _receipt(conn, coll, key, version, idempotency_key, replay=False)
-            row_id, created = _write_row(conn, coll, key, values)
-            body = {"id": row_id, "key": key, "status": "created" if created else "updated"}
+            row_id, created, reported = _write_row(conn, coll, key, values)
+            body = {"id": row_id, "key": key, "status": "created" if created else "updated",
+                    **reported}
             if idempotency_key:
                 conn.execute(
                     "INSERT INTO api_idempotency (key, collection, record_key, response) "
@@ -333,21 +334,27 @@ def _update_sql(coll: Collection, fields: list[str]) -> sql.Composed:
     """UPDATE the sent fields only (a partial body keeps the other columns), returning id."""
     updates: list[sql.Composable] = [sql.SQL("{} = {}").format(sql.Identifier(f), _cast(coll, f)) for f in fields]
     updates.append(sql.SQL("updated_at = now()"))
-    return sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING id").format(
-        sql.Identifier(coll.table), sql.SQL(", ").join(updates), sql.Identifier(coll.key))
+    return sql.SQL("UPDATE {} SET {} WHERE {} = %s RETURNING {}").format(
+        sql.Identifier(coll.table), sql.SQL(", ").join(updates), sql.Identifier(coll.key),
+        _returning(coll))
+
+
+def _returning(coll: Collection) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, ("id", *coll.reply)))
 
 
 def _insert_sql(coll: Collection, fields: list[str]) -> sql.Composed:
     columns = [coll.key, *fields]
-    query = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING id"
+    query = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}"
     return sql.SQL(query).format(
         sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(_cast(coll, c) for c in columns), sql.Identifier(coll.key))
+        sql.SQL(", ").join(_cast(coll, c) for c in columns), sql.Identifier(coll.key),
+        _returning(coll))
 
 
 def _write_row(conn: psycopg.Connection[Any], coll: Collection, key: str,
-               values: dict[str, str | None]) -> tuple[int, bool]:
-    """Update the row with this key, else insert it: (id, created).
+               values: dict[str, str | None]) -> tuple[int, bool, dict[str, Any]]:
+    """Update the row with this key, else insert it: (id, created, the reply columns).
 
     Not INSERT … ON CONFLICT DO UPDATE: PostgreSQL checks NOT NULL on the proposed insert
     first, which would reject a partial update of an existing row.
@@ -356,10 +363,10 @@ def _write_row(conn: psycopg.Connection[Any], coll: Collection, key: str,
     for _ in range(3):  # a concurrent insert or delete can make either statement miss
         row = conn.execute(_update_sql(coll, fields), [*params, key]).fetchone()
         if row is not None:
-            return int(row[0]), False
+            return int(row[0]), False, dict(zip(coll.reply, row[1:], strict=True))
         row = conn.execute(_insert_sql(coll, fields), [key, *params]).fetchone()
         if row is not None:
-            return int(row[0]), True
+            return int(row[0]), True, dict(zip(coll.reply, row[1:], strict=True))
     raise ApiError(409, f"{coll.name}/{key} changed concurrently; retry")
 
 

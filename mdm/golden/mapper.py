@@ -47,8 +47,9 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
     for spec in project.entities.values():
         if spec.source != source:
             continue
+        sourced = {n: a for n, a in spec.attributes.items() if a.owner is None}
         mappings[spec.table] = TableMapping(
-            spec, None, spec.primary_key, dict(spec.attributes), spec.retired_when, None)
+            spec, None, spec.primary_key, sourced, spec.retired_when, None)
         for name, child in spec.children.items():
             mappings[child.table] = TableMapping(
                 spec, name, child.primary_key, dict(child.attributes), child.retired_when,

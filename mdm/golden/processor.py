@@ -20,7 +20,8 @@ from mdm.golden import repository as repo
 from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
 from mdm.golden.models import Cause, GoldenState, NewVersion, Previous
-from mdm.propagate.outbox import enqueue_deliveries
+from mdm.golden.write_back import apply_write_backs
+from mdm.propagate.outbox import WRITE_BACK_SOURCE, enqueue_deliveries
 from mdm.rules.divergence import DivergenceDetector
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
@@ -127,11 +128,20 @@ class Processor:
         for event in events:
             by_source.setdefault(event.source, []).append(event)
         all_versions: list[NewVersion] = []
+        changed: dict[tuple[int, int], set[str]] = {}
         for source, source_events in by_source.items():
             spec = self.project.sources.get(source)
             if spec is not None and spec.authority == "observed":
                 observed = self.divergence.apply(conn, source, source_events)
                 result.skipped += observed.skipped
+                continue
+            if source.startswith(WRITE_BACK_SOURCE):  # a target's answer
+                target = source.removeprefix(WRITE_BACK_SOURCE)
+                answered = apply_write_backs(conn, self.project, self.rules, target, source_events)
+                all_versions += answered.versions
+                changed.update(answered.changed)
+                result.failed += answered.failed
+                result.skipped += answered.skipped
                 continue
             batch = self._load(conn, source, source_events)
             self._apply_events(batch, source_events)
@@ -140,7 +150,7 @@ class Processor:
             result.failed += len(batch.failed)
             result.skipped += len(batch.skipped)
         result.versions = len(all_versions)
-        result.deliveries = enqueue_deliveries(conn, self.project, all_versions)
+        result.deliveries = enqueue_deliveries(conn, self.project, all_versions, changed)
         return result
 
     # -- loading ------------------------------------------------------------------------------
@@ -232,6 +242,8 @@ class Processor:
                         for name, child in spec.children.items()}
             attributes, status = assemble(spec, main, children)
             state = batch.golden.get((entity, obj)) or GoldenState(entity=entity, source_key=obj)
+            for name in spec.owned:  # a target's values survive the source's changes
+                attributes[name] = state.attributes.get(name)
             if not state.is_new and state.attributes == attributes and state.status == status:
                 continue
             if state.is_new and status == "retired" and main.deleted:

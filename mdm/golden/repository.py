@@ -147,6 +147,18 @@ def load_golden(conn: psycopg.Connection,
                                       tuple(r[8] or ())) for r in rows}
 
 
+def load_golden_by_id(conn: psycopg.Connection, ids: Iterable[int]) -> dict[int, GoldenState]:
+    rows = conn.execute(
+        """
+        SELECT g.entity, g.source_key, g.id, g.version, g.business_key, g.attributes, g.status,
+               v.valid_from, v.checks
+        FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
+        WHERE g.id = ANY(%s) FOR UPDATE OF g
+        """, (list(ids),)).fetchall()
+    return {r[2]: GoldenState(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8] or ()))
+            for r in rows}
+
+
 def allocate_ids(conn: psycopg.Connection, count: int) -> list[int]:
     if count == 0:
         return []

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from mdm.capture.inbox import INBOX_CHANNEL
 from mdm.config.loader import Project
 from mdm.config.targets import Backoff, TargetMapping
 from mdm.golden.models import NewVersion
@@ -35,8 +36,10 @@ def build_payload(mapping: TargetMapping, attributes: dict[str, Any], status: st
 
 
 def enqueue_deliveries(conn: psycopg.Connection, project: Project,
-                       versions: Sequence[NewVersion]) -> int:
-    """Insert a delivery for every version and every target its entity maps to.
+                       versions: Sequence[NewVersion],
+                       changed: dict[tuple[int, int], set[str]] | None = None) -> int:
+    """Insert a delivery for every version and every target its entity maps to (for a version
+    listed in `changed`, only the targets that map one of the attributes it changed).
 
     The payload is not copied here: it is built from the immutable version when the push is
     made (and stored then), so versions superseded before sending cost nothing.
@@ -46,7 +49,10 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
         if v.quality == "quarantined":
             continue  # stored, not propagated, until a steward approves or a later version passes
         spec = project.entities[v.entity]
-        for target in spec.targets:
+        only = (changed or {}).get((v.golden_id, v.version))
+        for target, mapping in spec.targets.items():
+            if only is not None and not only & set(mapping.fields.values()):
+                continue
             operation = "retire" if v.status == "retired" else "upsert"
             rows.append((v.golden_id, v.version, v.entity, v.business_key, target, operation,
                          idempotency_key(v.golden_id, v.version, target)))
@@ -92,6 +98,9 @@ class Delivery:
     payload: dict[str, Any]
     idempotency_key: str
     attempts: int
+    owned: dict[str, Any] | None = None  # write-back attributes: the values the hub holds
+
+
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,26 @@ class Outcome:
     status_code: int | None = None
     target_id: str | None = None
     error: str | None = None
+    write_back: dict[str, Any] | None = None  # owned attribute → the value the target answered
+
+
+def write_back_values(mapping: TargetMapping, reply: Any,
+                      known: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The owned attributes a target's reply carries (`write_back:` maps dotted reply paths
+    to attributes) where they differ from `known`; None when there is nothing new."""
+    if not mapping.write_back or not isinstance(reply, dict):
+        return None
+    values = {}
+    for path, attribute in mapping.write_back.items():
+        node: Any = reply
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            if known is None or attribute not in known or known[attribute] != node:
+                values[attribute] = node
+    return values or None
 
 
 def next_delay_s(backoff: Backoff, attempts: int) -> float:
@@ -145,10 +174,20 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
          idem, attempts) in rows:
         mapping = project.entities[entity].targets[target_]
+        owned = {a: attributes.get(a) for a in mapping.write_back.values()} or None
         due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,
-                            build_payload(mapping, attributes, status), idem, attempts))
+                            build_payload(mapping, attributes, status), idem, attempts, owned))
     return due
 
+
+# A target's answer carrying values of attributes it owns: an inbox event of source
+# 'target:<name>' (a captured source may bear the target's name), op 'w'; the delivery id as
+# position makes a recorded-twice ack one event.
+WRITE_BACK_SOURCE = "target:"
+WRITE_BACK_SQL = """
+INSERT INTO inbox (source, position, table_name, row_key, op, commit_ts, after)
+VALUES (%s, %s, %s, %s, 'w', clock_timestamp(), %s) ON CONFLICT DO NOTHING
+"""
 
 # A record that reached the target (a retry, a replay, a later version) closes its open
 # dead-delivery task: there is nothing left to decide.
@@ -177,6 +216,12 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
                 "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
                 [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
                  for o in acked])
+            written_back = [o for o in acked if o.write_back]
+            if written_back:  # processing turns them into versions, in inbox order
+                await cur.executemany(WRITE_BACK_SQL, [
+                    (WRITE_BACK_SOURCE + o.delivery.target, f"delivery-{o.delivery.id}", o.delivery.entity,
+                     str(o.delivery.golden_id), Jsonb(o.write_back)) for o in written_back])
+                await cur.execute(f"NOTIFY {INBOX_CHANNEL}")
             await cur.execute(CLOSE_DEAD_SQL, ([o.delivery.golden_id for o in acked],
                                                [o.delivery.target for o in acked],
                                                [o.delivery.version for o in acked]))

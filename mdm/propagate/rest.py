@@ -16,9 +16,9 @@ from urllib.parse import quote
 import httpx
 
 from mdm.config.loader import Project, expand_env
-from mdm.config.targets import RestTarget
+from mdm.config.targets import RestTarget, TargetMapping
 from mdm.propagate.base import redact
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.propagate.outbox import Delivery, Outcome, write_back_values
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUS = {408, 425, 429}
@@ -82,7 +82,7 @@ class RestPropagator:
             return [Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}") for d in ds]
         if response.status_code >= 300:
             return [self._outcome(d, response) for d in ds]
-        return _batch_outcomes(ds, response)
+        return _batch_outcomes(ds, response, mapping)
 
     def _url(self, d: Delivery) -> str:
         mapping = self.project.entities[d.entity].targets[self.target.name]
@@ -106,26 +106,33 @@ class RestPropagator:
     def _outcome(self, d: Delivery, response: httpx.Response) -> Outcome:
         code = response.status_code
         if code < 300:
-            return Outcome(d, acked=True, status_code=code, target_id=_target_id(response))
+            body = _json(response)
+            mapping = self.project.entities[d.entity].targets[self.target.name]
+            return Outcome(d, acked=True, status_code=code, target_id=_target_id(body),
+                           write_back=write_back_values(mapping, body, d.owned))
         detail = response.text[:300]
         terminal = 400 <= code < 500 and code not in TRANSIENT_STATUS
         return Outcome(d, acked=False, terminal=terminal, status_code=code,
                        error=f"HTTP {code}: {detail}")
 
 
-def _target_id(response: httpx.Response) -> str | None:
+def _json(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        body: Any = response.json()
+        return response.json()
     except ValueError:
         return None
+
+
+def _target_id(body: Any) -> str | None:
     if isinstance(body, dict) and body.get("id") is not None:
         return str(body["id"])
     return None
 
 
-def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response) -> list[Outcome]:
+def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response,
+                    mapping: TargetMapping) -> list[Outcome]:
     try:
         results = response.json()["results"]
         if not isinstance(results, list) or len(results) != len(ds):
@@ -142,9 +149,8 @@ def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response) -> list[Ou
                                     error=f"unreadable batch result: {str(result)[:200]}"))
             continue
         if 200 <= code < 300:
-            target_id = result.get("id")
-            outcomes.append(Outcome(d, acked=True, status_code=code,
-                                    target_id=None if target_id is None else str(target_id)))
+            outcomes.append(Outcome(d, acked=True, status_code=code, target_id=_target_id(result),
+                                    write_back=write_back_values(mapping, result, d.owned)))
         else:
             terminal = 400 <= code < 500 and code not in TRANSIENT_STATUS
             outcomes.append(Outcome(d, acked=False, terminal=terminal, status_code=code,

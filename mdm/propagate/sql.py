@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import SqlTarget, TargetMapping
 from mdm.propagate.base import redact
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.propagate.outbox import Delivery, Outcome, write_back_values
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
@@ -60,7 +60,7 @@ class SqlPropagator:
     def _deliver_all(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         try:
             with self.engine.begin() as conn:
-                return [Outcome(d, acked=True, target_id=self._write(conn, d)) for d in deliveries]
+                return [self._acked(d, self._write(conn, d)) for d in deliveries]
         except TRANSIENT as exc:
             error = f"{self.where}: {_reason(exc)}"
             return [Outcome(d, acked=False, error=error) for d in deliveries]
@@ -71,11 +71,16 @@ class SqlPropagator:
     def _deliver_one(self, d: Delivery) -> Outcome:
         try:
             with self.engine.begin() as conn:
-                return Outcome(d, acked=True, target_id=self._write(conn, d))
+                return self._acked(d, self._write(conn, d))
         except TRANSIENT as exc:
             return Outcome(d, acked=False, error=f"{self.where}: {_reason(exc)}")
         except (sa_exc.SQLAlchemyError, ValueError) as exc:
             return Outcome(d, acked=False, terminal=True, error=f"refused: {_reason(exc)}")
+
+    def _acked(self, d: Delivery, written: tuple[str | None, dict[str, Any] | None]) -> Outcome:
+        mapping = self.project.entities[d.entity].targets[self.target.name]
+        return Outcome(d, acked=True, target_id=written[0],
+                       write_back=write_back_values(mapping, written[1], d.owned))
 
     def _table(self, conn: sa.Connection, name: str) -> sa.Table:
         if name not in self.tables:
@@ -84,15 +89,19 @@ class SqlPropagator:
                                          autoload_with=conn)
         return self.tables[name]
 
-    def _write(self, conn: sa.Connection, d: Delivery) -> str | None:
+    def _write(self, conn: sa.Connection, d: Delivery) -> tuple[str | None, dict[str, Any] | None]:
+        """Write one delivery; (the row's id, the row's write-back columns)."""
         mapping = self.project.entities[d.entity].targets[self.target.name]
         assert mapping.table is not None and mapping.key is not None
         table = self._table(conn, mapping.table)
         key_col = table.c[mapping.key]
         if d.operation == "retire" and mapping.retire == "delete":
             conn.execute(sa.delete(table).where(key_col == d.business_key))
-            return None
+            return None, None
         values = _typed(table, d.payload)
+        for column in (*mapping.write_back, *([mapping.version_field] if mapping.version_field else [])):
+            if column not in table.c:
+                raise ValueError(f"table {table.fullname} has no column {column}")
         values[mapping.key] = _coerce(key_col, d.business_key)
         if mapping.version_field:
             values[mapping.version_field] = d.version
@@ -100,11 +109,11 @@ class SqlPropagator:
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
-            values: dict[str, Any]) -> str | None:
+            values: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
     assert mapping.key is not None
     key_col = table.c[mapping.key]
     pk = list(table.primary_key.columns)
-    returning = pk[:1] if pk else [key_col]
+    returning = [*(pk[:1] if pk else [key_col]), *(table.c[f] for f in mapping.write_back)]
     changes = {k: v for k, v in values.items() if k != mapping.key}
     newer = None
     if mapping.version_field:  # an older version never overwrites a newer one
@@ -116,15 +125,36 @@ def _upsert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
         stmt = insert(table).values(values)
         stmt = stmt.on_conflict_do_update(index_elements=[key_col], set_=changes, where=newer)
         row = conn.execute(stmt.returning(*returning)).first()
-        return None if row is None else str(row[0])
+    else:
+        row = _update_or_insert(conn, table, mapping, values, changes, newer, returning)
+    if row is None:  # a newer version is already there: nothing written
+        return None, None
+    return str(row[0]), {f: _jsonable(v) for f, v in zip(mapping.write_back, row[1:], strict=True)}
+
+
+def _update_or_insert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
+                      values: dict[str, Any], changes: dict[str, Any], newer: Any,
+                      returning: list[Any]) -> Any:
+    """The upsert for databases without INSERT … ON CONFLICT."""
+    assert mapping.key is not None
+    key_col = table.c[mapping.key]
     update = sa.update(table).where(key_col == values[mapping.key]).values(changes)
     if newer is not None:
         update = update.where(newer)
     if conn.execute(update).rowcount == 0:
         exists = conn.execute(sa.select(key_col).where(key_col == values[mapping.key])).first()
-        if exists is None:
-            conn.execute(sa.insert(table).values(values))
-    return None
+        if exists is not None:
+            return None
+        conn.execute(sa.insert(table).values(values))
+    return conn.execute(sa.select(*returning).where(key_col == values[mapping.key])).first()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def _typed(table: sa.Table, payload: dict[str, Any]) -> dict[str, Any]:

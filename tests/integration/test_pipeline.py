@@ -44,12 +44,14 @@ def test_insert_update_soft_and_hard_delete_reach_golden_and_targets(stack, enti
     execute(stack.erp_url, INSERTS[entity])
     _settle(stack)
     record = _record(stack, entity, code)
-    assert record["status"] == "active" and record["version"] == 1
+    # one version from the ERP (a material gets a second one: WMS answers with its stock status)
+    first = 2 if entity == "material" else 1
+    assert record["status"] == "active" and record["version"] == first
 
     execute(stack.erp_url, f"UPDATE {table} SET name = name || '·改' WHERE code = '{code}'")
     _settle(stack)
     record = _record(stack, entity, code)
-    assert record["attributes"]["name"].endswith("·改") and record["version"] == 2
+    assert record["attributes"]["name"].endswith("·改") and record["version"] == first + 1
 
     execute(stack.erp_url, f"UPDATE {table} SET active = false WHERE code = '{code}'")
     _settle(stack)
@@ -274,3 +276,29 @@ def test_as_of_returns_the_version_valid_at_that_instant(stack):
     exact = httpx.get(url, params={"as_of": newer["valid_from"].isoformat()}).json()
     assert [v["version"] for v in exact] == [newer["version"]]
     assert exact[0]["attributes"]["region"] == "海外"
+
+
+def test_wms_status_comes_back_as_an_attribute_wms_owns_and_reaches_oa(stack):
+    """The seed's "status returned" pattern: WMS answers each write with its stock_status; the
+    hub keeps it as material.wms_status (owner: wms) and carries it to OA, not back to WMS."""
+    _settle(stack)
+    material = rows(stack.erp_url, "SELECT id, code FROM material WHERE active ORDER BY id LIMIT 1")[0]
+    code = material["code"]
+    assert _record(stack, "material", code)["attributes"]["wms_status"] == "待入库"
+    execute(stack.pg.url("wms"), f"UPDATE wms_item SET stock_status = '在库' WHERE item_code = '{code}'")
+    execute(stack.erp_url, f"UPDATE material SET standard_price = standard_price + 1 WHERE id = {material['id']}")
+    _settle(stack)
+    record = _record(stack, "material", code)
+    assert record["attributes"]["wms_status"] == "在库"
+    version = rows(stack.hub_url, "SELECT * FROM golden_version WHERE golden_id = %s AND version = %s",
+                   (record["id"], record["version"]))[0]
+    assert (version["cause_kind"], version["cause_source"]) == ("write_back", "wms")
+    sent = {r["target"] for r in rows(stack.hub_url, "SELECT target FROM delivery WHERE golden_id = %s "
+                                      "AND version = %s", (record["id"], record["version"]))}
+    assert sent == {"oa"}  # WMS is not sent its own answer back
+    assert target_rows(stack.pg.url("oa"), "oa_material", "material_code")[code]["wms_status"] == "在库"
+    # an ERP edit afterwards keeps the value WMS owns
+    execute(stack.erp_url, f"UPDATE material SET name = name || '·' WHERE id = {material['id']}")
+    _settle(stack)
+    assert _record(stack, "material", code)["attributes"]["wms_status"] == "在库"
+    assert convergence_problems(PROJECT, stack.erp_url, stack.hub_url, _targets(stack)) == []

@@ -68,10 +68,13 @@ CREATE TABLE IF NOT EXISTS oa_material (
     uom            varchar(10),
     standard_price numeric(14,4),
     category       varchar(60),
+    wms_status     varchar(20),   -- the warehouse's status, carried over by the hub
     enabled        boolean NOT NULL DEFAULT true,
     mdm_version    integer,
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
+
+ALTER TABLE oa_material ADD COLUMN IF NOT EXISTS wms_status varchar(20);  -- demo state of older releases
 
 -- Responses of PUTs carrying an Idempotency-Key, written in the same transaction as the row.
 CREATE TABLE IF NOT EXISTS api_idempotency (

@@ -25,10 +25,13 @@ CREATE TABLE IF NOT EXISTS wms_item (
     effective_from      date,
     description         text,
     default_supplier_no varchar(20),
+    stock_status        varchar(20) NOT NULL DEFAULT '待入库',  -- WMS's own: 待入库 / 在库 / 停用
     is_active           boolean NOT NULL DEFAULT true,
     mdm_version         integer,
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
+
+ALTER TABLE wms_item ADD COLUMN IF NOT EXISTS stock_status varchar(20) NOT NULL DEFAULT '待入库';
 
 CREATE TABLE IF NOT EXISTS wms_customer (
     id            serial PRIMARY KEY,
