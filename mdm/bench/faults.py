@@ -226,9 +226,10 @@ class FaultLab:
         time.sleep(1.0)
         for proxy in self.proxies.values():
             proxy.set("down")
-        before = self._acked("wms")
+        before, versions = self._acked("wms"), self._versions()
         time.sleep(self.outage_s)
         self.extra["bystander_acked_during_outage"] = self._acked("wms") - before
+        self.extra["golden_versions_during_outage"] = self._versions() - versions
         for proxy in self.proxies.values():
             proxy.set("up")
 
@@ -293,6 +294,11 @@ class FaultLab:
         with psycopg.connect(self.stack.hub_url) as conn:
             row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status = 'acked'",
                                (target,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _versions(self) -> int:
+        with psycopg.connect(self.stack.hub_url) as conn:
+            row = conn.execute("SELECT count(*) FROM golden_version").fetchone()
         return int(row[0]) if row else 0
 
     def _role_process(self, role: str) -> psutil.Process | None:

@@ -437,7 +437,7 @@ def test_fault_injection_fails_without_writing(oa: TestClient) -> None:
                                               "region": "西南", "credit_limit": 500000})
     assert ok.status_code == 201
     assert oa.get("/_stats").json() == {"puts": 3, "replays": 0, "failures_injected": 2,
-                                        "writes": 1, "deletes": 0}
+                                        "writes": 1, "deletes": 0, "batches": 0}
 
     oa.post("/_faults", json={"fail_next": 1, "status": 500})
     assert oa.delete("/api/customers/C9001").status_code == 500
@@ -458,6 +458,35 @@ def test_fault_delay_only_then_succeeds(oa: TestClient) -> None:
     assert time.monotonic() - started >= 0.2
     assert oa.get("/_stats").json()["failures_injected"] == 0
     assert oa.post("/_faults", json={"fail_next": 1, "status": 42}).status_code == 422
+
+
+def test_batch_answers_each_item_and_a_bad_item_fails_alone(wms: TestClient) -> None:
+    items = [{"key": "M-B1", "version": 1, "idempotency_key": "k-b1",
+              "payload": {"item_name": "六角螺栓", "unit": "个"}},
+             {"key": "M-B2", "version": 1, "idempotency_key": "k-b2",
+              "payload": {"item_name": "x" * 300}},  # longer than item_name allows
+             {"key": "M-B3", "version": 2, "payload": {"item_name": "平垫圈", "unit": "个"}}]
+    response = wms.post("/api/items/_batch", json={"items": items})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 422, 201]
+    assert results[0]["stock_status"] == "待入库"  # WMS reports its own status of the item
+    assert wms.get("/api/items/M-B1").json()["item_name"] == "六角螺栓"
+    assert wms.get("/api/items/M-B2").status_code == 404
+    again = wms.post("/api/items/_batch", json={"items": items[:1]}).json()["results"][0]
+    assert again["status"] == 200 and again["id"] == results[0]["id"]  # replayed by its key
+    assert wms.get("/_stats").json()["batches"] == 2
+
+
+def test_faults_can_target_one_record_and_a_share_of_calls(oa: TestClient) -> None:
+    oa.post("/_faults", json={"fail_next": 100, "status": 422, "keys": ["C9301"]})
+    assert oa.put("/api/customers/C9301", json={"customer_name": "甲"}).status_code == 422
+    assert oa.put("/api/customers/C9302", json={"customer_name": "乙"}).status_code == 201
+    oa.post("/_faults", json={"fail_next": 200, "status": 500, "rate": 0.5})
+    codes = [oa.put("/api/customers/C9303", json={"customer_name": "丙"}).status_code
+             for _ in range(40)]
+    assert 0 < codes.count(500) < 40 and set(codes) <= {500, 200, 201}
+    oa.post("/_faults", json={"fail_next": 0})
 
 
 def test_wms_items_round_trip(wms: TestClient) -> None:

@@ -43,8 +43,10 @@ def test_target_down_for_a_while_then_back(lab):
     _no_loss_no_disorder("target_down", figures)
     for kind, f in figures.items():
         assert f.attempted > f.delivered, f"{kind}: the outage should have failed some attempts"
-    # a dead target slows only itself: WMS, reached directly, kept receiving meanwhile
+    # a dead target slows only itself: WMS, reached directly, kept receiving meanwhile, and
+    # capture and processing kept making golden versions
     assert lab.extra["bystander_acked_during_outage"] > 0
+    assert lab.extra["golden_versions_during_outage"] > 0
 
 
 def test_intermittent_500s_resets_and_timeouts(lab):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
 from tests.brokers import AMQP_URL, NATS_URL, require_brokers
 from tests.conftest import running_stack
-from tests.helpers import convergence_problems, execute, golden, target_databases
+from tests.helpers import convergence_problems, execute, golden, rows, target_databases
 
 RUN = uuid.uuid4().hex[:8]
 EXCHANGE, QUEUE, STREAM = f"mdm.test.{RUN}", f"mdm.test.{RUN}", f"MDMTEST{RUN.upper()}"
@@ -94,3 +96,32 @@ def test_sql_amqp_and_nats_targets_receive_the_demo_changes(brokered):
         assert latest[("department", "DKIND")]["data"]["name"] == "消息测试部"
         retired = [m for m in latest.values() if m["entity"] == "employee" and m["status"] == "retired"]
         assert retired, f"{name}: the retired employee was published as a retirement"
+
+
+def _mdm(stack: DemoStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args, "-p", str(stack.project_dir)],
+                          env=stack.env(), capture_output=True, text=True, timeout=120)
+
+
+def test_replay_resends_the_current_version_with_a_new_idempotency_key(brokered):
+    drain_queue(AMQP_URL, QUEUE)
+    supplier = rows(brokered.hub_url, "SELECT business_key, version FROM golden_record "
+                    "WHERE entity = 'supplier' AND status = 'active' ORDER BY id LIMIT 1")[0]
+    done = _mdm(brokered, "replay", "supplier", supplier["business_key"], "--target", "events")
+    assert done.returncode == 0, done.stderr
+    assert "queued 1 deliveries to events" in done.stdout
+    wait_idle(brokered.erp_url, brokered.hub_url)
+    again = [m for m in drain_queue(AMQP_URL, QUEUE) if m["entity"] == "supplier"]
+    assert [(m["key"], m["version"]) for m in again] == [(supplier["business_key"], supplier["version"])]
+    assert "-replay-" in again[0]["message_id"]
+
+    # every department changed since an instant in the future: none
+    done = _mdm(brokered, "replay", "department", "--target", "events", "--since", "2999-01-01T00:00+08:00")
+    assert done.returncode == 0 and "queued 0 deliveries" in done.stdout
+    for bad, message in ((["supplier", "--target", "nowhere"], "not propagated to target 'nowhere'"),
+                         (["suppliers", "--target", "oa"], "unknown entity 'suppliers'"),
+                         (["supplier", "--target", "oa", "--since", "yesterday"], "not an ISO 8601 instant"),
+                         (["supplier", "NOPE", "--target", "oa"], "no golden record supplier 'NOPE'")):
+        done = _mdm(brokered, "replay", *bad)
+        assert done.returncode == 1 and message in done.stderr, (bad, done.stderr)
+        assert "Traceback" not in done.stderr
