@@ -51,6 +51,9 @@ def check(project: ProjectOpt = None) -> None:
     for name, spec in loaded.entities.items():
         children = f" + {', '.join(spec.children)}" if spec.children else ""
         console.print(f"  {name}: {spec.table}{children} → {', '.join(spec.targets) or 'no target'}")
+    for name, target in loaded.targets.items():
+        where = target.base_url if target.kind == "rest" else target.url  # as written: ${VAR}
+        console.print(f"  target {name}: {target.kind} {where}", highlight=False)
 
 
 def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")]) -> None:
