@@ -74,15 +74,21 @@ def _start(stack: DemoStack, fresh: bool) -> None:
 
 
 def _wait_initial_sync(stack: DemoStack, stop: threading.Event) -> None:
-    total = erp_main_rows(stack.erp_url)
+    from mdm.config.loader import load_project
+
+    project = load_project(stack.project_dir)
+    rows = erp_main_rows(stack.erp_url)
+    total = sum(rows.values())
+    acks = sum(n * len(project.entities[e].targets) for e, n in rows.items() if e in project.entities)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         golden = progress.add_task("snapshot → golden records", total=total)
-        acked = progress.add_task("golden → OA and WMS acks", total=total * 2)
+        acked = progress.add_task(f"golden → acks by {', '.join(sorted(project.targets))}",
+                                  total=acks)
         while not stop.is_set():
             g, a, o = sync_progress(stack.hub_url)
             progress.update(golden, completed=min(g, total))
-            progress.update(acked, completed=min(a, total * 2))
+            progress.update(acked, completed=min(a, acks))
             if g >= total and o == 0 and a > 0:
                 break
             time.sleep(0.3)

@@ -53,13 +53,18 @@ def wait_idle(erp_url: str, hub_url: str, timeout: float = 120.0, outbox: bool =
     wait_drained(hub_url, max(1.0, timeout - (time.monotonic() - started)), outbox)
 
 
-def erp_main_rows(erp_url: str) -> int:
-    """Rows of the demo ERP's main tables: one golden record each once the snapshot is in."""
+DEMO_ENTITIES = ("supplier", "material", "customer", "employee", "department")
+
+
+def erp_main_rows(erp_url: str) -> dict[str, int]:
+    """Rows of the demo ERP's main tables by entity: one golden record each once the
+    snapshot is in."""
+    counts = {}
     with psycopg.connect(erp_url) as conn:
-        row = conn.execute("SELECT (SELECT count(*) FROM supplier) + (SELECT count(*) FROM material) "
-                           "+ (SELECT count(*) FROM customer) + (SELECT count(*) FROM employee) "
-                           "+ (SELECT count(*) FROM department)").fetchone()
-    return int(row[0]) if row else 0
+        for entity in DEMO_ENTITIES:
+            row = conn.execute(f"SELECT count(*) FROM {entity}").fetchone()
+            counts[entity] = int(row[0]) if row else 0
+    return counts
 
 
 def sync_progress(hub_url: str) -> tuple[int, int, int]:
