@@ -232,6 +232,11 @@ def _attach_mappings(entities: dict[str, EntitySpec],
                      targets: dict[str, AnyTarget]) -> dict[str, EntitySpec]:
     """Merge mappings declared in target files into their entities, fill `fields` left empty
     (every attribute under its own name) and check the keys each target kind needs."""
+    for name, spec in entities.items():
+        for attr, owner in spec.owned.items():
+            if owner not in targets:
+                raise ConfigError(f"golden_records/{name}.yaml", [
+                    f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
     merged: dict[str, EntitySpec] = {}
     for name, spec in entities.items():
         mappings = dict(spec.targets)
@@ -254,11 +259,6 @@ def _attach_mappings(entities: dict[str, EntitySpec],
                 mappings[target_name] = mapping.model_copy(update={"fields": {
                     n: n for n in [*spec.attributes, *spec.children]}})
         merged[name] = spec.model_copy(update={"targets": mappings})
-    for name, spec in entities.items():
-        for attr, owner in spec.owned.items():
-            if owner not in targets:
-                raise ConfigError(f"golden_records/{name}.yaml", [
-                    f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
     for target in targets.values():
         for name in target.entities:
             if name not in entities:
@@ -271,9 +271,9 @@ def _attach_mappings(entities: dict[str, EntitySpec],
 def _kind_problem(target: AnyTarget, mapping: TargetMapping, spec: EntitySpec) -> str | None:
     if mapping.write_back and target.kind not in ("rest", "sql"):
         return f"write_back: a {target.kind} target does not answer with values to write back"
-    for field, attr in mapping.write_back.items():
+    for answered, attr in mapping.write_back.items():
         if spec.attributes.get(attr) is None or spec.attributes[attr].owner != target.name:
-            return (f"write_back.{field}: '{attr}' must be an attribute of {spec.entity} with "
+            return (f"write_back.{answered}: '{attr}' must be an attribute of {spec.entity} with "
                     f"owner: {target.name}")
     missing = [k for k in KIND_KEYS[target.kind] if getattr(mapping, k) is None]
     if missing:

@@ -22,8 +22,8 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.config.models import EntitySpec, ObservedTable
-from mdm.config.targets import TargetMapping
 from mdm.config.rules import DivergenceRule
+from mdm.config.targets import TargetMapping
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.propagate.outbox import build_payload

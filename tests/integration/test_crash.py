@@ -12,7 +12,7 @@ from mdm.capture.models import ChangeEvent
 from mdm.config.loader import load_project
 from mdm.demo.sync import wait_drained, wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import convergence_problems, target_databases, rows
+from tests.helpers import convergence_problems, rows, target_databases
 
 PROJECT = load_project(REPO_ROOT)
 

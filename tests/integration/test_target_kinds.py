@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from mdm.config.loader import PROJECT_FOLDERS, load_project
-from mdm.demo.receivers import bind_queue, delivery_figures, drain_queue, latest_by_record, read_stream
+from mdm.demo.receivers import (
+    bind_queue,
+    delivery_figures,
+    drain_queue,
+    latest_by_record,
+    read_stream,
+)
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT

@@ -2,7 +2,7 @@
 to the golden record's canonical values."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest

@@ -118,3 +118,26 @@ def test_rate_limiter_waits_for_tokens(monkeypatch):
         assert sum(slept) == pytest.approx(0.5)
 
     asyncio.run(run())
+
+
+def test_write_back_needs_an_attribute_the_target_owns(project: Path):
+    loaded = load_project(project)
+    assert loaded.entities["material"].owned == {"wms_status": "wms"}
+    assert loaded.entities["material"].targets["wms"].write_back == {"stock_status": "wms_status"}
+
+    edit_file(project / "golden_records/material.yaml", "owner: wms", "owner: oa")
+    with pytest.raises(ConfigError, match=r"material.yaml.*targets.wms.write_back.stock_status: "
+                                          r"'wms_status' must be an attribute of material with owner: wms"):
+        load_project(project)
+    edit_file(project / "golden_records/material.yaml", "owner: oa", "owner: erp_typo")
+    with pytest.raises(ConfigError, match=r"attributes.wms_status.owner: 'erp_typo' is not a target"):
+        load_project(project)
+
+
+def test_a_broker_target_cannot_write_back(project: Path):
+    (project / "targets/events.yaml").write_text(
+        "name: events\nkind: amqp\nurl: amqp://x\nentities:\n  material: {write_back: {s: wms_status}}\n",
+        encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"targets/events.yaml.*entities.material.write_back: "
+                                          r"a amqp target does not answer"):
+        load_project(project)
