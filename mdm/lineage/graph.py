@@ -1,0 +1,140 @@
+"""A record's lineage as a graph (networkx) and as an SVG a newcomer can read.
+
+Nodes: what caused each version (an ERP commit, a steward's decision, a target's answer),
+the versions, their deliveries and the targets' acknowledgements. Edges point the way data
+flowed: cause → version → delivery → ack; a version also points to the next version.
+Read left to right; every box links to its JSON in the API.
+"""
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import networkx as nx
+from sqlalchemy import Connection, text
+
+from mdm.lineage.queries import CAUSE_COLUMNS, cause_of
+
+KINDS = {  # column, fill, stroke, legend
+    "cause": (0, "#eef4ff", "#3b6fd8", "what made the version: an ERP commit, a decision, an answer"),
+    "version": (1, "#f3f8ee", "#4a8a2a", "a golden record version"),
+    "delivery": (2, "#fff7e8", "#c07a00", "the version sent to a target"),
+    "ack": (3, "#f4f4f4", "#555555", "the target's acknowledgement"),
+}
+BOX_W, BOX_H, GAP_X, GAP_Y, TOP = 250, 46, 40, 12, 90
+
+
+def build(conn: Connection, entity: str, business_key: str, golden_id: int,
+          versions: int = 30) -> nx.DiGraph[str]:
+    """The lineage graph of the newest `versions` versions of one record."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    base = f"/api/v1/records/{entity}/{business_key}"
+    rows = [dict(r._mapping) for r in conn.execute(text(
+        f"SELECT version, status, quality, valid_from, {CAUSE_COLUMNS} FROM golden_version "
+        "WHERE golden_id = :g ORDER BY version DESC LIMIT :l"), {"g": golden_id, "l": versions})]
+    for row in reversed(rows):
+        v = f"version:{row['version']}"
+        graph.add_node(v, kind="version", label=f"version {row['version']} · {row['status']}",
+                       detail=f"valid from {row['valid_from']:%Y-%m-%d %H:%M:%S%z} · {row['quality']}",
+                       href=f"{base}/versions/{row['version']}", order=row["version"])
+        cause = cause_of(row)
+        c = f"cause:{row['version']}"
+        graph.add_node(c, kind="cause", **_cause_box(cause, base), order=row["version"])
+        graph.add_edge(c, v, label="made")
+        if graph.has_node(f"version:{row['version'] - 1}"):
+            graph.add_edge(f"version:{row['version'] - 1}", v, label="next")
+    if rows:
+        _add_deliveries(conn, graph, golden_id, min(r["version"] for r in rows))
+    return graph
+
+
+def _cause_box(cause: dict[str, Any], base: str) -> dict[str, str]:
+    if cause["kind"] == "decision":
+        return {"label": f"decision by {cause['actor']}", "detail": f"task {cause['task_id']}",
+                "href": f"/api/v1/tasks/{cause['task_id']}"}
+    if cause["kind"] == "write_back":
+        return {"label": f"answer from {cause['target']}", "detail": f"inbox event {cause['inbox_id']}",
+                "href": f"{base}/history"}
+    when = f"{cause['commit_ts']:%Y-%m-%d %H:%M:%S}" if cause["commit_ts"] else "snapshot"
+    return {"label": f"{cause['source']} tx {cause['tx_id']} · {cause['op']} {cause['table']}",
+            "detail": f"row {cause['row_key']} · {when} · LSN {cause['lsn']}",
+            "href": f"/api/v1/transactions/{cause['source']}/{cause['tx_id']}"}
+
+
+def _add_deliveries(conn: Connection, graph: nx.DiGraph[str], golden_id: int, low: int) -> None:
+    for d in conn.execute(text(
+            "SELECT id, version, target, status, attempts, response_status, target_id, acked_at, "
+            "last_error FROM delivery WHERE golden_id = :g AND version >= :v ORDER BY version, id"),
+            {"g": golden_id, "v": low}):
+        node = f"delivery:{d.id}"
+        detail = f"{d.status} after {d.attempts} attempt(s)" + (
+            f" · HTTP {d.response_status}" if d.response_status else "")
+        graph.add_node(node, kind="delivery", label=f"→ {d.target} (#{d.id})", detail=detail,
+                       href=f"/api/v1/deliveries/{d.id}", order=d.version)
+        graph.add_edge(f"version:{d.version}", node, label="sent")
+        if d.acked_at is not None:
+            ack = f"ack:{d.id}"
+            graph.add_node(ack, kind="ack", label=f"{d.target} acknowledged",
+                           detail=f"{d.acked_at:%Y-%m-%d %H:%M:%S} · id {d.target_id or '—'}",
+                           href=f"/api/v1/deliveries/{d.id}", order=d.version)
+            graph.add_edge(node, ack, label="acked")
+
+
+def to_svg(graph: nx.DiGraph[str], title: str) -> str:
+    """Lay the graph out in four columns (cause, version, delivery, ack), newest version on top."""
+    rows: dict[int, dict[str, list[str]]] = {}
+    for node, data in graph.nodes(data=True):
+        rows.setdefault(data["order"], {}).setdefault(data["kind"], []).append(node)
+    position: dict[str, tuple[int, int]] = {}
+    y = TOP
+    for order in sorted(rows, reverse=True):
+        by_kind = rows[order]
+        deliveries = by_kind.get("delivery", [])
+        height = max(1, len(deliveries))
+        for kind, nodes in by_kind.items():
+            column = KINDS[kind][0]
+            for i, node in enumerate(sorted(nodes)):
+                if kind == "ack":
+                    i = deliveries.index(node.replace("ack:", "delivery:"))
+                position[node] = (20 + column * (BOX_W + GAP_X), y + i * (BOX_H + GAP_Y))
+        y += height * (BOX_H + GAP_Y) + GAP_Y
+    width = 20 + 4 * (BOX_W + GAP_X)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 20}" '
+             f'font-family="system-ui, sans-serif" font-size="12" role="img" aria-label="{escape(title)}">',
+             '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+             'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#888"/></marker></defs>',
+             _legend()]
+    for a, b, data in graph.edges(data=True):
+        (x1, y1), (x2, y2) = position[a], position[b]
+        if data["label"] == "next":  # version to version: down the version column
+            parts.append(f'<line x1="{x1 + BOX_W // 2}" y1="{y1}" x2="{x2 + BOX_W // 2}" '
+                         f'y2="{y2 + BOX_H}" stroke="#bbb" stroke-dasharray="4 3" marker-end="url(#arrow)"/>')
+        else:
+            parts.append(f'<line x1="{x1 + BOX_W}" y1="{y1 + BOX_H // 2}" x2="{x2}" '
+                         f'y2="{y2 + BOX_H // 2}" stroke="#888" marker-end="url(#arrow)"/>')
+    for node, data in graph.nodes(data=True):
+        x, y_ = position[node]
+        _, fill, stroke, _ = KINDS[data["kind"]]
+        parts.append(
+            f'<a href="{escape(data["href"])}"><g><title>{escape(data["label"])} — '
+            f'{escape(data["detail"])}</title><rect x="{x}" y="{y_}" width="{BOX_W}" '
+            f'height="{BOX_H}" rx="6" fill="{fill}" stroke="{stroke}"/>'
+            f'<text x="{x + 8}" y="{y_ + 18}" font-weight="600">{escape(_clip(data["label"]))}</text>'
+            f'<text x="{x + 8}" y="{y_ + 35}" fill="#444">{escape(_clip(data["detail"]))}</text></g></a>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _legend() -> str:
+    items = []
+    for kind, (column, fill, stroke, meaning) in KINDS.items():
+        x = 20 + column * (BOX_W + GAP_X)
+        items.append(f'<rect x="{x}" y="14" width="14" height="14" rx="3" fill="{fill}" '
+                     f'stroke="{stroke}"/><text x="{x + 20}" y="25" font-weight="600">{kind}</text>'
+                     f'<text x="{x}" y="48" fill="#555">{escape(meaning[:44])}</text>'
+                     f'<text x="{x}" y="62" fill="#555">{escape(meaning[44:88])}</text>')
+    return "".join(items)
+
+
+def _clip(label: str, limit: int = 38) -> str:
+    return label if len(label) <= limit else label[:limit - 1] + "…"
