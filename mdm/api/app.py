@@ -4,15 +4,15 @@ Built by `create_app(settings, project)`; nothing happens at import time.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import text
 
+from mdm.api.database import Db
 from mdm.api.deliveries import deliveries_router
+from mdm.api.lineage import lineage_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import tasks_router
 from mdm.config.loader import Project
@@ -23,15 +23,6 @@ from mdm.store.database import create_hub_engine, libpq_url
 from mdm.store.status import read_status
 
 
-def _connection(request: Request) -> Iterator[Connection]:
-    engine: Engine = request.app.state.engine
-    with engine.connect() as conn:
-        yield conn
-
-
-Db = Annotated[Connection, Depends(_connection)]
-
-
 def create_app(settings: Settings, project: Project) -> FastAPI:
     app = FastAPI(title="mdm", version="0.1.0",
                   description="Master data hub: golden records captured from the ERP.")
@@ -40,6 +31,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.state.libpq_url = libpq_url(settings.require_database())
     app.include_router(tasks_router())
     app.include_router(deliveries_router())
+    app.include_router(lineage_router())
 
     def entity_or_404(entity: str) -> None:
         if entity not in project.entities:
@@ -88,12 +80,6 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no {entity} with business key or golden id {key!r}")
         return found
-
-    @app.get("/api/v1/records/{entity}/{key}/history")
-    def record_history(entity: str, key: str, db: Db,
-                       as_of: datetime | None = None) -> list[dict[str, Any]]:
-        found = record(entity, key, db)
-        return queries.history(db, found["golden_id"], as_of)
 
     @app.get("/api/v1/records/{entity}/{key}/deliveries")
     def record_deliveries(entity: str, key: str, db: Db) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.tasks import Pg
@@ -22,6 +23,18 @@ class ReplayRequest(BaseModel):
 
 def deliveries_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+
+    @router.get("/{delivery_id}")
+    def delivery(delivery_id: int, conn: Pg) -> dict[str, Any]:
+        """One delivery: what was sent, to whom, how it went and the target's answer."""
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                "SELECT id, golden_id, version, entity, business_key, target, operation, status, "
+                "idempotency_key, attempts, response_status, target_id, last_error, payload, "
+                "created_at, sent_at, acked_at FROM delivery WHERE id = %s", (delivery_id,)).fetchone()
+        if row is None:
+            raise HTTPException(404, f"no delivery {delivery_id}")
+        return row
 
     @router.post("/{delivery_id}/retry")
     def retry(delivery_id: int, conn: Pg) -> dict[str, Any]:

@@ -138,3 +138,26 @@ def _legend() -> str:
 
 def _clip(label: str, limit: int = 38) -> str:
     return label if len(label) <= limit else label[:limit - 1] + "…"
+
+
+def page(title: str, svg: str, record: dict[str, Any], versions: int) -> str:
+    """The lineage page around the SVG: what the reader is looking at, in plain words."""
+    entity, key = record["entity"], record["business_key"]
+    api = f"/api/v1/records/{escape(entity)}/{escape(key)}"
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{escape(title)}</title><style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
+p {{ max-width: 60em; line-height: 1.5; }} a {{ color: #2456b3; }}
+.svg {{ overflow-x: auto; border: 1px solid #ddd; padding: 8px; }}
+</style></head><body>
+<h1>{escape(title)}</h1>
+<p>Golden record <b>{escape(entity)} {escape(key)}</b> (golden id {record["golden_id"]}), now at
+version {record["version"]}, {escape(record["status"])}. Read each row from left to right: what
+made the version (an ERP commit with its transaction id and LSN, a steward's decision, or a
+target's own answer), the version itself, each delivery of it to a target, and the target's
+acknowledgement. The newest version is at the top; dashed arrows join a version to the next.
+Click a box to see its data. Showing the newest {versions} versions
+(<a href="?versions={versions * 4}">more</a>).</p>
+<p>Also: <a href="{api}/history">history with changes</a> ·
+<a href="{api}">current record</a> · <a href="{api}/lineage">this graph as JSON</a></p>
+<div class="svg">{svg}</div></body></html>"""

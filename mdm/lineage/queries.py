@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import datetime
 from typing import Any
 
@@ -140,13 +141,18 @@ def _add_receipts(conn: Connection, spec: EntitySpec, golden_id: int, attribute:
         "SELECT id, target, version, status, acked_at, idempotency_key, response_status, target_id "
         "FROM delivery WHERE golden_id = :g AND target = ANY(:t) ORDER BY version, id"),
         {"g": golden_id, "t": list(fields)}).all()
+    by_target: dict[str, list[Any]] = {t: [] for t in fields}
+    for r in rows:
+        by_target[r.target].append(r)
+    numbers = {t: [r.version for r in rs] for t, rs in by_target.items()}
     for segment in segments:
         low, high = segment["set_in_version"], segment["until_version"]
         for target, field in fields.items():
-            mine = [r for r in rows if r.target == target and low <= r.version <= high]
-            acked = sorted((r for r in mine if r.status == "acked"), key=lambda r: r.acked_at)
+            mine = by_target[target][bisect_left(numbers[target], low):
+                                     bisect_right(numbers[target], high)]
+            acked = [r for r in mine if r.status == "acked"]
             if acked:
-                r = acked[0]
+                r = min(acked, key=lambda r: r.acked_at)
                 segment["received"][target] = {
                     "field": field, "at": r.acked_at, "version": r.version, "delivery_id": r.id,
                     "idempotency_key": r.idempotency_key, "response_status": r.response_status,

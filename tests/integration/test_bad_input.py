@@ -70,7 +70,10 @@ def test_unmappable_rows_are_kept_failed_with_reason_and_others_flow(bad_stack: 
     assert len(good) == 1 and good[0]["attributes"]["phone"] == 13800138000
     supplier = rows(bad_stack.hub_url, "SELECT * FROM golden_record WHERE entity = 'supplier' AND business_key = 'S0001'")
     assert supplier[0]["attributes"]["name"] == "后续供应商更名"
-    assert rows(bad_stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE status = 'pending'")[0]["n"] == 0
+    # nothing from the ERP is left waiting behind the failed row (OA's and WMS's own databases
+    # are captured too: their echoes of the hub's pushes may still be on their way)
+    assert rows(bad_stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE status = 'pending' "
+                                   "AND source = 'erp'")[0]["n"] == 0
 
 
 def test_status_lists_failed_rows(bad_stack: DemoStack):
