@@ -35,11 +35,12 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, demo, hub, propagation, steward
+    from mdm.cli import bench, demo, hub, lineage, propagation, steward
 
     hub.register(app)
     steward.register(app)
     propagation.register(app)
+    lineage.register(app)
     demo.register(app)
     bench.register(app)
 

@@ -122,6 +122,7 @@ golden_version = Table(
     PrimaryKeyConstraint("golden_id", "version"),
 )
 Index("golden_version_tx_ix", golden_version.c.cause_source, golden_version.c.cause_tx_id)
+Index("golden_version_valid_ix", golden_version.c.golden_id, golden_version.c.valid_from)
 
 xref = Table(
     "xref",
@@ -241,3 +242,5 @@ decision = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
 )
 Index("decision_task_ix", decision.c.task_id)
+Index("decision_time_ix", decision.c.decided_at)
+Index("decision_version_ix", decision.c.golden_id, decision.c.version)

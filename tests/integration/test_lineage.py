@@ -1,0 +1,173 @@
+"""Lineage and audit on a pipeline that ran real ERP changes through real capture: history
+with diffs, as of (and its boundary), field lineage (an ERP commit vs a steward's decision),
+"why does WMS show X", one transaction's changes, a period's decisions, the lineage page."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
+import httpx
+
+from mdm.demo.journey import run_edit
+from mdm.demo.sync import wait_idle
+from mdm.rules.uscc import uscc_check_digit
+from tests.helpers import rows
+
+
+def _settle(stack) -> None:
+    wait_idle(stack.erp_url, stack.hub_url, timeout=120)
+
+
+def _api(stack, path: str, **params):
+    response = httpx.get(f"{stack.api_url}{path}", params=params, timeout=30)
+    assert response.status_code == 200, (path, response.status_code, response.text)
+    return response.json()
+
+
+def _mdm(stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args, "-p", str(stack.project_dir)],
+                          env={**stack.env(), "COLUMNS": "250"}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_history_shows_each_version_with_what_changed_and_the_erp_commit(stack):
+    tx = run_edit(stack.erp_url, "UPDATE supplier SET name = '历史测试供应商有限公司' WHERE code = 'S0010'")
+    _settle(stack)
+    newest = _api(stack, "/api/v1/records/supplier/S0010/history")[0]
+    assert newest["changes"]["name"]["to"] == "历史测试供应商有限公司"
+    assert newest["changes"]["name"]["from"] != "历史测试供应商有限公司"
+    assert list(newest["changes"]) == ["name"]
+    assert (newest["cause"]["kind"], newest["cause"]["source"], newest["cause"]["tx_id"]) == ("change_event", "erp", tx)
+    assert newest["cause"]["table"] == "public.supplier" and newest["cause"]["lsn"] > 0
+    shown = _mdm(stack, "history", "supplier", "S0010")
+    assert shown.returncode == 0, shown.stderr
+    assert f"erp tx {tx} u public.supplier" in shown.stdout and "历史测试供应商有限公司" in shown.stdout
+
+
+def test_as_of_between_versions_is_the_earlier_and_at_a_commit_instant_that_version(stack):
+    for region in ("西北", "东北"):
+        run_edit(stack.erp_url, f"UPDATE customer SET region = '{region}' WHERE code = 'C0011'")
+        _settle(stack)
+    older, newer = _api(stack, "/api/v1/records/customer/C0011/history", limit=2)[::-1]
+    assert older["attributes"]["region"] == "西北" and newer["attributes"]["region"] == "东北"
+    url = "/api/v1/records/customer/C0011/as-of"
+    start = older["valid_from"]
+    between = _api(stack, url, t=_midpoint(older["valid_from"], newer["valid_from"]))
+    assert between["version"] == older["version"]
+    assert _api(stack, url, t=newer["valid_from"])["version"] == newer["version"]  # boundary: the newer
+    assert _api(stack, url, t=start)["version"] == older["version"]
+    first = _api(stack, "/api/v1/records/customer/C0011/versions/1")
+    missing = httpx.get(f"{stack.api_url}{url}", params={"t": _shift(first["valid_from"], -1)})
+    assert missing.status_code == 404  # before the record existed
+    naive = httpx.get(f"{stack.api_url}{url}", params={"t": "2026-01-01T08:00:00"})
+    assert naive.status_code == 422 and "UTC offset" in naive.text
+
+
+def test_field_lineage_shows_erp_commits_and_a_stewards_decision(stack):
+    first17 = "91310000000000077"
+    good = first17 + uscc_check_digit(first17)
+    bad = good[:17] + ("1" if good[17] == "0" else "0")
+    tx = run_edit(stack.erp_url, f"UPDATE customer SET tax_id = '{bad}' WHERE code = 'C0012'")
+    _settle(stack)
+    [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND status = 'open' "
+                  "AND business_key = 'C0012'")
+    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+                       json={"action": "approve_edited", "actor": "steward.li", "reason": "one digit off",
+                             "values": {"tax_id": good}})
+    assert reply.status_code == 200, reply.text
+    _settle(stack)
+    segments = _api(stack, "/api/v1/records/customer/C0012/fields/tax_id/lineage")
+    erp_value, decided = segments[-2], segments[-1]
+    assert erp_value["value"] == bad and erp_value["set_by"]["tx_id"] == tx
+    assert erp_value["received"]["oa"]["at"] is None  # quarantined: never sent
+    assert decided["value"] == good
+    assert decided["set_by"]["kind"] == "decision" and decided["set_by"]["actor"] == "steward.li"
+    assert decided["set_by"]["decision"]["reason"] == "one digit off"
+    assert decided["set_by"]["task_id"] == task["id"]
+    assert list(decided["received"]) == ["oa"]  # the one target that maps tax_id
+    assert decided["received"]["oa"]["at"] is not None
+    assert decided["received"]["oa"]["version"] == decided["set_in_version"]
+    # why does OA show it: the decision, not an ERP commit
+    why = _api(stack, "/api/v1/records/customer/C0012/why", target="oa", field="tax_id")
+    assert why["set_by"]["kind"] == "decision" and "steward.li" in why["explanation"]
+
+
+def test_why_does_wms_show_this_leads_back_to_the_erp_commit(stack):
+    tx = run_edit(stack.erp_url, "UPDATE material SET name = '追溯测试物料' WHERE code = 'M-1020'")
+    _settle(stack)
+    run_edit(stack.erp_url, "UPDATE material SET standard_price = standard_price + 1 WHERE code = 'M-1020'")
+    _settle(stack)  # a later version that did not touch the name: WMS's name still comes from tx
+    why = _api(stack, "/api/v1/records/material/M-1020/why", target="wms", field="item_name")
+    assert why["set_by"]["kind"] == "change_event" and why["set_by"]["tx_id"] == tx
+    assert why["delivered"]["value"] == "追溯测试物料"
+    assert why["delivered"]["version"] > why["set_in_version"]
+    shown = _mdm(stack, "lineage", "why", "material", "M-1020", "--target", "wms", "--field", "item_name")
+    assert shown.returncode == 0 and f"erp transaction {tx}" in shown.stdout, shown.stdout + shown.stderr
+    bad = _mdm(stack, "lineage", "why", "material", "M-1020", "--target", "wms", "--field", "colour")
+    assert bad.returncode == 1 and "wms has no field 'colour'" in bad.stderr
+
+
+def test_one_transaction_lists_everything_it_changed(stack):
+    tx = run_edit(stack.erp_url, "UPDATE supplier SET name = name || '·' WHERE code IN ('S0011', 'S0012'); "
+                                 "UPDATE material SET spec = 'TX-SPEC' WHERE code = 'M-1021'")
+    _settle(stack)
+    changed = _api(stack, f"/api/v1/transactions/erp/{tx}")
+    assert sorted((c["entity"], c["business_key"]) for c in changed) == [
+        ("material", "M-1021"), ("supplier", "S0011"), ("supplier", "S0012")]
+    material = next(c for c in changed if c["entity"] == "material")
+    assert material["changes"]["spec"]["to"] == "TX-SPEC"
+    assert {d["target"] for d in material["deliveries"]} == {"oa", "wms"}
+    shown = _mdm(stack, "lineage", "tx", "erp", str(tx))
+    assert shown.returncode == 0 and "M-1021" in shown.stdout and "S0012" in shown.stdout
+
+
+def test_decisions_in_a_period_by_actor(stack):
+    execute_sql = "UPDATE material SET uom = '两' WHERE code = 'M-1022'"
+    run_edit(stack.erp_url, execute_sql)
+    _settle(stack)
+    [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND status = 'open' "
+                  "AND business_key = 'M-1022'")
+    before = rows(stack.hub_url, "SELECT clock_timestamp() AS t")[0]["t"]
+    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+                       json={"action": "waive", "actor": "auditor.test", "reason": "legacy unit"})
+    assert reply.status_code == 200
+    after = rows(stack.hub_url, "SELECT clock_timestamp() AS t")[0]["t"]
+    found = _api(stack, "/api/v1/decisions", since=before.isoformat(), until=after.isoformat())
+    assert [(d["actor"], d["action"], d["task_id"]) for d in found] == [("auditor.test", "waive", task["id"])]
+    assert _api(stack, "/api/v1/decisions", since=before.isoformat(), until=after.isoformat(),
+                actor="someone.else") == []
+    shown = _mdm(stack, "lineage", "decisions", "--since", before.isoformat(), "--actor", "auditor.test")
+    assert shown.returncode == 0 and "legacy unit" in shown.stdout
+
+
+def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
+    run_edit(stack.erp_url, "UPDATE supplier SET name = '图谱测试供应商' WHERE code = 'S0013'")
+    _settle(stack)
+    page = httpx.get(f"{stack.api_url}/records/supplier/S0013/lineage")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<svg" in page.text and "Read each row from left to right" in page.text
+    links = set(re.findall(r'<a href="([^"]+)"><g>', page.text))
+    assert any("/versions/" in link for link in links)
+    assert any(link.startswith("/api/v1/deliveries/") for link in links)
+    assert any(link.startswith("/api/v1/transactions/erp/") for link in links)
+    for link in links:
+        assert httpx.get(f"{stack.api_url}{link}").status_code == 200, link
+    graph = _api(stack, "/api/v1/records/supplier/S0013/lineage")
+    kinds = {n["kind"] for n in graph["nodes"]}
+    assert kinds == {"cause", "version", "delivery", "ack"}
+    assert {e["label"] for e in graph["edges"]} >= {"made", "sent", "acked", "next"}
+
+
+def _midpoint(a: str, b: str) -> str:
+    from datetime import datetime
+
+    x, y = datetime.fromisoformat(a), datetime.fromisoformat(b)
+    return (x + (y - x) / 2).isoformat()
+
+
+def _shift(a: str, seconds: float) -> str:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(a) + timedelta(seconds=seconds)).isoformat()
