@@ -97,23 +97,25 @@ def run(role: Annotated[Role, typer.Argument(help="capture | process | propagate
 
 
 def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) -> None:
+    from mdm.lineage.openlineage import start_emitter
     from mdm.runtime.supervisor import run_role_forever
     from mdm.store.database import libpq_url, upgrade_database
 
     upgrade_database(hub_url)
     url = libpq_url(hub_url)
+    finish = start_emitter(role.value, project, url) if role is not Role.api else None
     if role is Role.capture:
         from mdm.capture.service import run_capture
 
-        run_role_forever(run_capture, project, url, settings.state_dir)
+        run_role_forever(run_capture, project, url, settings.state_dir, on_exit=finish)
     elif role is Role.process:
         from mdm.golden.service import run_processing
 
-        run_role_forever(run_processing, project, url)
+        run_role_forever(run_processing, project, url, on_exit=finish)
     elif role is Role.propagate:
         from mdm.propagate.worker import run_propagation
 
-        run_role_forever(run_propagation, project, url)
+        run_role_forever(run_propagation, project, url, on_exit=finish)
     else:
         import uvicorn
 

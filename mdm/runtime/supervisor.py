@@ -75,9 +75,11 @@ def supervise(roles: Sequence[str], extra_args: Sequence[str] = ()) -> int:
     return exit_code
 
 
-def run_role_forever(target: Callable[..., None], *args: object) -> None:
+def run_role_forever(target: Callable[..., None], *args: object,
+                     on_exit: Callable[[int], None] | None = None) -> None:
     """Run a role function with a stop event set by SIGTERM/SIGINT; exit hard afterwards
-    (the JVM's non-daemon threads would otherwise keep the capture process alive)."""
+    (the JVM's non-daemon threads would otherwise keep the capture process alive).
+    `on_exit(code)` runs just before."""
     import threading
 
     stop = threading.Event()
@@ -93,6 +95,8 @@ def run_role_forever(target: Callable[..., None], *args: object) -> None:
         logger.exception("role failed")
         code = 1
     finally:
+        if on_exit is not None:
+            on_exit(code)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

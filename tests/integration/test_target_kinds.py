@@ -2,6 +2,7 @@
 directly, RabbitMQ (publisher confirms) and NATS JetStream (acked publishes), real brokers."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,12 +53,16 @@ def _project(root: Path) -> Path:
 def brokered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     require_brokers()
     bind_queue(AMQP_URL, EXCHANGE, QUEUE)
-    os.environ.update(MDM_AMQP_URL=AMQP_URL, MDM_NATS_URL=NATS_URL)
+    lineage = tmp_path_factory.mktemp("openlineage") / "events.jsonl"
+    os.environ.update(MDM_AMQP_URL=AMQP_URL, MDM_NATS_URL=NATS_URL,
+                      MDM_OPENLINEAGE_FILE=str(lineage), MDM_OPENLINEAGE_INTERVAL_S="1")
     project = _project(tmp_path_factory.mktemp("project"))
     try:
         with running_stack(tmp_path_factory.mktemp("stack"), project_dir=project) as s:
             yield s
     finally:
+        for name in ("MDM_OPENLINEAGE_FILE", "MDM_OPENLINEAGE_INTERVAL_S"):
+            os.environ.pop(name, None)
         drain_queue(AMQP_URL, QUEUE, delete=True)
         read_stream(NATS_URL, STREAM, delete=True)
 
@@ -131,3 +136,15 @@ def test_replay_resends_the_current_version_with_a_new_idempotency_key(brokered)
         done = _mdm(brokered, "replay", *bad)
         assert done.returncode == 1 and message in done.stderr, (bad, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_openlineage_events_written_to_a_file_name_every_job(brokered):
+    path = Path(os.environ["MDM_OPENLINEAGE_FILE"])
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    started = {e["job"]["name"] for e in events if e["eventType"] == "START"}
+    assert started >= {"capture.erp", "golden_store", "propagate.oa", "propagate.wms",
+                       "propagate.oa_db", "propagate.events", "propagate.stream"}
+    assert any(e["eventType"] == "RUNNING" for e in events)
+    events_job = next(e for e in events if e["job"]["name"] == "propagate.events")
+    assert {"namespace": "amqp://127.0.0.1:5672", "name": f"{EXCHANGE}/supplier"} in [
+        {k: o[k] for k in ("namespace", "name")} for o in events_job["outputs"]]
