@@ -84,8 +84,9 @@ def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplie
     for column in ("v", "valid from", "made by", "changes"):
         table.add_column(column, overflow="fold")
     for v in versions:
-        changes = "\n".join(f"{a}: {_value(c['from'])} → {_value(c['to'])}"
-                            for a, c in v["changes"].items()) or "(first version)"
+        changes = ("(the version before was dropped by the history policy)" if v["changes"] is None
+                   else "\n".join(f"{a}: {_value(c['from'])} → {_value(c['to'])}"
+                                  for a, c in v["changes"].items()) or "(first version)")
         table.add_row(str(v["version"]), f"{v['valid_from']:%Y-%m-%d %H:%M:%S%z}",
                       _cause(v["cause"]), changes)
     console.print(table)
@@ -183,6 +184,30 @@ def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (IS
     console.print(table)
 
 
+def prune_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+              project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Drop superseded versions past each entity's `history:` policy (never the current one,
+    nor one an open task or a due delivery needs)."""
+    import psycopg
+
+    from mdm.lineage.retention import prune
+    from mdm.store.database import libpq_url
+
+    settings = _settings(project, database_url)
+    loaded = load_project(settings.project_dir)
+    with psycopg.connect(libpq_url(settings.require_database()), autocommit=True) as conn:
+        counts = prune(conn, loaded, dry_run=dry_run)
+    if not counts:
+        console.print("no entity has a history policy (history: {keep_days, keep_versions})")
+        return
+    verb = "would drop" if dry_run else "dropped"
+    for entity, count in counts.items():
+        policy = loaded.entities[entity].history
+        console.print(f"{entity}: {verb} {count:,} version(s) (keep_days={policy.keep_days if policy else None}, "
+                      f"keep_versions={policy.keep_versions if policy else None})")
+
+
 def register(app: typer.Typer) -> None:
     app.command("history")(history_cmd)
+    app.command("prune")(prune_cmd)
     app.add_typer(lineage_app, name="lineage")

@@ -115,6 +115,16 @@ class ChildSpec(Spec):
         return value if "." in value else f"public.{value}"
 
 
+class HistoryPolicy(Spec):
+    """How long superseded versions are kept. A version goes only when both limits that are
+    set allow it; the current version, and any version an open task or a due delivery still
+    needs, always stay. Neither set: kept forever."""
+
+    keep_days: int | None = Field(None, ge=1, description="Keep versions that ended within this many days.")
+    keep_versions: int | None = Field(None, ge=1, description="Keep at least this many versions "
+                                      "before the current one.")
+
+
 class EntitySpec(Spec):
     entity: Identifier
     description: str | None = None
@@ -128,6 +138,8 @@ class EntitySpec(Spec):
         default_factory=list, description="Columns deliberately not mapped (audit columns)."
     )
     children: dict[Identifier, ChildSpec] = Field(default_factory=dict)
+    history: HistoryPolicy | None = Field(None, description="Retention of superseded versions "
+                                          "(`mdm prune`; the processing role applies it hourly).")
     targets: dict[Identifier, TargetMapping] = Field(
         default_factory=dict, description="target name → how this entity is written there "
         "(or declare it in the target's own file under `entities:`).")

@@ -13,6 +13,7 @@ from psycopg.types.json import set_json_loads
 from mdm.capture.inbox import INBOX_CHANNEL
 from mdm.config.loader import Project
 from mdm.golden.processor import Processor
+from mdm.lineage.retention import prune
 
 logger = logging.getLogger(__name__)
 PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering simple
@@ -41,6 +42,9 @@ def run_processing(project: Project, hub_url: str, stop: threading.Event,
             stop.wait(1.0)
 
 
+PRUNE_EVERY_S = 3600.0
+
+
 def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
                    batch_size: int) -> None:
     with psycopg.connect(hub_url) as conn, psycopg.connect(hub_url, autocommit=True) as listener:
@@ -53,6 +57,7 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
         listener.execute(f"LISTEN {INBOX_CHANNEL}")
         _take_lock(conn, stop)
         logger.info("processing started")
+        pruned_at = time.monotonic()
         while not stop.is_set():
             started = time.perf_counter()
             result = processor.process_batch(conn, batch_size)
@@ -62,6 +67,9 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
                     result.events, result.versions, result.deliveries, result.failed,
                     result.skipped, (time.perf_counter() - started) * 1000)
                 continue
+            if time.monotonic() - pruned_at > PRUNE_EVERY_S:  # idle: apply the history policies
+                prune(conn, processor.project, max_batches=1)
+                pruned_at = time.monotonic()
             for _ in listener.notifies(timeout=0.5, stop_after=1):
                 pass
 

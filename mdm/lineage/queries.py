@@ -52,16 +52,23 @@ def history(conn: Connection, golden_id: int, limit: int = 100,
     result = []
     for i, row in enumerate(rows[:limit]):
         older = rows[i + 1] if i + 1 < len(rows) else None
+        if older is not None and older["version"] != row["version"] - 1:
+            older = None  # versions in between were dropped by the history policy
         if older is None and row["version"] > 1:  # the page ends: fetch the one before
             older = _version(conn, golden_id, row["version"] - 1)
-        changes = diff(older["attributes"] if older else None, row["attributes"])
-        if older is not None and older["status"] != row["status"]:
-            changes["(status)"] = {"from": older["status"], "to": row["status"]}
-        result.append({"version": row["version"], "status": row["status"],
-                       "quality": row["quality"], "valid_from": row["valid_from"],
-                       "valid_to": row["valid_to"], "recorded_at": row["recorded_at"],
-                       "cause": cause_of(row), "changes": changes,
-                       "attributes": row["attributes"]})
+        entry = {"version": row["version"], "status": row["status"], "quality": row["quality"],
+                 "valid_from": row["valid_from"], "valid_to": row["valid_to"],
+                 "recorded_at": row["recorded_at"], "cause": cause_of(row),
+                 "attributes": row["attributes"]}
+        if older is None and row["version"] > 1:
+            entry["changes"] = None
+            entry["note"] = "the version before was dropped by the history policy"
+        else:
+            changes = diff(older["attributes"] if older else None, row["attributes"])
+            if older is not None and older["status"] != row["status"]:
+                changes["(status)"] = {"from": older["status"], "to": row["status"]}
+            entry["changes"] = changes
+        result.append(entry)
     return result
 
 

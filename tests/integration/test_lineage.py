@@ -171,3 +171,43 @@ def _shift(a: str, seconds: float) -> str:
     from datetime import datetime
 
     return (datetime.fromisoformat(a) + timedelta(seconds=seconds)).isoformat()
+
+
+def test_retention_drops_old_versions_never_the_current_one_nor_one_a_task_needs(stack):
+    import dataclasses
+
+    import psycopg
+
+    from mdm.config.loader import load_project
+    from mdm.config.models import HistoryPolicy
+    from mdm.lineage.retention import prune
+
+    for n in range(5):
+        run_edit(stack.erp_url, f"UPDATE customer SET region = '区域{n}' WHERE code = 'C0014'")
+        _settle(stack)
+    project = load_project(stack.project_dir)
+    customer = project.entities["customer"].model_copy(update={"history": HistoryPolicy(keep_versions=2)})
+    project = dataclasses.replace(project, entities={**project.entities, "customer": customer})
+    record = _api(stack, "/api/v1/records/customer/C0014")
+    held = record["version"] - 4  # a steward still has to decide about this one
+    from tests.helpers import execute
+
+    execute(stack.hub_url, "INSERT INTO task (type, entity, business_key, golden_id, version, system, "
+                           f"severity, summary, detail) VALUES ('rule_violation', 'customer', 'C0014', "
+                           f"{record['golden_id']}, {held}, 'erp', 'error', 'held for the test', '{{}}')")
+    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+        would = prune(conn, project, dry_run=True)["customer"]
+        assert would > 0
+        assert prune(conn, project)["customer"] == would
+        assert prune(conn, project)["customer"] == 0  # nothing left to drop
+    kept = [v["version"] for v in rows(stack.hub_url, "SELECT version FROM golden_version WHERE "
+                                       "golden_id = %s ORDER BY version", (record["golden_id"],))]
+    assert kept == [held, record["version"] - 2, record["version"] - 1, record["version"]]
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM delivery WHERE golden_id = %s AND version < %s "
+                "AND version <> %s", (record["golden_id"], kept[1], held))[0]["n"] == 0
+    history = _api(stack, "/api/v1/records/customer/C0014/history")
+    assert [v["version"] for v in history] == kept[::-1]
+    assert history[1]["changes"] == {"region": {"from": "区域2", "to": "区域3"}}
+    assert history[2]["changes"] is None and "dropped" in history[2]["note"]  # its predecessor is gone
+    shown = _mdm(stack, "prune", "--dry-run")
+    assert shown.returncode == 0 and "customer" not in shown.stdout  # the demo project has no customer policy
