@@ -66,14 +66,16 @@ def lineage_router() -> APIRouter:
         return result
 
     @router.get(base + "/fields/{attribute}/lineage")
-    def field_lineage(entity: str, key: str, attribute: str, request: Request,
-                      db: Db) -> list[dict[str, Any]]:
-        """Each value the attribute took, what set it, and when each target received it."""
+    def field_lineage(entity: str, key: str, attribute: str, request: Request, db: Db,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      before_version: int | None = None) -> list[dict[str, Any]]:
+        """Each value the attribute took (the newest `limit`, oldest first; page back with
+        `before_version`), what set it, and when each target received it."""
         found = _found(request, db, entity, key)
         spec = request.app.state.project.entities[entity]
         if attribute not in spec.attributes and attribute not in spec.children:
             raise HTTPException(404, f"{entity} has no attribute {attribute!r}")
-        return queries.field_lineage(db, spec, found["golden_id"], attribute)
+        return queries.field_lineage(db, spec, found["golden_id"], attribute, limit, before_version)
 
     @router.get(base + "/why")
     def why(entity: str, key: str, target: str, field: str, request: Request,

@@ -21,13 +21,20 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
           fault_changes: Annotated[int, typer.Option(help="--faults: employee edits per scenario.")] = 2000,
           fault_rate: Annotated[float, typer.Option(help="--faults: edits per second.")] = 200.0,
           fault_employees: Annotated[int, typer.Option(help="--faults: employees seeded (each is re-sent "
-                                                       "once per kind for the throughput).")] = 3000) -> None:
+                                                       "once per kind for the throughput).")] = 3000,
+          lineage: Annotated[bool, typer.Option("--lineage", help="Measure lineage and as-of queries "
+                                                "on a generated store instead.")] = False,
+          lineage_versions: Annotated[int, typer.Option(help="--lineage: versions in the store.")] = 1_000_000,
+          lineage_runs: Annotated[int, typer.Option(help="--lineage: runs of each query.")] = 200) -> None:
     """Drive N ERP row changes through capture alone and through the whole hub, in one run.
 
     With --faults: run each delivery fault scenario against a REST, SQL, AMQP and NATS target and
     report attempted / delivered / duplicates at the target / lost / out of order, then each
     kind's deliveries per second."""
     configure_logging("WARNING")
+    if lineage:
+        _lineage_bench(state_dir, lineage_versions, lineage_runs, json_path)
+        return
     if faults:
         _fault_bench(state_dir, fault_changes, fault_rate, fault_employees, json_path)
         return
@@ -87,6 +94,24 @@ def _fault_bench(state_dir: Path, changes: int, rate: float, employees: int,
     console.print(speed)
     if json_path:
         json_path.write_text(json.dumps(data, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+def _lineage_bench(state_dir: Path, versions: int, runs: int, json_path: Path | None) -> None:
+    from mdm.bench.lineage_bench import run_lineage_bench
+
+    data = run_lineage_bench(state_dir.resolve() / "lineage", versions, runs,
+                             lambda step: console.print(f"[cyan]›[/cyan] {step}"))
+    table = Table(title=f"mdm bench --lineage — {data['versions']:,} versions, "
+                        f"{data['records']:,} records, one with {data['big_record_versions']:,}")
+    for column in ("query", "p50 (ms)", "p99 (ms)"):
+        table.add_column(column, justify="left" if column == "query" else "right")
+    for name, value in data.items():
+        if isinstance(value, dict):
+            table.add_row(name, f"{value['p50']:,.1f}", f"{value['p99']:,.1f}")
+    console.print(table)
+    if json_path:
+        json_path.write_text(json.dumps({"lineage": data}, indent=2))
         console.print(f"wrote {json_path}")
 
 

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from datetime import datetime
 from typing import Any
 
@@ -104,22 +103,48 @@ def as_of(conn: Connection, golden_id: int, instant: datetime) -> dict[str, Any]
                                      "valid_to", "recorded_at")}, "cause": cause_of(found)}
 
 
-def field_lineage(conn: Connection, spec: EntitySpec, golden_id: int,
-                  attribute: str) -> list[dict[str, Any]]:
-    """Each value `attribute` took, oldest first: the version that set it, what set it, until
-    when it held, and when each target mapping it first received it."""
-    rows = [dict(r._mapping) for r in conn.execute(text(
-        f"SELECT version, attributes -> :a AS value, status, valid_from, valid_to, {CAUSE_COLUMNS} "
-        "FROM golden_version WHERE golden_id = :g ORDER BY version"), {"g": golden_id, "a": attribute})]
-    segments: list[dict[str, Any]] = []
-    for row in rows:
-        if segments and segments[-1]["value"] == row["value"]:
-            segments[-1]["until_version"], segments[-1]["until"] = row["version"], row["valid_to"]
-            continue
-        segments.append({"value": row["value"], "set_in_version": row["version"],
-                         "set_at": row["valid_from"], "set_by": cause_of(row),
-                         "until_version": row["version"], "until": row["valid_to"],
-                         "received": {}})
+FIELD_SEGMENTS_SQL = f"""
+WITH v AS (
+    SELECT version, attributes -> :a AS value, valid_from, valid_to, {CAUSE_COLUMNS},
+           lag(attributes -> :a) OVER w AS before_value, lag(version) OVER w AS before_version
+    FROM golden_version WHERE golden_id = :g WINDOW w AS (ORDER BY version)),
+starts AS (
+    SELECT *, lead(version) OVER (ORDER BY version) AS next_start,
+           lead(valid_from) OVER (ORDER BY version) AS next_from
+    FROM v WHERE before_version IS NULL OR before_value IS DISTINCT FROM value
+                 OR before_version <> version - 1)
+SELECT *, coalesce(next_start - 1, (SELECT max(version) FROM v)) AS until_version,
+       CASE WHEN next_start IS NULL THEN (SELECT valid_to FROM v ORDER BY version DESC LIMIT 1)
+            ELSE next_from END AS until
+FROM starts WHERE CAST(:b AS int) IS NULL OR version < :b
+ORDER BY version DESC LIMIT :l
+"""
+FIRST_ACKS_SQL = """
+SELECT DISTINCT ON (s.low, d.target) s.low, d.target, d.id, d.version, d.acked_at,
+       d.idempotency_key, d.response_status, d.target_id
+FROM unnest(CAST(:lows AS int[]), CAST(:highs AS int[])) AS s(low, high)
+JOIN delivery d ON d.golden_id = :g AND d.target = ANY(:t) AND d.status = 'acked'
+               AND d.version BETWEEN s.low AND s.high
+ORDER BY s.low, d.target, d.acked_at
+"""
+UNACKED_SQL = """
+SELECT s.low, d.target, d.id, d.version, d.status
+FROM unnest(CAST(:lows AS int[]), CAST(:highs AS int[])) AS s(low, high)
+JOIN delivery d ON d.golden_id = :g AND d.target = ANY(:t) AND d.version BETWEEN s.low AND s.high
+ORDER BY s.low, d.version, d.id
+"""
+
+
+def field_lineage(conn: Connection, spec: EntitySpec, golden_id: int, attribute: str,
+                  limit: int = 100, before_version: int | None = None) -> list[dict[str, Any]]:
+    """Each value `attribute` took (the newest `limit` values, oldest first; page back with
+    `before_version`): the version that set it, what set it, until when it held, and when each
+    target mapping it first received it. The segmenting runs in the database."""
+    rows = [dict(r._mapping) for r in conn.execute(text(FIELD_SEGMENTS_SQL), {
+        "g": golden_id, "a": attribute, "b": before_version, "l": limit})]
+    segments = [{"value": r["value"], "set_in_version": r["version"], "set_at": r["valid_from"],
+                 "set_by": cause_of(r), "until_version": r["until_version"], "until": r["until"],
+                 "received": {}} for r in reversed(rows)]
     _add_decisions(conn, golden_id, segments)
     _add_receipts(conn, spec, golden_id, attribute, segments)
     return segments
@@ -140,26 +165,26 @@ def _add_decisions(conn: Connection, golden_id: int, segments: list[dict[str, An
 
 def _add_receipts(conn: Connection, spec: EntitySpec, golden_id: int, attribute: str,
                   segments: list[dict[str, Any]]) -> None:
+    """Per segment and target mapping the attribute: the first acknowledged delivery of a
+    version in the segment, or, if none was acknowledged, what became of its deliveries."""
     fields = {target: field for target, mapping in spec.targets.items()
               for field, attr in mapping.fields.items() if attr == attribute}
     if not fields or not segments:
         return
-    rows = conn.execute(text(
-        "SELECT id, target, version, status, acked_at, idempotency_key, response_status, target_id "
-        "FROM delivery WHERE golden_id = :g AND target = ANY(:t) ORDER BY version, id"),
-        {"g": golden_id, "t": list(fields)}).all()
-    by_target: dict[str, list[Any]] = {t: [] for t in fields}
-    for r in rows:
-        by_target[r.target].append(r)
-    numbers = {t: [r.version for r in rs] for t, rs in by_target.items()}
+    params = {"g": golden_id, "t": list(fields), "lows": [s["set_in_version"] for s in segments],
+              "highs": [s["until_version"] for s in segments]}
+    first = {(r.low, r.target): r for r in conn.execute(text(FIRST_ACKS_SQL), params)}
+    missing = [s for s in segments if any((s["set_in_version"], t) not in first for t in fields)]
+    others: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    if missing:
+        for d in conn.execute(text(UNACKED_SQL), {**params, "lows": [s["set_in_version"] for s in missing],
+                                                  "highs": [s["until_version"] for s in missing]}):
+            others.setdefault((d.low, d.target), []).append(
+                {"delivery_id": d.id, "version": d.version, "status": d.status})
     for segment in segments:
-        low, high = segment["set_in_version"], segment["until_version"]
         for target, field in fields.items():
-            mine = by_target[target][bisect_left(numbers[target], low):
-                                     bisect_right(numbers[target], high)]
-            acked = [r for r in mine if r.status == "acked"]
-            if acked:
-                r = min(acked, key=lambda r: r.acked_at)
+            r = first.get((segment["set_in_version"], target))
+            if r:
                 segment["received"][target] = {
                     "field": field, "at": r.acked_at, "version": r.version, "delivery_id": r.id,
                     "idempotency_key": r.idempotency_key, "response_status": r.response_status,
@@ -167,8 +192,7 @@ def _add_receipts(conn: Connection, spec: EntitySpec, golden_id: int, attribute:
             else:
                 segment["received"][target] = {
                     "field": field, "at": None,
-                    "deliveries": [{"delivery_id": r.id, "version": r.version, "status": r.status}
-                                   for r in mine]}
+                    "deliveries": others.get((segment["set_in_version"], target), [])}
 
 
 def why(conn: Connection, spec: EntitySpec, golden_id: int, target: str,
