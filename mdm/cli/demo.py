@@ -135,11 +135,14 @@ def _print_howto(stack: DemoStack) -> None:
     console.print(f"""
 [bold]The demo is running.[/bold] Ctrl-C stops it.
   API:          {stack.api_url}/docs   (records: {stack.api_url}/api/v1/records/supplier/S0001)
+  Lineage:      {stack.api_url}/records/supplier/S0001/lineage   (where each value came from)
   ERP database: {stack.erp_url}
   OA / WMS:     {stack.oa_url}/api/vendors/S0001   {stack.wms_url}/api/suppliers/S0001
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm records supplier S0001
+  mdm history supplier S0001                      (every version and what changed)
+  mdm lineage why supplier S0001 -t wms -f supplier_name   (back to the ERP commit)
   mdm status
 Work the steward tasks the rules opened:
   mdm tasks list

@@ -44,8 +44,28 @@ def build(conn: Connection, entity: str, business_key: str, golden_id: int,
         if graph.has_node(f"version:{row['version'] - 1}"):
             graph.add_edge(f"version:{row['version'] - 1}", v, label="next")
     if rows:
-        _add_deliveries(conn, graph, golden_id, min(r["version"] for r in rows))
+        low = min(r["version"] for r in rows)
+        _add_deliveries(conn, graph, golden_id, low)
+        _add_decisions(conn, graph, golden_id, low)
     return graph
+
+
+def _add_decisions(conn: Connection, graph: nx.DiGraph[str], golden_id: int, low: int) -> None:
+    """Decisions about a version that did not make it (approve, push, retry, waive…); a decision
+    that made a version is already that version's cause."""
+    for d in conn.execute(text(
+            "SELECT d.id, d.task_id, d.actor, d.action, d.reason, d.version, d.decided_at "
+            "FROM decision d WHERE d.golden_id = :g AND d.version >= :v "
+            "AND d.action <> 'approve_edited' ORDER BY d.id"), {"g": golden_id, "v": low}):
+        version = f"version:{d.version}"
+        if not graph.has_node(version):
+            continue
+        node = f"decision:{d.id}"
+        graph.add_node(node, kind="cause", label=f"decision: {d.action} by {d.actor}",
+                       detail=f"task {d.task_id} · {d.decided_at:%Y-%m-%d %H:%M:%S}"
+                              + (f" · {d.reason}" if d.reason else ""),
+                       href=f"/api/v1/tasks/{d.task_id}", order=d.version)
+        graph.add_edge(node, version, label="decided")
 
 
 def _cause_box(cause: dict[str, Any], base: str) -> dict[str, str]:
@@ -89,11 +109,12 @@ def to_svg(graph: nx.DiGraph[str], title: str) -> str:
     y = TOP
     for order in sorted(rows, reverse=True):
         by_kind = rows[order]
-        deliveries = by_kind.get("delivery", [])
-        height = max(1, len(deliveries))
+        deliveries = sorted(by_kind.get("delivery", []), key=lambda n: int(n.split(":")[1]))
+        height = max(1, *(len(nodes) for nodes in by_kind.values()))
         for kind, nodes in by_kind.items():
             column = KINDS[kind][0]
-            for i, node in enumerate(sorted(nodes)):
+            ordered = deliveries if kind == "delivery" else sorted(nodes)
+            for i, node in enumerate(ordered):
                 if kind == "ack":
                     i = deliveries.index(node.replace("ack:", "delivery:"))
                 position[node] = (20 + column * (BOX_W + GAP_X), y + i * (BOX_H + GAP_Y))
@@ -154,7 +175,7 @@ p {{ max-width: 60em; line-height: 1.5; }} a {{ color: #2456b3; }}
 <p>Golden record <b>{escape(entity)} {escape(key)}</b> (golden id {record["golden_id"]}), now at
 version {record["version"]}, {escape(record["status"])}. Read each row from left to right: what
 made the version (an ERP commit with its transaction id and LSN, a steward's decision, or a
-target's own answer), the version itself, each delivery of it to a target, and the target's
+target's own answer) and any decision taken about it, the version itself, each delivery of it to a target, and the target's
 acknowledgement. The newest version is at the top; dashed arrows join a version to the next.
 Click a box to see its data. Showing the newest {versions} versions
 (<a href="?versions={versions * 4}">more</a>).</p>

@@ -140,6 +140,9 @@ def test_decisions_in_a_period_by_actor(stack):
                 actor="someone.else") == []
     shown = _mdm(stack, "lineage", "decisions", "--since", before.isoformat(), "--actor", "auditor.test")
     assert shown.returncode == 0 and "legacy unit" in shown.stdout
+    graph = _api(stack, "/api/v1/records/material/M-1022/lineage")
+    [decided] = [n for n in graph["nodes"] if n["label"] == "decision: waive by auditor.test"]
+    assert {"source": decided["id"], "target": f"version:{task['version']}", "label": "decided"} in graph["edges"]
 
 
 def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
