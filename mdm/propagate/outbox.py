@@ -101,8 +101,6 @@ class Delivery:
     owned: dict[str, Any] | None = None  # write-back attributes: the values the hub holds
 
 
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What one push attempt produced."""
@@ -219,8 +217,9 @@ async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outc
             written_back = [o for o in acked if o.write_back]
             if written_back:  # processing turns them into versions, in inbox order
                 await cur.executemany(WRITE_BACK_SQL, [
-                    (WRITE_BACK_SOURCE + o.delivery.target, f"delivery-{o.delivery.id}", o.delivery.entity,
-                     str(o.delivery.golden_id), Jsonb(o.write_back)) for o in written_back])
+                    (WRITE_BACK_SOURCE + o.delivery.target, f"delivery-{o.delivery.id}",
+                     o.delivery.entity, str(o.delivery.golden_id), Jsonb(o.write_back))
+                    for o in written_back])
                 await cur.execute(f"NOTIFY {INBOX_CHANNEL}")
             await cur.execute(CLOSE_DEAD_SQL, ([o.delivery.golden_id for o in acked],
                                                [o.delivery.target for o in acked],
