@@ -142,7 +142,7 @@ Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm records supplier S0001
   mdm history supplier S0001                      (every version and what changed)
-  mdm lineage why supplier S0001 -t wms -f supplier_name   (back to the ERP commit)
+  mdm lineage supplier S0001 -t wms -f supplier_name   (why WMS shows it: back to the ERP commit)
   mdm status
 Work the steward tasks the rules opened:
   mdm tasks list

@@ -1,4 +1,5 @@
-"""Lineage and audit commands: `mdm history`, `mdm lineage field|why|tx|decisions`."""
+"""Lineage and audit commands: `mdm history`, `mdm lineage ENTITY KEY [--field F] [--target T]`,
+`mdm audit tx|decisions`, `mdm prune`."""
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from mdm.cli.main import console
 from mdm.config.loader import Project, load_project
 from mdm.errors import MdmError
 
-lineage_app = typer.Typer(help="Trace values back to the ERP transaction (or decision) that made "
-                               "them.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit: what one ERP transaction changed, what stewards decided.",
+                        no_args_is_help=True)
 
 
 @contextmanager
@@ -92,19 +93,61 @@ def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplie
     console.print(table)
 
 
-@lineage_app.command("field")
-def field_cmd(entity: str, key: str,
-              attribute: Annotated[str, typer.Argument(help="Attribute, e.g. name.")],
-              project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Each value an attribute took, what set it, and when each target received it."""
-    from mdm.lineage.queries import field_lineage
+def lineage_cmd(
+        entity: Annotated[str, typer.Argument(help="Entity, e.g. material.")],
+        key: Annotated[str, typer.Argument(help="Business key or golden id.")],
+        field: Annotated[str | None, typer.Option("--field", "-f", help="An attribute: each value it took; "
+                                                  "with --target, that target's field.")] = None,
+        target: Annotated[str | None, typer.Option("--target", "-t", help="With --field: why this target "
+                                                   "shows what it shows, back to the ERP commit.")] = None,
+        project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Where a record's values came from: its versions, what made each, where each went.
 
+    --field F: each value of attribute F, what set it, when each target received it.
+    --target T --field F: why target T shows what it shows in its field F.
+    The same as a picture: /records/ENTITY/KEY/lineage on the API."""
     with _db(project, database_url) as (loaded, conn):
         found = _record(conn, loaded, entity, key)
-        spec = loaded.entities[entity]
-        if attribute not in spec.attributes and attribute not in spec.children:
-            raise MdmError(f"{entity} has no attribute {attribute!r}")
-        segments = field_lineage(conn, spec, found["golden_id"], attribute)
+        if target is not None:
+            if field is None:
+                raise MdmError("--target needs --field (the target's field, e.g. item_name)")
+            _why(conn, loaded, found, target, field)
+        elif field is not None:
+            _field(conn, loaded, found, field)
+        else:
+            _versions(conn, found)
+
+
+def _versions(conn: Connection, found: dict[str, Any]) -> None:
+    from mdm.lineage.graph import build
+
+    graph = build(conn, found["entity"], found["business_key"], found["golden_id"], 10)
+    console.print(f"[bold]{found['entity']} {found['business_key']}[/bold] (newest 10 versions; "
+                  f"the picture: /records/{found['entity']}/{found['business_key']}/lineage)")
+    versions = sorted((n for n, d in graph.nodes(data=True) if d["kind"] == "version"),
+                      key=lambda n: -graph.nodes[n]["order"])
+    for node in versions:
+        data = graph.nodes[node]
+        causes = [graph.nodes[c]["label"] for c in graph.predecessors(node)
+                  if graph.nodes[c]["kind"] == "cause"]
+        console.print(f"  {data['label']}  ← {'; '.join(causes)}", highlight=False)
+        for delivery in graph.successors(node):
+            d = graph.nodes[delivery]
+            if d["kind"] != "delivery":
+                continue
+            acks = [graph.nodes[a]["detail"] for a in graph.successors(delivery)]
+            console.print(f"      {d['label']} {d['detail']}" + (f" → ack {acks[0]}" if acks else ""),
+                          highlight=False)
+
+
+def _field(conn: Connection, loaded: Project, found: dict[str, Any], attribute: str) -> None:
+    from mdm.lineage.queries import field_lineage
+
+    entity = found["entity"]
+    spec = loaded.entities[entity]
+    if attribute not in spec.attributes and attribute not in spec.children:
+        raise MdmError(f"{entity} has no attribute {attribute!r}")
+    segments = field_lineage(conn, spec, found["golden_id"], attribute)
     table = Table(title=f"{entity} {found['business_key']}.{attribute}")
     for column in ("value", "versions", "set by", "received by"):
         table.add_column(column, overflow="fold")
@@ -118,27 +161,21 @@ def field_cmd(entity: str, key: str,
     console.print(table)
 
 
-@lineage_app.command("why")
-def why_cmd(entity: str, key: str,
-            target: Annotated[str, typer.Option("--target", "-t", help="The target, e.g. wms.")],
-            field: Annotated[str, typer.Option("--field", "-f", help="The target's field, e.g. item_name.")],
-            project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Why a target shows what it shows: from its field back to the ERP commit (or decision)."""
+def _why(conn: Connection, loaded: Project, found: dict[str, Any], target: str, field: str) -> None:
     from mdm.lineage.queries import why
 
-    with _db(project, database_url) as (loaded, conn):
-        found = _record(conn, loaded, entity, key)
-        spec = loaded.entities[entity]
-        if target not in spec.targets:
-            raise MdmError(f"{entity} is not sent to {target!r}; its targets: {', '.join(sorted(spec.targets))}")
-        if field not in spec.targets[target].fields:
-            raise MdmError(f"{target} has no field {field!r} for {entity}; its fields: "
-                           f"{', '.join(sorted(spec.targets[target].fields))}")
-        answer = why(conn, spec, found["golden_id"], target, field)
+    entity = found["entity"]
+    spec = loaded.entities[entity]
+    if target not in spec.targets:
+        raise MdmError(f"{entity} is not sent to {target!r}; its targets: {', '.join(sorted(spec.targets))}")
+    if field not in spec.targets[target].fields:
+        raise MdmError(f"{target} has no field {field!r} for {entity}; its fields: "
+                       f"{', '.join(sorted(spec.targets[target].fields))}")
+    answer = why(conn, spec, found["golden_id"], target, field)
     console.print(answer["explanation"], highlight=False)
 
 
-@lineage_app.command("tx")
+@audit_app.command("tx")
 def tx_cmd(source: Annotated[str, typer.Argument(help="Source, e.g. erp.")],
            tx_id: Annotated[int, typer.Argument(help="The source's transaction id.")],
            project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
@@ -160,7 +197,7 @@ def tx_cmd(source: Annotated[str, typer.Argument(help="Source, e.g. erp.")],
     console.print(table)
 
 
-@lineage_app.command("decisions")
+@audit_app.command("decisions")
 def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (ISO 8601 with offset).")],
                   until: Annotated[str | None, typer.Option(help="Up to this instant (default: now).")] = None,
                   actor: Annotated[str | None, typer.Option(help="Only this steward's decisions.")] = None,
@@ -209,5 +246,6 @@ def prune_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only coun
 
 def register(app: typer.Typer) -> None:
     app.command("history")(history_cmd)
+    app.command("lineage")(lineage_cmd)
+    app.add_typer(audit_app, name="audit")
     app.command("prune")(prune_cmd)
-    app.add_typer(lineage_app, name="lineage")

@@ -92,6 +92,9 @@ def test_field_lineage_shows_erp_commits_and_a_stewards_decision(stack):
     # why does OA show it: the decision, not an ERP commit
     why = _api(stack, "/api/v1/records/customer/C0012/why", target="oa", field="tax_id")
     assert why["set_by"]["kind"] == "decision" and "steward.li" in why["explanation"]
+    shown = _mdm(stack, "lineage", "customer", "C0012", "--field", "tax_id")
+    assert shown.returncode == 0, shown.stderr
+    assert f"decision by steward.li (task {task['id']})" in shown.stdout and f"erp tx {tx}" in shown.stdout
 
 
 def test_why_does_wms_show_this_leads_back_to_the_erp_commit(stack):
@@ -103,9 +106,9 @@ def test_why_does_wms_show_this_leads_back_to_the_erp_commit(stack):
     assert why["set_by"]["kind"] == "change_event" and why["set_by"]["tx_id"] == tx
     assert why["delivered"]["value"] == "追溯测试物料"
     assert why["delivered"]["version"] > why["set_in_version"]
-    shown = _mdm(stack, "lineage", "why", "material", "M-1020", "--target", "wms", "--field", "item_name")
+    shown = _mdm(stack, "lineage", "material", "M-1020", "--target", "wms", "--field", "item_name")
     assert shown.returncode == 0 and f"erp transaction {tx}" in shown.stdout, shown.stdout + shown.stderr
-    bad = _mdm(stack, "lineage", "why", "material", "M-1020", "--target", "wms", "--field", "colour")
+    bad = _mdm(stack, "lineage", "material", "M-1020", "--target", "wms", "--field", "colour")
     assert bad.returncode == 1 and "wms has no field 'colour'" in bad.stderr
 
 
@@ -119,7 +122,7 @@ def test_one_transaction_lists_everything_it_changed(stack):
     material = next(c for c in changed if c["entity"] == "material")
     assert material["changes"]["spec"]["to"] == "TX-SPEC"
     assert {d["target"] for d in material["deliveries"]} == {"oa", "wms"}
-    shown = _mdm(stack, "lineage", "tx", "erp", str(tx))
+    shown = _mdm(stack, "audit", "tx", "erp", str(tx))
     assert shown.returncode == 0 and "M-1021" in shown.stdout and "S0012" in shown.stdout
 
 
@@ -138,7 +141,7 @@ def test_decisions_in_a_period_by_actor(stack):
     assert [(d["actor"], d["action"], d["task_id"]) for d in found] == [("auditor.test", "waive", task["id"])]
     assert _api(stack, "/api/v1/decisions", since=before.isoformat(), until=after.isoformat(),
                 actor="someone.else") == []
-    shown = _mdm(stack, "lineage", "decisions", "--since", before.isoformat(), "--actor", "auditor.test")
+    shown = _mdm(stack, "audit", "decisions", "--since", before.isoformat(), "--actor", "auditor.test")
     assert shown.returncode == 0 and "legacy unit" in shown.stdout
     graph = _api(stack, "/api/v1/records/material/M-1022/lineage")
     [decided] = [n for n in graph["nodes"] if n["label"] == "decision: waive by auditor.test"]
@@ -157,6 +160,8 @@ def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
     assert any(link.startswith("/api/v1/transactions/erp/") for link in links)
     for link in links:
         assert httpx.get(f"{stack.api_url}{link}").status_code == 200, link
+    shown = _mdm(stack, "lineage", "supplier", "S0013")
+    assert shown.returncode == 0 and "→ oa (#" in shown.stdout and "erp tx" in shown.stdout, shown.stdout
     graph = _api(stack, "/api/v1/records/supplier/S0013/lineage")
     kinds = {n["kind"] for n in graph["nodes"]}
     assert kinds == {"cause", "version", "delivery", "ack"}
