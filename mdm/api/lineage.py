@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import networkx as nx
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import text
 
 from mdm.api.database import Db
 from mdm.config.loader import Project
@@ -117,5 +118,15 @@ def lineage_router() -> APIRouter:
                   actor: str | None = None) -> list[dict[str, Any]]:
         """Every steward decision in [since, until), optionally by one actor."""
         return queries.decisions(db, _aware(since, "since"), _aware(until, "until"), actor)
+
+    @router.get("/api/v1/audit")
+    def audit(db: Db, after_seq: int = 0,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        """The audit log (append-only, hash-chained), oldest first from `after_seq`."""
+        rows = db.execute(text(
+            "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, before, "
+            "after, prev_hash, hash FROM audit_log WHERE seq > :s ORDER BY seq LIMIT :l"),
+            {"s": after_seq, "l": limit})
+        return [dict(r._mapping) for r in rows]
 
     return router

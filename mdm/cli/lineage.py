@@ -221,6 +221,26 @@ def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (IS
     console.print(table)
 
 
+@audit_app.command("verify")
+def verify_cmd(expect_head: Annotated[str | None, typer.Option(
+                   help="The head hash recorded at an earlier verify: also catches a chain "
+                        "rewritten from some entry on.")] = None,
+               project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Check the audit log's hash chain; name the first entry altered or removed (exit 1)."""
+    import psycopg
+
+    from mdm.steward.audit import verify
+    from mdm.store.database import libpq_url
+
+    settings = _settings(project, database_url)
+    with psycopg.connect(libpq_url(settings.require_database())) as conn:
+        result = verify(conn, expect_head)
+    if not result.ok:
+        raise MdmError(f"audit log broken after {result.entries:,} good entries: {result.problem}")
+    console.print(f"[green]ok[/green] audit log: {result.entries:,} entries, chain intact; "
+                  f"head {result.head}")
+
+
 def prune_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
               project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
     """Drop superseded versions past each entity's `history:` policy (never the current one,
