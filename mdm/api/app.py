@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import text
 
+from mdm.api.auth import Reader
 from mdm.api.database import Db
 from mdm.api.deliveries import deliveries_router
 from mdm.api.lineage import lineage_router
@@ -58,23 +59,23 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         return render_metrics(read_status(db), project)
 
     @app.get("/api/v1/status")
-    def status(db: Db) -> dict[str, Any]:
+    def status(db: Db, _: Reader) -> dict[str, Any]:
         return read_status(db).as_dict()
 
     @app.get("/api/v1/entities")
-    def entities() -> list[dict[str, Any]]:
+    def entities(_: Reader) -> list[dict[str, Any]]:
         return [{"entity": s.entity, "business_key": s.business_key, "source": s.source,
                  "attributes": sorted(s.attributes), "children": sorted(s.children),
                  "targets": sorted(s.targets)} for s in project.entities.values()]
 
     @app.get("/api/v1/records/{entity}")
-    def records(entity: str, db: Db, limit: Annotated[int, Query(le=1000)] = 100,
+    def records(entity: str, db: Db, _: Reader, limit: Annotated[int, Query(le=1000)] = 100,
                 offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
         entity_or_404(entity)
         return queries.list_records(db, entity, limit, offset, status)
 
     @app.get("/api/v1/records/{entity}/{key}")
-    def record(entity: str, key: str, db: Db) -> dict[str, Any]:
+    def record(entity: str, key: str, db: Db, _: Reader) -> dict[str, Any]:
         entity_or_404(entity)
         found = queries.find_record(db, entity, key)
         if found is None:
@@ -82,12 +83,12 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         return found
 
     @app.get("/api/v1/records/{entity}/{key}/deliveries")
-    def record_deliveries(entity: str, key: str, db: Db) -> list[dict[str, Any]]:
-        found = record(entity, key, db)
+    def record_deliveries(entity: str, key: str, db: Db, who: Reader) -> list[dict[str, Any]]:
+        found = record(entity, key, db, who)
         return queries.deliveries_of(db, found["golden_id"])
 
     @app.get("/api/v1/deliveries")
-    def deliveries(db: Db, status: str | None = None, target: str | None = None,
+    def deliveries(db: Db, _: Reader, status: str | None = None, target: str | None = None,
                    limit: Annotated[int, Query(le=1000)] = 100) -> list[dict[str, Any]]:
         return list_deliveries(db, status, target, limit)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from mdm.api.auth import Admin, Reader
 from mdm.api.tasks import Pg
 from mdm.propagate.outbox import OUTBOX_CHANNEL
 from mdm.propagate.replay import replay
@@ -25,7 +26,7 @@ def deliveries_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
 
     @router.get("/{delivery_id}")
-    def delivery(delivery_id: int, conn: Pg) -> dict[str, Any]:
+    def delivery(delivery_id: int, conn: Pg, _: Reader) -> dict[str, Any]:
         """One delivery: what was sent, to whom, how it went and the target's answer."""
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
@@ -37,7 +38,7 @@ def deliveries_router() -> APIRouter:
         return row
 
     @router.post("/{delivery_id}/retry")
-    def retry(delivery_id: int, conn: Pg) -> dict[str, Any]:
+    def retry(delivery_id: int, conn: Pg, _: Admin) -> dict[str, Any]:
         """A dead or failed delivery is due now, with its attempts counted from zero (same
         idempotency key: it is the same version)."""
         with conn.transaction():
@@ -55,7 +56,7 @@ def deliveries_router() -> APIRouter:
         return {"id": delivery_id, "status": "pending"}
 
     @router.post("/replay")
-    def replay_records(body: ReplayRequest, request: Request, conn: Pg) -> dict[str, Any]:
+    def replay_records(body: ReplayRequest, request: Request, conn: Pg, _: Admin) -> dict[str, Any]:
         """Re-send the current version of the chosen records to a target (`mdm replay`)."""
         if body.since is not None and body.since.tzinfo is None:
             raise HTTPException(422, "since needs a UTC offset, e.g. 2026-11-01T08:00+08:00")

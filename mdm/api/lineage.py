@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import networkx as nx
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
+from mdm.api.auth import READ, require
 from mdm.api.database import Db
 from mdm.config.loader import Project
 from mdm.golden import queries as golden_queries
@@ -34,7 +35,7 @@ def _aware(instant: datetime, name: str) -> datetime:
 
 
 def lineage_router() -> APIRouter:
-    router = APIRouter(tags=["lineage"])
+    router = APIRouter(tags=["lineage"], dependencies=[Depends(require(*READ))])
     base = "/api/v1/records/{entity}/{key}"
 
     @router.get(base + "/history")

@@ -9,6 +9,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from mdm.api.auth import Decider, Reader
 from mdm.steward import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
 
@@ -21,7 +22,8 @@ class Resolution(BaseModel):
         description="approve: release a quarantined version; approve_edited: a new version with "
         "`values`; push: send the golden value to the diverged target again; retry: a dead "
         "delivery is due again; waive: close with a `reason`.")
-    actor: str = Field(min_length=1, description="Who decides (until sign-in: a name).")
+    actor: str | None = Field(None, description="Deprecated: the decision is the signed-in "
+                              "user's; if given, it must be that user's name.")
     reason: str | None = None
     values: dict[str, Any] | None = Field(None, description="approve_edited: attribute → value.")
 
@@ -38,7 +40,7 @@ def tasks_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
     @router.get("")
-    def list_tasks(conn: Pg, status: str | None = "open", type: str | None = None,
+    def list_tasks(conn: Pg, _: Reader, status: str | None = "open", type: str | None = None,
                    entity: str | None = None, system: str | None = None,
                    since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -48,17 +50,21 @@ def tasks_router() -> APIRouter:
         return {"open": tasks.count_open(conn), "tasks": found}
 
     @router.get("/{task_id}")
-    def show_task(task_id: int, conn: Pg) -> dict[str, Any]:
+    def show_task(task_id: int, conn: Pg, _: Reader) -> dict[str, Any]:
         task = tasks.get_task(conn, task_id)
         if task is None:
             raise HTTPException(404, f"no task {task_id}")
         return task
 
     @router.post("/{task_id}/resolve")
-    def resolve(task_id: int, body: Resolution, request: Request, conn: Pg) -> dict[str, Any]:
+    def resolve(task_id: int, body: Resolution, request: Request, conn: Pg,
+                who: Decider) -> dict[str, Any]:
+        """Decide a task as the signed-in steward (or admin)."""
+        if body.actor is not None and body.actor != who.username:
+            raise HTTPException(403, f"signed in as {who.username}: you cannot decide as {body.actor}")
         try:
             decision = resolve_task(conn, request.app.state.project, task_id, body.action,
-                                    body.actor, body.reason, body.values)
+                                    who.username, body.reason, body.values)
         except DecisionError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
         return {"task_id": decision.task_id, "action": decision.action,

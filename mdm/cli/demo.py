@@ -46,6 +46,7 @@ def demo(ctx: typer.Context,
         if edits and not stop.is_set():
             _scripted_edits(stack)
         _print_howto(stack)
+        _print_logins(stack)
         if record_svg:
             console.save_svg(str(record_svg), title="mdm demo")
         while not stop.is_set():
@@ -150,6 +151,16 @@ Work the steward tasks the rules opened:
   mdm tasks resolve N push                      (a divergence: send the golden value again)
   mdm tasks resolve N approve_edited --set tax_id=…   (a quarantined version, corrected)
   mdm tasks resolve N waive --reason "…"        """)
+
+
+def _print_logins(stack: DemoStack) -> None:
+    users, token = stack.demo_users()
+    console.print("Demo users (one per role; sign in at the API with a token):")
+    for name, role, password in users:
+        console.print(f"  {role:<8} {name:<13} password {password}", highlight=False)
+    console.print("An admin API token for the CLI and for curl "
+                  f"(curl -H \"Authorization: Bearer $MDM_TOKEN\" {stack.api_url}/api/v1/tasks):")
+    console.print(f"export MDM_TOKEN={token}", highlight=False, soft_wrap=True)
 
 
 @demo_app.command("sql")

@@ -35,12 +35,13 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, demo, hub, lineage, propagation, steward
+    from mdm.cli import bench, demo, hub, lineage, propagation, steward, users
 
     hub.register(app)
     steward.register(app)
     propagation.register(app)
     lineage.register(app)
+    users.register(app)
     demo.register(app)
     bench.register(app)
 

@@ -22,6 +22,8 @@ from mdm.runtime.supervisor import _die_with_parent
 
 logger = logging.getLogger(__name__)
 DATABASES = ("erp", "oa", "wms", "mdm_hub")
+DEMO_USERS = (("steward.li", "steward"), ("auditor.chen", "auditor"), ("admin", "admin"),
+              ("svc.ingest", "service"))
 
 
 @dataclass
@@ -36,6 +38,7 @@ class DemoStack:
     pg: EmbeddedPostgres = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # wins over the defaults below
+    _tokens: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -114,6 +117,43 @@ class DemoStack:
                             "--project", str(self.project_dir)])
         if "api" in roles:
             wait_http(f"{self.api_url}/healthz", 60)
+
+    def token(self, username: str = "mdm-test", role: str = "admin") -> str:
+        """An API token for `username` (created with `role` on first use)."""
+        from mdm.steward.users import add_user, issue_token
+
+        with psycopg.connect(self.hub_url, autocommit=True) as conn:
+            known = conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone()
+            if not known:
+                add_user(conn, username, role, None, actor="demo")
+            return issue_token(conn, username, "demo", actor="demo")
+
+    def demo_users(self) -> tuple[list[tuple[str, str, str]], str]:
+        """One demo user per role (created once, passwords reset to the demo's), and a new
+        admin API token: ([(username, role, password)], token)."""
+        from argon2 import PasswordHasher
+
+        from mdm.steward.users import add_user, issue_token
+
+        users = [(name, role, f"{name}-demo") for name, role in DEMO_USERS]
+        hasher = PasswordHasher()
+        with psycopg.connect(self.hub_url, autocommit=True) as conn:
+            for name, role, password in users:
+                if conn.execute("SELECT 1 FROM app_user WHERE username = %s", (name,)).fetchone():
+                    conn.execute("UPDATE app_user SET password_hash = %s, disabled = false "
+                                 "WHERE username = %s", (hasher.hash(password), name))
+                else:
+                    add_user(conn, name, role, password, actor="demo")
+            token = issue_token(conn, "admin", "demo", actor="demo")
+        return users, token
+
+    def client(self, username: str = "mdm-test", role: str = "admin") -> httpx.Client:
+        """An HTTP client for the hub's API, signed in as `username`."""
+        key = (username, role)
+        if key not in self._tokens:
+            self._tokens[key] = self.token(username, role)
+        return httpx.Client(base_url=self.api_url, timeout=30,
+                            headers={"Authorization": f"Bearer {self._tokens[key]}"})
 
     def _spawn(self, name: str, cmd: list[str], niceness: int = 0) -> None:
         log = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 — owned by the child

@@ -30,7 +30,7 @@ def find_record(conn: Connection, entity: str, key: str) -> dict[str, Any] | Non
 def list_records(conn: Connection, entity: str, limit: int = 100, offset: int = 0,
                  status: str | None = None) -> list[dict[str, Any]]:
     rows = conn.execute(text(
-        "SELECT * FROM golden_record WHERE entity = :e AND (:s IS NULL OR status = :s) "
+        "SELECT * FROM golden_record WHERE entity = :e AND (CAST(:s AS text) IS NULL OR status = :s) "
         "ORDER BY business_key LIMIT :l OFFSET :o"),
         {"e": entity, "s": status, "l": limit, "o": offset})
     return [_record(r, {}) for r in rows]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from mdm.bench.faults import KINDS, FaultLab, Figures
@@ -74,9 +73,9 @@ def test_one_record_rejected_is_dead_with_a_task_and_the_rest_flow_on(lab):
                 "g.id = d.golden_id AND g.version = d.version WHERE d.target = 'oa' AND "
                 "d.status = 'dead' AND g.business_key = %s", (key,))
     assert len(dead) == 1
-    response = httpx.post(f"{lab.stack.api_url}/api/v1/deliveries/{dead[0]['id']}/retry")
+    response = lab.stack.client().post(f"/api/v1/deliveries/{dead[0]['id']}/retry")
     assert response.status_code == 200, response.text
-    again = httpx.post(f"{lab.stack.api_url}/api/v1/deliveries/{dead[0]['id']}/retry")
+    again = lab.stack.client().post(f"/api/v1/deliveries/{dead[0]['id']}/retry")
     assert again.status_code == 409  # no longer dead: nothing to retry
     assert _eventually(lambda: rows(lab.stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
                                     (dead[0]["id"],))[0]["status"] == "acked")

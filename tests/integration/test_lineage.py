@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import httpx
 
 from mdm.demo.journey import run_edit
 from mdm.demo.sync import wait_idle
@@ -21,7 +20,7 @@ def _settle(stack) -> None:
 
 
 def _api(stack, path: str, **params):
-    response = httpx.get(f"{stack.api_url}{path}", params=params, timeout=30)
+    response = stack.client("auditor.kim", "auditor").get(path, params=params)
     assert response.status_code == 200, (path, response.status_code, response.text)
     return response.json()
 
@@ -59,9 +58,9 @@ def test_as_of_between_versions_is_the_earlier_and_at_a_commit_instant_that_vers
     assert _api(stack, url, t=newer["valid_from"])["version"] == newer["version"]  # boundary: the newer
     assert _api(stack, url, t=start)["version"] == older["version"]
     first = _api(stack, "/api/v1/records/customer/C0011/versions/1")
-    missing = httpx.get(f"{stack.api_url}{url}", params={"t": _shift(first["valid_from"], -1)})
+    missing = stack.client().get(url, params={"t": _shift(first["valid_from"], -1)})
     assert missing.status_code == 404  # before the record existed
-    naive = httpx.get(f"{stack.api_url}{url}", params={"t": "2026-01-01T08:00:00"})
+    naive = stack.client().get(url, params={"t": "2026-01-01T08:00:00"})
     assert naive.status_code == 422 and "UTC offset" in naive.text
 
 
@@ -73,7 +72,7 @@ def test_field_lineage_shows_erp_commits_and_a_stewards_decision(stack):
     _settle(stack)
     [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND status = 'open' "
                   "AND business_key = 'C0012'")
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    reply = stack.client("steward.li", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "approve_edited", "actor": "steward.li", "reason": "one digit off",
                              "values": {"tax_id": good}})
     assert reply.status_code == 200, reply.text
@@ -133,25 +132,25 @@ def test_decisions_in_a_period_by_actor(stack):
     [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND status = 'open' "
                   "AND business_key = 'M-1022'")
     before = rows(stack.hub_url, "SELECT clock_timestamp() AS t")[0]["t"]
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
-                       json={"action": "waive", "actor": "auditor.test", "reason": "legacy unit"})
+    reply = stack.client("steward.zhou", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
+                       json={"action": "waive", "actor": "steward.zhou", "reason": "legacy unit"})
     assert reply.status_code == 200
     after = rows(stack.hub_url, "SELECT clock_timestamp() AS t")[0]["t"]
     found = _api(stack, "/api/v1/decisions", since=before.isoformat(), until=after.isoformat())
-    assert [(d["actor"], d["action"], d["task_id"]) for d in found] == [("auditor.test", "waive", task["id"])]
+    assert [(d["actor"], d["action"], d["task_id"]) for d in found] == [("steward.zhou", "waive", task["id"])]
     assert _api(stack, "/api/v1/decisions", since=before.isoformat(), until=after.isoformat(),
                 actor="someone.else") == []
-    shown = _mdm(stack, "audit", "decisions", "--since", before.isoformat(), "--actor", "auditor.test")
+    shown = _mdm(stack, "audit", "decisions", "--since", before.isoformat(), "--actor", "steward.zhou")
     assert shown.returncode == 0 and "legacy unit" in shown.stdout
     graph = _api(stack, "/api/v1/records/material/M-1022/lineage")
-    [decided] = [n for n in graph["nodes"] if n["label"] == "decision: waive by auditor.test"]
+    [decided] = [n for n in graph["nodes"] if n["label"] == "decision: waive by steward.zhou"]
     assert {"source": decided["id"], "target": f"version:{task['version']}", "label": "decided"} in graph["edges"]
 
 
 def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
     run_edit(stack.erp_url, "UPDATE supplier SET name = '图谱测试供应商' WHERE code = 'S0013'")
     _settle(stack)
-    page = httpx.get(f"{stack.api_url}/records/supplier/S0013/lineage")
+    page = stack.client().get("/records/supplier/S0013/lineage")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<svg" in page.text and "Read each row from left to right" in page.text
     links = set(re.findall(r'<a href="([^"]+)"><g>', page.text))
@@ -159,7 +158,7 @@ def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
     assert any(link.startswith("/api/v1/deliveries/") for link in links)
     assert any(link.startswith("/api/v1/transactions/erp/") for link in links)
     for link in links:
-        assert httpx.get(f"{stack.api_url}{link}").status_code == 200, link
+        assert stack.client().get(link).status_code == 200, link
     shown = _mdm(stack, "lineage", "supplier", "S0013")
     assert shown.returncode == 0 and "→ oa (#" in shown.stdout and "erp tx" in shown.stdout, shown.stdout
     graph = _api(stack, "/api/v1/records/supplier/S0013/lineage")

@@ -150,14 +150,14 @@ def test_versions_carry_their_erp_cause_and_xrefs_hold_target_ids(stack):
 def test_api_serves_records_history_and_metrics(stack):
     import httpx
 
-    record = httpx.get(f"{stack.api_url}/api/v1/records/supplier/S0001").json()
+    record = stack.client().get("/api/v1/records/supplier/S0001").json()
     assert record["business_key"] == "S0001" and set(record["xrefs"]) == {"erp", "oa", "wms"}
-    by_id = httpx.get(f"{stack.api_url}/api/v1/records/supplier/{record['golden_id']}").json()
+    by_id = stack.client().get(f"/api/v1/records/supplier/{record['golden_id']}").json()
     assert by_id["business_key"] == "S0001"
-    history = httpx.get(f"{stack.api_url}/api/v1/records/supplier/S0001/history").json()
+    history = stack.client().get("/api/v1/records/supplier/S0001/history").json()
     assert history[0]["version"] == record["version"] and history[-1]["version"] == 1
-    assert httpx.get(f"{stack.api_url}/api/v1/records/supplier/NOPE").status_code == 404
-    assert httpx.get(f"{stack.api_url}/api/v1/records/nope").status_code == 404
+    assert stack.client().get("/api/v1/records/supplier/NOPE").status_code == 404
+    assert stack.client().get("/api/v1/records/nope").status_code == 404
     metrics = httpx.get(f"{stack.api_url}/metrics").text
     assert 'mdm_golden_records{entity="supplier",status="active"}' in metrics
     assert "mdm_slot_retained_wal_bytes" in metrics and "mdm_capture_latency_ms" in metrics
@@ -225,7 +225,7 @@ def test_target_4xx_makes_the_delivery_dead_others_flow_and_a_steward_retries_it
                   "business_key = 'C0004' AND status = 'open'")
     assert task["system"] == "wms" and task["detail"]["delivery_id"] == by_target["wms"]["id"]
     assert "HTTP 422" in task["summary"]
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    reply = stack.client("ops.zhao", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "retry", "actor": "ops.zhao", "reason": "WMS fixed"})
     assert reply.status_code == 200, reply.text
     _settle(stack)
@@ -233,7 +233,7 @@ def test_target_4xx_makes_the_delivery_dead_others_flow_and_a_steward_retries_it
     [delivery] = rows(stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
                       (by_target["wms"]["id"],))
     assert delivery["status"] == "acked"
-    again = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    again = stack.client("ops.zhao", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "retry", "actor": "ops.zhao"})
     assert again.status_code == 409
 
@@ -260,7 +260,6 @@ def test_demo_sql_edits_the_demo_erp_started_from_this_folder(stack, tmp_path):
 
 
 def test_as_of_returns_the_version_valid_at_that_instant(stack):
-    import httpx
 
     execute(stack.erp_url, "UPDATE customer SET region = '港澳台' WHERE code = 'C0006'")
     _settle(stack)
@@ -271,9 +270,10 @@ def test_as_of_returns_the_version_valid_at_that_instant(stack):
     older, newer = versions[-2], versions[-1]
     assert older["valid_to"] == newer["valid_from"]
     between = older["valid_from"] + (newer["valid_from"] - older["valid_from"]) / 2
-    url = f"{stack.api_url}/api/v1/records/customer/C0006/history"
-    assert [v["version"] for v in httpx.get(url, params={"as_of": between.isoformat()}).json()] == [older["version"]]
-    exact = httpx.get(url, params={"as_of": newer["valid_from"].isoformat()}).json()
+    url = "/api/v1/records/customer/C0006/history"
+    api = stack.client("auditor.kim", "auditor")
+    assert [v["version"] for v in api.get(url, params={"as_of": between.isoformat()}).json()] == [older["version"]]
+    exact = api.get(url, params={"as_of": newer["valid_from"].isoformat()}).json()
     assert [v["version"] for v in exact] == [newer["version"]]
     assert exact[0]["attributes"]["region"] == "海外"
 

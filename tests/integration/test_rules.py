@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from mdm.demo.sync import wait_idle, wait_observed
@@ -133,7 +132,8 @@ def test_quarantine_holds_back_that_record_only_and_approval_releases_it(stack):
     assert _oa(stack, "oa_customer", "customer_code", "C0008")["region"] == "西北"  # others flow
 
     [task] = _open_tasks(stack, "rule_violation", "customer", "C0007")
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    li = stack.client("steward.li", "steward")
+    reply = li.post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "approve", "actor": "steward.li",
                              "reason": "confirmed with the customer"})
     assert reply.status_code == 200, reply.text
@@ -143,7 +143,7 @@ def test_quarantine_holds_back_that_record_only_and_approval_releases_it(stack):
     [decision] = rows(stack.hub_url, "SELECT * FROM decision WHERE task_id = %s", (task["id"],))
     assert (decision["actor"], decision["action"], decision["reason"]) == (
         "steward.li", "approve", "confirmed with the customer")
-    again = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    again = li.post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "approve", "actor": "steward.li"})
     assert again.status_code == 409 and "already resolved" in again.json()["detail"]
 
@@ -153,7 +153,7 @@ def test_approve_with_edited_values_makes_a_version_caused_by_the_decision(stack
     execute(stack.erp_url, f"UPDATE customer SET tax_id = '{_broken(good)}' WHERE code = 'C0009'")
     _settle(stack)
     [task] = _open_tasks(stack, "rule_violation", "customer", "C0009")
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve",
+    reply = stack.client("steward.wang", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "approve_edited", "actor": "steward.wang",
                              "reason": "typo in the ERP", "values": {"tax_id": good}})
     assert reply.status_code == 200, reply.text
@@ -173,21 +173,26 @@ def test_bad_resolutions_are_refused_and_change_nothing(stack):
     execute(stack.erp_url, "UPDATE material SET uom = '两', active = true WHERE code = 'M-1010'")
     _settle(stack)
     [task] = _open_tasks(stack, "rule_violation", "material", "M-1010")
-    url = f"{stack.api_url}/api/v1/tasks/{task['id']}/resolve"
-    assert httpx.post(url, json={"action": "explode", "actor": "x"}).status_code == 422
-    waive = httpx.post(url, json={"action": "waive", "actor": "x"})
+    url = f"/api/v1/tasks/{task['id']}/resolve"
+    x = stack.client("x", "steward")
+    assert x.post(url, json={"action": "explode", "actor": "x"}).status_code == 422
+    waive = x.post(url, json={"action": "waive", "actor": "x"})
     assert waive.status_code == 400 and "reason" in waive.json()["detail"]
-    push = httpx.post(url, json={"action": "push", "actor": "x"})
+    push = x.post(url, json={"action": "push", "actor": "x"})
     assert push.status_code == 400 and "allowed: approve, approve_edited, waive" in push.json()["detail"]
-    edit = httpx.post(url, json={"action": "approve_edited", "actor": "x", "values": {"colour": 1}})
+    edit = x.post(url, json={"action": "approve_edited", "actor": "x", "values": {"colour": 1}})
     assert edit.status_code == 400 and "colour" in edit.json()["detail"]
-    assert httpx.post(f"{stack.api_url}/api/v1/tasks/999999/resolve",
-                      json={"action": "waive", "actor": "x", "reason": "r"}).status_code == 404
+    assert x.post("/api/v1/tasks/999999/resolve",
+                  json={"action": "waive", "actor": "x", "reason": "r"}).status_code == 404
+    # as someone else, or as an auditor: refused
+    assert x.post(url, json={"action": "waive", "actor": "steward.li", "reason": "r"}).status_code == 403
+    auditor = stack.client("auditor.kim", "auditor")
+    assert auditor.post(url, json={"action": "waive", "reason": "r"}).status_code == 403
     assert rows(stack.hub_url, "SELECT * FROM decision WHERE task_id = %s", (task["id"],)) == []
     assert _open_tasks(stack, "rule_violation", "material", "M-1010")[0]["id"] == task["id"]
-    listed = httpx.get(f"{stack.api_url}/api/v1/tasks", params={"entity": "material"}).json()
+    listed = auditor.get("/api/v1/tasks", params={"entity": "material"}).json()
     assert task["id"] in {t["id"] for t in listed["tasks"]} and listed["open"]["rule_violation"] >= 1
-    ok = httpx.post(url, json={"action": "waive", "actor": "x", "reason": "a unit we accept"})
+    ok = x.post(url, json={"action": "waive", "reason": "a unit we accept"})
     assert ok.status_code == 200 and ok.json()["status"] == "waived"
 
 
@@ -237,8 +242,8 @@ def test_hub_writes_open_no_divergence_and_hand_edits_open_exactly_one_each(stac
     assert wms_task["system"] == "wms"
     assert wms_task["detail"]["fields"][0]["field"] == "item_name"
 
-    reply = httpx.post(f"{stack.api_url}/api/v1/tasks/{oa_task['id']}/resolve",
-                       json={"action": "push", "actor": "steward.li"})
+    reply = stack.client("steward.li", "steward").post(f"/api/v1/tasks/{oa_task['id']}/resolve",
+                                                        json={"action": "push"})
     assert reply.status_code == 200, reply.text
     _settle(stack)
     _observed(stack)
