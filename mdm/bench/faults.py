@@ -260,11 +260,11 @@ class FaultLab:
         kills = 0
         for _ in range(3):
             time.sleep(1.5)
-            process = self._role_process("propagate")
-            if process is not None:
-                process.kill()
-                kills += 1
-            self._wait_role("propagate", 30)
+            process = self._wait_role("propagate", 60)
+            process.kill()
+            process.wait(10)  # gone, so the next wait finds the restarted one
+            kills += 1
+        self._wait_role("propagate", 60)
         self.extra["kills"] = kills
         done.wait()
 
@@ -313,11 +313,12 @@ class FaultLab:
                 continue
         return None
 
-    def _wait_role(self, role: str, timeout: float) -> None:
+    def _wait_role(self, role: str, timeout: float) -> psutil.Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._role_process(role) is not None:
-                return
+            process = self._role_process(role)
+            if process is not None:
+                return process
             time.sleep(0.2)
         raise TimeoutError(f"the supervisor did not restart {role} within {timeout:.0f}s")
 
