@@ -7,13 +7,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from mdm.api.auth import Reader
 from mdm.api.database import Db
 from mdm.api.deliveries import deliveries_router
 from mdm.api.lineage import lineage_router
+from mdm.api.web import web_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import tasks_router
 from mdm.config.loader import Project
@@ -33,17 +35,12 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(tasks_router())
     app.include_router(deliveries_router())
     app.include_router(lineage_router())
+    app.include_router(web_router())
+    app.mount("/static", StaticFiles(packages=[("mdm.api", "static")]), name="static")
 
     def entity_or_404(entity: str) -> None:
         if entity not in project.entities:
             raise HTTPException(404, f"unknown entity {entity!r}; known: {sorted(project.entities)}")
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return ("<html><head><meta charset='utf-8'><title>mdm</title></head><body>"
-                "<h1>mdm — master data hub</h1><p>API: <a href='/docs'>/docs</a> · "
-                "<a href='/api/v1/status'>status</a> · <a href='/api/v1/entities'>entities</a></p>"
-                "</body></html>")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

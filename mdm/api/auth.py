@@ -1,44 +1,69 @@
-"""Who may call what. Every /api/v1 endpoint and every page needs a signed-in user: an API
-token (`Authorization: Bearer …`); the role decides what they may do. /healthz, /readyz and
+"""Who may call what. Every /api/v1 endpoint and every page needs a signed-in user — an API
+token (`Authorization: Bearer …`) or a browser session (cookie) — and the role decides what
+they may do. A request that changes something under a browser session must carry that
+session's CSRF token (`X-CSRF-Token` header or `csrf` form field). /healthz, /readyz and
 /metrics stay open for load balancers and Prometheus (they carry counts, not master data)."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 
-from mdm.steward.users import Principal, by_token
+from mdm.steward.users import Principal, by_session, by_token
 
 READ = ("steward", "auditor", "admin")  # records, history, lineage, tasks, the audit log
 DECIDE = ("steward", "admin")  # resolve tasks
 ADMINISTER = ("admin",)  # retry and replay deliveries, users
+SESSION_COOKIE = "mdm_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def principal_of(request: Request) -> Principal | None:
+@dataclass(frozen=True)
+class Caller:
+    who: Principal
+    csrf: str | None  # the session's CSRF token; None when signed in with an API token
+
+
+def caller_of(request: Request) -> Caller | None:
+    engine: Engine = request.app.state.engine
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    engine: Engine = request.app.state.engine
     with engine.connect() as conn:
-        found = by_token(conn.connection.driver_connection, token.strip())  # type: ignore[arg-type]
-        conn.commit()
-    return found
+        raw: psycopg.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+        if scheme.lower() == "bearer" and token.strip():
+            found = by_token(raw, token.strip())
+            raw.commit()  # last_used_at
+            return None if found is None else Caller(found, None)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            session = by_session(raw, cookie)
+            if session is not None:
+                return Caller(session[0], session[1])
+    return None
+
+
+def csrf_ok(caller: Caller, presented: str | None) -> bool:
+    return caller.csrf is None or (presented is not None and hmac.compare_digest(caller.csrf, presented))
 
 
 def require(*roles: str) -> Callable[[Request], Principal]:
     def check(request: Request) -> Principal:
-        who = principal_of(request)
-        if who is None:
+        caller = caller_of(request)
+        if caller is None:
             raise HTTPException(401, "sign in: send 'Authorization: Bearer <token>' "
-                                     "('mdm users token NAME' issues one)",
+                                     "('mdm users token NAME' issues one), or sign in at /login",
                                 headers={"WWW-Authenticate": "Bearer"})
-        if who.role not in roles:
-            raise HTTPException(403, f"{who.username} is a {who.role}; this needs "
+        if request.method not in SAFE_METHODS and not csrf_ok(caller, request.headers.get("x-csrf-token")):
+            raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+        if caller.who.role not in roles:
+            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs "
                                      f"{' or '.join(roles)}")
-        return who
+        return caller.who
     return check
 
 

@@ -119,3 +119,28 @@ def by_password(conn: psycopg.Connection, username: str, password: str) -> Princ
     except (VerifyMismatchError, VerificationError):
         return None
     return Principal(int(row[0]), row[1], row[2], row[3])
+
+
+SESSION_HOURS = 12
+
+
+def create_session(conn: psycopg.Connection, who: Principal) -> tuple[str, str]:
+    """A browser session: (the cookie's value, its CSRF token). Only the cookie's hash is stored."""
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    conn.execute("INSERT INTO web_session (id_hash, user_id, csrf_token, expires_at) VALUES "
+                 "(%s, %s, %s, clock_timestamp() + make_interval(hours => %s))",
+                 (hash_token(cookie), who.user_id, csrf, SESSION_HOURS))
+    return cookie, csrf
+
+
+def by_session(conn: psycopg.Connection, cookie: str) -> tuple[Principal, str] | None:
+    """The session's enabled user and CSRF token, if the session is live."""
+    row = conn.execute(
+        "SELECT u.id, u.username, u.role, u.display_name, s.csrf_token FROM web_session s "
+        "JOIN app_user u ON u.id = s.user_id WHERE s.id_hash = %s AND s.expires_at > clock_timestamp() "
+        "AND NOT u.disabled", (hash_token(cookie),)).fetchone()
+    return None if row is None else (Principal(int(row[0]), row[1], row[2], row[3]), row[4])
+
+
+def end_session(conn: psycopg.Connection, cookie: str) -> None:
+    conn.execute("DELETE FROM web_session WHERE id_hash = %s", (hash_token(cookie),))

@@ -1,0 +1,72 @@
+"""The workbench speaks Simplified Chinese and English: `?lang=` (remembered in a cookie),
+else the browser's Accept-Language."""
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+MESSAGES: dict[str, dict[str, str]] = {
+    "title": {"en": "mdm workbench", "zh": "主数据工作台"},
+    "inbox": {"en": "Inbox", "zh": "待办"},
+    "open_tasks": {"en": "open tasks", "zh": "个待办任务"},
+    "sign_in": {"en": "Sign in", "zh": "登录"},
+    "sign_out": {"en": "Sign out", "zh": "退出"},
+    "username": {"en": "User name", "zh": "用户名"},
+    "password": {"en": "Password", "zh": "密码"},
+    "bad_login": {"en": "Wrong user name or password.", "zh": "用户名或密码错误。"},
+    "type": {"en": "Type", "zh": "类型"},
+    "entity": {"en": "Entity", "zh": "主数据类别"},
+    "system": {"en": "System", "zh": "系统"},
+    "age": {"en": "Older than (hours)", "zh": "超过（小时）"},
+    "search": {"en": "Search key or text (/)", "zh": "搜索编码或内容（/）"},
+    "filter": {"en": "Filter", "zh": "筛选"},
+    "all": {"en": "all", "zh": "全部"},
+    "key": {"en": "Key", "zh": "编码"},
+    "summary": {"en": "What happened", "zh": "问题"},
+    "opened": {"en": "Opened", "zh": "创建时间"},
+    "severity": {"en": "Severity", "zh": "级别"},
+    "rule_violation": {"en": "rule violation", "zh": "规则违例"},
+    "divergence": {"en": "divergence", "zh": "数据不一致"},
+    "dead_delivery": {"en": "dead delivery", "zh": "推送失败"},
+    "selected": {"en": "selected", "zh": "已选"},
+    "waive_selected": {"en": "Waive selected", "zh": "批量忽略"},
+    "push_selected": {"en": "Push golden value to selected", "zh": "批量重新推送"},
+    "retry_selected": {"en": "Retry selected", "zh": "批量重试"},
+    "keys_help": {"en": "j/k move · x select · Enter open · / search",
+                  "zh": "j/k 上下移动 · x 选择 · Enter 打开 · / 搜索"},
+    "field": {"en": "Field", "zh": "字段"},
+    "golden": {"en": "Golden record", "zh": "黄金记录"},
+    "copy_of": {"en": "copy in", "zh": "中的副本"},
+    "what_fired": {"en": "What fired", "zh": "触发原因"},
+    "versions": {"en": "Recent versions", "zh": "最近版本"},
+    "decisions": {"en": "Decisions", "zh": "处理记录"},
+    "actions": {"en": "Decide", "zh": "处理"},
+    "approve": {"en": "Approve as it is", "zh": "按原值批准"},
+    "approve_edited": {"en": "Edit and approve", "zh": "修改后批准"},
+    "push": {"en": "Push the golden value again", "zh": "重新推送黄金值"},
+    "change_request": {"en": "Accept the system's value (change request to the ERP)",
+                       "zh": "采纳该系统的值（向 ERP 提变更申请）"},
+    "retry": {"en": "Retry the delivery", "zh": "重试推送"},
+    "waive": {"en": "Waive", "zh": "忽略"},
+    "reason": {"en": "Reason", "zh": "原因"},
+    "lineage": {"en": "Lineage", "zh": "数据血缘"},
+    "done": {"en": "Done", "zh": "已处理"},
+    "status": {"en": "Status", "zh": "状态"},
+    "back": {"en": "Back to the inbox", "zh": "返回待办"},
+    "read_only": {"en": "Your role may read but not decide.", "zh": "您的角色只能查看，不能处理。"},
+    "differs": {"en": "differs", "zh": "不一致"},
+    "no_tasks": {"en": "Nothing to do.", "zh": "没有待办任务。"},
+}
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get("mdm_lang")
+    if asked in LANGS:
+        return asked
+    accept = request.headers.get("accept-language", "").lower()
+    first = accept.split(",")[0].strip()
+    return "zh" if first.startswith("zh") else "en"
+
+
+def translator(lang: str) -> dict[str, str]:
+    return {key: texts[lang] for key, texts in MESSAGES.items()}

@@ -1,0 +1,176 @@
+"""The steward workbench: server-rendered pages (Jinja2) with a little JavaScript that calls
+the same REST API as everyone else. `/login`, `/` (the inbox), `/tasks/{id}`."""
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Connection, text
+
+from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
+from mdm.api.database import Db
+from mdm.api.i18n import language, translator
+from mdm.lineage.queries import history
+from mdm.propagate.outbox import build_payload
+from mdm.steward import tasks
+from mdm.steward.decisions import ACTIONS
+from mdm.steward.users import by_password, create_session, end_session
+
+LOGIN_COOKIE = "mdm_login_csrf"
+_env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
+
+
+def _raw(db: Connection) -> psycopg.Connection:
+    return db.connection.driver_connection  # type: ignore[return-value]
+
+
+def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    html = _env.get_template(template).render(t=translator(lang), lang=lang, **context)
+    response = HTMLResponse(html)
+    if request.query_params.get("lang") == lang:
+        response.set_cookie("mdm_lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _signed_in(request: Request) -> Caller | RedirectResponse:
+    caller = caller_of(request)
+    if caller is None or caller.who.role not in READ:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return caller
+
+
+def normalised(value: str) -> str:
+    """For search: full-width forms folded (Ａ→A, （→(), case ignored."""
+    return unicodedata.normalize("NFKC", value).casefold()
+
+
+def web_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/", failed: bool = False) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = _page(request, "login.html", next=next if next.startswith("/") else "/",
+                         failed=failed, form_csrf=token)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @router.post("/login")
+    def login(request: Request, db: Db, username: str = Form(), password: str = Form(),
+              csrf: str = Form(""), next: str = Form("/")) -> Response:
+        if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
+            raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
+        who = by_password(_raw(db), username, password)
+        if who is None:
+            return RedirectResponse(f"/login?failed=1&next={quote(next)}", status_code=303)
+        cookie, _ = create_session(_raw(db), who)
+        _raw(db).commit()
+        response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", max_age=12 * 3600)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @router.post("/logout")
+    def logout(request: Request, db: Db, csrf: str = Form("")) -> Response:
+        caller = caller_of(request)
+        if caller is not None and caller.csrf is not None:
+            if csrf != caller.csrf:
+                raise HTTPException(403, "CSRF token missing or wrong: reload the page")
+            end_session(_raw(db), request.cookies[SESSION_COOKIE])
+            _raw(db).commit()
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    def inbox(request: Request, db: Db, type: str | None = None, entity: str | None = None,
+              system: str | None = None, older_than_h: float | None = None, q: str = "") -> Response:
+        caller = _signed_in(request)
+        if isinstance(caller, RedirectResponse):
+            return caller
+        project = request.app.state.project
+        found = tasks.list_tasks(_raw(db), tasks.TaskFilter(
+            "open", type or None, entity or None, system or None, None, 500, 0))
+        if older_than_h:
+            cutoff = datetime.now(UTC) - timedelta(hours=older_than_h)
+            found = [t for t in found if t["created_at"] <= cutoff]
+        if q.strip():
+            needle = normalised(q.strip())
+            found = [t for t in found if needle in normalised(f"{t['business_key']} {t['summary']}")]
+        counts = tasks.count_open(_raw(db))
+        return _page(request, "inbox.html", who=caller.who, csrf=caller.csrf, tasks=found,
+                     counts=counts, entities=sorted(project.entities), systems=_systems(project),
+                     filters={"type": type or "", "entity": entity or "", "system": system or "",
+                              "older_than_h": older_than_h or "", "q": q},
+                     now=datetime.now(UTC))
+
+    @router.get("/tasks/{task_id}", response_class=HTMLResponse)
+    def task_page(task_id: int, request: Request, db: Db) -> Response:
+        caller = _signed_in(request)
+        if isinstance(caller, RedirectResponse):
+            return caller
+        view = task_view(db, request.app.state.project, task_id)
+        if view is None:
+            raise HTTPException(404, f"no task {task_id}")
+        return _page(request, "task.html", who=caller.who, csrf=caller.csrf, **view,
+                     may_decide=caller.who.role in ("steward", "admin"))
+
+    return router
+
+
+def _systems(project: Any) -> list[str]:
+    return sorted({t for spec in project.entities.values() for t in spec.targets} | {"erp"})
+
+
+def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any] | None:
+    """The task with the golden record beside each system's copy, what fired, recent versions."""
+    task = tasks.get_task(_raw(db), task_id)
+    if task is None:
+        return None
+    record = None
+    if task["golden_id"] is not None:
+        row = db.execute(text("SELECT * FROM golden_record WHERE id = :g"), {"g": task["golden_id"]}).first()
+        record = None if row is None else dict(row._mapping)
+    spec = project.entities.get(task["entity"])
+    systems = []
+    if record is not None and spec is not None:
+        for target, mapping in sorted(spec.targets.items()):
+            golden = build_payload(mapping, record["attributes"], record["status"])
+            copy, flagged = _copy(db, task, target, record["id"])
+            systems.append({"name": target, "rows": [
+                {"field": f, "golden": golden.get(f), "theirs": None if copy is None else copy.get(f),
+                 "known": copy is not None and f in copy,
+                 "differs": f in flagged if flagged is not None
+                 else copy is not None and f in copy and copy.get(f) != golden.get(f)}
+                for f in golden]})
+    versions = history(db, task["golden_id"], 5) if task["golden_id"] is not None else []
+    return {"task": task, "record": record, "systems": systems, "versions": versions,
+            "actions": ACTIONS.get(task["type"], ()),
+            "failed_attributes": sorted({r["attribute"] for r in task.get("rule_results", [])
+                                         if r["attribute"] and spec is not None
+                                         and r["attribute"] in spec.attributes})}
+
+
+def _copy(db: Connection, task: dict[str, Any], target: str,
+          golden_id: int) -> tuple[dict[str, Any] | None, set[str] | None]:
+    """What `target` holds, and which fields differ when the divergence check said so: the
+    values a hand edit left there (divergence; compared after its normalisation), else what
+    the target last acknowledged (compared as sent)."""
+    if task["type"] == "divergence" and task["system"] == target:
+        values = task["detail"].get("target_values")
+        if isinstance(values, dict):
+            return values, {f["field"] for f in task["detail"].get("fields", [])}
+    row = db.execute(text(
+        "SELECT payload FROM delivery WHERE golden_id = :g AND target = :t AND status = 'acked' "
+        "ORDER BY version DESC, id DESC LIMIT 1"), {"g": golden_id, "t": target}).first()
+    return (None if row is None else dict(row[0] or {})), None

@@ -1,0 +1,111 @@
+"""The workbench over HTTP: sign-in with CSRF, the inbox (filters, counts, Chinese and English,
+search that folds full-width characters), the task page side by side, and decisions that need
+the session's CSRF token."""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from mdm.demo.sync import wait_idle
+from mdm.demo.sync import wait_observed
+from tests.helpers import execute, rows
+
+PASSWORD = "correct horse battery"
+
+
+def _browser(stack, username: str, role: str, lang: str = "en-US,en") -> tuple[httpx.Client, str]:
+    """A signed-in browser-like client and its CSRF token."""
+    from mdm.steward.users import add_user
+    import psycopg
+
+    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
+            add_user(conn, username, role, PASSWORD, display_name="王芳" if role == "steward" else None)
+    client = httpx.Client(base_url=stack.api_url, headers={"accept-language": lang}, timeout=30)
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    signed = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf, "next": "/"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    page = client.get("/")
+    return client, re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+@pytest.fixture(scope="module")
+def divergence(stack) -> dict:
+    """A hand edit in OA's own database: one divergence task."""
+    execute(stack.pg.url("oa"), "UPDATE oa_vendor SET vendor_name = 'ＯＡ手改供应商' WHERE vendor_code = 'S0004'")
+    wait_observed(stack.pg.url("oa"), stack.hub_url, "oa")
+    [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'divergence' AND status = 'open' "
+                  "AND business_key = 'S0004' AND system = 'oa'")
+    return task
+
+
+def test_sign_in_needs_the_right_password_and_the_forms_csrf_token(stack):
+    client = httpx.Client(base_url=stack.api_url)
+    _browser(stack, "steward.wang", "steward")
+    client.get("/login")
+    forged = client.post("/login", data={"username": "steward.wang", "password": PASSWORD, "csrf": "forged"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    wrong = client.post("/login", data={"username": "steward.wang", "password": "nope-nope-nope", "csrf": csrf})
+    assert wrong.status_code == 303 and "failed=1" in wrong.headers["location"]
+    assert "mdm_session" not in client.cookies
+
+
+def test_inbox_lists_open_tasks_with_counts_in_chinese_or_english(stack, divergence):
+    zh, _ = _browser(stack, "steward.wang", "steward", lang="zh-CN,zh;q=0.9")
+    page = zh.get("/")
+    assert page.status_code == 200 and "待办" in page.text and "数据不一致" in page.text
+    assert f'data-id="{divergence["id"]}"' in page.text
+    en = zh.get("/", params={"lang": "en"})
+    assert "Inbox" in en.text and "divergence" in en.text
+    assert "Inbox" in zh.get("/").text  # the choice is remembered
+    only = zh.get("/", params={"type": "dead_delivery"}).text
+    assert f'data-id="{divergence["id"]}"' not in only
+    # search folds full-width characters: 'oa手改' finds 'ＯＡ手改供应商'
+    found = zh.get("/", params={"q": "oa手改"}).text
+    assert f'data-id="{divergence["id"]}"' in found
+    assert f'data-id="{divergence["id"]}"' not in zh.get("/", params={"q": "没有这个"}).text
+
+
+def test_task_page_shows_golden_and_each_copy_side_by_side(stack, divergence):
+    client, _ = _browser(stack, "steward.wang", "steward")
+    page = client.get(f"/tasks/{divergence['id']}").text
+    [oa_table] = re.findall(r'<table class="compare" data-system="oa">(.*?)</table>', page, re.S)
+    differing = re.findall(r'<tr class="differs"><td>(\w+)</td>', oa_table)
+    assert differing == ["vendor_name"] and "ＯＡ手改供应商" in oa_table
+    assert 'data-action="push"' in page and 'data-action="waive"' in page
+    assert "/records/supplier/S0004/lineage" in page
+    auditor, _ = _browser(stack, "auditor.zhang", "auditor")
+    read_only = auditor.get(f"/tasks/{divergence['id']}").text
+    assert "Your role may read but not decide." in read_only and 'data-action="push"' not in read_only
+
+
+def test_a_decision_needs_the_sessions_csrf_token_and_a_bad_one_changes_nothing(stack, divergence):
+    client, csrf = _browser(stack, "steward.wang", "steward")
+    url = f"/api/v1/tasks/{divergence['id']}/resolve"
+    for headers in ({}, {"x-csrf-token": "forged"}):
+        refused = client.post(url, json={"action": "push"}, headers=headers)
+        assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    assert rows(stack.hub_url, "SELECT status FROM task WHERE id = %s", (divergence["id"],))[0]["status"] == "open"
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM decision WHERE task_id = %s", (divergence["id"],))[0]["n"] == 0
+    unknown = client.post(url, json={"action": "explode"}, headers={"x-csrf-token": csrf})
+    assert unknown.status_code == 422
+    done = client.post(url, json={"action": "push"}, headers={"x-csrf-token": csrf})
+    assert done.status_code == 200, done.text
+    stale = client.post(url, json={"action": "push"}, headers={"x-csrf-token": csrf})
+    assert stale.status_code == 409
+    [decision] = rows(stack.hub_url, "SELECT actor FROM decision WHERE task_id = %s", (divergence["id"],))
+    assert decision["actor"] == "steward.wang"
+    wait_idle(stack.erp_url, stack.hub_url)
+
+
+def test_sign_out_ends_the_session(stack):
+    client, csrf = _browser(stack, "steward.wang", "steward")
+    assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
+    out = client.post("/logout", data={"csrf": csrf})
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert client.get("/").status_code == 303
