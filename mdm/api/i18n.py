@@ -56,6 +56,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "read_only": {"en": "Your role may read but not decide.", "zh": "您的角色只能查看，不能处理。"},
     "differs": {"en": "differs", "zh": "不一致"},
     "no_tasks": {"en": "Nothing to do.", "zh": "没有待办任务。"},
+    "audit_log": {"en": "Audit log", "zh": "审计日志"},
+    "audit_help": {"en": "Append-only; each entry carries the hash of the one before. "
+                           "'mdm audit verify' checks the chain.",
+                   "zh": "只追加不可修改；每条记录带有上一条的哈希。用 mdm audit verify 校验。"},
+    "when": {"en": "When", "zh": "时间"},
+    "actor": {"en": "Who", "zh": "操作人"},
+    "action": {"en": "Action", "zh": "操作"},
+    "subject": {"en": "Subject", "zh": "对象"},
 }
 
 

@@ -125,6 +125,16 @@ def web_router() -> APIRouter:
         return _page(request, "task.html", who=caller.who, csrf=caller.csrf, **view,
                      may_decide=caller.who.role in ("steward", "admin"))
 
+    @router.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request, db: Db, limit: int = 200) -> Response:
+        caller = _signed_in(request)
+        if isinstance(caller, RedirectResponse):
+            return caller
+        entries = [dict(r._mapping) for r in db.execute(text(
+            "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, hash "
+            "FROM audit_log ORDER BY seq DESC LIMIT :l"), {"l": min(max(limit, 1), 1000)})]
+        return _page(request, "audit.html", who=caller.who, csrf=caller.csrf, entries=entries)
+
     return router
 
 

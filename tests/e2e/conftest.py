@@ -48,13 +48,21 @@ def _apt_get(*args: str) -> None:
         )
 
 
+def _has_chinese_font() -> bool:
+    if not shutil.which("fc-list"):
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    return bool(listed.stdout.strip())
+
+
 def ensure_chromium() -> str:
-    """The path of a Chromium executable, installing Debian's `chromium` package if needed."""
-    if os.access(CHROMIUM, os.X_OK):
+    """The path of a Chromium executable, installing Debian's `chromium` package if needed (and
+    a small Chinese font, so screenshots of the Chinese interface are legible)."""
+    if os.access(CHROMIUM, os.X_OK) and _has_chinese_font():
         return CHROMIUM
     if os.geteuid() == 0 and shutil.which("apt-get"):
         _apt_get("update")
-        _apt_get("install", "-y", "--no-install-recommends", "chromium")
+        _apt_get("install", "-y", "--no-install-recommends", "chromium", "fonts-wqy-microhei")
         if os.access(CHROMIUM, os.X_OK):
             return CHROMIUM
         pytest.fail(

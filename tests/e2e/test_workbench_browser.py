@@ -1,0 +1,73 @@
+"""The workbench in real headless Chromium against the running demo: a steward signs in, opens
+the divergence a hand edit in OA made, pushes the golden value, sees OA corrected, the task
+closed and the decision in the audit log; and approves a quarantined version that then reaches
+the targets."""
+from __future__ import annotations
+
+import psycopg
+from playwright.sync_api import Page, expect
+
+from mdm.demo.sync import wait_idle, wait_observed
+from mdm.rules.uscc import uscc_check_digit
+from mdm.steward.users import add_user
+from tests.helpers import execute, rows
+
+PASSWORD = "steward-password-1"
+
+
+def _sign_in(page: Page, stack, username: str = "steward.e2e") -> None:
+    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
+            add_user(conn, username, "steward", PASSWORD, display_name="李娜")
+    page.goto(f"{stack.api_url}/")
+    expect(page).to_have_url(f"{stack.api_url}/login?next=/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+
+
+def test_push_the_golden_value_over_a_hand_edit_in_oa(page: Page, stack):
+    golden = rows(stack.hub_url, "SELECT attributes->>'name' AS name FROM golden_record "
+                                 "WHERE entity = 'supplier' AND business_key = 'S0005'")[0]["name"]
+    execute(stack.pg.url("oa"), "UPDATE oa_vendor SET vendor_name = '浏览器测试手改' WHERE vendor_code = 'S0005'")
+    wait_observed(stack.pg.url("oa"), stack.hub_url, "oa")
+    [task] = rows(stack.hub_url, "SELECT id FROM task WHERE type = 'divergence' AND status = 'open' "
+                  "AND business_key = 'S0005' AND system = 'oa'")
+
+    _sign_in(page, stack)
+    page.locator(f'tr[data-id="{task["id"]}"] a').click()
+    expect(page.locator("table.compare[data-system=oa] tr.differs")).to_contain_text("浏览器测试手改")
+    page.get_by_role("button", name="Push the golden value again").click()
+    expect(page.locator(".task-status")).to_have_text("resolved", timeout=15_000)
+
+    wait_idle(stack.erp_url, stack.hub_url)
+    oa = rows(stack.pg.url("oa"), "SELECT vendor_name FROM oa_vendor WHERE vendor_code = 'S0005'")[0]
+    assert oa["vendor_name"] == golden
+    page.get_by_role("link", name="Audit log").click()
+    entry = page.locator("table.audit tbody tr").filter(has_text=f"task {task['id']}")
+    expect(entry).to_contain_text("steward.e2e")
+    expect(entry).to_contain_text("push")
+
+
+def test_approve_a_quarantined_version_and_see_it_reach_the_targets(page: Page, stack):
+    first17 = "91310000000000088"
+    bad = first17 + ("0" if uscc_check_digit(first17) != "0" else "1")  # a wrong check digit
+    execute(stack.erp_url, f"UPDATE customer SET tax_id = '{bad}' WHERE code = 'C0015'")
+    wait_idle(stack.erp_url, stack.hub_url)
+    [task] = rows(stack.hub_url, "SELECT id, golden_id, version FROM task WHERE type = 'rule_violation' "
+                  "AND status = 'open' AND business_key = 'C0015'")
+    assert rows(stack.pg.url("oa"), "SELECT tax_id FROM oa_customer WHERE customer_code = 'C0015'")[0]["tax_id"] != bad
+
+    _sign_in(page, stack)
+    page.goto(f"{stack.api_url}/tasks/{task['id']}")
+    expect(page.locator("section")).to_contain_text(["uscc_check_digit"])
+    page.get_by_placeholder("Reason").fill("checked with the customer")
+    page.get_by_role("button", name="Approve as it is").click()
+    expect(page.locator(".task-status")).to_have_text("resolved", timeout=15_000)
+
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert rows(stack.pg.url("oa"), "SELECT tax_id FROM oa_customer WHERE customer_code = 'C0015'")[0]["tax_id"] == bad
+    sent = rows(stack.hub_url, "SELECT target, status FROM delivery WHERE golden_id = %s AND version = %s",
+                (task["golden_id"], task["version"]))
+    assert sent and all(d["status"] == "acked" for d in sent)
