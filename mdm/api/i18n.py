@@ -57,6 +57,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "differs": {"en": "differs", "zh": "不一致"},
     "no_tasks": {"en": "Nothing to do.", "zh": "没有待办任务。"},
     "audit_log": {"en": "Audit log", "zh": "审计日志"},
+    "valid_from": {"en": "Valid from", "zh": "生效时间"},
+    "cause": {"en": "Made by", "zh": "来源"},
+    "changes": {"en": "Changes", "zh": "变更内容"},
+    "first_version": {"en": "(first version)", "zh": "（首个版本）"},
     "audit_help": {"en": "Append-only; each entry carries the hash of the one before. "
                            "'mdm audit verify' checks the chain.",
                    "zh": "只追加不可修改；每条记录带有上一条的哈希。用 mdm audit verify 校验。"},

@@ -2,6 +2,7 @@
 the same REST API as everyone else. `/login`, `/` (the inbox), `/tasks/{id}`."""
 from __future__ import annotations
 
+import json
 import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,18 @@ from mdm.steward.users import by_password, create_session, end_session
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
+
+
+def _shown(value: Any) -> str:
+    """A golden or copied value as a person reads it: lists and objects as JSON."""
+    if value is None:
+        return "∅"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+_env.filters["shown"] = _shown
 
 
 def _raw(db: Connection) -> psycopg.Connection:

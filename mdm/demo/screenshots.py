@@ -1,0 +1,78 @@
+"""Screenshots of the workbench for the README, taken from a running demo stack:
+`python -m mdm.demo.screenshots docs/` (needs the test extras: Playwright, and Chromium as the
+e2e tests install it)."""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle, wait_observed
+from mdm.rules.uscc import uscc_check_digit
+from mdm.steward.users import add_user
+
+PASSWORD = "screenshot-steward-1"
+
+
+def _scenario(stack: DemoStack) -> int:
+    """A few tasks to look at: hand edits in OA and WMS, an invalid tax id. Returns the id of
+    the OA divergence."""
+    with psycopg.connect(stack.pg.url("oa"), autocommit=True) as conn:
+        conn.execute("UPDATE oa_vendor SET vendor_name = vendor_name || '（OA手工修改）' WHERE vendor_code = 'S0003'")
+    with psycopg.connect(stack.pg.url("wms"), autocommit=True) as conn:
+        conn.execute("UPDATE wms_item SET item_name = '六角螺栓 M8（仓库改）' WHERE item_code = 'M-1004'")
+    first17 = "91310000000000099"
+    bad = first17 + ("0" if uscc_check_digit(first17) != "0" else "1")
+    with psycopg.connect(stack.erp_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE customer SET tax_id = '{bad}' WHERE code = 'C0002'")
+    wait_idle(stack.erp_url, stack.hub_url)
+    wait_observed(stack.pg.url("oa"), stack.hub_url, "oa")
+    wait_observed(stack.pg.url("wms"), stack.hub_url, "wms")
+    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+        add_user(conn, "li.na", "steward", PASSWORD, display_name="李娜")
+        row = conn.execute("SELECT id FROM task WHERE type = 'divergence' AND business_key = 'S0003' "
+                           "AND status = 'open'").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def take(folder: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as state:
+        stack = DemoStack(Path(state))
+        try:
+            stack.start_databases(suppliers=40, materials=80, employees=30, customers=30)
+            stack.start_targets()
+            stack.start_hub()
+            wait_idle(stack.erp_url, stack.hub_url, timeout=300)
+            task_id = _scenario(stack)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+                page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                                        extra_http_headers={"accept-language": "zh-CN,zh"})
+                page.goto(f"{stack.api_url}/login")
+                page.fill("input[name=username]", "li.na")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_selector("table.tasks")
+                shots = [folder / "workbench-inbox.png", folder / "workbench-task.png"]
+                page.screenshot(path=str(shots[0]))
+                page.goto(f"{stack.api_url}/tasks/{task_id}")
+                page.wait_for_selector("table.compare")
+                page.screenshot(path=str(shots[1]), full_page=True)
+                browser.close()
+            return shots
+        finally:
+            stack.stop()
+            stack.pg.remove()
+
+
+if __name__ == "__main__":
+    for shot in take(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+        print(shot)
