@@ -37,5 +37,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Unit tests first: they fail fast and cheaply.
-    items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 1)
+    # Unit tests first: they fail fast and cheaply; the browser tests last.
+    items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 2 if "/e2e/" in str(item.fspath) else 1)

@@ -17,7 +17,7 @@ from mdm.api.deliveries import deliveries_router
 from mdm.api.lineage import lineage_router
 from mdm.api.web import web_router
 from mdm.api.metrics import render_metrics
-from mdm.api.tasks import tasks_router
+from mdm.api.tasks import change_requests_router, tasks_router
 from mdm.config.loader import Project
 from mdm.golden import queries
 from mdm.propagate.queries import list_deliveries
@@ -33,6 +33,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.state.project = project
     app.state.libpq_url = libpq_url(settings.require_database())
     app.include_router(tasks_router())
+    app.include_router(change_requests_router())
     app.include_router(deliveries_router())
     app.include_router(lineage_router())
     app.include_router(web_router())

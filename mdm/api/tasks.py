@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Decider, Reader
@@ -18,9 +19,10 @@ class Resolution(BaseModel):
     """A steward's decision on a task."""
 
     model_config = ConfigDict(extra="forbid")
-    action: Literal["approve", "approve_edited", "push", "retry", "waive"] = Field(
+    action: Literal["approve", "approve_edited", "push", "change_request", "retry", "waive"] = Field(
         description="approve: release a quarantined version; approve_edited: a new version with "
-        "`values`; push: send the golden value to the diverged target again; retry: a dead "
+        "`values`; push: send the golden value to the diverged target again; change_request: "
+        "accept the target's value as a change request to the ERP; retry: a dead "
         "delivery is due again; waive: close with a `reason`.")
     actor: str | None = Field(None, description="Deprecated: the decision is the signed-in "
                               "user's; if given, it must be that user's name.")
@@ -70,5 +72,25 @@ def tasks_router() -> APIRouter:
         return {"task_id": decision.task_id, "action": decision.action,
                 "status": decision.status, "version": decision.version,
                 "deliveries": list(decision.delivery_ids)}
+
+    return router
+
+
+def change_requests_router() -> APIRouter:
+    from mdm.steward import change_requests
+
+    router = APIRouter(prefix="/api/v1", tags=["tasks"])
+
+    @router.get("/change-requests")
+    def list_change_requests(conn: Pg, _: Reader, status: str = "open") -> list[dict[str, Any]]:
+        """System values stewards accepted, for the ERP team (status=all for every one)."""
+        return change_requests.list_requests(conn, None if status == "all" else status)
+
+    @router.get("/change-requests.csv")
+    def export_change_requests(conn: Pg, _: Reader, status: str = "open") -> Response:
+        """The same as CSV (UTF-8 with BOM, opens in Excel with the Chinese intact)."""
+        body = change_requests.as_csv(change_requests.list_requests(conn, None if status == "all" else status))
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="change-requests.csv"'})
 
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from pathlib import Path
 from enum import Enum
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ class Action(str, Enum):
     approve = "approve"
     approve_edited = "approve_edited"
     push = "push"
+    change_request = "change_request"
     retry = "retry"
     waive = "waive"
 
@@ -103,6 +105,30 @@ def resolve_cmd(task_id: int,
             raise MdmError(str(exc)) from exc
     console.print(f"task {task_id}: {decision.action} by {decision.actor} → {decision.status}"
                   + (f" (version {decision.version})" if decision.version else ""))
+
+
+@tasks_app.command("change-requests")
+def change_requests_cmd(
+        status: Annotated[str, typer.Option(help="open | all")] = "open",
+        csv_path: Annotated[Path | None, typer.Option("--csv", help="Write them here as CSV (UTF-8 with BOM).")] = None,
+        project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """System values stewards accepted as change requests to the ERP, for the ERP team."""
+    from mdm.steward import change_requests
+
+    _, conn = _connect(project, database_url)
+    with conn:
+        found = change_requests.list_requests(conn, None if status == "all" else status)
+    if csv_path:
+        csv_path.write_text(change_requests.as_csv(found), encoding="utf-8")
+        console.print(f"wrote {len(found)} change request(s) to {csv_path}")
+        return
+    table = Table(title=f"{len(found)} change request(s)")
+    for column in ("#", "record", "system", "field", "golden", "requested", "by", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in found:
+        table.add_row(str(r["id"]), f"{r['entity']} {r['business_key']}", r["system"], r["field"] or "",
+                      str(r["golden_value"]), str(r["requested_value"]), r["requested_by"], r["reason"] or "")
+    console.print(table)
 
 
 @rules_app.command("run")

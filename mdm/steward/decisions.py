@@ -25,7 +25,7 @@ from mdm.propagate.outbox import OUTBOX_CHANNEL, enqueue_deliveries, enqueue_pus
 logger = logging.getLogger(__name__)
 ACTIONS = {
     "rule_violation": ("approve", "approve_edited", "waive"),
-    "divergence": ("push", "waive"),
+    "divergence": ("push", "change_request", "waive"),
     "dead_delivery": ("retry", "waive"),
 }
 
@@ -67,7 +67,7 @@ def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, actio
             raise DecisionError(409, f"task {task_id} is already {task['status']} "
                                      f"(by {task['resolved_by']} at {task['resolved_at']})")
         handler = {"approve": _approve, "approve_edited": _approve_edited, "push": _push,
-                   "retry": _retry, "waive": _waive}[action]
+                   "change_request": _change_request, "retry": _retry, "waive": _waive}[action]
         decision, before, after = handler(conn, project, task, actor, reason, values or {})
         conn.execute(
             "INSERT INTO decision (task_id, actor, action, reason, before, after, golden_id, "
@@ -180,6 +180,20 @@ def _retry(conn: psycopg.Connection, project: Project, task: dict[str, Any], act
     conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
     return (Decision(task["id"], "retry", actor, "resolved", task["version"], (int(row[0]),)),
             {"status": "dead", "last_error": row[1]}, {"status": "pending"})
+
+
+def _change_request(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
+                    reason: str | None, values: dict[str, Any]) -> Result:
+    """The system's value is what the record should be: recorded for the ERP team; the golden
+    record (the ERP's) is unchanged until the ERP changes."""
+    from mdm.steward import change_requests
+
+    fields = task["detail"].get("fields") or []
+    if not fields:
+        raise DecisionError(400, "this divergence names no differing field to request a change of")
+    change_requests.record(conn, task, actor, reason)
+    return (Decision(task["id"], "change_request", actor, "resolved", task["version"]),
+            {f["field"]: f.get("golden") for f in fields}, {f["field"]: f.get("target") for f in fields})
 
 
 def _waive(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,

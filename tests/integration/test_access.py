@@ -35,6 +35,8 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/api/v1/tasks"): READ,
     ("GET", "/api/v1/tasks/{task_id}"): READ,
     ("POST", "/api/v1/tasks/{task_id}/resolve"): {"steward", "admin"},
+    ("GET", "/api/v1/change-requests"): READ,
+    ("GET", "/api/v1/change-requests.csv"): READ,
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
           "tx_id": "1", "task_id": "999999", "delivery_id": "1"}

@@ -109,3 +109,30 @@ def test_sign_out_ends_the_session(stack):
     out = client.post("/logout", data={"csrf": csrf})
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert client.get("/").status_code == 303
+
+
+def test_accept_the_systems_value_as_a_change_request_to_the_erp(stack):
+    execute(stack.pg.url("wms"), "UPDATE wms_supplier SET supplier_name = '仓库确认的新名称有限公司' "
+                                 "WHERE supplier_no = 'S0006'")
+    wait_observed(stack.pg.url("wms"), stack.hub_url, "wms")
+    [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'divergence' AND status = 'open' "
+                  "AND business_key = 'S0006' AND system = 'wms'")
+    golden_before = rows(stack.hub_url, "SELECT version, attributes->>'name' AS name FROM golden_record "
+                         "WHERE entity = 'supplier' AND business_key = 'S0006'")[0]
+    client, csrf = _browser(stack, "steward.wang", "steward")
+    done = client.post(f"/api/v1/tasks/{task['id']}/resolve", headers={"x-csrf-token": csrf},
+                       json={"action": "change_request", "reason": "WMS has the registered name"})
+    assert done.status_code == 200, done.text
+    # the ERP stays the source of truth: the golden record is unchanged …
+    after = rows(stack.hub_url, "SELECT version, attributes->>'name' AS name FROM golden_record "
+                 "WHERE entity = 'supplier' AND business_key = 'S0006'")[0]
+    assert after == golden_before
+    # … and the request waits for the ERP team, as JSON and as CSV that Excel opens
+    [request] = [r for r in client.get("/api/v1/change-requests").json() if r["task_id"] == task["id"]]
+    assert (request["field"], request["attribute"], request["requested_value"], request["requested_by"]) == (
+        "supplier_name", "name", "仓库确认的新名称有限公司", "steward.wang")
+    exported = client.get("/api/v1/change-requests.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.content.startswith(b"\xef\xbb\xbf") and "仓库确认的新名称有限公司" in exported.text
+    audit = rows(stack.hub_url, "SELECT actor, action FROM audit_log WHERE task_id = %s", (task["id"],))
+    assert audit == [{"actor": "steward.wang", "action": "change_request"}]

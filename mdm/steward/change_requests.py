@@ -1,0 +1,52 @@
+"""Change requests to the ERP: a steward accepts a system's value (a divergence) as what the
+record should be. The ERP stays the source of truth, so the hub does not change the golden
+record; it records the request for the ERP team (`GET /api/v1/change-requests[.csv]`,
+`mdm tasks change-requests`). Writing it to the ERP needs an ERP write method, which no
+project configures yet."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+COLUMNS = ("id", "created_at", "status", "entity", "business_key", "system", "attribute", "field",
+           "golden_value", "requested_value", "requested_by", "reason", "task_id")
+
+
+def record(conn: psycopg.Connection, task: dict[str, Any], actor: str, reason: str | None) -> list[int]:
+    """One request per differing field of a divergence task."""
+    fields = task["detail"].get("fields") or []
+    ids = []
+    for f in fields:
+        row = conn.execute(
+            "INSERT INTO change_request (task_id, entity, business_key, golden_id, system, "
+            "attribute, field, golden_value, requested_value, requested_by, reason) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (task["id"], task["entity"], task["business_key"], task["golden_id"], task["system"],
+             f.get("attribute"), f.get("field"), Jsonb(f.get("golden")), Jsonb(f.get("target")),
+             actor, reason)).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
+
+
+def list_requests(conn: psycopg.Connection, status: str | None = "open") -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM change_request "
+            "WHERE %(s)s::text IS NULL OR status = %(s)s ORDER BY id", {"s": status}).fetchall()
+
+
+def as_csv(requests: list[dict[str, Any]]) -> str:
+    """UTF-8 CSV with a byte-order mark, so Excel shows the Chinese text as it is."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for r in requests:
+        writer.writerow([r[c] for c in COLUMNS])
+    return out.getvalue()
