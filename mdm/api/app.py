@@ -15,9 +15,9 @@ from mdm.api.auth import Reader
 from mdm.api.database import Db
 from mdm.api.deliveries import deliveries_router
 from mdm.api.lineage import lineage_router
-from mdm.api.web import web_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import change_requests_router, tasks_router
+from mdm.api.web import web_router
 from mdm.config.loader import Project
 from mdm.golden import queries
 from mdm.propagate.queries import list_deliveries

@@ -1,11 +1,10 @@
-"""Steward commands: `mdm tasks list|show|resolve` and `mdm rules run ENTITY`."""
+"""Steward commands: `mdm tasks list|show|resolve` (through the hub's API with MDM_TOKEN),
+`mdm tasks change-requests` and `mdm rules run ENTITY`."""
 from __future__ import annotations
 
-import getpass
 import json
-import os
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
@@ -13,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mdm.cli.client import call
 from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings
 from mdm.cli.main import console
 from mdm.config.loader import Project, load_project
@@ -44,16 +44,12 @@ def _connect(project: Any, database_url: str | None) -> tuple[Project, psycopg.C
 def list_cmd(status: Annotated[str, typer.Option(help="open | resolved | waived | all")] = "open",
              type: Annotated[str | None, typer.Option(
                  help="rule_violation | divergence | dead_delivery")] = None,
-             entity: str | None = None, system: str | None = None, limit: int = 50,
-             project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """List tasks, newest first, with the open count per type."""
-    from mdm.steward import tasks
-
-    _, conn = _connect(project, database_url)
-    with conn:
-        found = tasks.list_tasks(conn, tasks.TaskFilter(
-            None if status == "all" else status, type, entity, system, limit=limit))
-        counts = tasks.count_open(conn)
+             entity: str | None = None, system: str | None = None, limit: int = 50) -> None:
+    """List tasks, newest first, with the open count per type (through the hub's API)."""
+    params = {k: v for k, v in {"status": status, "type": type, "entity": entity,
+                                "system": system, "limit": limit}.items() if v is not None}
+    answer = call("GET", "/api/v1/tasks", params=params)
+    counts, found = answer["open"], answer["tasks"]
     table = Table(title="tasks (" + ", ".join(f"{t}: {n} open" for t, n in counts.items()) + ")"
                   if counts else "tasks (none open)")
     for column in ("id", "type", "system", "entity", "key", "severity", "status", "summary"):
@@ -65,46 +61,32 @@ def list_cmd(status: Annotated[str, typer.Option(help="open | resolved | waived 
 
 
 @tasks_app.command("show")
-def show_cmd(task_id: int, project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+def show_cmd(task_id: int) -> None:
     """Show one task: what fired, the values involved, and the decisions taken on it."""
-    from mdm.steward import tasks
-
-    _, conn = _connect(project, database_url)
-    with conn:
-        task = tasks.get_task(conn, task_id)
-    if task is None:
-        raise MdmError(f"no task {task_id}")
+    task = call("GET", f"/api/v1/tasks/{task_id}")
     console.print_json(json.dumps(task, default=str, ensure_ascii=False))
 
 
 @tasks_app.command("resolve")
 def resolve_cmd(task_id: int,
                 action: Annotated[Action, typer.Argument(
-                    help="approve | approve_edited | push | retry | waive")],
+                    help="approve | approve_edited | push | change_request | retry | waive")],
                 reason: Annotated[str | None, typer.Option(help="Why (required to waive).")] = None,
                 set_: Annotated[list[str] | None, typer.Option(
-                    "--set", help="approve_edited: ATTRIBUTE=VALUE (repeatable).")] = None,
-                actor: Annotated[str | None, typer.Option(
-                    help="Who decides; default $MDM_ACTOR or your login name.")] = None,
-                project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Decide on a task. Every decision is recorded with actor, time and reason."""
-    from mdm.steward.decisions import DecisionError, resolve_task
-
+                    "--set", help="approve_edited: ATTRIBUTE=VALUE (repeatable).")] = None) -> None:
+    """Decide on a task as the token's user. Every decision is in the audit log."""
     values = {}
     for item in set_ or []:
         name, sep, value = item.partition("=")
         if not sep:
             raise typer.BadParameter(f"--set expects ATTRIBUTE=VALUE, got {item!r}")
         values[name.strip()] = value
-    who = actor or os.environ.get("MDM_ACTOR") or getpass.getuser()
-    loaded, conn = _connect(project, database_url)
-    with conn:
-        try:
-            decision = resolve_task(conn, loaded, task_id, action.value, who, reason, values)
-        except DecisionError as exc:
-            raise MdmError(str(exc)) from exc
-    console.print(f"task {task_id}: {decision.action} by {decision.actor} → {decision.status}"
-                  + (f" (version {decision.version})" if decision.version else ""))
+    body: dict[str, Any] = {"action": action.value, "reason": reason}
+    if values:
+        body["values"] = values
+    decision = call("POST", f"/api/v1/tasks/{task_id}/resolve", json=body)
+    console.print(f"task {task_id}: {decision['action']} → {decision['status']}"
+                  + (f" (version {decision['version']})" if decision.get("version") else ""))
 
 
 @tasks_app.command("change-requests")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-
 from mdm.demo.journey import run_edit
 from mdm.demo.sync import wait_idle
 from mdm.rules.uscc import uscc_check_digit

@@ -8,8 +8,7 @@ import re
 import httpx
 import pytest
 
-from mdm.demo.sync import wait_idle
-from mdm.demo.sync import wait_observed
+from mdm.demo.sync import wait_idle, wait_observed
 from tests.helpers import execute, rows
 
 PASSWORD = "correct horse battery"
@@ -17,8 +16,9 @@ PASSWORD = "correct horse battery"
 
 def _browser(stack, username: str, role: str, lang: str = "en-US,en") -> tuple[httpx.Client, str]:
     """A signed-in browser-like client and its CSRF token."""
-    from mdm.steward.users import add_user
     import psycopg
+
+    from mdm.steward.users import add_user
 
     with psycopg.connect(stack.hub_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
@@ -136,3 +136,34 @@ def test_accept_the_systems_value_as_a_change_request_to_the_erp(stack):
     assert exported.content.startswith(b"\xef\xbb\xbf") and "仓库确认的新名称有限公司" in exported.text
     audit = rows(stack.hub_url, "SELECT actor, action FROM audit_log WHERE task_id = %s", (task["id"],))
     assert audit == [{"actor": "steward.wang", "action": "change_request"}]
+
+
+def test_the_cli_decides_through_the_api_as_the_tokens_user(stack):
+    import subprocess
+    import sys
+
+    execute(stack.erp_url, "UPDATE material SET uom = '两' WHERE code = 'M-1030'")
+    wait_idle(stack.erp_url, stack.hub_url)
+    [task] = rows(stack.hub_url, "SELECT id FROM task WHERE type = 'rule_violation' AND status = 'open' "
+                  "AND business_key = 'M-1030'")
+    env = {**stack.env(), "MDM_API_URL": stack.api_url, "COLUMNS": "250",
+           "MDM_TOKEN": stack.token("steward.cli", "steward")}
+
+    def mdm(*args: str, environ: dict = env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args], env=environ,
+                              capture_output=True, text=True, timeout=60)
+
+    listed = mdm("tasks", "list", "--type", "rule_violation")
+    assert listed.returncode == 0 and "M-1030" in listed.stdout, listed.stderr
+    assert f'"id": {task["id"]}' in mdm("tasks", "show", str(task["id"])).stdout
+    done = mdm("tasks", "resolve", str(task["id"]), "waive", "--reason", "一两 is a unit we keep")
+    assert done.returncode == 0 and "waive → waived" in done.stdout, done.stderr
+    [decision] = rows(stack.hub_url, "SELECT actor FROM decision WHERE task_id = %s", (task["id"],))
+    assert decision["actor"] == "steward.cli"
+    stale = mdm("tasks", "resolve", str(task["id"]), "waive", "--reason", "again")
+    assert stale.returncode == 1 and "refused (409)" in stale.stderr
+    anonymous = mdm("tasks", "list", environ={k: v for k, v in env.items() if k != "MDM_TOKEN"})
+    assert anonymous.returncode == 1 and "MDM_TOKEN is not set" in anonymous.stderr
+    auditor = mdm("tasks", "resolve", str(task["id"]), "waive", "--reason", "x",
+                  environ={**env, "MDM_TOKEN": stack.token("auditor.cli", "auditor")})
+    assert auditor.returncode == 1 and "refused (403)" in auditor.stderr
