@@ -61,6 +61,11 @@ def _signed_in(request: Request) -> Caller | RedirectResponse:
     return caller
 
 
+def _local(path: str) -> str:
+    """A redirect target on this site only (not //elsewhere.example)."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
 def normalised(value: str) -> str:
     """For search: full-width forms folded (Ａ→A, （→(), case ignored."""
     return unicodedata.normalize("NFKC", value).casefold()
@@ -72,7 +77,7 @@ def web_router() -> APIRouter:
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/", failed: bool = False) -> Response:
         token = secrets.token_urlsafe(24)
-        response = _page(request, "login.html", next=next if next.startswith("/") else "/",
+        response = _page(request, "login.html", next=_local(next),
                          failed=failed, form_csrf=token)
         response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -87,7 +92,7 @@ def web_router() -> APIRouter:
             return RedirectResponse(f"/login?failed=1&next={quote(next)}", status_code=303)
         cookie, _ = create_session(_raw(db), who)
         _raw(db).commit()
-        response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+        response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", max_age=12 * 3600)
         response.delete_cookie(LOGIN_COOKIE)

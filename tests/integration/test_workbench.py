@@ -53,6 +53,12 @@ def test_sign_in_needs_the_right_password_and_the_forms_csrf_token(stack):
     wrong = client.post("/login", data={"username": "steward.wang", "password": "nope-nope-nope", "csrf": csrf})
     assert wrong.status_code == 303 and "failed=1" in wrong.headers["location"]
     assert "mdm_session" not in client.cookies
+    # a sign-in link cannot send the user elsewhere afterwards
+    form = client.get("/login", params={"next": "//evil.example/"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    signed = client.post("/login", data={"username": "steward.wang", "password": PASSWORD, "csrf": csrf,
+                                         "next": "//evil.example/"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
 
 
 def test_inbox_lists_open_tasks_with_counts_in_chinese_or_english(stack, divergence):
