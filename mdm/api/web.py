@@ -66,6 +66,14 @@ def _local(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
 
 
+def pinyin_key(value: str) -> tuple[str, ...]:
+    """Sort key for names: Chinese by pinyin with tones (长城 before 重庆 before 李四), Latin
+    letters among them case-insensitively, full-width folded."""
+    from pypinyin import Style, lazy_pinyin
+
+    return tuple(p.casefold() for p in lazy_pinyin(normalised(value), style=Style.TONE3))
+
+
 def normalised(value: str) -> str:
     """For search: full-width forms folded (Ａ→A, （→(), case ignored."""
     return unicodedata.normalize("NFKC", value).casefold()
@@ -112,7 +120,8 @@ def web_router() -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def inbox(request: Request, db: Db, type: str | None = None, entity: str | None = None,
-              system: str | None = None, older_than_h: float | None = None, q: str = "") -> Response:
+              system: str | None = None, older_than_h: float | None = None, q: str = "",
+              sort: str = "newest") -> Response:
         caller = _signed_in(request)
         if isinstance(caller, RedirectResponse):
             return caller
@@ -125,11 +134,18 @@ def web_router() -> APIRouter:
         if q.strip():
             needle = normalised(q.strip())
             found = [t for t in found if needle in normalised(f"{t['business_key']} {t['summary']}")]
+        names = _names(db, [t["golden_id"] for t in found if t["golden_id"] is not None])
+        for t in found:
+            t["name"] = names.get(t["golden_id"], "")
+        if sort == "name":
+            found.sort(key=lambda t: (pinyin_key(t["name"] or t["business_key"]), t["business_key"]))
+        elif sort == "key":
+            found.sort(key=lambda t: (t["entity"], t["business_key"]))
         counts = tasks.count_open(_raw(db))
         return _page(request, "inbox.html", who=caller.who, csrf=caller.csrf, tasks=found,
                      counts=counts, entities=sorted(project.entities), systems=_systems(project),
                      filters={"type": type or "", "entity": entity or "", "system": system or "",
-                              "older_than_h": older_than_h or "", "q": q},
+                              "older_than_h": older_than_h or "", "q": q, "sort": sort},
                      now=datetime.now(UTC))
 
     @router.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -154,6 +170,15 @@ def web_router() -> APIRouter:
         return _page(request, "audit.html", who=caller.who, csrf=caller.csrf, entries=entries)
 
     return router
+
+
+def _names(db: Connection, golden_ids: list[int]) -> dict[int, str]:
+    """The records' names (or whatever names them: name, then the business key)."""
+    if not golden_ids:
+        return {}
+    rows = db.execute(text("SELECT id, coalesce(attributes->>'name', business_key) FROM golden_record "
+                           "WHERE id = ANY(:ids)"), {"ids": golden_ids})
+    return {int(r[0]): str(r[1]) for r in rows}
 
 
 def _systems(project: Any) -> list[str]:

@@ -71,3 +71,31 @@ def test_approve_a_quarantined_version_and_see_it_reach_the_targets(page: Page, 
     sent = rows(stack.hub_url, "SELECT target, status FROM delivery WHERE golden_id = %s AND version = %s",
                 (task["golden_id"], task["version"]))
     assert sent and all(d["status"] == "acked" for d in sent)
+
+
+def test_keyboard_and_bulk_waive_several_tasks_at_once(page: Page, stack):
+    for code in ("M-1040", "M-1041"):
+        execute(stack.erp_url, f"UPDATE material SET uom = '两' WHERE code = '{code}'")
+    wait_idle(stack.erp_url, stack.hub_url)
+    ids = {r["business_key"]: r["id"] for r in rows(
+        stack.hub_url, "SELECT id, business_key FROM task WHERE type = 'rule_violation' AND status = 'open' "
+                       "AND business_key IN ('M-1040', 'M-1041')")}
+    assert len(ids) == 2
+
+    _sign_in(page, stack)
+    inbox = f"{stack.api_url}/?type=rule_violation&q=M-104&sort=key"
+    page.goto(inbox)
+    expect(page.locator("table.tasks tbody tr")).to_have_count(2)
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")  # opens the task under the cursor: the second (M-1041)
+    expect(page).to_have_url(f"{stack.api_url}/tasks/{ids['M-1041']}")
+    page.goto(inbox)
+    page.keyboard.press("x")  # select the first
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # and the second
+    expect(page.locator(".bulk .n")).to_have_text("2")
+    page.locator(".bulk-reason").fill("两 is a unit we accept")
+    page.get_by_role("button", name="Waive selected").click()
+    expect(page.locator(".bulk-result")).to_have_text("2 ✓", timeout=15_000)
+    statuses = rows(stack.hub_url, "SELECT status FROM task WHERE id = ANY(%s)", (list(ids.values()),))
+    assert [s["status"] for s in statuses] == ["waived", "waived"]

@@ -75,6 +75,11 @@ def test_inbox_lists_open_tasks_with_counts_in_chinese_or_english(stack, diverge
     found = zh.get("/", params={"q": "oa手改"}).text
     assert f'data-id="{divergence["id"]}"' in found
     assert f'data-id="{divergence["id"]}"' not in zh.get("/", params={"q": "没有这个"}).text
+    # sorted by the records' names in pinyin
+    from mdm.api.web import pinyin_key
+
+    by_name = re.findall(r'<td class="name">([^<]*)</td>', zh.get("/", params={"sort": "name"}).text)
+    assert len(by_name) >= 2 and by_name == sorted(by_name, key=pinyin_key)
 
 
 def test_task_page_shows_golden_and_each_copy_side_by_side(stack, divergence):
