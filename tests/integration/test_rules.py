@@ -210,7 +210,7 @@ def test_hub_writes_open_no_divergence_and_hand_edits_open_exactly_one_each(stac
                 f"UPDATE supplier SET phone = '021-6{round_:03d}' || lpad(id::text, 4, '0')",
                 f"UPDATE material SET spec = spec || '·{round_}' WHERE id % 2 = {round_ % 2}",
                 f"UPDATE employee SET title = '工程师{round_}'")
-    _settle(stack)
+        _settle(stack)  # each round delivered before the next (none superseded)
     _observed(stack)
     delivered = rows(stack.hub_url, "SELECT count(*) AS n FROM delivery "
                      "WHERE status = 'acked'")[0]["n"] - delivered_before
