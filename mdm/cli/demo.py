@@ -34,10 +34,9 @@ def demo(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     from mdm.demo.stack import DemoStack
-    from mdm.runtime.postgres import free_port
 
     configure_logging("WARNING")
-    stack = DemoStack(STATE_DIR, api_port=port or free_port())
+    stack = DemoStack(STATE_DIR, api_port=port)  # 0: a free port, chosen once OA and WMS hold theirs
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -145,7 +144,8 @@ Make an edit of your own (from this folder, in another terminal):
   mdm history supplier S0001                      (every version and what changed)
   mdm lineage supplier S0001 -t wms -f supplier_name   (why WMS shows it: back to the ERP commit)
   mdm status
-Work the steward tasks the rules opened:
+Work the steward tasks the rules opened in the workbench ({stack.api_url}/, as steward.li),
+or with the CLI once MDM_TOKEN is set (the last line below):
   mdm tasks list
   mdm tasks show N
   mdm tasks resolve N push                      (a divergence: send the golden value again)
@@ -155,7 +155,7 @@ Work the steward tasks the rules opened:
 
 def _print_logins(stack: DemoStack) -> None:
     users, token = stack.demo_users()
-    console.print("Demo users (one per role; sign in at the API with a token):")
+    console.print(f"Demo users, one per role (sign in to the workbench at {stack.api_url}/):")
     for name, role, password in users:
         console.print(f"  {role:<8} {name:<13} password {password}", highlight=False)
     console.print("An admin API token for the CLI and for curl "

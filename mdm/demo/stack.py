@@ -116,7 +116,7 @@ class DemoStack:
         self._spawn("hub", [sys.executable, "-m", "mdm.cli.main", "up", "--roles", roles,
                             "--project", str(self.project_dir)])
         if "api" in roles:
-            wait_http(f"{self.api_url}/healthz", 60)
+            wait_http(f"{self.api_url}/healthz", 180)  # a busy 2-core machine starts four roles slowly
 
     def token(self, username: str = "mdm-test", role: str = "admin") -> str:
         """An API token for `username` (created with `role` on first use)."""
