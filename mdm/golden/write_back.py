@@ -63,10 +63,13 @@ def apply_write_backs(conn: psycopg.Connection, project: Project, rules: RuleEng
         versions, verdicts = judge_versions(conn, rules, versions, source_keys)
         touched = {s.golden_id: s for s, _ in pending}
         for source in {project.entities[v.entity].source for v in versions}:
-            mine = [v for v in versions if project.entities[v.entity].source == source]
+            # a rule task belongs to the record's system of record, not to the answering target
+            index = [i for i, v in enumerate(versions) if project.entities[v.entity].source == source]
+            mine = [versions[i] for i in index]
             repo.save_golden(conn, [touched[v.golden_id] for v in mine
                                     if touched[v.golden_id].version == v.version], mine, source)
-        store_results(conn, versions, verdicts, target)
+            store_results(conn, mine, {n: verdicts[i] for n, i in enumerate(index) if i in verdicts},
+                          source)
     repo.finish_inbox(conn, done, failed, skipped)
     result.versions, result.failed, result.skipped = versions, len(failed), len(skipped)
     if versions:

@@ -302,3 +302,12 @@ def test_wms_status_comes_back_as_an_attribute_wms_owns_and_reaches_oa(stack):
     _settle(stack)
     assert _record(stack, "material", code)["attributes"]["wms_status"] == "在库"
     assert convergence_problems(PROJECT, stack.erp_url, stack.hub_url, _targets(stack)) == []
+
+
+def test_a_written_back_version_keeps_rule_tasks_with_the_system_of_record(stack):
+    """A write-back version is judged like any other; a rule it fails is the record's (erp),
+    not a second task under the answering target's name."""
+    _settle(stack)
+    by_system = rows(stack.hub_url, "SELECT system, count(*) AS n FROM task WHERE type = 'rule_violation' "
+                                    "GROUP BY system")
+    assert {r["system"] for r in by_system} <= {"erp"}, by_system
