@@ -17,6 +17,7 @@ from mdm.api.deliveries import deliveries_router
 from mdm.api.lineage import lineage_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import change_requests_router, tasks_router
+from mdm.api.users import users_router
 from mdm.api.web import web_router
 from mdm.config.loader import Project
 from mdm.golden import queries
@@ -36,6 +37,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(change_requests_router())
     app.include_router(deliveries_router())
     app.include_router(lineage_router())
+    app.include_router(users_router())
     app.include_router(web_router())
     app.mount("/static", StaticFiles(packages=[("mdm.api", "static")]), name="static")
 

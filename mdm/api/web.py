@@ -22,7 +22,7 @@ from mdm.lineage.queries import history
 from mdm.propagate.outbox import build_payload
 from mdm.steward import tasks
 from mdm.steward.decisions import ACTIONS
-from mdm.steward.users import by_password, create_session, end_session
+from mdm.steward.users import by_password, create_session, end_session, list_users
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
@@ -158,6 +158,16 @@ def web_router() -> APIRouter:
             raise HTTPException(404, f"no task {task_id}")
         return _page(request, "task.html", who=caller.who, csrf=caller.csrf, **view,
                      may_decide=caller.who.role in ("steward", "admin"))
+
+    @router.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request, db: Db) -> Response:
+        caller = _signed_in(request)
+        if isinstance(caller, RedirectResponse):
+            return caller
+        if caller.who.role != "admin":
+            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
+        return _page(request, "users.html", who=caller.who, csrf=caller.csrf,
+                     users=list_users(_raw(db)))
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, db: Db, limit: int = 200) -> Response:

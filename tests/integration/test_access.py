@@ -36,15 +36,20 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/api/v1/tasks/{task_id}"): READ,
     ("POST", "/api/v1/tasks/{task_id}/resolve"): {"steward", "admin"},
     ("GET", "/api/v1/change-requests"): READ,
+    ("GET", "/api/v1/users"): {"admin"},
+    ("POST", "/api/v1/users"): {"admin"},
+    ("POST", "/api/v1/users/{username}/disable"): {"admin"},
+    ("POST", "/api/v1/users/{username}/tokens"): {"admin"},
     ("GET", "/api/v1/change-requests.csv"): READ,
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
-          "tx_id": "1", "task_id": "999999", "delivery_id": "1"}
+          "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here"}
 QUERY = {"/api/v1/records/{entity}/{key}/as-of": {"t": "2026-01-01T00:00+08:00"},
          "/api/v1/records/{entity}/{key}/why": {"target": "oa", "field": "vendor_name"},
          "/api/v1/decisions": {"since": "2026-01-01T00:00+08:00", "until": "2027-01-01T00:00+08:00"}}
 BODY = {"/api/v1/tasks/{task_id}/resolve": {"action": "waive", "reason": "access test"},
-        "/api/v1/deliveries/replay": {"entity": "supplier", "key": "S0001", "target": "oa"}}
+        "/api/v1/deliveries/replay": {"entity": "supplier", "key": "S0001", "target": "oa"},
+        "/api/v1/users": {"username": "made.by.access.test", "role": "auditor"}}
 ROLES = ("steward", "auditor", "admin", "service")
 
 
@@ -122,10 +127,30 @@ def test_users_cli_adds_lists_and_issues_tokens(stack):
     assert stored["password_hash"].startswith("$argon2id$")
 
 
-@pytest.mark.parametrize("page", ["/", "/tasks/1"])
+@pytest.mark.parametrize("page", ["/", "/tasks/1", "/audit", "/admin/users"])
 def test_workbench_pages_send_strangers_to_sign_in(stack, page):
     response = httpx.get(f"{stack.api_url}{page}")
     assert response.status_code == 303 and response.headers["location"] == f"/login?next={page}"
     service = stack.token("access.service", "service")
     as_service = httpx.get(f"{stack.api_url}{page}", headers={"Authorization": f"Bearer {service}"})
     assert as_service.status_code == 303  # a service account has no workbench
+
+
+def test_an_admin_manages_users_through_the_api(stack):
+    admin = stack.client("admin.api", "admin")
+    made = admin.post("/api/v1/users", json={"username": "zhao.min", "role": "steward",
+                                             "display_name": "赵敏", "password": "long enough 123"})
+    assert made.status_code == 201, made.text
+    assert admin.post("/api/v1/users", json={"username": "zhao.min", "role": "steward"}).status_code == 409
+    assert admin.post("/api/v1/users", json={"username": "x.y", "role": "boss"}).status_code == 422
+    token = admin.post("/api/v1/users/zhao.min/tokens", params={"name": "laptop"}).json()["token"]
+    as_zhao = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{stack.api_url}/api/v1/tasks", headers=as_zhao).status_code == 200
+    assert admin.post("/api/v1/users/admin.api/disable").status_code == 400  # not yourself
+    assert admin.post("/api/v1/users/zhao.min/disable").status_code == 200
+    assert httpx.get(f"{stack.api_url}/api/v1/tasks", headers=as_zhao).status_code == 401
+    listed = {u["username"]: u for u in admin.get("/api/v1/users").json()}
+    assert listed["zhao.min"]["disabled"] is True and listed["zhao.min"]["display_name"] == "赵敏"
+    audit = rows(stack.hub_url, "SELECT actor, action FROM audit_log WHERE subject = 'user zhao.min' ORDER BY seq")
+    assert audit == [{"actor": "admin.api", "action": "user_added"}, {"actor": "admin.api", "action": "token_issued"},
+                     {"actor": "admin.api", "action": "user_disabled"}]

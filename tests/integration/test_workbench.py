@@ -178,3 +178,16 @@ def test_the_cli_decides_through_the_api_as_the_tokens_user(stack):
     auditor = mdm("tasks", "resolve", str(task["id"]), "waive", "--reason", "x",
                   environ={**env, "MDM_TOKEN": stack.token("auditor.cli", "auditor")})
     assert auditor.returncode == 1 and "refused (403)" in auditor.stderr
+
+
+def test_the_users_page_is_for_admins(stack):
+    admin, csrf = _browser(stack, "admin.web", "admin")
+    page = admin.get("/admin/users")
+    assert page.status_code == 200 and 'data-user="admin.web"' in page.text and "Add a user" in page.text
+    made = admin.post("/api/v1/users", headers={"x-csrf-token": csrf},
+                      json={"username": "qian.li", "role": "auditor", "password": "long enough 123"})
+    assert made.status_code == 201
+    assert 'data-user="qian.li"' in admin.get("/admin/users").text
+    steward, _ = _browser(stack, "steward.wang", "steward")
+    assert steward.get("/admin/users").status_code == 403
+    assert "/admin/users" not in steward.get("/").text  # no link for who may not follow it

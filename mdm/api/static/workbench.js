@@ -88,4 +88,33 @@
       });
     });
   }
+  // -- users (admins) ---------------------------------------------------------------------------
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let detail = "";
+    try { detail = (await response.json()).detail || ""; } catch (e) { /* no body */ }
+    return { ok: response.ok, status: response.status, detail: detail };
+  }
+  document.querySelectorAll("button[data-disable]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const outcome = await post(`/api/v1/users/${encodeURIComponent(button.dataset.disable)}/disable`);
+      if (outcome.ok) location.reload(); else button.textContent = `✗ ${outcome.detail}`;
+    });
+  });
+  const addUser = document.querySelector("form.add-user");
+  if (addUser) {
+    addUser.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = Object.fromEntries(new FormData(addUser).entries());
+      if (!data.password) delete data.password;
+      if (!data.display_name) delete data.display_name;
+      const outcome = await post("/api/v1/users", data);
+      addUser.querySelector(".result").textContent = outcome.ok ? "✓" : `✗ ${outcome.status}: ${outcome.detail}`;
+      if (outcome.ok) setTimeout(() => location.reload(), 500);
+    });
+  }
 })();
