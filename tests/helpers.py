@@ -1,6 +1,8 @@
 """Reading state from the ERP, the hub and the demo targets, for comparisons in tests."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -130,6 +132,31 @@ def _sourced(spec: EntitySpec, attributes: dict[str, Any]) -> dict[str, Any]:
 def target_databases(stack: Any) -> dict[str, str]:
     """Target name → the database holding its copy, for the demo project's targets."""
     return {"oa": stack.pg.url("oa"), "wms": stack.pg.url("wms"), "oa_db": stack.pg.url("oa")}
+
+
+def eventually(predicate: Any, timeout: float = 30.0) -> bool:
+    """Whether `predicate()` became true within `timeout` seconds (polled every 0.2 s)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@contextmanager
+def running_postgres(folder: Path) -> Iterator[Any]:
+    """An embedded PostgreSQL of its own for a test module; removed afterwards."""
+    from mdm.runtime.postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 def edit_file(path: Path, old: str, new: str) -> None:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import psycopg
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 
+from mdm.api.database import raw
 from mdm.steward.users import Principal, by_session, by_token
 
 READ = ("steward", "auditor", "admin")  # records, history, lineage, tasks, the audit log
@@ -34,14 +34,14 @@ def caller_of(request: Request) -> Caller | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     with engine.connect() as conn:
-        raw: psycopg.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+        pg = raw(conn)
         if scheme.lower() == "bearer" and token.strip():
-            found = by_token(raw, token.strip())
-            raw.commit()  # last_used_at
+            found = by_token(pg, token.strip())
+            pg.commit()  # last_used_at
             return None if found is None else Caller(found, None)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            session = by_session(raw, cookie)
+            session = by_session(pg, cookie)
             if session is not None:
                 return Caller(session[0], session[1])
     return None

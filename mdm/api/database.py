@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
@@ -15,3 +16,8 @@ def _connection(request: Request) -> Iterator[Connection]:
 
 
 Db = Annotated[Connection, Depends(_connection)]
+
+
+def raw(db: Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one (for code written against psycopg)."""
+    return db.connection.driver_connection  # type: ignore[return-value]

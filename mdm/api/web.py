@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import psycopg
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection, text
 
 from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
-from mdm.api.database import Db
+from mdm.api.database import Db, raw
 from mdm.api.i18n import language, translator
 from mdm.lineage.queries import history
 from mdm.propagate.outbox import build_payload
@@ -38,10 +37,6 @@ def _shown(value: Any) -> str:
 
 
 _env.filters["shown"] = _shown
-
-
-def _raw(db: Connection) -> psycopg.Connection:
-    return db.connection.driver_connection  # type: ignore[return-value]
 
 
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -95,11 +90,11 @@ def web_router() -> APIRouter:
               csrf: str = Form(""), next: str = Form("/")) -> Response:
         if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
             raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
-        who = by_password(_raw(db), username, password)
+        who = by_password(raw(db), username, password)
         if who is None:
             return RedirectResponse(f"/login?failed=1&next={quote(next)}", status_code=303)
-        cookie, _ = create_session(_raw(db), who)
-        _raw(db).commit()
+        cookie, _ = create_session(raw(db), who)
+        raw(db).commit()
         response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", max_age=12 * 3600)
@@ -112,8 +107,8 @@ def web_router() -> APIRouter:
         if caller is not None and caller.csrf is not None:
             if csrf != caller.csrf:
                 raise HTTPException(403, "CSRF token missing or wrong: reload the page")
-            end_session(_raw(db), request.cookies[SESSION_COOKIE])
-            _raw(db).commit()
+            end_session(raw(db), request.cookies[SESSION_COOKIE])
+            raw(db).commit()
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -126,7 +121,7 @@ def web_router() -> APIRouter:
         if isinstance(caller, RedirectResponse):
             return caller
         project = request.app.state.project
-        found = tasks.list_tasks(_raw(db), tasks.TaskFilter(
+        found = tasks.list_tasks(raw(db), tasks.TaskFilter(
             "open", type or None, entity or None, system or None, None, 500, 0))
         if older_than_h:
             cutoff = datetime.now(UTC) - timedelta(hours=older_than_h)
@@ -141,7 +136,7 @@ def web_router() -> APIRouter:
             found.sort(key=lambda t: (pinyin_key(t["name"] or t["business_key"]), t["business_key"]))
         elif sort == "key":
             found.sort(key=lambda t: (t["entity"], t["business_key"]))
-        counts = tasks.count_open(_raw(db))
+        counts = tasks.count_open(raw(db))
         return _page(request, "inbox.html", who=caller.who, csrf=caller.csrf, tasks=found,
                      counts=counts, entities=sorted(project.entities), systems=_systems(project),
                      filters={"type": type or "", "entity": entity or "", "system": system or "",
@@ -167,7 +162,7 @@ def web_router() -> APIRouter:
         if caller.who.role != "admin":
             raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
         return _page(request, "users.html", who=caller.who, csrf=caller.csrf,
-                     users=list_users(_raw(db)))
+                     users=list_users(raw(db)))
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, db: Db, limit: int = 200) -> Response:
@@ -197,7 +192,7 @@ def _systems(project: Any) -> list[str]:
 
 def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any] | None:
     """The task with the golden record beside each system's copy, what fired, recent versions."""
-    task = tasks.get_task(_raw(db), task_id)
+    task = tasks.get_task(raw(db), task_id)
     if task is None:
         return None
     record = None

@@ -14,14 +14,20 @@ from mdm.errors import RuntimeSetupError
 BROKERS = {"RabbitMQ": 5672, "NATS JetStream": 4222}
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def require_brokers() -> None:
     for name, port in BROKERS.items():
-        with socket.socket() as s:
-            s.settimeout(2)
-            if s.connect_ex(("127.0.0.1", port)) != 0:
-                raise RuntimeSetupError(
-                    f"{name} is not listening on 127.0.0.1:{port}; the fault bench publishes to "
-                    f"a real broker (start it, e.g. 'service {'rabbitmq-server' if port == 5672 else 'nats-server'} start')")
+        if not listening(port):
+            service = "rabbitmq-server" if port == 5672 else "nats-server"
+            raise RuntimeSetupError(
+                f"{name} is not listening on 127.0.0.1:{port}; the fault bench publishes to "
+                f"a real broker (start it, e.g. 'service {service} start')")
 
 
 def run_fault_bench(state_dir: Path, changes: int, rate: float, employees: int,

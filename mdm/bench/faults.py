@@ -26,7 +26,7 @@ import yaml
 
 from mdm.bench.faultproxy import FaultProxy
 from mdm.config.loader import PROJECT_FOLDERS
-from mdm.demo.receivers import bind_queue, drain_queue, read_stream
+from mdm.demo.receivers import bind_queue, count_received, drain_queue, read_stream
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
@@ -69,22 +69,6 @@ class Marks:
     rest: int
     sql: int
     nats: int
-
-
-def count_received(received: list[tuple[str, int, str]]) -> tuple[int, int, dict[str, set[int]]]:
-    """(duplicates, out of order, versions seen per key) of (key, version, message id) rows in
-    arrival order."""
-    seen: set[str] = set()
-    newest: dict[str, int] = {}
-    versions: dict[str, set[int]] = {}
-    duplicates = out_of_order = 0
-    for key, version, message_id in received:
-        duplicates += int(message_id in seen)
-        seen.add(message_id)
-        out_of_order += int(version < newest.get(key, 0))
-        newest[key] = max(newest.get(key, 0), version)
-        versions.setdefault(key, set()).add(version)
-    return duplicates, out_of_order, versions
 
 
 class FaultLab:

@@ -6,6 +6,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,6 @@ def run_lineage_bench(state_dir: Path, total: int, runs: int,
         pg.stop()
 
 
-def _instant(seconds: int) -> Any:
-    from datetime import datetime, timedelta
-
-    return datetime.fromisoformat(START.replace(" ", "T").replace("+00", "+00:00")) + timedelta(seconds=seconds + 61)
+def _instant(seconds: int) -> datetime:
+    """An instant inside the generated history (the first version starts a minute after START)."""
+    return datetime.fromisoformat(START) + timedelta(seconds=seconds + 61)

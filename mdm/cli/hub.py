@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from mdm.cli.main import configure_logging, console
 from mdm.config.loader import PROJECT_FOLDERS, Project, load_project
+from mdm.errors import MdmError
 from mdm.runtime.settings import REPO_ROOT, Settings, load_settings
 
 ProjectOpt = Annotated[Path | None, typer.Option("--project", "-p",
@@ -35,6 +37,17 @@ def _settings(project: Path | None, database_url: str | None = None) -> Settings
         if "MDM_STATE_DIR" not in os.environ:
             settings = settings.with_overrides(state_dir=project.resolve() / ".mdm")
     return settings.with_overrides(database_url=database_url)
+
+
+def instant(text: str, option: str) -> datetime:
+    """An ISO 8601 instant from the command line; it must carry a UTC offset."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise MdmError(f"{option}: {text!r} is not an ISO 8601 instant (e.g. 2026-11-01T08:00+08:00)") from exc
+    if when.tzinfo is None:
+        raise MdmError(f"{option}: {text!r} has no UTC offset; write e.g. {text}+08:00")
+    return when
 
 
 def check(project: ProjectOpt = None) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Connection
 
-from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings
+from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings, instant
 from mdm.cli.main import console
 from mdm.config.loader import Project, load_project
 from mdm.errors import MdmError
@@ -44,16 +44,6 @@ def _record(conn: Connection, project: Project, entity: str, key: str) -> dict[s
     if found is None:
         raise MdmError(f"no {entity} with business key or golden id {key!r}")
     return found
-
-
-def _instant(text: str, option: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise MdmError(f"{option}: {text!r} is not an ISO 8601 instant (e.g. 2026-11-01T08:00+08:00)") from exc
-    if when.tzinfo is None:
-        raise MdmError(f"{option}: {text!r} has no UTC offset; write e.g. {text}+08:00")
-    return when
 
 
 def _cause(cause: dict[str, Any]) -> str:
@@ -207,8 +197,8 @@ def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (IS
 
     from mdm.lineage.queries import decisions
 
-    start = _instant(since, "--since")
-    end = _instant(until, "--until") if until else datetime.now(UTC)
+    start = instant(since, "--since")
+    end = instant(until, "--until") if until else datetime.now(UTC)
     with _db(project, database_url) as (_, conn):
         rows = decisions(conn, start, end, actor)
     table = Table(title=f"{len(rows)} decision(s) from {start.isoformat()} to {end.isoformat()}")

@@ -1,12 +1,11 @@
 """Propagation commands: `mdm replay ENTITY [KEY] --target T [--since T]`."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from mdm.cli.hub import DatabaseOpt, ProjectOpt
+from mdm.cli.hub import DatabaseOpt, ProjectOpt, instant
 from mdm.cli.main import console
 from mdm.cli.steward import _connect
 from mdm.errors import MdmError
@@ -28,7 +27,7 @@ def replay_cmd(
     """
     from mdm.propagate.replay import replay
 
-    when = _instant(since) if since else None
+    when = instant(since, "--since") if since else None
     loaded, conn = _connect(project, database_url)
     with conn:
         try:
@@ -42,17 +41,6 @@ def replay_cmd(
                       "'mdm tasks list --type rule_violation' shows them[/yellow]")
     if key and result.queued == 0 and not result.quarantined:
         raise MdmError(f"no golden record {entity} {key!r}")
-
-
-def _instant(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise MdmError(f"--since: {text!r} is not an ISO 8601 instant "
-                       "(e.g. 2026-11-01T08:00+08:00)") from exc
-    if when.tzinfo is None:
-        raise MdmError(f"--since: {text!r} has no UTC offset; write e.g. {text}+08:00")
-    return when
 
 
 def register(app: typer.Typer) -> None:

@@ -78,20 +78,27 @@ def read_stream(url: str, stream: str, delete: bool = False) -> list[dict[str, A
     return asyncio.run(run())
 
 
-def delivery_figures(received: list[dict[str, Any]]) -> dict[str, int]:
-    """Duplicates (a message id seen again) and out-of-order arrivals (a record's version lower
-    than one already received) among received envelopes."""
+def count_received(received: list[tuple[str, int, str]]) -> tuple[int, int, dict[str, set[int]]]:
+    """(duplicates, out of order, versions seen per key) of (key, version, message id) rows in
+    arrival order: a message id seen again is a duplicate; a version lower than one already
+    received for the same key arrived out of order."""
     seen: set[str] = set()
-    newest: dict[tuple[str, str], int] = {}
+    newest: dict[str, int] = {}
+    versions: dict[str, set[int]] = {}
     duplicates = out_of_order = 0
-    for m in received:
-        if m["message_id"] in seen:
-            duplicates += 1
-        seen.add(m["message_id"])
-        record = (m["entity"], m["key"])
-        if m["version"] < newest.get(record, 0):
-            out_of_order += 1
-        newest[record] = max(newest.get(record, 0), m["version"])
+    for key, version, message_id in received:
+        duplicates += int(message_id in seen)
+        seen.add(message_id)
+        out_of_order += int(version < newest.get(key, 0))
+        newest[key] = max(newest.get(key, 0), version)
+        versions.setdefault(key, set()).add(version)
+    return duplicates, out_of_order, versions
+
+
+def delivery_figures(received: list[dict[str, Any]]) -> dict[str, int]:
+    """Duplicates and out-of-order arrivals among received envelopes."""
+    duplicates, out_of_order, _ = count_received(
+        [(f"{m['entity']}/{m['key']}", m["version"], m["message_id"]) for m in received])
     return {"received": len(received), "duplicates": duplicates, "out_of_order": out_of_order}
 
 

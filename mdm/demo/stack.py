@@ -118,14 +118,21 @@ class DemoStack:
         if "api" in roles:
             wait_http(f"{self.api_url}/healthz", 180)  # a busy 2-core machine starts four roles slowly
 
-    def token(self, username: str = "mdm-test", role: str = "admin") -> str:
-        """An API token for `username` (created with `role` on first use)."""
-        from mdm.steward.users import add_user, issue_token
+    def ensure_user(self, username: str, role: str, password: str | None = None,
+                    display_name: str | None = None) -> None:
+        """The user, added with `role` (and `password`) unless they exist already."""
+        from mdm.steward.users import add_user
 
         with psycopg.connect(self.hub_url, autocommit=True) as conn:
-            known = conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone()
-            if not known:
-                add_user(conn, username, role, None, actor="demo")
+            if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
+                add_user(conn, username, role, password, display_name, actor="demo")
+
+    def token(self, username: str = "mdm-test", role: str = "admin") -> str:
+        """An API token for `username` (created with `role` on first use)."""
+        from mdm.steward.users import issue_token
+
+        self.ensure_user(username, role)
+        with psycopg.connect(self.hub_url, autocommit=True) as conn:
             return issue_token(conn, username, "demo", actor="demo")
 
     def demo_users(self) -> tuple[list[tuple[str, str, str]], str]:

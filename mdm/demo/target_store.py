@@ -49,6 +49,7 @@ def prepare_target_database(url: str, system: str) -> None:
     name = _system(system)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+        conn.execute((SQL_DIR / "api.sql").read_text(encoding="utf-8"))
     logger.info("target database ready system=%s", name)
 
 

@@ -18,6 +18,7 @@ from mdm.config.models import EntitySpec
 
 CAUSE_COLUMNS = ("cause_kind, cause_source, cause_table, cause_row_key, cause_op, cause_lsn, "
                  "cause_tx_id, cause_commit_ts, cause_inbox_id, cause_task_id, cause_actor")
+VERSION_COLUMNS = f"version, status, attributes, valid_from, valid_to, recorded_at, quality, {CAUSE_COLUMNS}"
 
 
 def cause_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +34,12 @@ def cause_of(row: dict[str, Any]) -> dict[str, Any]:
             "tx_id": row["cause_tx_id"], "commit_ts": row["cause_commit_ts"]}
 
 
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """A version as the API shows it: its values and validity, and its cause."""
+    return {**{k: row[k] for k in ("version", "status", "quality", "attributes", "valid_from",
+                                   "valid_to", "recorded_at")}, "cause": cause_of(row)}
+
+
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """attribute → {from, to} for every attribute whose value differs."""
     before = before or {}
@@ -44,8 +51,7 @@ def history(conn: Connection, golden_id: int, limit: int = 100,
             before_version: int | None = None) -> list[dict[str, Any]]:
     """Versions newest first, each with its cause and its diff to the version before it."""
     rows = [dict(r._mapping) for r in conn.execute(text(
-        f"SELECT version, status, attributes, valid_from, valid_to, recorded_at, quality, "
-        f"{CAUSE_COLUMNS} FROM golden_version WHERE golden_id = :g "
+        f"SELECT {VERSION_COLUMNS} FROM golden_version WHERE golden_id = :g "
         "AND (CAST(:b AS int) IS NULL OR version < :b) ORDER BY version DESC LIMIT :l"),
         {"g": golden_id, "b": before_version, "l": limit + 1})]
     result = []
@@ -73,8 +79,7 @@ def history(conn: Connection, golden_id: int, limit: int = 100,
 
 def _version(conn: Connection, golden_id: int, version: int) -> dict[str, Any] | None:
     row = conn.execute(text(
-        f"SELECT version, status, attributes, valid_from, valid_to, recorded_at, quality, "
-        f"{CAUSE_COLUMNS} FROM golden_version WHERE golden_id = :g AND version = :v"),
+        f"SELECT {VERSION_COLUMNS} FROM golden_version WHERE golden_id = :g AND version = :v"),
         {"g": golden_id, "v": version}).first()
     return None if row is None else dict(row._mapping)
 
@@ -83,24 +88,21 @@ def version(conn: Connection, golden_id: int, number: int) -> dict[str, Any] | N
     row = _version(conn, golden_id, number)
     if row is None:
         return None
-    return {**{k: row[k] for k in ("version", "status", "quality", "attributes", "valid_from",
-                                   "valid_to", "recorded_at")}, "cause": cause_of(row)}
+    return _public(row)
 
 
 def as_of(conn: Connection, golden_id: int, instant: datetime) -> dict[str, Any] | None:
     """The version valid at `instant`: valid_from <= instant < valid_to. A version's
     valid_from is the commit time of what made it, so at that exact instant it is returned."""
     row = conn.execute(text(
-        f"SELECT version, status, attributes, valid_from, valid_to, recorded_at, quality, "
-        f"{CAUSE_COLUMNS} FROM golden_version WHERE golden_id = :g AND valid_from <= :t "
+        f"SELECT {VERSION_COLUMNS} FROM golden_version WHERE golden_id = :g AND valid_from <= :t "
         "ORDER BY valid_from DESC, version DESC LIMIT 1"), {"g": golden_id, "t": instant}).first()
     if row is None:
         return None
     found = dict(row._mapping)
     if found["valid_to"] is not None and found["valid_to"] <= instant:
         return None  # cannot happen while validity intervals tile time; kept as a guard
-    return {**{k: found[k] for k in ("version", "status", "quality", "attributes", "valid_from",
-                                     "valid_to", "recorded_at")}, "cause": cause_of(found)}
+    return _public(found)
 
 
 FIELD_SEGMENTS_SQL = f"""

@@ -4,21 +4,17 @@ closed and the decision in the audit log; and approves a quarantined version tha
 the targets."""
 from __future__ import annotations
 
-import psycopg
 from playwright.sync_api import Page, expect
 
 from mdm.demo.sync import wait_idle, wait_observed
 from mdm.rules.uscc import uscc_check_digit
-from mdm.steward.users import add_user
 from tests.helpers import execute, rows
 
 PASSWORD = "steward-password-1"
 
 
 def _sign_in(page: Page, stack, username: str = "steward.e2e") -> None:
-    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
-            add_user(conn, username, "steward", PASSWORD, display_name="李娜")
+    stack.ensure_user(username, "steward", PASSWORD, "李娜")
     page.goto(f"{stack.api_url}/")
     expect(page).to_have_url(f"{stack.api_url}/login?next=/")
     page.get_by_label("User name").fill(username)

@@ -16,17 +16,13 @@ import pytest
 from mdm.runtime.postgres import EmbeddedPostgres
 from mdm.steward.audit import verify
 from mdm.store.database import upgrade_database
+from tests.helpers import running_postgres
 
 
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("audit"))
-    server.start()
-    try:
+    with running_postgres(tmp_path_factory.mktemp("audit")) as server:
         yield server
-    finally:
-        server.stop()
-        server.remove()
 
 
 @pytest.fixture()

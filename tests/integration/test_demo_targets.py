@@ -1,16 +1,12 @@
 """The demo ERP seed and the demo OA/WMS REST targets against a real PostgreSQL."""
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
 import time
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,25 +20,15 @@ with warnings.catch_warnings():
 from mdm.demo.seed import ERP_TABLES, is_valid_uscc, seed_erp
 from mdm.demo.targets import COLLECTIONS, create_target_app, prepare_target_database
 from mdm.runtime.postgres import EmbeddedPostgres
+from tests.helpers import running_postgres
 
 SEED_SIZES = {"suppliers": 220, "materials": 1200, "employees": 120, "customers": 150}
 
 
 @pytest.fixture(scope="module")
 def _pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    if os.geteuid() == 0:
-        # As root, a state dir under pytest's 0700 temp folder is relocated below /var/lib/mdm,
-        # which EmbeddedPostgres chmods before creating it.
-        Path("/var/lib/mdm").mkdir(parents=True, exist_ok=True)
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    pg.start()
-    try:
+    with running_postgres(tmp_path_factory.mktemp("pg")) as pg:
         yield pg
-    finally:
-        pg.stop()
-        shutil.rmtree(pg.data_dir, ignore_errors=True)  # may live outside tmp_path (root)
-        with contextlib.suppress(OSError):
-            pg.data_dir.parent.rmdir()  # the per-folder relocation directory, once empty
 
 
 @pytest.fixture(scope="module")

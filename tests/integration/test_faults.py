@@ -4,14 +4,13 @@ scenario reports attempted / delivered / duplicates at the target / lost / out o
 kind; lost and out of order must be 0 everywhere."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from mdm.bench.faults import KINDS, FaultLab, Figures
 from tests.brokers import require_brokers
-from tests.helpers import rows
+from tests.helpers import eventually, rows
 
 SEED = {"suppliers": 10, "materials": 20, "employees": 30, "customers": 10}
 CHANGES, RATE = 300, 60.0
@@ -77,7 +76,7 @@ def test_one_record_rejected_is_dead_with_a_task_and_the_rest_flow_on(lab):
     assert response.status_code == 200, response.text
     again = lab.stack.client().post(f"/api/v1/deliveries/{dead[0]['id']}/retry")
     assert again.status_code == 409  # no longer dead: nothing to retry
-    assert _eventually(lambda: rows(lab.stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
+    assert eventually(lambda: rows(lab.stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
                                     (dead[0]["id"],))[0]["status"] == "acked")
     task = rows(lab.stack.hub_url, "SELECT * FROM task WHERE type = 'dead_delivery' AND "
                 "business_key = %s AND system = 'oa' ORDER BY id DESC LIMIT 1", (key,))[0]
@@ -98,11 +97,3 @@ def test_postgres_restarted_mid_stream(lab):
         lab.stack.hub_url, "SELECT business_key, attributes FROM golden_record WHERE entity = 'employee'")}
     assert golden == erp
 
-
-def _eventually(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False

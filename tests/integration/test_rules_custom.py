@@ -14,7 +14,7 @@ from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
 from tests.conftest import running_stack
-from tests.helpers import execute, rows
+from tests.helpers import eventually, execute, rows
 
 RAISING_RULE = """
   - name: raises_at_run_time
@@ -42,15 +42,6 @@ def custom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         yield s
 
 
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_a_rule_that_raises_is_an_error_result_and_the_pipeline_flows(custom):
     execute(custom.erp_url, "UPDATE material SET spec = 'Φ12 新规格' WHERE code = 'M-1001'")
     wait_idle(custom.erp_url, custom.hub_url, timeout=120)
@@ -76,7 +67,7 @@ def test_reconciliation_over_the_api_catches_a_hand_edit_in_wms(custom):
         return rows(custom.hub_url, "SELECT * FROM task WHERE type = 'divergence' "
                     "AND business_key = 'S0002' AND status = 'open'")
 
-    assert _wait_for(lambda: bool(found()))
+    assert eventually(lambda: bool(found()))
     [task] = found()
     assert task["system"] == "wms" and task["detail"]["seen_by"] == "reconcile"
     assert task["detail"]["fields"][0]["target"] == "仓库里改的"

@@ -16,13 +16,7 @@ PASSWORD = "correct horse battery"
 
 def _browser(stack, username: str, role: str, lang: str = "en-US,en") -> tuple[httpx.Client, str]:
     """A signed-in browser-like client and its CSRF token."""
-    import psycopg
-
-    from mdm.steward.users import add_user
-
-    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone():
-            add_user(conn, username, role, PASSWORD, display_name="王芳" if role == "steward" else None)
+    stack.ensure_user(username, role, PASSWORD, "王芳" if role == "steward" else None)
     client = httpx.Client(base_url=stack.api_url, headers={"accept-language": lang}, timeout=30)
     form = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)

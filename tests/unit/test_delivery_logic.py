@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mdm.bench.faults import count_received
 from mdm.config.targets import Backoff, TargetMapping
+from mdm.demo.receivers import count_received
 from mdm.propagate.outbox import Delivery, Outcome, _failure_params, next_delay_s, write_back_values
 
 
