@@ -18,7 +18,8 @@ from mdm.steward.users import Principal, by_session, by_token
 
 READ = ("steward", "auditor", "admin")  # records, history, lineage, tasks, the audit log
 DECIDE = ("steward", "admin")  # resolve tasks
-ADMINISTER = ("admin",)  # retry and replay deliveries, users
+ADMINISTER = ("admin",)  # retry and replay deliveries, users, configuration
+INGEST = ("service",)  # post change events (Debezium Server's HTTP sink); nothing else
 SESSION_COOKIE = "mdm_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -70,3 +71,4 @@ def require(*roles: str) -> Callable[[Request], Principal]:
 Reader = Annotated[Principal, Depends(require(*READ))]
 Decider = Annotated[Principal, Depends(require(*DECIDE))]
 Admin = Annotated[Principal, Depends(require(*ADMINISTER))]
+Ingester = Annotated[Principal, Depends(require(*INGEST))]

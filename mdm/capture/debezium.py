@@ -4,6 +4,12 @@ Run it in a process of its own: JPype starts one JVM per process, and the JVM do
 a fork. Debezium marks a batch processed only after `handleJsonBatch` returns, so each batch is
 written to the inbox (one transaction) before returning; offsets are flushed afterwards, and a
 batch redelivered after a crash is absorbed by the inbox's dedupe.
+
+Offsets live in the hub's own database (Debezium's JdbcOffsetBackingStore, one table per
+source: `capture_offsets_<source>`), beside the inbox they describe. Each save is one
+transaction, so a kill -9 mid-save leaves the previous offsets, never a torn file: Kafka's
+FileOffsetBackingStore truncates and rewrites its file in place, and a file cut short by a
+crash reads as "no offsets", which made `when_needed` snapshot everything again.
 """
 from __future__ import annotations
 
@@ -48,7 +54,27 @@ def parse_url(url: str, where: str) -> Endpoint:
     )
 
 
-def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path) -> dict[str, str]:
+def offsets_table(spec: SourceSpec) -> str:
+    return f"capture_offsets_{spec.name}"
+
+
+def offset_store_properties(spec: SourceSpec, hub_url: str) -> dict[str, str]:
+    """Offsets in the hub database: saved in one transaction, retried while it restarts."""
+    hub = parse_url(hub_url, "MDM_DATABASE_URL")
+    return {
+        "offset.storage": "io.debezium.storage.jdbc.offset.JdbcOffsetBackingStore",
+        "offset.storage.jdbc.connection.url": f"jdbc:postgresql://{hub.host}:{hub.port}/{hub.dbname}",
+        "offset.storage.jdbc.connection.user": hub.user,
+        # The store refuses an empty password; under trust authentication (the embedded
+        # hub's) the server never asks for it.
+        "offset.storage.jdbc.connection.password": hub.password or "trust",
+        "offset.storage.jdbc.connection.wait.retry.delay.ms": "1000",
+        "offset.storage.jdbc.connection.retry.max.attempts": "60",
+        "offset.storage.jdbc.table.name": offsets_table(spec),
+    }
+
+
+def debezium_properties(spec: SourceSpec, tables: list[str], hub_url: str) -> dict[str, str]:
     """Debezium properties for one source. Types come out as the mapper expects them:
     decimals as exact strings, dates and times as ISO strings (time.precision.mode=isostring)."""
     endpoint = parse_url(expand_env(spec.url, f"cdc/{spec.name}.yaml"), f"cdc/{spec.name}.yaml")
@@ -66,8 +92,7 @@ def debezium_properties(spec: SourceSpec, tables: list[str], offsets_file: Path)
         "publication.name": spec.publication,
         "publication.autocreate.mode": "filtered",
         "table.include.list": ",".join(tables),
-        "offset.storage": "org.apache.kafka.connect.storage.FileOffsetBackingStore",
-        "offset.storage.file.filename": str(offsets_file),
+        **offset_store_properties(spec, hub_url),
         "offset.flush.interval.ms": "1000",
         "key.converter.schemas.enable": "false",
         "value.converter.schemas.enable": "false",

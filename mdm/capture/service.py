@@ -44,7 +44,6 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
         where = f"cdc/{name}.yaml"
         urls[name] = expand_env(project.sources[name].url, where)
         parse_url(urls[name], where)
-    (state_dir / "offsets").mkdir(parents=True, exist_ok=True)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     threads = []
     for name in sources:
@@ -59,8 +58,7 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
 def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
                     state_dir: Path, stop: threading.Event) -> None:
     spec = project.sources[name]
-    props = debezium_properties(spec, project.captured_tables(name),
-                                state_dir / "offsets" / f"{name}-{spec.slot}.dat")
+    props = debezium_properties(spec, project.captured_tables(name), hub_url)
     threading.Thread(
         target=watch_slot, name=f"slot-{name}", daemon=True,
         args=(name, source_url, spec.slot, hub_url, spec.lag_warning_bytes, stop),

@@ -28,7 +28,8 @@ DEMO_USERS = (("steward.li", "steward"), ("auditor.chen", "auditor"), ("admin", 
 
 @dataclass
 class DemoStack:
-    """Everything `mdm demo` runs. `state_dir` holds PostgreSQL's data and the hub's offsets."""
+    """Everything `mdm demo` runs. `state_dir` holds PostgreSQL's data and the engines' logs;
+    capture offsets live in the hub database."""
 
     state_dir: Path
     project_dir: Path = REPO_ROOT

@@ -41,15 +41,18 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("POST", "/api/v1/users/{username}/disable"): {"admin"},
     ("POST", "/api/v1/users/{username}/tokens"): {"admin"},
     ("GET", "/api/v1/change-requests.csv"): READ,
+    ("POST", "/api/v1/ingest/debezium"): {"service"},
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
           "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here"}
 QUERY = {"/api/v1/records/{entity}/{key}/as-of": {"t": "2026-01-01T00:00+08:00"},
          "/api/v1/records/{entity}/{key}/why": {"target": "oa", "field": "vendor_name"},
-         "/api/v1/decisions": {"since": "2026-01-01T00:00+08:00", "until": "2027-01-01T00:00+08:00"}}
+         "/api/v1/decisions": {"since": "2026-01-01T00:00+08:00", "until": "2027-01-01T00:00+08:00"},
+         "/api/v1/ingest/debezium": {"source": "erp"}}
 BODY = {"/api/v1/tasks/{task_id}/resolve": {"action": "waive", "reason": "access test"},
         "/api/v1/deliveries/replay": {"entity": "supplier", "key": "S0001", "target": "oa"},
-        "/api/v1/users": {"username": "made.by.access.test", "role": "auditor"}}
+        "/api/v1/users": {"username": "made.by.access.test", "role": "auditor"},
+        "/api/v1/ingest/debezium": {"ts_ms": 0}}  # a heartbeat: no change
 ROLES = ("steward", "auditor", "admin", "service")
 
 

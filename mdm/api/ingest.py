@@ -1,0 +1,38 @@
+"""`POST /api/v1/ingest/debezium`: change events from Debezium Server's HTTP sink (role `service`)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from mdm.api.auth import Ingester
+from mdm.api.tasks import Pg
+from mdm.capture.http_ingest import UnknownSource, ingest
+from mdm.config.loader import Project
+
+
+def ingest_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+    @router.post("/debezium", status_code=202)
+    async def debezium(request: Request, conn: Pg, who: Ingester,
+                       source: Annotated[str | None, Query(
+                           description="cdc/<source>.yaml; default: the records' source.name")] = None,
+                       ) -> dict[str, Any]:
+        """One Debezium JSON change event (or a JSON array of them), as Debezium Server's HTTP
+        sink posts it. 202 once the batch is durable in the inbox; unparseable records are kept
+        there with their reason. Configure the sink with `debezium.sink.http.url` pointing here
+        and `debezium.sink.http.headers.Authorization=Bearer <a service token>`."""
+        body = await request.body()
+        if not body.strip():
+            raise HTTPException(400, "empty body: expected a Debezium JSON change event")
+        project: Project = request.app.state.project
+        try:
+            result = await run_in_threadpool(ingest, conn, project, body, source)
+        except UnknownSource as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {**asdict(result), "received_by": who.username}
+
+    return router
