@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mdm.api.auth import Decider, Reader
 from mdm.steward import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
+from mdm.steward.erp_write import apply_requests
 
 
 class Resolution(BaseModel):
@@ -69,9 +70,14 @@ def tasks_router() -> APIRouter:
                                     who.username, body.reason, body.values)
         except DecisionError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
+        requests = []
+        if decision.change_request_ids:  # after the decision is committed: see erp_write
+            requests = [{k: r[k] for k in ("id", "attribute", "status", "erp_tx_id", "error")}
+                        for r in apply_requests(conn, request.app.state.project,
+                                                list(decision.change_request_ids), who.username)]
         return {"task_id": decision.task_id, "action": decision.action,
                 "status": decision.status, "version": decision.version,
-                "deliveries": list(decision.delivery_ids)}
+                "deliveries": list(decision.delivery_ids), "change_requests": requests}
 
     return router
 

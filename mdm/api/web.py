@@ -212,7 +212,11 @@ def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any] | No
                  else copy is not None and f in copy and copy.get(f) != golden.get(f)}
                 for f in golden]})
     versions = history(db, task["golden_id"], 5) if task["golden_id"] is not None else []
+    requests = [dict(r._mapping) for r in db.execute(text(
+        "SELECT id, attribute, field, requested_value, status, erp_tx_id, applied_at, error "
+        "FROM change_request WHERE task_id = :t ORDER BY id"), {"t": task_id})]
     return {"task": task, "record": record, "systems": systems, "versions": versions,
+            "change_requests": requests,
             "actions": ACTIONS.get(task["type"], ()),
             "failed_attributes": sorted({r["attribute"] for r in task.get("rule_results", [])
                                          if r["attribute"] and spec is not None

@@ -71,6 +71,14 @@ class SourceSpec(Spec):
     tables: dict[str, ObservedTable] = Field(
         default_factory=dict, description="authority observed: schema.table → the entity whose "
         "copy the table holds.")
+    write_method: Literal["none", "sql"] = Field(
+        "none", description="How a change request a steward accepts reaches this system of "
+        "record. none: recorded for the ERP team (GET /api/v1/change-requests.csv). sql: also "
+        "written into the mapped table (UPDATE … WHERE business key), in one ERP transaction "
+        "per request; capture then brings it back like any ERP change.")
+    write_url: str | None = Field(
+        None, description="write_method sql: a connection allowed to update the mapped tables "
+        "(default: url). ${ENV_VAR} allowed.")
 
     @model_validator(mode="after")
     def _observed_needs_target(self) -> SourceSpec:
@@ -78,6 +86,8 @@ class SourceSpec(Spec):
             raise ValueError("authority observed needs `observes: <target>` and `tables:`")
         if self.authority == "system_of_record" and (self.observes or self.tables):
             raise ValueError("`observes` and `tables` belong to sources with authority observed")
+        if self.authority == "observed" and self.write_method != "none":
+            raise ValueError("write_method: change requests are written to a system of record only")
         return self
 
 

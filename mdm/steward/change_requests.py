@@ -1,8 +1,9 @@
 """Change requests to the ERP: a steward accepts a system's value (a divergence) as what the
 record should be. The ERP stays the source of truth, so the hub does not change the golden
 record; it records the request for the ERP team (`GET /api/v1/change-requests[.csv]`,
-`mdm tasks change-requests`). Writing it to the ERP needs an ERP write method, which no
-project configures yet."""
+`mdm tasks change-requests`). Where the source declares `write_method: sql` the request is
+also written into the ERP (mdm/steward/erp_write.py) and reads `applied`, with the ERP
+transaction that carried it."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 COLUMNS = ("id", "created_at", "status", "entity", "business_key", "system", "attribute", "field",
-           "golden_value", "requested_value", "requested_by", "reason", "task_id")
+           "golden_value", "requested_value", "requested_by", "reason", "task_id", "applied_at",
+           "erp_tx_id", "error")
 
 
 def record(conn: psycopg.Connection, task: dict[str, Any], actor: str, reason: str | None) -> list[int]:

@@ -46,6 +46,7 @@ class Decision:
     status: str  # the task's status afterwards
     version: int | None = None
     delivery_ids: tuple[int, ...] = ()
+    change_request_ids: tuple[int, ...] = ()
 
 
 def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, action: str,
@@ -191,8 +192,9 @@ def _change_request(conn: psycopg.Connection, project: Project, task: dict[str, 
     fields = task["detail"].get("fields") or []
     if not fields:
         raise DecisionError(400, "this divergence names no differing field to request a change of")
-    change_requests.record(conn, task, actor, reason)
-    return (Decision(task["id"], "change_request", actor, "resolved", task["version"]),
+    ids = change_requests.record(conn, task, actor, reason)
+    return (Decision(task["id"], "change_request", actor, "resolved", task["version"],
+                     change_request_ids=tuple(ids)),
             {f["field"]: f.get("golden") for f in fields}, {f["field"]: f.get("target") for f in fields})
 
 

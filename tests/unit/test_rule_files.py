@@ -82,3 +82,23 @@ def test_bad_expectation_kwargs_fail_mdm_check_naming_file_and_key(project: Path
     assert done.returncode == 1
     assert "rules/material.yaml" in done.stderr and "expectations.2" in done.stderr
     assert "minimum" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_write_method_belongs_to_a_system_of_record(project: Path):
+    with (project / "cdc/oa.yaml").open("a", encoding="utf-8") as f:
+        f.write("write_method: sql\n")
+    message = _error(project)
+    assert "cdc/oa.yaml" in message and "written to a system of record only" in message
+
+
+def test_unknown_write_method_names_the_file_key_and_choices(project: Path):
+    edit_file(project / "cdc/erp.yaml", "write_method: none", "write_method: rest")
+    message = _error(project)
+    assert "cdc/erp.yaml" in message and "write_method" in message and "'none' or 'sql'" in message
+
+
+def test_a_key_written_twice_names_the_file_line_and_key(project: Path):
+    with (project / "cdc/erp.yaml").open("a", encoding="utf-8") as f:
+        f.write("write_method: sql\n")  # the file already says write_method: none
+    message = _error(project)
+    assert "cdc/erp.yaml" in message and "'write_method' appears twice" in message and "line " in message
