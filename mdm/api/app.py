@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from mdm.api.auth import Reader
 from mdm.api.database import Db
+from mdm.api.configuration import config_router
 from mdm.api.deliveries import deliveries_router
 from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
@@ -40,6 +41,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(lineage_router())
     app.include_router(ingest_router())
     app.include_router(users_router())
+    app.include_router(config_router())
     app.include_router(web_router())
     app.mount("/static", StaticFiles(packages=[("mdm.api", "static")]), name="static")
 

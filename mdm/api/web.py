@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection, text
 
 from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
+from mdm.api.configuration import describe
 from mdm.api.database import Db, raw
 from mdm.api.i18n import language, translator
 from mdm.lineage.queries import history
@@ -161,8 +162,18 @@ def web_router() -> APIRouter:
             return caller
         if caller.who.role != "admin":
             raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
-        return _page(request, "users.html", who=caller.who, csrf=caller.csrf,
-                     users=list_users(raw(db)))
+        people = sorted(list_users(raw(db)), key=lambda u: pinyin_key(u["display_name"] or u["username"]))
+        return _page(request, "users.html", who=caller.who, csrf=caller.csrf, users=people)
+
+    @router.get("/admin/config", response_class=HTMLResponse)
+    def config_page(request: Request, db: Db) -> Response:
+        caller = _signed_in(request)
+        if isinstance(caller, RedirectResponse):
+            return caller
+        if caller.who.role != "admin":
+            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
+        return _page(request, "config.html", who=caller.who, csrf=caller.csrf,
+                     config=describe(db, request.app.state.project))
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, db: Db, limit: int = 200) -> Response:

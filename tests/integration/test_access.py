@@ -42,6 +42,7 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("POST", "/api/v1/users/{username}/tokens"): {"admin"},
     ("GET", "/api/v1/change-requests.csv"): READ,
     ("POST", "/api/v1/ingest/debezium"): {"service"},
+    ("GET", "/api/v1/config"): {"admin"},
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
           "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here"}

@@ -182,6 +182,32 @@ def test_the_users_page_is_for_admins(stack):
                       json={"username": "qian.li", "role": "auditor", "password": "long enough 123"})
     assert made.status_code == 201
     assert 'data-user="qian.li"' in admin.get("/admin/users").text
+    stack.ensure_user("li.na", "auditor", display_name="李娜")
+    stack.ensure_user("ai.mi", "auditor", display_name="艾米")
+    stack.ensure_user("zhang.wei", "auditor", display_name="张伟")
+    listed = re.findall(r'<tr data-user="([^"]+)"><td>[^<]*</td><td>([^<]*)</td>', admin.get("/admin/users").text)
+    named = [name for _, name in listed if name in ("李娜", "艾米", "张伟")]
+    assert named == ["艾米", "李娜", "张伟"]  # by pinyin: ai, li, zhang (not by code point)
     steward, _ = _browser(stack, "steward.wang", "steward")
     assert steward.get("/admin/users").status_code == 403
     assert "/admin/users" not in steward.get("/").text  # no link for who may not follow it
+
+
+def test_the_configuration_page_shows_each_file_and_how_its_part_is_doing(stack):
+    wait_idle(stack.erp_url, stack.hub_url)
+    admin, _ = _browser(stack, "admin.web", "admin", lang="zh-CN,zh")
+    config = admin.get("/api/v1/config").json()
+    erp = next(s for s in config["sources"] if s["name"] == "erp")
+    assert erp["file"] == "cdc/erp.yaml" and erp["url"]["written"] == "${MDM_ERP_URL}"
+    assert erp["url"]["resolved"].startswith("postgresql://") and erp["capture"]["events_total"] > 0
+    supplier = next(e for e in config["entities"] if e["name"] == "supplier")
+    assert supplier["targets"] == ["oa", "wms"] and supplier["rules"]
+    wms = next(t for t in config["targets"] if t["name"] == "wms")
+    assert wms["kind"] == "rest" and wms["deliveries"]["acked"] > 0
+    page = admin.get("/admin/config")
+    assert page.status_code == 200 and "配置" in page.text
+    assert 'data-source="erp"' in page.text and "cdc/erp.yaml" in page.text and 'data-target="wms"' in page.text
+    steward, _ = _browser(stack, "steward.wang", "steward")
+    assert steward.get("/admin/config").status_code == 403
+    assert steward.get("/api/v1/config").status_code == 403
+    assert "/admin/config" not in steward.get("/").text
