@@ -12,8 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from mdm.api.auth import Reader
-from mdm.api.database import Db
 from mdm.api.configuration import config_router
+from mdm.api.database import Db
 from mdm.api.deliveries import deliveries_router
 from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
