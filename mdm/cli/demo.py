@@ -140,12 +140,13 @@ def _print_howto(stack: DemoStack) -> None:
   OA / WMS:     {stack.oa_url}/api/vendors/S0001   {stack.wms_url}/api/suppliers/S0001
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
+  mdm status
+The CLI asks the running hub as the user whose token is in MDM_TOKEN (the last line below):
   mdm records supplier S0001
   mdm history supplier S0001                      (every version and what changed)
   mdm lineage supplier S0001 -t wms -f supplier_name   (why WMS shows it: back to the ERP commit)
-  mdm status
 Work the steward tasks the rules opened in the workbench ({stack.api_url}/, as steward.li),
-or with the CLI once MDM_TOKEN is set (the last line below):
+or with the CLI:
   mdm tasks list
   mdm tasks show N
   mdm tasks resolve N push                      (a divergence: send the golden value again)

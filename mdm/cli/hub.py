@@ -1,4 +1,4 @@
-"""Hub commands: check, init, up, run ROLE, status, records."""
+"""Hub commands: check, init, up, run ROLE, status, records (the last through the hub's API)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -48,6 +49,16 @@ def instant(text: str, option: str) -> datetime:
     if when.tzinfo is None:
         raise MdmError(f"{option}: {text!r} has no UTC offset; write e.g. {text}+08:00")
     return when
+
+
+def record_path(entity: str, key: str) -> str:
+    """The API path of one record (entity and key escaped as path segments)."""
+    return f"/api/v1/records/{quote(entity, safe='')}/{quote(key, safe='')}"
+
+
+def when(text: str | None) -> datetime | None:
+    """An instant as the API sends it (ISO 8601), or None."""
+    return datetime.fromisoformat(text) if text else None
 
 
 def check(project: ProjectOpt = None) -> None:
@@ -223,34 +234,26 @@ def _bytes(value: int | None) -> str:
 
 def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
             key: Annotated[str | None, typer.Argument(help="Business key or golden id.")] = None,
-            project: ProjectOpt = None, database_url: DatabaseOpt = None,
             as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant, e.g. 2026-11-01T08:00+08:00")] = None,
             limit: int = 20) -> None:
-    """Show golden records of an entity, or one record with its xrefs and versions."""
-    from mdm.golden import queries
-    from mdm.store.database import create_hub_engine
+    """Show golden records of an entity, or one record with its xrefs and versions.
 
-    settings = _settings(project, database_url)
-    loaded = load_project(settings.project_dir)
-    if entity not in loaded.entities:
-        raise typer.BadParameter(f"unknown entity {entity!r}; known: {', '.join(sorted(loaded.entities))}")
-    engine = create_hub_engine(settings.require_database())
-    with engine.connect() as conn:
-        if key is None:
-            rows = queries.list_records(conn, entity, limit)
-            table = Table(title=f"{entity} (first {limit})")
-            for col in ("key", "golden id", "version", "status", "name"):
-                table.add_column(col)
-            for r in rows:
-                table.add_row(r["business_key"], str(r["golden_id"]), str(r["version"]), r["status"],
-                              str(r["attributes"].get("name", "")))
-            console.print(table)
-            return
-        found = queries.find_record(conn, entity, key)
-        if found is None:
-            raise typer.BadParameter(f"no {entity} with business key or golden id {key!r}")
-        versions = queries.history(conn, found["golden_id"], as_of)
-    engine.dispose()
+    Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
+    from mdm.cli.client import call
+
+    if key is None:
+        rows = call("GET", f"/api/v1/records/{quote(entity, safe='')}", params={"limit": limit})
+        table = Table(title=f"{entity} (first {limit})")
+        for col in ("key", "golden id", "version", "status", "name"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["business_key"], str(r["golden_id"]), str(r["version"]), r["status"],
+                          str(r["attributes"].get("name", "")))
+        console.print(table)
+        return
+    params = {"as_of": instant(as_of, "--as-of").isoformat()} if as_of else {"limit": 10}
+    found = call("GET", record_path(entity, key))
+    versions = call("GET", record_path(entity, key) + "/history", params=params)
     _print_record(found, versions, as_of)
 
 
@@ -266,10 +269,18 @@ def _print_record(found: dict[str, Any], versions: list[dict[str, Any]], as_of: 
     for col in ("v", "status", "valid from", "valid to", "cause"):
         table.add_column(col)
     for v in versions[:10]:
-        cause = (f"{v['cause_source']} {v['cause_table']} {v['cause_op']} row {v['cause_row_key']} "
-                 f"tx {v['cause_tx_id']} lsn {v['cause_lsn']}")
-        table.add_row(str(v["version"]), v["status"], str(v["valid_from"]), str(v["valid_to"] or ""), cause)
+        table.add_row(str(v["version"]), v["status"], str(when(v["valid_from"])),
+                      str(when(v["valid_to"]) or ""), _version_cause(v["cause"]))
     console.print(table)
+
+
+def _version_cause(cause: dict[str, Any]) -> str:
+    if cause["kind"] == "decision":
+        return f"decision by {cause['actor']} (task {cause['task_id']})"
+    if cause["kind"] == "write_back":
+        return f"answer from {cause['target']} (inbox {cause['inbox_id']})"
+    return (f"{cause['source']} {cause['table']} {cause['op']} row {cause['row_key']} "
+            f"tx {cause['tx_id']} lsn {cause['lsn']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,49 +1,24 @@
 """Lineage and audit commands: `mdm history`, `mdm lineage ENTITY KEY [--field F] [--target T]`,
-`mdm audit tx|decisions`, `mdm prune`."""
+`mdm audit tx|decisions` ask the running hub's API (token in MDM_TOKEN, address in MDM_API_URL);
+`mdm audit verify` and `mdm prune` work on the hub database directly."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
-from sqlalchemy import Connection
 
-from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings, instant
+from mdm.cli.client import call
+from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings, instant, record_path, when
 from mdm.cli.main import console
-from mdm.config.loader import Project, load_project
+from mdm.config.loader import load_project
 from mdm.errors import MdmError
 
 audit_app = typer.Typer(help="Audit: what one ERP transaction changed, what stewards decided.",
                         no_args_is_help=True)
-
-
-@contextmanager
-def _db(project: Any, database_url: str | None) -> Iterator[tuple[Project, Connection]]:
-    from mdm.store.database import create_hub_engine
-
-    settings = _settings(project, database_url)
-    loaded = load_project(settings.project_dir)
-    engine = create_hub_engine(settings.require_database())
-    try:
-        with engine.connect() as conn:
-            yield loaded, conn
-    finally:
-        engine.dispose()
-
-
-def _record(conn: Connection, project: Project, entity: str, key: str) -> dict[str, Any]:
-    from mdm.golden.queries import find_record
-
-    if entity not in project.entities:
-        raise MdmError(f"unknown entity {entity!r}; known: {', '.join(sorted(project.entities))}")
-    found = find_record(conn, entity, key)
-    if found is None:
-        raise MdmError(f"no {entity} with business key or golden id {key!r}")
-    return found
 
 
 def _cause(cause: dict[str, Any]) -> str:
@@ -51,9 +26,10 @@ def _cause(cause: dict[str, Any]) -> str:
         return f"decision by {cause['actor']} (task {cause['task_id']})"
     if cause["kind"] == "write_back":
         return f"answer from {cause['target']}"
-    when = f"{cause['commit_ts']:%Y-%m-%d %H:%M:%S%z}" if cause["commit_ts"] else "snapshot"
+    committed = when(cause["commit_ts"])
+    at = f"{committed:%Y-%m-%d %H:%M:%S%z}" if committed else "snapshot"
     return (f"{cause['source']} tx {cause['tx_id']} {cause['op']} {cause['table']} "
-            f"row {cause['row_key']} at {when}")
+            f"row {cause['row_key']} at {at}")
 
 
 def _value(value: Any) -> str:
@@ -63,14 +39,12 @@ def _value(value: Any) -> str:
 
 def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
                 key: Annotated[str, typer.Argument(help="Business key or golden id.")],
-                limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
-                project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Every version of a record, newest first: what made it and what it changed."""
-    from mdm.lineage.queries import history
+                limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20) -> None:
+    """Every version of a record, newest first: what made it and what it changed.
 
-    with _db(project, database_url) as (loaded, conn):
-        found = _record(conn, loaded, entity, key)
-        versions = history(conn, found["golden_id"], limit)
+    Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
+    found = call("GET", record_path(entity, key))
+    versions = call("GET", record_path(entity, key) + "/history", params={"limit": limit})
     table = Table(title=f"{entity} {found['business_key']} — {found['version']} version(s)")
     for column in ("v", "valid from", "made by", "changes"):
         table.add_column(column, overflow="fold")
@@ -78,7 +52,7 @@ def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplie
         changes = ("(the version before was dropped by the history policy)" if v["changes"] is None
                    else "\n".join(f"{a}: {_value(c['from'])} → {_value(c['to'])}"
                                   for a, c in v["changes"].items()) or "(first version)")
-        table.add_row(str(v["version"]), f"{v['valid_from']:%Y-%m-%d %H:%M:%S%z}",
+        table.add_row(str(v["version"]), f"{when(v['valid_from']):%Y-%m-%d %H:%M:%S%z}",
                       _cause(v["cause"]), changes)
     console.print(table)
 
@@ -90,90 +64,76 @@ def lineage_cmd(
                                                   "with --target, that target's field.")] = None,
         target: Annotated[str | None, typer.Option("--target", "-t", help="With --field: why this target "
                                                    "shows what it shows, back to the ERP commit.")] = None,
-        project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+) -> None:
     """Where a record's values came from: its versions, what made each, where each went.
 
     --field F: each value of attribute F, what set it, when each target received it.
     --target T --field F: why target T shows what it shows in its field F.
-    The same as a picture: /records/ENTITY/KEY/lineage on the API."""
-    with _db(project, database_url) as (loaded, conn):
-        found = _record(conn, loaded, entity, key)
-        if target is not None:
-            if field is None:
-                raise MdmError("--target needs --field (the target's field, e.g. item_name)")
-            _why(conn, loaded, found, target, field)
-        elif field is not None:
-            _field(conn, loaded, found, field)
-        else:
-            _versions(conn, found)
+    The same as a picture: /records/ENTITY/KEY/lineage on the API.
+    Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
+    if target is not None and field is None:
+        raise MdmError("--target needs --field (the target's field, e.g. item_name)")
+    found = call("GET", record_path(entity, key))
+    if target is not None and field is not None:
+        answer = call("GET", record_path(entity, key) + "/why",
+                      params={"target": target, "field": field})
+        console.print(answer["explanation"], highlight=False)
+    elif field is not None:
+        _field(found, key, field)
+    else:
+        _versions(found, key)
 
 
-def _versions(conn: Connection, found: dict[str, Any]) -> None:
-    from mdm.lineage.graph import build
-
-    graph = build(conn, found["entity"], found["business_key"], found["golden_id"], 10)
+def _versions(found: dict[str, Any], key: str) -> None:
+    graph = call("GET", record_path(found["entity"], key) + "/lineage", params={"versions": 10})
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    into: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {}
+    for edge in graph["edges"]:
+        into.setdefault(edge["target"], []).append(edge["source"])
+        out.setdefault(edge["source"], []).append(edge["target"])
     console.print(f"[bold]{found['entity']} {found['business_key']}[/bold] (newest 10 versions; "
                   f"the picture: /records/{found['entity']}/{found['business_key']}/lineage)")
-    versions = sorted((n for n, d in graph.nodes(data=True) if d["kind"] == "version"),
-                      key=lambda n: -graph.nodes[n]["order"])
-    for node in versions:
-        data = graph.nodes[node]
-        causes = [graph.nodes[c]["label"] for c in graph.predecessors(node)
-                  if graph.nodes[c]["kind"] == "cause"]
+    versions = sorted((n for n in nodes.values() if n["kind"] == "version"), key=lambda n: -n["order"])
+    for data in versions:
+        causes = [nodes[c]["label"] for c in into.get(data["id"], []) if nodes[c]["kind"] == "cause"]
         console.print(f"  {data['label']}  ← {'; '.join(causes)}", highlight=False)
-        for delivery in graph.successors(node):
-            d = graph.nodes[delivery]
+        for delivery in out.get(data["id"], []):
+            d = nodes[delivery]
             if d["kind"] != "delivery":
                 continue
-            acks = [graph.nodes[a]["detail"] for a in graph.successors(delivery)]
+            acks = [nodes[a]["detail"] for a in out.get(delivery, [])]
             console.print(f"      {d['label']} {d['detail']}" + (f" → ack {acks[0]}" if acks else ""),
                           highlight=False)
 
 
-def _field(conn: Connection, loaded: Project, found: dict[str, Any], attribute: str) -> None:
-    from mdm.lineage.queries import field_lineage
+def _received(target: str, r: dict[str, Any]) -> str:
+    if r["at"]:
+        return f"{target}.{r['field']} at {when(r['at']):%Y-%m-%d %H:%M:%S} (v{r['version']})"
+    statuses = ", ".join(d["status"] for d in r["deliveries"]) or "not sent"
+    return f"{target}: not received ({statuses})"
 
+
+def _field(found: dict[str, Any], key: str, attribute: str) -> None:
     entity = found["entity"]
-    spec = loaded.entities[entity]
-    if attribute not in spec.attributes and attribute not in spec.children:
-        raise MdmError(f"{entity} has no attribute {attribute!r}")
-    segments = field_lineage(conn, spec, found["golden_id"], attribute)
+    segments = call("GET", record_path(entity, key) + f"/fields/{quote(attribute, safe='')}/lineage")
     table = Table(title=f"{entity} {found['business_key']}.{attribute}")
     for column in ("value", "versions", "set by", "received by"):
         table.add_column(column, overflow="fold")
     for s in segments:
-        received = "\n".join(
-            f"{t}.{r['field']} at {r['at']:%Y-%m-%d %H:%M:%S} (v{r['version']})" if r["at"]
-            else f"{t}: not received ({', '.join(d['status'] for d in r['deliveries']) or 'not sent'})"
-            for t, r in s["received"].items()) or "(no target maps it)"
+        received = "\n".join(_received(t, r) for t, r in s["received"].items()) or "(no target maps it)"
         span = f"v{s['set_in_version']}" + (f"–v{s['until_version']}" if s["until_version"] != s["set_in_version"] else "")
         table.add_row(_value(s["value"]), span, _cause(s["set_by"]), received)
     console.print(table)
 
 
-def _why(conn: Connection, loaded: Project, found: dict[str, Any], target: str, field: str) -> None:
-    from mdm.lineage.queries import why
-
-    entity = found["entity"]
-    spec = loaded.entities[entity]
-    if target not in spec.targets:
-        raise MdmError(f"{entity} is not sent to {target!r}; its targets: {', '.join(sorted(spec.targets))}")
-    if field not in spec.targets[target].fields:
-        raise MdmError(f"{target} has no field {field!r} for {entity}; its fields: "
-                       f"{', '.join(sorted(spec.targets[target].fields))}")
-    answer = why(conn, spec, found["golden_id"], target, field)
-    console.print(answer["explanation"], highlight=False)
-
-
 @audit_app.command("tx")
 def tx_cmd(source: Annotated[str, typer.Argument(help="Source, e.g. erp.")],
-           tx_id: Annotated[int, typer.Argument(help="The source's transaction id.")],
-           project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Everything one ERP transaction changed, and where each change was delivered."""
-    from mdm.lineage.queries import transaction
+           tx_id: Annotated[int, typer.Argument(help="The source's transaction id.")]) -> None:
+    """Everything one ERP transaction changed, and where each change was delivered.
 
-    with _db(project, database_url) as (_, conn):
-        changed = transaction(conn, source, tx_id)
+    Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
+    changed = call("GET", f"/api/v1/transactions/{quote(source, safe='')}/{tx_id}")
     if not changed:
         raise MdmError(f"no version was made by {source} transaction {tx_id}")
     table = Table(title=f"{source} transaction {tx_id}: {len(changed)} version(s)")
@@ -190,22 +150,23 @@ def tx_cmd(source: Annotated[str, typer.Argument(help="Source, e.g. erp.")],
 @audit_app.command("decisions")
 def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (ISO 8601 with offset).")],
                   until: Annotated[str | None, typer.Option(help="Up to this instant (default: now).")] = None,
-                  actor: Annotated[str | None, typer.Option(help="Only this steward's decisions.")] = None,
-                  project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Everything stewards decided in a period: task, action, reason, version."""
-    from datetime import UTC
+                  actor: Annotated[str | None, typer.Option(help="Only this steward's decisions.")] = None) -> None:
+    """Everything stewards decided in a period: task, action, reason, version.
 
-    from mdm.lineage.queries import decisions
+    Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
+    from datetime import UTC
 
     start = instant(since, "--since")
     end = instant(until, "--until") if until else datetime.now(UTC)
-    with _db(project, database_url) as (_, conn):
-        rows = decisions(conn, start, end, actor)
+    params = {"since": start.isoformat(), "until": end.isoformat()}
+    if actor is not None:
+        params["actor"] = actor
+    rows = call("GET", "/api/v1/decisions", params=params)
     table = Table(title=f"{len(rows)} decision(s) from {start.isoformat()} to {end.isoformat()}")
     for column in ("when", "actor", "action", "task", "record", "reason"):
         table.add_column(column, overflow="fold")
     for d in rows:
-        table.add_row(f"{d['decided_at']:%Y-%m-%d %H:%M:%S%z}", d["actor"], d["action"],
+        table.add_row(f"{when(d['decided_at']):%Y-%m-%d %H:%M:%S%z}", d["actor"], d["action"],
                       f"#{d['task_id']} {d['task_type']}", f"{d['entity']} {d['business_key']}"
                       + (f" v{d['version']}" if d["version"] else ""), d["reason"] or "")
     console.print(table)

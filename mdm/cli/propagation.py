@@ -1,13 +1,13 @@
-"""Propagation commands: `mdm replay ENTITY [KEY] --target T [--since T]`."""
+"""Propagation commands: `mdm replay ENTITY [KEY] --target T [--since T]` (through the hub's API)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from mdm.cli.hub import DatabaseOpt, ProjectOpt, instant
+from mdm.cli.client import call
+from mdm.cli.hub import instant
 from mdm.cli.main import console
-from mdm.cli.steward import _connect
 from mdm.errors import MdmError
 
 
@@ -18,28 +18,22 @@ def replay_cmd(
     since: Annotated[str | None, typer.Option(
         help="Only records changed at or after this instant (ISO 8601 with offset, e.g. "
              "2026-11-01T08:00+08:00).")] = None,
-    project: ProjectOpt = None, database_url: DatabaseOpt = None,
 ) -> None:
     """Re-send the current version of ENTITY's records (or one KEY) to a target.
 
     Each re-sent delivery has an idempotency key of its own, so the target applies it again;
     quarantined versions are not re-sent. The running propagation process picks them up.
+    Asks the running hub (token in MDM_TOKEN of an admin, address in MDM_API_URL).
     """
-    from mdm.propagate.replay import replay
-
-    when = instant(since, "--since") if since else None
-    loaded, conn = _connect(project, database_url)
-    with conn:
-        try:
-            result = replay(conn, loaded, entity, target, key, when)
-        except ValueError as exc:
-            raise MdmError(str(exc)) from exc
+    body: dict[str, Any] = {"entity": entity, "target": target, "key": key,
+                            "since": instant(since, "--since").isoformat() if since else None}
+    result = call("POST", "/api/v1/deliveries/replay", json=body)
     what = f"{entity} {key}" if key else f"{entity} records" + (f" changed since {since}" if since else "")
-    console.print(f"queued {result.queued} deliveries to {target} ({what})")
-    if result.quarantined:
-        console.print(f"[yellow]{result.quarantined} quarantined current version(s) not re-sent: "
+    console.print(f"queued {result['queued']} deliveries to {target} ({what})")
+    if result["quarantined"]:
+        console.print(f"[yellow]{result['quarantined']} quarantined current version(s) not re-sent: "
                       "'mdm tasks list --type rule_violation' shows them[/yellow]")
-    if key and result.queued == 0 and not result.quarantined:
+    if key and result["queued"] == 0 and not result["quarantined"]:
         raise MdmError(f"no golden record {entity} {key!r}")
 
 

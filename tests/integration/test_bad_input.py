@@ -86,8 +86,9 @@ def test_status_lists_failed_rows(bad_stack: DemoStack):
 
 
 def test_records_shows_golden_record_with_xrefs_and_version(bad_stack: DemoStack):
-    shown = _mdm("records", "supplier", "S0001", "--project", str(bad_stack.project_dir),
-                 env={"MDM_DATABASE_URL": bad_stack.hub_url, "COLUMNS": "250"})
+    shown = _mdm("records", "supplier", "S0001", env={  # through the hub's API, as an auditor
+        "MDM_API_URL": bad_stack.api_url, "MDM_TOKEN": bad_stack.token("auditor.kim", "auditor"),
+        "COLUMNS": "250"})
     assert shown.returncode == 0, shown.stderr
     assert "supplier S0001" in shown.stdout and "erp=" in shown.stdout
     assert "oa=" in shown.stdout and "wms=" in shown.stdout and "version" in shown.stdout

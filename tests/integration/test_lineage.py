@@ -24,10 +24,15 @@ def _api(stack, path: str, **params):
     return response.json()
 
 
-def _mdm(stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args, "-p", str(stack.project_dir)],
-                          env={**stack.env(), "COLUMNS": "250"}, capture_output=True, text=True,
-                          timeout=120)
+def _mdm(stack, *args: str, role: str | None = "auditor") -> subprocess.CompletedProcess[str]:
+    """The CLI against the running hub, signed in (MDM_TOKEN) as a user with `role` (None: no
+    token at all)."""
+    env = {k: v for k, v in stack.env().items() if k != "MDM_TOKEN"}
+    env.update(MDM_API_URL=stack.api_url, COLUMNS="250")
+    if role is not None:
+        env["MDM_TOKEN"] = stack.token(f"{role}.kim", role)
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_history_shows_each_version_with_what_changed_and_the_erp_commit(stack):
@@ -166,6 +171,20 @@ def test_lineage_page_draws_the_graph_and_every_box_links_to_its_data(stack):
     assert {e["label"] for e in graph["edges"]} >= {"made", "sent", "acked", "next"}
 
 
+def test_the_cli_asks_the_hub_with_a_token_and_the_role_decides(stack):
+    unsigned = _mdm(stack, "history", "supplier", "S0001", role=None)
+    assert unsigned.returncode == 1 and "MDM_TOKEN" in unsigned.stderr, unsigned.stderr
+    assert "Traceback" not in unsigned.stderr
+    shown = _mdm(stack, "records", "supplier", "S0001")  # an auditor reads
+    assert shown.returncode == 0 and "supplier S0001" in shown.stdout and "erp=" in shown.stdout, shown.stderr
+    refused = _mdm(stack, "replay", "supplier", "S0001", "--target", "oa")  # but does not re-send
+    assert refused.returncode == 1 and "403" in refused.stderr and "admin" in refused.stderr, refused.stderr
+    unknown = _mdm(stack, "history", "suppliers", "S0001")
+    assert unknown.returncode == 1 and "unknown entity 'suppliers'" in unknown.stderr, unknown.stderr
+    missing = _mdm(stack, "lineage", "supplier", "NOPE", "--field", "name")
+    assert missing.returncode == 1 and "no supplier with business key or golden id 'NOPE'" in missing.stderr
+
+
 def _midpoint(a: str, b: str) -> str:
     from datetime import datetime
 
@@ -215,5 +234,5 @@ def test_retention_drops_old_versions_never_the_current_one_nor_one_a_task_needs
     assert [v["version"] for v in history] == kept[::-1]
     assert history[1]["changes"] == {"region": {"from": "区域2", "to": "区域3"}}
     assert history[2]["changes"] is None and "dropped" in history[2]["note"]  # its predecessor is gone
-    shown = _mdm(stack, "prune", "--dry-run")
+    shown = _mdm(stack, "prune", "--dry-run", "-p", str(stack.project_dir))  # on the database
     assert shown.returncode == 0 and "customer" not in shown.stdout  # the demo project has no customer policy

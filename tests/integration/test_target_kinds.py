@@ -110,8 +110,10 @@ def test_sql_amqp_and_nats_targets_receive_the_demo_changes(brokered):
 
 
 def _mdm(stack: DemoStack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args, "-p", str(stack.project_dir)],
-                          env=stack.env(), capture_output=True, text=True, timeout=120)
+    """The CLI against the running hub, as an admin (MDM_TOKEN, MDM_API_URL)."""
+    env = {**stack.env(), "MDM_API_URL": stack.api_url, "MDM_TOKEN": stack.token(), "COLUMNS": "250"}
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_replay_resends_the_current_version_with_a_new_idempotency_key(brokered):
