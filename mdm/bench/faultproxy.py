@@ -93,6 +93,10 @@ class FaultProxy:
         try:
             await asyncio.gather(self._pipe(client_reader, up_writer, client_writer),
                                  self._pipe(up_reader, client_writer, up_writer))
+        except asyncio.CancelledError:
+            # The proxy is closing. Python 3.11's stream server asks a cancelled handler task
+            # for its exception and logs the CancelledError as an error: end normally instead.
+            pass
         finally:
             for writer in (client_writer, up_writer):
                 self._writers.discard(writer)
