@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from mdm.errors import RuntimeSetupError
 from mdm.runtime.postgres import EmbeddedPostgres, free_port
 from mdm.runtime.settings import REPO_ROOT
 from mdm.runtime.supervisor import _die_with_parent
@@ -40,6 +42,7 @@ class DemoStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # wins over the defaults below
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _log_offsets: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -101,23 +104,44 @@ class DemoStack:
     def start_targets(self, niceness: int = 0) -> None:
         """Start the demo OA and WMS servers. `niceness` > 0 lowers their CPU priority (the
         bench uses it to stand for targets that run on machines of their own)."""
-        self.oa_port = self.oa_port or free_port()
-        self.wms_port = self.wms_port or free_port()
-        self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
-                                self.pg.url("wms"), str(self.oa_port), str(self.wms_port)],
-                    niceness)
-        for url in (self.oa_url, self.wms_url):
-            wait_http(f"{url}/healthz", 30)
+        chosen = not (self.oa_port or self.wms_port)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.oa_port = self.oa_port or free_port()
+            self.wms_port = self.wms_port or free_port()
+            self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
+                                    self.pg.url("wms"), str(self.oa_port), str(self.wms_port)],
+                        niceness)
+            try:
+                for url in (self.oa_url, self.wms_url):
+                    wait_http(f"{url}/healthz", 30, self._alive("targets"))
+                return
+            except PortTaken:
+                if not chosen or attempt == PORT_ATTEMPTS:
+                    raise
+                logger.warning("demo targets: a chosen port was taken meanwhile; choosing again")
+                self.stop_process("targets")
+                self.oa_port = self.wms_port = 0
 
     def start_hub(self, roles: str = "capture,process,propagate,api") -> None:
         from mdm.store.database import upgrade_database
 
-        self.api_port = self.api_port or free_port()
+        chosen = not self.api_port
         upgrade_database(self.hub_url)
-        self._spawn("hub", [sys.executable, "-m", "mdm.cli.main", "up", "--roles", roles,
-                            "--project", str(self.project_dir)])
-        if "api" in roles:
-            wait_http(f"{self.api_url}/healthz", 180)  # a busy 2-core machine starts four roles slowly
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self.api_port = self.api_port or free_port()
+            self._spawn("hub", [sys.executable, "-m", "mdm.cli.main", "up", "--roles", roles,
+                                "--project", str(self.project_dir)])
+            if "api" not in roles:
+                return
+            try:  # a busy 2-core machine starts four roles slowly
+                wait_http(f"{self.api_url}/healthz", 180, self._alive("hub"))
+                return
+            except PortTaken:
+                if not chosen or attempt == PORT_ATTEMPTS:
+                    raise
+                logger.warning("hub API: the chosen port was taken meanwhile; choosing again")
+                self.stop_process("hub")
+                self.api_port = 0
 
     def ensure_user(self, username: str, role: str, password: str | None = None,
                     display_name: str | None = None) -> None:
@@ -171,8 +195,33 @@ class DemoStack:
             if niceness:
                 os.nice(niceness)
 
+        self._log_offsets[name] = log.tell()
         self.processes[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=log,
                                                 preexec_fn=prepare)  # noqa: PLW1509
+
+    def _alive(self, name: str) -> Callable[[], None]:
+        """A check for wait_http: raises once process `name` has ended, or logged that its port
+        was taken (the hub's supervisor would restart its API on the same port for ever),
+        saying why from its log since it was started."""
+        log = self.state_dir / f"{name}.log"
+        read_from = [self._log_offsets.get(name, 0)]
+        recent = [""]  # the last few KiB read: enough for the message and for a split phrase
+
+        def check() -> None:
+            with log.open("rb") as f:
+                f.seek(read_from[0])
+                chunk = f.read()
+            read_from[0] += len(chunk)
+            text = recent[0] = (recent[0] + chunk.decode("utf-8", errors="replace"))[-4096:]
+            if "address already in use" in text:
+                raise PortTaken(f"{name}: a port was taken before the server could bind it")
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                tail = "\n".join(text.strip().splitlines()[-5:])
+                raise RuntimeSetupError(f"{name} ended with exit code {proc.returncode} "
+                                        f"(see {log}):\n{tail}")
+
+        return check
 
     def kill_hub(self) -> None:
         """kill -9 of the hub supervisor; its children die with it (PDEATHSIG)."""
@@ -209,7 +258,16 @@ class DemoStack:
         return path
 
 
-def wait_http(url: str, timeout: float) -> None:
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """A free port we chose was taken (e.g. as another connection's ephemeral port) before our
+    server could bind it."""
+
+
+def wait_http(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
+    """Wait until `url` answers; `alive()` raises if the server has ended meanwhile."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -218,5 +276,7 @@ def wait_http(url: str, timeout: float) -> None:
                 return
         except httpx.HTTPError as exc:
             last = exc
+        if alive is not None:
+            alive()
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s ({last})")

@@ -60,7 +60,8 @@ def _write(url: str, statements: list[tuple[sql.Composed, tuple[Any, ...]]]) -> 
         for statement, params in statements:
             if erp.execute(statement, params).rowcount != 1:
                 raise LookupError(f"no single row matched: {statement.as_string(erp)} {params}")
-        row = erp.execute("SELECT txid_current()").fetchone()
+        # The 32-bit xid, as Debezium reports it in `source.txId` (txid_current adds the epoch).
+        row = erp.execute("SELECT txid_current() % 4294967296").fetchone()
         assert row is not None
         return int(row[0])
 

@@ -35,10 +35,7 @@ def _pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
 def erp(_pg: EmbeddedPostgres) -> Iterator[psycopg.Connection[Any]]:
     _pg.create_database("erp")
     with psycopg.connect(_pg.url("erp"), autocommit=True) as conn:
-        started = time.monotonic()
-        counts = seed_erp(conn, **SEED_SIZES)
-        elapsed = time.monotonic() - started
-        assert elapsed < 3.0, f"seeding took {elapsed:.1f} s"
+        counts = seed_erp(conn, **SEED_SIZES)  # (its speed is the bench's business, not a test's)
         assert counts["supplier"] == SEED_SIZES["suppliers"]
         yield conn
 
