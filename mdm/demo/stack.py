@@ -214,7 +214,7 @@ class DemoStack:
             read_from[0] += len(chunk)
             text = recent[0] = (recent[0] + chunk.decode("utf-8", errors="replace"))[-4096:]
             if "address already in use" in text:
-                raise PortTaken(f"{name}: a port was taken before the server could bind it")
+                raise PortTaken(f"{name}: its port is in use by another program (see {log})")
             proc = self.processes[name]
             if proc.poll() is not None:
                 tail = "\n".join(text.strip().splitlines()[-5:])
@@ -261,9 +261,9 @@ class DemoStack:
 PORT_ATTEMPTS = 3
 
 
-class PortTaken(RuntimeError):
-    """A free port we chose was taken (e.g. as another connection's ephemeral port) before our
-    server could bind it."""
+class PortTaken(RuntimeSetupError):
+    """A port was taken before our server could bind it: a free one we chose (e.g. taken as
+    another connection's ephemeral port meanwhile — we choose again), or one the user asked for."""
 
 
 def wait_http(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
