@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -33,10 +34,23 @@ def _scenario(stack: DemoStack) -> int:
     wait_observed(stack.pg.url("wms"), stack.hub_url, "wms")
     with psycopg.connect(stack.hub_url, autocommit=True) as conn:
         add_user(conn, "li.na", "steward", PASSWORD, display_name="李娜")
+        add_user(conn, "wang.qiang", "admin", PASSWORD, display_name="王强")
         row = conn.execute("SELECT id FROM task WHERE type = 'divergence' AND business_key = 'S0003' "
                            "AND status = 'open'").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _signed_in(browser: Any, stack: DemoStack, username: str) -> Any:
+    """A page at 1280×800 in Chinese, signed in as `username` (a context of its own)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
+                               extra_http_headers={"accept-language": "zh-CN,zh"}).new_page()
+    page.goto(f"{stack.api_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.api_url}/")
+    return page
 
 
 def take(folder: Path) -> list[Path]:
@@ -54,18 +68,18 @@ def take(folder: Path) -> list[Path]:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
-                page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN",
-                                        extra_http_headers={"accept-language": "zh-CN,zh"})
-                page.goto(f"{stack.api_url}/login")
-                page.fill("input[name=username]", "li.na")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("button[type=submit]")
+                shots = [folder / "workbench-inbox.png", folder / "workbench-task.png",
+                         folder / "workbench-config.png"]
+                page = _signed_in(browser, stack, "li.na")
                 page.wait_for_selector("table.tasks")
-                shots = [folder / "workbench-inbox.png", folder / "workbench-task.png"]
                 page.screenshot(path=str(shots[0]))
                 page.goto(f"{stack.api_url}/tasks/{task_id}")
                 page.wait_for_selector("table.compare")
                 page.screenshot(path=str(shots[1]), full_page=True)
+                page = _signed_in(browser, stack, "wang.qiang")
+                page.goto(f"{stack.api_url}/admin/config")
+                page.wait_for_selector("section.config-targets")
+                page.screenshot(path=str(shots[2]), full_page=True)
                 browser.close()
             return shots
         finally:
