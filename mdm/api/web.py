@@ -57,6 +57,14 @@ def _signed_in(request: Request) -> Caller | RedirectResponse:
     return caller
 
 
+def _admin(request: Request) -> Caller | RedirectResponse:
+    """The signed-in admin (a redirect to sign in; 403 for another role)."""
+    caller = _signed_in(request)
+    if not isinstance(caller, RedirectResponse) and caller.who.role != "admin":
+        raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
+    return caller
+
+
 def _local(path: str) -> str:
     """A redirect target on this site only (not //elsewhere.example)."""
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
@@ -157,21 +165,17 @@ def web_router() -> APIRouter:
 
     @router.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request, db: Db) -> Response:
-        caller = _signed_in(request)
+        caller = _admin(request)
         if isinstance(caller, RedirectResponse):
             return caller
-        if caller.who.role != "admin":
-            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
         people = sorted(list_users(raw(db)), key=lambda u: pinyin_key(u["display_name"] or u["username"]))
         return _page(request, "users.html", who=caller.who, csrf=caller.csrf, users=people)
 
     @router.get("/admin/config", response_class=HTMLResponse)
     def config_page(request: Request, db: Db) -> Response:
-        caller = _signed_in(request)
+        caller = _admin(request)
         if isinstance(caller, RedirectResponse):
             return caller
-        if caller.who.role != "admin":
-            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
         return _page(request, "config.html", who=caller.who, csrf=caller.csrf,
                      config=describe(db, request.app.state.project))
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from mdm.capture.inbox import append_events
-from mdm.capture.models import ChangeEvent, PoisonRecord, Progress, TransactionEnd, parse_envelope
+from mdm.capture.models import Batch, parse_envelope
 from mdm.config.loader import expand_env
 from mdm.config.models import SourceSpec
 from mdm.errors import ConfigError, TransientError
@@ -130,39 +130,27 @@ class InboxHandler:
         return self._conn
 
     def handle(self, records: list[Any]) -> None:
-        events: list[ChangeEvent] = []
-        poison: list[PoisonRecord] = []
-        ends: list[TransactionEnd] = []
-        last_lsn: int | None = None
+        batch = Batch()
         for record in records:
             value = record.value()
-            parsed = parse_envelope(
+            batch.add(parse_envelope(
                 self.source, partial(_destination_of, record), partial(_key_of, record),
-                None if value is None else str(value), self.primary_keys)
-            if isinstance(parsed, ChangeEvent):
-                events.append(parsed)
-            elif isinstance(parsed, PoisonRecord):
-                poison.append(parsed)
-            elif isinstance(parsed, TransactionEnd):
-                ends.append(parsed)
-            elif isinstance(parsed, Progress) and parsed.lsn:
-                last_lsn = parsed.lsn
-        self._append_with_retry(events, poison, ends, last_lsn)
+                None if value is None else str(value), self.primary_keys))
+        self._append_with_retry(batch)
 
-    def _append_with_retry(self, events: list[ChangeEvent], poison: list[PoisonRecord],
-                           ends: list[TransactionEnd], last_lsn: int | None) -> None:
+    def _append_with_retry(self, batch: Batch) -> None:
         """The hub database may restart: retry until the batch is durable (never drop it)."""
         delay = 0.2
         while True:
             try:
-                inserted = append_events(self._connection(), self.source, events, poison,
-                                         last_lsn, ends)
-                logger.debug("inbox batch source=%s events=%d new=%d", self.source, len(events),
-                             inserted)
+                inserted = append_events(self._connection(), self.source, batch.events,
+                                         batch.poison, batch.last_lsn, batch.ends)
+                logger.debug("inbox batch source=%s events=%d new=%d", self.source,
+                             len(batch.events), inserted)
                 return
             except psycopg.OperationalError as exc:
                 logger.warning("inbox write failed source=%s events=%d, retrying in %.1fs: %s",
-                               self.source, len(events), delay, exc)
+                               self.source, len(batch.events), delay, exc)
                 if self._conn is not None:
                     self._conn.close()
                 self._conn = None

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 
 from mdm.capture.inbox import append_events
-from mdm.capture.models import ChangeEvent, PoisonRecord, Progress, TransactionEnd, parse_envelope
+from mdm.capture.models import Batch, parse_envelope
 from mdm.capture.service import primary_keys
 from mdm.config.loader import Project
 
@@ -91,19 +91,9 @@ def ingest(conn: psycopg.Connection, project: Project, body: bytes,
     envelopes = _envelopes(body)
     name = resolve_source(project, source, envelopes)
     keys = primary_keys(project, name)
-    events: list[ChangeEvent] = []
-    poison: list[PoisonRecord] = []
-    ends: list[TransactionEnd] = []
-    last_lsn: int | None = None
+    batch = Batch()
     for envelope in envelopes:
-        parsed: Any = parse_envelope(name, partial(_destination, name, envelope), None, envelope, keys)
-        if isinstance(parsed, ChangeEvent):
-            events.append(parsed)
-        elif isinstance(parsed, PoisonRecord):
-            poison.append(parsed)
-        elif isinstance(parsed, TransactionEnd):
-            ends.append(parsed)
-        elif isinstance(parsed, Progress) and parsed.lsn:
-            last_lsn = parsed.lsn
-    new = append_events(conn, name, events, poison, last_lsn, ends)
-    return Ingested(name, len(envelopes), len(events), new, len(poison), len(ends))
+        batch.add(parse_envelope(name, partial(_destination, name, envelope), None, envelope, keys))
+    new = append_events(conn, name, batch.events, batch.poison, batch.last_lsn, batch.ends)
+    return Ingested(name, len(envelopes), len(batch.events), new, len(batch.poison),
+                    len(batch.ends))

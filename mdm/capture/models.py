@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +68,26 @@ def row_key_of(key: Any) -> str:
     if isinstance(key, dict):
         return "|".join("" if v is None else str(v) for v in key.values())
     return "" if key is None else str(key)
+
+
+@dataclass
+class Batch:
+    """A batch of parsed records, sorted by kind, as the inbox takes them (`append_events`)."""
+
+    events: list[ChangeEvent] = field(default_factory=list)
+    poison: list[PoisonRecord] = field(default_factory=list)
+    ends: list[TransactionEnd] = field(default_factory=list)
+    last_lsn: int | None = None  # the newest position a heartbeat or message reported
+
+    def add(self, parsed: ChangeEvent | PoisonRecord | Progress | TransactionEnd | None) -> None:
+        if isinstance(parsed, ChangeEvent):
+            self.events.append(parsed)
+        elif isinstance(parsed, PoisonRecord):
+            self.poison.append(parsed)
+        elif isinstance(parsed, TransactionEnd):
+            self.ends.append(parsed)
+        elif isinstance(parsed, Progress) and parsed.lsn:
+            self.last_lsn = parsed.lsn
 
 
 def position_of(source_block: dict[str, Any]) -> tuple[str, int | None]:

@@ -104,44 +104,53 @@ class DemoStack:
     def start_targets(self, niceness: int = 0) -> None:
         """Start the demo OA and WMS servers. `niceness` > 0 lowers their CPU priority (the
         bench uses it to stand for targets that run on machines of their own)."""
-        chosen = not (self.oa_port or self.wms_port)
-        for attempt in range(1, PORT_ATTEMPTS + 1):
+
+        def spawn() -> list[str]:
             self.oa_port = self.oa_port or free_port()
             self.wms_port = self.wms_port or free_port()
             self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
                                     self.pg.url("wms"), str(self.oa_port), str(self.wms_port)],
                         niceness)
-            try:
-                for url in (self.oa_url, self.wms_url):
-                    wait_http(f"{url}/healthz", 30, self._alive("targets"))
-                return
-            except PortTaken:
-                if not chosen or attempt == PORT_ATTEMPTS:
-                    raise
-                logger.warning("demo targets: a chosen port was taken meanwhile; choosing again")
-                self.stop_process("targets")
-                self.oa_port = self.wms_port = 0
+            return [self.oa_url, self.wms_url]
+
+        def unchoose() -> None:
+            self.oa_port = self.wms_port = 0
+
+        self._start_on_free_ports("targets", spawn, unchoose, not (self.oa_port or self.wms_port), 30)
 
     def start_hub(self, roles: str = "capture,process,propagate,api") -> None:
         from mdm.store.database import upgrade_database
 
-        chosen = not self.api_port
-        upgrade_database(self.hub_url)
-        for attempt in range(1, PORT_ATTEMPTS + 1):
+        def spawn() -> list[str]:
             self.api_port = self.api_port or free_port()
             self._spawn("hub", [sys.executable, "-m", "mdm.cli.main", "up", "--roles", roles,
                                 "--project", str(self.project_dir)])
-            if "api" not in roles:
-                return
-            try:  # a busy 2-core machine starts four roles slowly
-                wait_http(f"{self.api_url}/healthz", 180, self._alive("hub"))
+            return [self.api_url] if "api" in roles else []
+
+        def unchoose() -> None:
+            self.api_port = 0
+
+        upgrade_database(self.hub_url)
+        # a busy 2-core machine starts four roles slowly
+        self._start_on_free_ports("hub", spawn, unchoose, not self.api_port, 180)
+
+    def _start_on_free_ports(self, name: str, spawn: Callable[[], list[str]],
+                             unchoose: Callable[[], None], chosen: bool, timeout: float) -> None:
+        """Spawn process `name` and wait until each address it serves answers /healthz. A free
+        port we chose can be taken before the server binds it (another connection's ephemeral
+        port): then choose again, a few times. A port the caller chose is never changed."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            urls = spawn()
+            try:
+                for url in urls:
+                    wait_http(f"{url}/healthz", timeout, self._alive(name))
                 return
             except PortTaken:
                 if not chosen or attempt == PORT_ATTEMPTS:
                     raise
-                logger.warning("hub API: the chosen port was taken meanwhile; choosing again")
-                self.stop_process("hub")
-                self.api_port = 0
+                logger.warning("%s: a port chosen for it was taken meanwhile; choosing again", name)
+                self.stop_process(name)
+                unchoose()
 
     def ensure_user(self, username: str, role: str, password: str | None = None,
                     display_name: str | None = None) -> None:
