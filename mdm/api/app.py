@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from mdm.api.auth import Reader
 from mdm.api.configuration import config_router
-from mdm.api.database import Db
+from mdm.api.database import Db, record_or_404
 from mdm.api.deliveries import deliveries_router
 from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
@@ -79,16 +79,13 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         return queries.list_records(db, entity, limit, offset, status)
 
     @app.get("/api/v1/records/{entity}/{key}")
-    def record(entity: str, key: str, db: Db, _: Reader) -> dict[str, Any]:
-        entity_or_404(entity)
-        found = queries.find_record(db, entity, key)
-        if found is None:
-            raise HTTPException(404, f"no {entity} with business key or golden id {key!r}")
-        return found
+    def record(entity: str, key: str, request: Request, db: Db, _: Reader) -> dict[str, Any]:
+        return record_or_404(request, db, entity, key)
 
     @app.get("/api/v1/records/{entity}/{key}/deliveries")
-    def record_deliveries(entity: str, key: str, db: Db, who: Reader) -> list[dict[str, Any]]:
-        found = record(entity, key, db, who)
+    def record_deliveries(entity: str, key: str, request: Request, db: Db,
+                          _: Reader) -> list[dict[str, Any]]:
+        found = record_or_404(request, db, entity, key)
         return queries.deliveries_of(db, found["golden_id"])
 
     @app.get("/api/v1/deliveries")

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin, Reader
-from mdm.api.tasks import Pg
+from mdm.api.database import Pg
 from mdm.propagate.outbox import OUTBOX_CHANNEL
 from mdm.propagate.replay import replay
 

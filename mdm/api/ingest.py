@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from mdm.api.auth import Ingester
-from mdm.api.tasks import Pg
+from mdm.api.database import Pg
 from mdm.capture.http_ingest import UnknownSource, ingest
 from mdm.config.loader import Project
 

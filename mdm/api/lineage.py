@@ -11,21 +11,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from mdm.api.auth import READ, require
-from mdm.api.database import Db
-from mdm.config.loader import Project
-from mdm.golden import queries as golden_queries
+from mdm.api.database import Db, record_or_404
 from mdm.lineage import graph as lineage_graph
 from mdm.lineage import queries
-
-
-def _found(request: Request, db: Any, entity: str, key: str) -> dict[str, Any]:
-    project: Project = request.app.state.project
-    if entity not in project.entities:
-        raise HTTPException(404, f"unknown entity {entity!r}; known: {sorted(project.entities)}")
-    found = golden_queries.find_record(db, entity, key)
-    if found is None:
-        raise HTTPException(404, f"no {entity} with business key or golden id {key!r}")
-    return found
 
 
 def _aware(instant: datetime, name: str) -> datetime:
@@ -44,7 +32,7 @@ def lineage_router() -> APIRouter:
                 before_version: int | None = None) -> list[dict[str, Any]]:
         """Versions newest first, each with its cause and `changes` (attribute → from/to).
         With `as_of`: only the version valid at that instant (valid_from <= as_of < valid_to)."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         if as_of is not None:
             version = queries.as_of(db, found["golden_id"], _aware(as_of, "as_of"))
             return [] if version is None else [version]
@@ -53,7 +41,7 @@ def lineage_router() -> APIRouter:
     @router.get(base + "/as-of")
     def as_of(entity: str, key: str, t: datetime, request: Request, db: Db) -> dict[str, Any]:
         """The golden record as it was at instant `t`."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         version = queries.as_of(db, found["golden_id"], _aware(t, "t"))
         if version is None:
             raise HTTPException(404, f"{entity} {key} did not exist at {t.isoformat()}")
@@ -61,7 +49,7 @@ def lineage_router() -> APIRouter:
 
     @router.get(base + "/versions/{number}")
     def version(entity: str, key: str, number: int, request: Request, db: Db) -> dict[str, Any]:
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         result = queries.version(db, found["golden_id"], number)
         if result is None:
             raise HTTPException(404, f"{entity} {key} has no version {number}")
@@ -73,7 +61,7 @@ def lineage_router() -> APIRouter:
                       before_version: int | None = None) -> list[dict[str, Any]]:
         """Each value the attribute took (the newest `limit`, oldest first; page back with
         `before_version`), what set it, and when each target received it."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         spec = request.app.state.project.entities[entity]
         if attribute not in spec.attributes and attribute not in spec.children:
             raise HTTPException(404, f"{entity} has no attribute {attribute!r}")
@@ -83,7 +71,7 @@ def lineage_router() -> APIRouter:
     def why(entity: str, key: str, target: str, field: str, request: Request,
             db: Db) -> dict[str, Any]:
         """Why `target` shows what it shows in `field`: back to what set the value."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         spec = request.app.state.project.entities[entity]
         if target not in spec.targets:
             raise HTTPException(404, f"{entity} is not sent to {target!r}; its targets: {sorted(spec.targets)}")
@@ -96,7 +84,7 @@ def lineage_router() -> APIRouter:
     def lineage_json(entity: str, key: str, request: Request, db: Db,
                      versions: Annotated[int, Query(ge=1, le=500)] = 30) -> dict[str, Any]:
         """The lineage graph (node-link JSON): cause → version → delivery → ack."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         graph = lineage_graph.build(db, entity, found["business_key"], found["golden_id"], versions)
         return dict(nx.node_link_data(graph, edges="edges"))
 
@@ -104,7 +92,7 @@ def lineage_router() -> APIRouter:
     def lineage_page(entity: str, key: str, request: Request, db: Db,
                      versions: Annotated[int, Query(ge=1, le=500)] = 30) -> str:
         """The lineage page: the graph drawn as SVG, each box a link to its JSON."""
-        found = _found(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
         graph = lineage_graph.build(db, entity, found["business_key"], found["golden_id"], versions)
         title = f"{entity} {found['business_key']} — lineage"
         return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions)

@@ -1,16 +1,15 @@
 """Task endpoints: list, show and resolve steward tasks (`/api/v1/tasks…`)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Decider, Reader
+from mdm.api.database import Pg
 from mdm.steward import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
 from mdm.steward.erp_write import apply_requests
@@ -29,14 +28,6 @@ class Resolution(BaseModel):
                               "user's; if given, it must be that user's name.")
     reason: str | None = None
     values: dict[str, Any] | None = Field(None, description="approve_edited: attribute → value.")
-
-
-def _psycopg(request: Request) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(request.app.state.libpq_url, autocommit=True) as conn:
-        yield conn
-
-
-Pg = Annotated[psycopg.Connection, Depends(_psycopg)]
 
 
 def tasks_router() -> APIRouter:

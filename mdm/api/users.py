@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin
-from mdm.api.tasks import Pg
+from mdm.api.database import Pg
 from mdm.steward.users import UserError, add_user, disable_user, issue_token, list_users
 
 

@@ -36,45 +36,36 @@ class Ingested:
     transactions_ended: int
 
 
-def _envelopes(body: bytes) -> list[str]:
-    """The body's records as JSON strings; a body that is not JSON is one (unparseable) record."""
+@dataclass(frozen=True)
+class _Record:
+    text: str  # as parse_envelope (and an unparseable record's kept copy) takes it
+    source_block: dict[str, Any]  # the envelope's `source`, or {} when there is none
+
+
+def _records(body: bytes) -> list[_Record]:
+    """The body's records; a body that is not JSON is one (unparseable) record."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return [body.decode("utf-8", errors="replace")]
-    items = doc if isinstance(doc, list) else [doc]
+        return [_Record(body.decode("utf-8", errors="replace"), {})]
     out = []
-    for item in items:
+    for item in doc if isinstance(doc, list) else [doc]:
         if isinstance(item, dict) and "payload" in item and "schema" in item:
             item = item["payload"]  # JsonConverter with schemas.enable=true
-        out.append(orjson.dumps(item).decode())
+        block = item.get("source") if isinstance(item, dict) else None
+        out.append(_Record(orjson.dumps(item).decode(), block if isinstance(block, dict) else {}))
     return out
 
 
-def _source_block(envelope: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(envelope)
-    except orjson.JSONDecodeError:
-        return {}
-    block = value.get("source") if isinstance(value, dict) else None
-    return block if isinstance(block, dict) else {}
-
-
-def _named_source(envelope: str) -> str | None:
-    name = _source_block(envelope).get("name")
-    return str(name) if name else None
-
-
-def _destination(source: str, envelope: str) -> str:
+def _destination(source: str, block: dict[str, Any]) -> str:
     """The topic the record would have had (`erp.public.supplier`), for a kept record."""
-    block = _source_block(envelope)
     parts = [source, block.get("schema"), block.get("table")]
     return ".".join(str(p) for p in parts if p) if block.get("table") else f"{source}.http-ingest"
 
 
-def resolve_source(project: Project, asked: str | None, envelopes: list[str]) -> str:
+def resolve_source(project: Project, asked: str | None, records: list[_Record]) -> str:
     """`?source=` if given, else the `source.name` (Debezium's topic.prefix) the records carry."""
-    names = {n for n in (_named_source(e) for e in envelopes) if n}
+    names = {str(r.source_block["name"]) for r in records if r.source_block.get("name")}
     if asked is None and len(names) == 1:
         asked = names.pop()
     if asked is None:
@@ -88,12 +79,11 @@ def resolve_source(project: Project, asked: str | None, envelopes: list[str]) ->
 def ingest(conn: psycopg.Connection, project: Project, body: bytes,
            source: str | None = None) -> Ingested:
     """Parse the body and append it to the inbox in one transaction."""
-    envelopes = _envelopes(body)
-    name = resolve_source(project, source, envelopes)
+    records = _records(body)
+    name = resolve_source(project, source, records)
     keys = primary_keys(project, name)
     batch = Batch()
-    for envelope in envelopes:
-        batch.add(parse_envelope(name, partial(_destination, name, envelope), None, envelope, keys))
+    for r in records:
+        batch.add(parse_envelope(name, partial(_destination, name, r.source_block), None, r.text, keys))
     new = append_events(conn, name, batch.events, batch.poison, batch.last_lsn, batch.ends)
-    return Ingested(name, len(envelopes), len(batch.events), new, len(batch.poison),
-                    len(batch.ends))
+    return Ingested(name, len(records), len(batch.events), new, len(batch.poison), len(batch.ends))

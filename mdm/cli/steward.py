@@ -91,15 +91,15 @@ def resolve_cmd(task_id: int,
 
 @tasks_app.command("change-requests")
 def change_requests_cmd(
-        status: Annotated[str, typer.Option(help="open | all")] = "open",
+        status: Annotated[str, typer.Option(help="open | applied | all")] = "open",
         csv_path: Annotated[Path | None, typer.Option("--csv", help="Write them here as CSV (UTF-8 with BOM).")] = None,
-        project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """System values stewards accepted as change requests to the ERP, for the ERP team."""
+) -> None:
+    """System values stewards accepted as change requests to the ERP, for the ERP team.
+
+    Asks the running hub, like the other tasks commands."""
     from mdm.steward import change_requests
 
-    _, conn = _connect(project, database_url)
-    with conn:
-        found = change_requests.list_requests(conn, None if status == "all" else status)
+    found = call("GET", "/api/v1/change-requests", params={"status": status})
     if csv_path:
         csv_path.write_text(change_requests.as_csv(found), encoding="utf-8")
         console.print(f"wrote {len(found)} change request(s) to {csv_path}")

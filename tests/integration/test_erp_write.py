@@ -4,7 +4,11 @@ commit back, and the new golden version cites the very transaction the request r
 receives the accepted value; OA's copy no longer diverges."""
 from __future__ import annotations
 
+import csv
+import io
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +71,16 @@ def test_an_accepted_change_request_is_written_to_the_erp_and_comes_back_as_its_
     assert entry["actor"] == "steward.li" and str(tx_id) in entry["reason"]
     exported = steward.get("/api/v1/change-requests", params={"status": "applied"}).json()
     assert [(r["business_key"], r["erp_tx_id"]) for r in exported] == [("S0005", tx_id)]
+    # the CLI exports the same for the ERP team, through the hub's API as an auditor
+    csv_path = writing.state_dir / "applied.csv"
+    done = subprocess.run([sys.executable, "-m", "mdm.cli.main", "tasks", "change-requests",
+                           "--status", "applied", "--csv", str(csv_path)], capture_output=True, text=True,
+                          env={**writing.env(), "MDM_API_URL": writing.api_url,
+                               "MDM_TOKEN": writing.token("auditor.erp", "auditor")}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [header, row] = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert dict(zip(header, row))["erp_tx_id"] == str(tx_id)
+    assert dict(zip(header, row))["requested_value"] == "OA里改对的供应商名"
 
 
 def test_a_request_the_erp_refuses_stays_open_with_its_reason(writing):
