@@ -58,6 +58,10 @@ class FaultProxy:
         if name == "down":
             self._loop.call_soon_threadsafe(self._cut_all)
 
+    def open_connections(self) -> int:
+        """Client connections being forwarded now."""
+        return len(self._writers) // 2
+
     def stop(self) -> None:
         async def close() -> None:
             self._cut_all()

@@ -36,6 +36,7 @@ AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 NATS_URL = "nats://127.0.0.1:4222"
 KINDS = {"rest": "oa", "sql": "oa_db", "amqp": "events", "nats": "stream"}
 SCENARIOS = ("target_down", "flaky", "rejected", "worker_killed", "postgres_restarted")
+FAULT_TIMEOUT_S = 300.0  # a fault that has not happened by then never will
 FAST_RETRY = {"timeout_s": 2, "max_attempts": 1000,
               "backoff": {"initial_ms": 50, "max_ms": 1000, "multiplier": 2.0}}
 RECEIPT_SQL = """
@@ -147,32 +148,40 @@ class FaultLab:
 
     # -- a scenario --------------------------------------------------------------------------
     def run(self, scenario: str, changes: int, rate: float) -> dict[str, Figures]:
-        """Edit `changes` employee rows at `rate` per second while the fault plays out; wait
-        until everything is delivered (or dead); return the figures per target kind."""
+        """Edit at least `changes` employee rows at `rate` per second while the fault plays
+        out; wait until everything is delivered (or dead); return the figures per target kind.
+
+        Each fault waits for the condition it needs (edits flowing, a batch in flight, the
+        failed attempts it is about) rather than for a fixed time, and the edits go on until
+        the fault is over, so the fault happens whatever the machine's speed.
+        """
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
         marks = self._marks()
         drain_queue(AMQP_URL, self.queue)  # what arrived before this scenario is not counted
         self.extra: dict[str, Any] = {}
-        done = threading.Event()
-        writer = threading.Thread(target=self._edit_employees, args=(changes, rate, done))
-        writer.start()
+        self._written = 0
+        self._fault_over = threading.Event()
+        self._writer = threading.Thread(target=self._edit_employees, args=(changes, rate))
+        self._writer.start()
         try:
-            getattr(self, f"_{scenario}")(done)
+            getattr(self, f"_{scenario}")(marks)
         finally:
-            writer.join()
+            self._fault_over.set()
+            self._writer.join()
             self._all_clear()
         wait_idle(self.stack.erp_url, self.stack.hub_url, timeout=600)
         return {kind: self._measure(kind, marks) for kind in KINDS}
 
-    def _edit_employees(self, changes: int, rate: float, done: threading.Event) -> None:
+    def _edit_employees(self, changes: int, rate: float) -> None:
         """Idempotent edits (each sets a value), re-run after a lost connection: PostgreSQL
-        may be restarted underneath."""
+        may be restarted underneath. At least `changes` edits, and on until the fault is over
+        (bounded: ten times `changes` at most)."""
         started = time.monotonic()
-        n = 0
         conn: psycopg.Connection | None = None
         try:
-            while n < changes:
+            while self._written < changes or (not self._fault_over.is_set()
+                                              and self._written < 10 * changes):
                 self._counter += 1
                 emp_id, _ = self.employees[self._counter % len(self.employees)]
                 mobile = f"139{self._counter % 10**8:08d}"
@@ -184,12 +193,11 @@ class FaultLab:
                     conn = None
                     time.sleep(0.5)
                     continue
-                n += 1
-                delay = started + n / rate - time.monotonic()
+                self._written += 1
+                delay = started + self._written / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
         finally:
-            done.set()
             if conn is not None:
                 conn.close()
 
@@ -203,66 +211,100 @@ class FaultLab:
         return Marks(int(delivery[0]) if delivery else 0, int(rest[0]) if rest else 0,
                      int(sql[0]) if sql else 0, len(stream))
 
+    def _until(self, what: str, condition: Callable[[], bool], timeout: float = FAULT_TIMEOUT_S) -> None:
+        """Wait for `condition`, polling; a fault that cannot happen is an error, not a pass."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fault scenario: {what} did not happen within {timeout:.0f} s")
+            time.sleep(0.1)
+
+    def _edits_flowing(self, marks: Marks, at_least: int = 20) -> None:
+        """Edits are being written and the hub is delivering them."""
+        self._until(f"{at_least} edits written", lambda: self._written >= at_least)
+        self._until("a delivery of this scenario acked",
+                    lambda: self._acked_since(marks.delivery) > 0)
+
     # -- the faults ----------------------------------------------------------------------------
-    def _target_down(self, done: threading.Event) -> None:
-        """Every proxied target goes down for `outage_s`, then comes back. WMS (direct) must
-        keep receiving meanwhile: a dead target slows only its own loop."""
-        time.sleep(1.0)
+    def _target_down(self, marks: Marks) -> None:
+        """Every proxied target goes down, for at least `outage_s` and until each has failed
+        an attempt; then it comes back. WMS (direct) must keep receiving meanwhile: a dead
+        target slows only its own loop."""
+        self._edits_flowing(marks)
         for proxy in self.proxies.values():
             proxy.set("down")
+        down_at = time.monotonic()
+        failed_before = {t: self._failed_attempts(t, marks.delivery) for t in KINDS.values()}
         before, versions = self._acked("wms"), self._versions()
-        time.sleep(self.outage_s)
+        self._until("an attempt failed at every proxied target, WMS acked and golden moved on",
+                    lambda: time.monotonic() - down_at >= self.outage_s
+                    and all(self._failed_attempts(t, marks.delivery) > failed_before[t]
+                            for t in KINDS.values())
+                    and self._acked("wms") > before and self._versions() > versions)
         self.extra["bystander_acked_during_outage"] = self._acked("wms") - before
         self.extra["golden_versions_during_outage"] = self._versions() - versions
         for proxy in self.proxies.values():
             proxy.set("up")
 
-    def _flaky(self, done: threading.Event) -> None:
-        """Connections cut and stalled past the timeout; OA answers 500 to one call in six."""
+    def _flaky(self, marks: Marks) -> None:
+        """Connections cut and stalled past the timeout; OA answers 500 to one call in six.
+        Lasts until connections were cut and OA's 500s were retried, and the edits are done."""
         self._arm_rest({"fail_next": 10**6, "status": 500, "rate": 0.17})
         for proxy in self.proxies.values():
             proxy.set("flaky", cut_rate=0.03, stall_rate=0.03, stall_s=3.0)
-        done.wait()
+        self._until("connections cut and a 500 from OA retried",
+                    lambda: sum(p.cuts for p in self.proxies.values()) > 0
+                    and self._failed_attempts("oa", marks.delivery) > 0)
         self.extra["connections_cut"] = sum(p.cuts for p in self.proxies.values())
 
-    def _rejected(self, done: threading.Event) -> None:
+    def _rejected(self, marks: Marks) -> None:
         """One employee is refused for good: OA's API answers 422 for it, OA's HR table has a
-        CHECK it fails. Its deliveries there go dead with a task; everyone else flows on."""
-        _, key = self.employees[len(self.employees) // 2]
+        CHECK it fails. Its newest version goes dead there with a task (the refusal holds
+        until it has); everyone else flows on."""
+        emp_id, key = self.employees[len(self.employees) // 2]
         self.extra["rejected_key"] = key
         self._arm_rest({"fail_next": 10**6, "status": 422, "keys": [key]})
         with psycopg.connect(self.stack.pg.url("oa"), autocommit=True) as conn:
             conn.execute("ALTER TABLE oa_hr_employee DROP CONSTRAINT IF EXISTS fault_reject")
             conn.execute(f"ALTER TABLE oa_hr_employee ADD CONSTRAINT fault_reject "
                          f"CHECK (emp_no <> '{key}') NOT VALID")
-        done.wait()
+        with psycopg.connect(self.stack.erp_url, autocommit=True) as conn:  # edited whatever the rotation
+            conn.execute("UPDATE employee SET mobile = '13900000000' WHERE id = %s", (emp_id,))
+        self._edits_flowing(marks)
+        self._fault_over.set()  # the edits end; then the newest version is the one to see dead
+        self._writer.join()
+        wait_idle(self.stack.erp_url, self.stack.hub_url, timeout=FAULT_TIMEOUT_S)
+        self._until(f"the newest version of {key} dead at OA's API and OA's HR table",
+                    lambda: self._newest_dead(key) == {"oa", "oa_db"})
 
-    def _worker_killed(self, done: threading.Event) -> None:
-        """kill -9 of the propagation process, three times, while OA holds each call 150 ms
-        (so batches are in flight); the supervisor starts a new one."""
+    def _worker_killed(self, marks: Marks) -> None:
+        """kill -9 of the propagation process, three times, each while OA holds a call 150 ms
+        (a batch in flight); the supervisor starts a new one."""
         self._arm_rest({"fail_next": 10**6, "status": 0, "delay_ms": 150})
+        self._edits_flowing(marks)
         kills = 0
         for _ in range(3):
-            time.sleep(1.5)
-            process = self._wait_role("propagate", 60)
+            process = self._wait_role("propagate", 120)
+            self._until("a call to OA in flight", self._call_in_flight)
             process.kill()
-            process.wait(10)  # gone, so the next wait finds the restarted one
+            process.wait(30)  # gone, so the next wait finds the restarted one
             kills += 1
-        self._wait_role("propagate", 60)
+        self._wait_role("propagate", 120)
+        self._until("deliveries acked after the last kill",
+                    lambda: self._acked_since(marks.delivery) > 0)
         self.extra["kills"] = kills
-        done.wait()
 
-    def _postgres_restarted(self, done: threading.Event) -> None:
+    def _postgres_restarted(self, marks: Marks) -> None:
         """PostgreSQL (hub, ERP and OA's database alike) stopped in immediate mode — a crash —
-        mid-stream, started again two seconds later on the same port."""
-        time.sleep(1.5)
+        mid-stream, started again on the same port; the edits go on after it is back."""
+        self._edits_flowing(marks)
         pg = self.stack.pg
         port = pg.port
         pg.stop("immediate")
-        time.sleep(2.0)
+        written = self._written
         pg.start(port)
+        self._until("edits written after the restart", lambda: self._written > written + 20)
         self.extra["restarts"] = 1
-        done.wait()
 
     def _all_clear(self) -> None:
         for proxy in self.proxies.values():
@@ -278,6 +320,37 @@ class FaultLab:
         with psycopg.connect(self.stack.hub_url) as conn:
             row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status = 'acked'",
                                (target,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _acked_since(self, mark: int) -> int:
+        return self._count("SELECT count(*) FROM delivery WHERE id > %s AND status = 'acked'", mark)
+
+    def _failed_attempts(self, target: str, mark: int) -> int:
+        """Deliveries of this scenario at `target` with a failed attempt on record."""
+        return self._count("SELECT count(*) FROM delivery WHERE target = %s AND id > %s AND "
+                           "(last_error IS NOT NULL OR attempts > 1 OR status IN ('failed', 'dead'))",
+                           target, mark)
+
+    def _newest_dead(self, key: str) -> set[str]:
+        """The targets where the newest golden version of employee `key` is dead."""
+        with psycopg.connect(self.stack.hub_url) as conn:
+            found = conn.execute(
+                "SELECT d.target FROM delivery d JOIN golden_record g ON g.id = d.golden_id "
+                "AND g.version = d.version WHERE g.entity = 'employee' AND g.business_key = %s "
+                "AND d.status = 'dead'", (key,)).fetchall()
+        return {str(r[0]) for r in found}
+
+    def _call_in_flight(self) -> bool:
+        """Whether the REST proxy holds an open connection with a call OA is delaying."""
+        return self.proxies["rest"].open_connections() > 0 and self._pending("oa") > 0
+
+    def _pending(self, target: str) -> int:
+        return self._count("SELECT count(*) FROM delivery WHERE target = %s AND status IN "
+                           "('pending', 'failed')", target)
+
+    def _count(self, sql: str, *params: Any) -> int:
+        with psycopg.connect(self.stack.hub_url) as conn:
+            row = conn.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
 
     def _versions(self) -> int:
