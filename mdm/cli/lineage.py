@@ -1,10 +1,11 @@
 """Lineage and audit commands: `mdm history`, `mdm lineage ENTITY KEY [--field F] [--target T]`,
 `mdm audit tx|decisions` ask the running hub's API (token in MDM_TOKEN, address in MDM_API_URL);
-`mdm audit verify` and `mdm prune` work on the hub database directly."""
+`mdm audit verify|seal` and `mdm prune` work on the hub database directly."""
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -172,24 +173,61 @@ def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (IS
     console.print(table)
 
 
+HeadFileOpt = Annotated[Path | None, typer.Option(
+    "--head-file", help="The audit head the hub records outside the database (default: "
+                        "$MDM_AUDIT_HEAD_FILE, else STATE_DIR/audit-head).")]
+KeyFileOpt = Annotated[Path | None, typer.Option(
+    "--key-file", help="The audit key file, one key per line, newest last (default: "
+                       "$MDM_AUDIT_KEY_FILE, else STATE_DIR/audit.key); $MDM_AUDIT_KEY is used too.")]
+
+
 @audit_app.command("verify")
 def verify_cmd(expect_head: Annotated[str | None, typer.Option(
-                   help="The head hash recorded at an earlier verify: also catches a chain "
-                        "rewritten from some entry on.")] = None,
+                   help="An unkeyed head hash recorded at an earlier verify: the chain must "
+                        "still pass through it.")] = None,
+               head_file: HeadFileOpt = None, key_file: KeyFileOpt = None,
                project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
-    """Check the audit log's hash chain; name the first entry altered or removed (exit 1)."""
+    """Check the audit log: the hash chain, every entry's HMAC seal (with the audit key), the
+    head recorded outside the database (catches deleted newest entries), and that every
+    decision row matches the entry that recorded it. Names the first problem (exit 1)."""
     import psycopg
 
     from mdm.steward.audit import verify
+    from mdm.steward.audit_key import load_ring
     from mdm.store.database import libpq_url
 
-    settings = _settings(project, database_url)
+    settings = _settings(project, database_url).with_overrides(audit_head_file=head_file,
+                                                               audit_key_file=key_file)
+    ring = load_ring(settings)
     with psycopg.connect(libpq_url(settings.require_database())) as conn:
-        result = verify(conn, expect_head)
+        result = verify(conn, expect_head, ring=ring, head_path=settings.audit_head_path)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
     if not result.ok:
         raise MdmError(f"audit log broken after {result.entries:,} good entries: {result.problem}")
+    recorded = (f"head entry {result.recorded.seq} as recorded in {settings.audit_head_path}"
+                if result.recorded else f"no head recorded yet at {settings.audit_head_path}")
+    keyed = (f"{result.sealed:,} sealed with key {ring.current_id if ring else '-'}, {recorded}"
+             if result.sealed else "none sealed yet (the hub seals them; 'mdm audit seal' now)")
     console.print(f"[green]ok[/green] audit log: {result.entries:,} entries, chain intact; "
-                  f"head {result.head}")
+                  f"{keyed}; head {result.head}", highlight=False)
+
+
+@audit_app.command("seal")
+def seal_cmd(head_file: HeadFileOpt = None, key_file: KeyFileOpt = None,
+             project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
+    """Seal the entries not sealed yet with the audit key and record the new head (what the
+    running hub does after every append). Refuses if the log lost entries the head names."""
+    from mdm.steward.audit_seal import seal_now
+    from mdm.store.database import libpq_url
+
+    settings = _settings(project, database_url).with_overrides(audit_head_file=head_file,
+                                                               audit_key_file=key_file)
+    head = seal_now(settings, libpq_url(settings.require_database()))
+    if head is None:
+        console.print("nothing to seal: every entry is sealed")
+    else:
+        console.print(f"sealed up to entry {head.seq}; head recorded in {settings.audit_head_path}")
 
 
 def prune_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
