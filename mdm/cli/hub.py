@@ -106,6 +106,9 @@ def up(project: ProjectOpt = None, database_url: DatabaseOpt = None,
     settings = _settings(project, database_url)
     load_project(settings.project_dir)
     upgrade_database(settings.require_database())
+    from mdm.steward.audit_key import load_ring
+
+    load_ring(settings, create=True)  # once, before the roles start (a bad key stops here)
     extra = ["--project", str(settings.project_dir)]
     raise typer.Exit(supervise([r.strip() for r in roles.split(",") if r.strip()], extra))
 
@@ -127,6 +130,10 @@ def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) ->
 
     upgrade_database(hub_url)
     url = libpq_url(hub_url)
+    if role is not Role.capture:  # the roles that append audit entries seal them (audit_seal.py)
+        from mdm.steward.audit_seal import start_sealer
+
+        start_sealer(settings, url)
     finish = start_emitter(role.value, project, url) if role is not Role.api else None
     if role is Role.capture:
         from mdm.capture.service import run_capture

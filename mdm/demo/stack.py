@@ -74,7 +74,18 @@ class DemoStack:
                     MDM_OA_URL=self.oa_url, MDM_WMS_URL=self.wms_url,
                     MDM_OA_DB_URL=self.pg.url("oa"), MDM_WMS_DB_URL=self.pg.url("wms"),
                     MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
-                    MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1"), **self.extra_env}
+                    MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1",
+                    MDM_AUDIT_KEY_FILE=str(self.audit_key_file),
+                    MDM_AUDIT_HEAD_FILE=str(self.audit_head_file)), **self.extra_env}
+
+    @property
+    def audit_key_file(self) -> Path:
+        """The demo's audit key: the hub generates it on first start (mode 0600)."""
+        return self.state_dir / "hub" / "audit.key"
+
+    @property
+    def audit_head_file(self) -> Path:
+        return self.state_dir / "hub" / "audit-head"
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start_databases(self, fresh: bool = False, seed: bool = True, **seed_counts: int) -> dict[str, int]:
@@ -263,6 +274,7 @@ class DemoStack:
             "erp_url": self.erp_url, "hub_url": self.hub_url, "api_url": self.api_url,
             "oa_db_url": self.pg.url("oa"), "wms_db_url": self.pg.url("wms"),
             "oa_url": self.oa_url, "wms_url": self.wms_url, "pid": os.getpid(),
+            "audit_key_file": str(self.audit_key_file), "audit_head_file": str(self.audit_head_file),
         }, indent=2))
         return path
 

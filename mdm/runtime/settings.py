@@ -21,6 +21,10 @@ class Settings:
     database_url: str | None
     api_host: str = "127.0.0.1"
     api_port: int = 8700
+    # The audit chain's key and where its head is recorded, outside the database (README:
+    # "Hardening: an audit log that proves itself"); None: in state_dir.
+    audit_key_file: Path | None = None
+    audit_head_file: Path | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -31,6 +35,14 @@ class Settings:
                 "the hub database is not set: export MDM_DATABASE_URL=postgresql://user:pw@host/db "
                 "(or start 'mdm demo' in this folder)"])
         return self.database_url
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.state_dir / "audit.key"
+
+    @property
+    def audit_head_path(self) -> Path:
+        return self.audit_head_file or self.state_dir / "audit-head"
 
 
 def demo_state(folder: Path | None = None) -> dict[str, str] | None:
@@ -46,8 +58,8 @@ def load_settings() -> Settings:
     project = Path(os.environ.get("MDM_PROJECT_DIR", ".")).resolve()
     state = Path(os.environ.get("MDM_STATE_DIR", project / ".mdm")).resolve()
     url = os.environ.get("MDM_DATABASE_URL")
+    demo = demo_state() if url is None else None
     if url is None:
-        demo = demo_state()
         url = demo.get("hub_url") if demo else None
         # In the folder of a running demo, its ERP/OA/WMS addresses fill the project's ${…}.
         for key, name in (("erp_url", "MDM_ERP_URL"), ("oa_url", "MDM_OA_URL"),
@@ -59,4 +71,12 @@ def load_settings() -> Settings:
         project_dir=project, state_dir=state, database_url=url,
         api_host=os.environ.get("MDM_API_HOST", "127.0.0.1"),
         api_port=int(os.environ.get("MDM_API_PORT", "8700")),
+        audit_key_file=_audit_path("MDM_AUDIT_KEY_FILE", demo, "audit_key_file"),
+        audit_head_file=_audit_path("MDM_AUDIT_HEAD_FILE", demo, "audit_head_file"),
     )
+
+
+def _audit_path(variable: str, demo: dict[str, str] | None, name: str) -> Path | None:
+    """The environment's path, else (in a running demo's folder) the demo's."""
+    value = os.environ.get(variable) or (demo or {}).get(name)
+    return Path(value).expanduser().resolve() if value else None
