@@ -196,7 +196,7 @@ def _result(conn: psycopg.Connection, walk: _Walk, recorded: Head | None,
     row = conn.execute("SELECT legacy_upto, upgraded_at FROM audit_keyed LIMIT 1").fetchone()
     legacy = int(row[0]) if row else 0
     notes = []
-    if legacy:
+    if row and legacy:
         notes.append(f"entries 1–{legacy} predate the keyed chain (written with the unkeyed "
                      f"sha256 before the upgrade of {row[1]:%Y-%m-%d %H:%M}); their seals prove "
                      "them unchanged since they were sealed, not before")

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from mdm.errors import MdmError
+from mdm.errors import ConfigError, MdmError
 from mdm.runtime.settings import Settings
 from mdm.steward.audit_key import Head, KeyRing, load_ring, read_head, write_head
 
@@ -114,12 +114,17 @@ def seal_now(settings: Settings, hub_url: str) -> Head | None:
         return seal(conn, ring, settings.audit_head_path)
 
 
-def start_sealer(settings: Settings, hub_url: str) -> Callable[[], None]:
+def start_sealer(settings: Settings, hub_url: str, create: bool = False) -> Callable[[], None]:
     """Seal in a daemon thread of this process until the returned function is called. Loads
-    the key first (generating one if none is set, with a warning saying where); a key that
-    cannot be used is a ConfigError now, not later."""
-    ring = load_ring(settings, create=True)
-    assert ring is not None
+    the key first — with `create`, generating one if none is set (a warning says where); a
+    missing or unusable key is a ConfigError now, not later."""
+    ring = load_ring(settings, create=create)
+    if ring is None:
+        from mdm.steward.audit_key import KEY_ENV, SETUP_HINT
+
+        raise ConfigError(KEY_ENV, [
+            f"no audit key (looked in {settings.audit_key_path} and the environment): "
+            f"{SETUP_HINT}. 'mdm up' generates one; roles run apart must share one key"])
     stop = threading.Event()
     head_path = settings.audit_head_path
     logger.info("audit sealer key=%s from=%s head_file=%s", ring.current_id, ring.source, head_path)

@@ -270,3 +270,15 @@ def test_the_running_hub_seals_each_entry_and_records_the_head(stack):
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "chain intact" in shown.stdout and "sealed with key" in shown.stdout
+
+
+def test_a_role_started_without_a_key_says_what_to_set(hub, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDM_")}
+    env.update(MDM_DATABASE_URL=hub, MDM_STATE_DIR=str(tmp_path / "empty"),
+               MDM_PROJECT_DIR=str(REPO_ROOT), MDM_ERP_URL=hub, MDM_OA_URL="http://127.0.0.1:9",
+               MDM_WMS_URL="http://127.0.0.1:9", MDM_OA_DB_URL=hub, MDM_WMS_DB_URL=hub)
+    shown = subprocess.run([sys.executable, "-m", "mdm.cli.main", "run", "process"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode != 0
+    assert "no audit key" in shown.stderr and "set MDM_AUDIT_KEY" in shown.stderr, shown.stderr
+    assert not (tmp_path / "empty" / "audit.key").exists()
