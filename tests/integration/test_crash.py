@@ -3,7 +3,6 @@ a redelivered change event changes nothing."""
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 
@@ -12,18 +11,32 @@ from mdm.capture.models import ChangeEvent
 from mdm.config.loader import load_project
 from mdm.demo.sync import wait_drained, wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import convergence_problems, rows, target_databases
+from tests.helpers import convergence_problems, eventually, rows, target_databases
 
 PROJECT = load_project(REPO_ROOT)
 
 
-def _stream_updates(erp_url: str, transactions: int, done: threading.Event) -> None:
-    with psycopg.connect(erp_url) as conn:
-        for n in range(transactions):
-            conn.execute("UPDATE material SET standard_price = standard_price + 1 WHERE id = %s", (1 + n % 40,))
-            conn.execute("UPDATE customer SET name = %s WHERE id = %s", (f"客户{n}", 1 + n % 15))
-            conn.commit()
-    done.set()
+class Writer(threading.Thread):
+    """ERP transactions in a stream: at least `minimum`, and on until `stop` is set plus
+    `after` more, so a kill made meanwhile lands mid-stream however fast the machine is."""
+
+    def __init__(self, erp_url: str, minimum: int, after: int) -> None:
+        super().__init__()
+        self.erp_url, self.minimum, self.after = erp_url, minimum, after
+        self.stop = threading.Event()
+        self.written = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.erp_url) as conn:
+            stopped_at: int | None = None
+            while self.written < self.minimum or stopped_at is None or self.written < stopped_at + self.after:
+                if stopped_at is None and self.stop.is_set():
+                    stopped_at = self.written
+                n = self.written
+                conn.execute("UPDATE material SET standard_price = standard_price + 1 WHERE id = %s", (1 + n % 40,))
+                conn.execute("UPDATE customer SET name = %s WHERE id = %s", (f"客户{n}", 1 + n % 15))
+                conn.commit()
+                self.written += 1
 
 
 def _duplicated_versions(hub_url: str) -> list[dict]:
@@ -41,18 +54,18 @@ def _gaps(hub_url: str) -> list[dict]:
 
 
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(stack):
-    done = threading.Event()
-    writer = threading.Thread(target=_stream_updates, args=(stack.erp_url, 1500, done))
-    writer.start()
-    time.sleep(2.0)
-    in_flight = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox")[0]["n"]
     snapshot_reads = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"]
+    captured_before = rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'u'")[0]["n"]
+    writer = Writer(stack.erp_url, minimum=1500, after=300)
+    writer.start()
+    # the kill lands once the stream is being captured, and the writer goes on past it
+    assert eventually(lambda: rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'u'")[0]["n"]
+                      > captured_before + 100, timeout=180), "capture never saw the stream"
     stack.kill_hub()  # supervisor and its children, no chance to clean up
+    writer.stop.set()
     writer.join()
-    assert done.is_set()
     stack.start_hub()
     wait_idle(stack.erp_url, stack.hub_url, timeout=300)
-    assert in_flight > 0, "the kill should land while changes are flowing"
     # durable offsets: the restarted capture resumed streaming, it did not snapshot again
     assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE op = 'r'")[0]["n"] == snapshot_reads
     problems = convergence_problems(PROJECT, stack.erp_url, stack.hub_url,
@@ -63,7 +76,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(stack):
     # every ERP transaction that changed a customer's name left exactly one version
     names = rows(stack.hub_url, "SELECT count(*) AS n FROM golden_version WHERE entity = 'customer' "
                                 "AND cause_op = 'u' AND attributes->>'name' LIKE '客户%%'")[0]["n"]
-    assert names == 1500
+    assert names == writer.written
 
 
 def test_redelivered_event_changes_nothing(stack):

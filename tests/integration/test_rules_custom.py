@@ -3,15 +3,15 @@ rules include one that raises at run time. Real PostgreSQL, Debezium, great-expe
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mdm.config.loader import PROJECT_FOLDERS
+from mdm.config.loader import PROJECT_FOLDERS, load_project
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
+from mdm.rules.reconcile import reconcile_once
 from mdm.runtime.settings import REPO_ROOT
 from tests.conftest import running_stack
 from tests.helpers import eventually, execute, rows
@@ -56,9 +56,15 @@ def test_a_rule_that_raises_is_an_error_result_and_the_pipeline_flows(custom):
     assert oa[0]["spec"] == "Φ12 新规格"
 
 
-def test_reconciliation_over_the_api_catches_a_hand_edit_in_wms(custom):
+def test_reconciliation_over_the_api_catches_a_hand_edit_in_wms(custom, monkeypatch):
     wait_idle(custom.erp_url, custom.hub_url, timeout=120)
-    time.sleep(2.5)  # two read-backs over hub-written data
+    # two read-backs over hub-written data find nothing (passes of our own, not a wait for
+    # the background one's)
+    monkeypatch.setenv("MDM_WMS_URL", custom.wms_url)
+    project = load_project(custom.project_dir)
+    for _ in range(2):
+        compared, diverged = reconcile_once(project, project.targets["wms"], custom.hub_url)
+        assert compared > 0 and diverged == 0
     assert rows(custom.hub_url, "SELECT * FROM task WHERE type = 'divergence'") == []
     execute(custom.pg.url("wms"), "UPDATE wms_supplier SET supplier_name = '仓库里改的' "
                                   "WHERE supplier_no = 'S0002'")
