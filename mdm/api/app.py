@@ -4,16 +4,17 @@ Built by `create_app(settings, project)`; nothing happens at import time.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from mdm.api.auth import Reader
 from mdm.api.configuration import config_router
-from mdm.api.database import Db, record_or_404
+from mdm.api.database import Db, Limit, Offset, install_error_handlers, record_or_404
+from mdm.api.guard import Guard
 from mdm.api.deliveries import deliveries_router
 from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
@@ -26,15 +27,37 @@ from mdm.golden import queries
 from mdm.propagate.queries import list_deliveries
 from mdm.runtime.settings import Settings
 from mdm.store.database import create_hub_engine, libpq_url
+from mdm.steward.signin import SignIn, SigninPolicy
 from mdm.store.status import read_status
+
+ERRORS: dict[int | str, dict[str, Any]] = {  # what any route may answer besides its own
+    401: {"description": "Not signed in (a token or a session is needed)."},
+    403: {"description": "Signed in, but the role may not do this (or the CSRF token is wrong)."},
+    404: {"description": "No such entity, record, task, delivery, user or token."},
+    409: {"description": "In conflict with the current state (exists already, already done)."},
+    413: {"description": "The body is larger than the limit."},
+    422: {"description": "A parameter or the body is not valid."},
+    503: {"description": "Busy: no hub connection free in time, or the query ran too long."},
+}
 
 
 def create_app(settings: Settings, project: Project) -> FastAPI:
-    app = FastAPI(title="mdm", version="0.1.0",
+    app = FastAPI(title="mdm", version="0.1.0", responses=ERRORS,
                   description="Master data hub: golden records captured from the ERP.")
-    app.state.engine = create_hub_engine(settings.require_database())
+    limits = settings.api
+    app.state.engine = engine = create_hub_engine(
+        settings.require_database(), pool_size=limits.pool_size + limits.signin_concurrency,
+        max_overflow=0,
+        pool_timeout_s=limits.pool_timeout_s, statement_timeout_ms=limits.statement_timeout_ms,
+        application_name="mdm api")
     app.state.project = project
+    app.state.settings = settings
     app.state.libpq_url = libpq_url(settings.require_database())
+    app.state.sign_in = SignIn(SigninPolicy(
+        limits.signin_free_failures, limits.signin_first_delay_s, limits.signin_max_delay_s,
+        limits.signin_lockout_failures, limits.signin_window_s, limits.signin_concurrency))
+    app.add_middleware(Guard, engine=engine, limits=limits)
+    install_error_handlers(app, limits)
     app.include_router(tasks_router())
     app.include_router(change_requests_router())
     app.include_router(deliveries_router())
@@ -63,7 +86,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         return render_metrics(read_status(db), project)
 
     @app.get("/api/v1/status")
-    def status(db: Db, _: Reader) -> dict[str, Any]:
+    def status(_: Reader, db: Db) -> dict[str, Any]:
         return read_status(db).as_dict()
 
     @app.get("/api/v1/entities")
@@ -73,24 +96,24 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
                  "targets": sorted(s.targets)} for s in project.entities.values()]
 
     @app.get("/api/v1/records/{entity}")
-    def records(entity: str, db: Db, _: Reader, limit: Annotated[int, Query(le=1000)] = 100,
-                offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+    def records(entity: str, _: Reader, db: Db, limit: Limit = 100, offset: Offset = 0,
+                status: str | None = None) -> list[dict[str, Any]]:
         entity_or_404(entity)
         return queries.list_records(db, entity, limit, offset, status)
 
     @app.get("/api/v1/records/{entity}/{key}")
-    def record(entity: str, key: str, request: Request, db: Db, _: Reader) -> dict[str, Any]:
+    def record(entity: str, key: str, request: Request, _: Reader, db: Db) -> dict[str, Any]:
         return record_or_404(request, db, entity, key)
 
     @app.get("/api/v1/records/{entity}/{key}/deliveries")
-    def record_deliveries(entity: str, key: str, request: Request, db: Db,
-                          _: Reader) -> list[dict[str, Any]]:
+    def record_deliveries(entity: str, key: str, request: Request, _: Reader,
+                          db: Db) -> list[dict[str, Any]]:
         found = record_or_404(request, db, entity, key)
         return queries.deliveries_of(db, found["golden_id"])
 
     @app.get("/api/v1/deliveries")
-    def deliveries(db: Db, _: Reader, status: str | None = None, target: str | None = None,
-                   limit: Annotated[int, Query(le=1000)] = 100) -> list[dict[str, Any]]:
+    def deliveries(_: Reader, db: Db, status: str | None = None, target: str | None = None,
+                   limit: Limit = 100) -> list[dict[str, Any]]:
         return list_deliveries(db, status, target, limit)
 
     return app

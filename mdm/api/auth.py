@@ -2,19 +2,26 @@
 token (`Authorization: Bearer …`) or a browser session (cookie) — and the role decides what
 they may do. A request that changes something under a browser session must carry that
 session's CSRF token (`X-CSRF-Token` header or `csrf` form field). /healthz, /readyz and
-/metrics stay open for load balancers and Prometheus (they carry counts, not master data)."""
+/metrics stay open for load balancers and Prometheus (they carry counts, not master data).
+
+Authentication happens in the Guard middleware (mdm.api.guard), before routing, before any
+body is read and before the route takes its database connection; these dependencies only
+check the role it found."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 
 from mdm.api.database import raw
 from mdm.steward.users import Principal, by_session, by_token
+
+UNAUTHORISED = ("sign in: send 'Authorization: Bearer <token>' ('mdm users token NAME' issues "
+                "one), or sign in at /login")
 
 READ = ("steward", "auditor", "admin")  # records, history, lineage, tasks, the audit log
 DECIDE = ("steward", "admin")  # resolve tasks
@@ -30,35 +37,42 @@ class Caller:
     csrf: str | None  # the session's CSRF token; None when signed in with an API token
 
 
-def caller_of(request: Request) -> Caller | None:
-    engine: Engine = request.app.state.engine
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def authenticate(engine: Engine, authorization: str, cookie: str | None) -> Caller | None:
+    """Who presents these credentials: one short-lived pooled connection, given back before
+    the route takes its own (so a request never holds two, and a flood of strangers none)."""
+    scheme, _, token = authorization.partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" else ""
+    if not bearer and not cookie:
+        return None
+    if "\x00" in bearer or (cookie and "\x00" in cookie):
+        return None
     with engine.connect() as conn:
         pg = raw(conn)
-        if scheme.lower() == "bearer" and token.strip():
-            found = by_token(pg, token.strip())
+        if bearer:
+            found = by_token(pg, bearer)
             pg.commit()  # last_used_at
             return None if found is None else Caller(found, None)
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            session = by_session(pg, cookie)
-            if session is not None:
-                return Caller(session[0], session[1])
-    return None
+        assert cookie is not None
+        session = by_session(pg, cookie)
+        pg.commit()
+        return None if session is None else Caller(session[0], session[1])
+
+
+def caller_of(request: Request) -> Caller | None:
+    """The caller the Guard middleware authenticated before routing (no database here)."""
+    caller: Caller | None = request.scope.get("state", {}).get("caller")
+    return caller
 
 
 def csrf_ok(caller: Caller, presented: str | None) -> bool:
     return caller.csrf is None or (presented is not None and hmac.compare_digest(caller.csrf, presented))
 
 
-def require(*roles: str) -> Callable[[Request], Principal]:
-    def check(request: Request) -> Principal:
+def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    async def check(request: Request) -> Principal:  # async: no thread, no connection
         caller = caller_of(request)
         if caller is None:
-            raise HTTPException(401, "sign in: send 'Authorization: Bearer <token>' "
-                                     "('mdm users token NAME' issues one), or sign in at /login",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
         if request.method not in SAFE_METHODS and not csrf_ok(caller, request.headers.get("x-csrf-token")):
             raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
         if caller.who.role not in roles:

@@ -1,13 +1,26 @@
-"""The request's database connections (SQLAlchemy `Db`, psycopg `Pg`) and the record lookup,
-shared by the API's routers."""
+"""The request's database connection (SQLAlchemy `Db`, or the psycopg one under it in
+autocommit, `Pg`) and the record lookup, shared by the API's routers.
+
+Both come from the API's one bounded pool (MDM_API_POOL_SIZE, no overflow), whose connections
+carry a statement timeout; a request holds at most one at a time (authentication gives its
+own back before the route takes one: see mdm.api.guard). A full pool answers 503 with
+Retry-After after MDM_API_POOL_TIMEOUT_S instead of opening more."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, HTTPException, Request
+import sqlalchemy.exc
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Engine
+
+from mdm.runtime.settings import ApiLimits
+
+logger = logging.getLogger(__name__)
 
 
 def _connection(request: Request) -> Iterator[Connection]:
@@ -19,13 +32,22 @@ def _connection(request: Request) -> Iterator[Connection]:
 Db = Annotated[Connection, Depends(_connection)]
 
 
+@contextmanager
+def pooled(engine: Engine, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """A psycopg connection from the API's pool (in autocommit unless said otherwise), given
+    back on leaving; the pool resets its isolation level when it takes it back."""
+    options = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+    with options.connect() as conn:
+        yield raw(conn)
+
+
 def _psycopg(request: Request) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(request.app.state.libpq_url, autocommit=True) as conn:
+    with pooled(request.app.state.engine) as conn:
         yield conn
 
 
-# A connection of its own, in autocommit (for code written against psycopg that manages its
-# own transactions); not from the pool, whose connections the auth check also takes.
+# A pooled connection in autocommit (for code written against psycopg that manages its own
+# transactions).
 Pg = Annotated[psycopg.Connection, Depends(_psycopg)]
 
 
@@ -45,3 +67,43 @@ def record_or_404(request: Request, db: Connection, entity: str, key: str) -> di
 def raw(db: Connection) -> psycopg.Connection:
     """The psycopg connection under a SQLAlchemy one (for code written against psycopg)."""
     return db.connection.driver_connection  # type: ignore[return-value]
+
+
+BIGINT = 2**63 - 1  # PostgreSQL's bigint: ids, sequence numbers and transaction ids fit it
+Id = Annotated[int, Path(ge=1, le=BIGINT, description="An id (1 … 2^63-1).")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many (1 … 1000).")]
+Offset = Annotated[int, Query(ge=0, le=BIGINT, description="Skip this many first.")]
+
+
+def install_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
+    """Database trouble a caller can act on gets its status: a full pool or a statement that
+    ran past the timeout is 503 (try again), a value PostgreSQL cannot take (a NUL byte, a
+    number out of range) is 422 — never a 500."""
+
+    def busy(detail: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+    def unstorable(error: BaseException) -> JSONResponse:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return JSONResponse({"detail": f"a value cannot be stored or compared: {first}"},
+                            status_code=422)
+
+    def database_error(request: Request, error: BaseException) -> JSONResponse:
+        cause = getattr(error, "orig", None) or error
+        if isinstance(cause, psycopg.errors.QueryCanceled):
+            logger.warning("statement timeout path=%s timeout_ms=%d", request.url.path,
+                           limits.statement_timeout_ms)
+            return busy(f"the query ran longer than {limits.statement_timeout_ms} ms "
+                        "(MDM_API_STATEMENT_TIMEOUT_MS); narrow it or try again")
+        if isinstance(cause, psycopg.DataError):
+            return unstorable(cause)
+        raise error
+
+    def pool_full(request: Request, error: BaseException) -> JSONResponse:
+        logger.warning("api pool exhausted path=%s pool_size=%d", request.url.path, limits.pool_size)
+        return busy(f"the API is busy: all {limits.pool_size} hub connections are in use "
+                    "(MDM_API_POOL_SIZE); try again")
+
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, pool_full)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, database_error)
+    app.add_exception_handler(psycopg.Error, database_error)

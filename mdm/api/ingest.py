@@ -5,19 +5,25 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from mdm.api.auth import Ingester
-from mdm.api.database import Pg
-from mdm.capture.http_ingest import UnknownSource, ingest
+from mdm.api.database import pooled
+from mdm.capture.http_ingest import Ingested, UnknownSource, ingest
 from mdm.config.loader import Project
+
+
+def _ingest(engine: Engine, project: Project, body: bytes, source: str | None) -> Ingested:
+    with pooled(engine) as conn:
+        return ingest(conn, project, body, source)
 
 
 def ingest_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 
     @router.post("/debezium", status_code=202)
-    async def debezium(request: Request, conn: Pg, who: Ingester,
+    async def debezium(request: Request, who: Ingester,
                        source: Annotated[str | None, Query(
                            description="cdc/<source>.yaml; default: the records' source.name")] = None,
                        ) -> dict[str, Any]:
@@ -29,8 +35,8 @@ def ingest_router() -> APIRouter:
         if not body.strip():
             raise HTTPException(400, "empty body: expected a Debezium JSON change event")
         project: Project = request.app.state.project
-        try:
-            result = await run_in_threadpool(ingest, conn, project, body, source)
+        try:  # the connection only once the body is in: a slow sender does not hold one
+            result = await run_in_threadpool(_ingest, request.app.state.engine, project, body, source)
         except UnknownSource as exc:
             raise HTTPException(422, str(exc)) from exc
         return {**asdict(result), "received_by": who.username}

@@ -6,14 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import networkx as nx
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from mdm.api.auth import READ, require
-from mdm.api.database import Db, record_or_404
+from mdm.api.database import BIGINT, Db, Limit, record_or_404
 from mdm.lineage import graph as lineage_graph
 from mdm.lineage import queries
+
+
+Version = Annotated[int, Query(ge=1, le=BIGINT, description="A version number.")]
 
 
 def _aware(instant: datetime, name: str) -> datetime:
@@ -28,8 +31,8 @@ def lineage_router() -> APIRouter:
 
     @router.get(base + "/history")
     def history(entity: str, key: str, request: Request, db: Db,
-                as_of: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                before_version: int | None = None) -> list[dict[str, Any]]:
+                as_of: datetime | None = None, limit: Limit = 100,
+                before_version: Version | None = None) -> list[dict[str, Any]]:
         """Versions newest first, each with its cause and `changes` (attribute → from/to).
         With `as_of`: only the version valid at that instant (valid_from <= as_of < valid_to)."""
         found = record_or_404(request, db, entity, key)
@@ -48,7 +51,8 @@ def lineage_router() -> APIRouter:
         return version
 
     @router.get(base + "/versions/{number}")
-    def version(entity: str, key: str, number: int, request: Request, db: Db) -> dict[str, Any]:
+    def version(entity: str, key: str, number: Annotated[int, Path(ge=1, le=BIGINT)],
+                request: Request, db: Db) -> dict[str, Any]:
         found = record_or_404(request, db, entity, key)
         result = queries.version(db, found["golden_id"], number)
         if result is None:
@@ -57,8 +61,7 @@ def lineage_router() -> APIRouter:
 
     @router.get(base + "/fields/{attribute}/lineage")
     def field_lineage(entity: str, key: str, attribute: str, request: Request, db: Db,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      before_version: int | None = None) -> list[dict[str, Any]]:
+                      limit: Limit = 100, before_version: Version | None = None) -> list[dict[str, Any]]:
         """Each value the attribute took (the newest `limit`, oldest first; page back with
         `before_version`), what set it, and when each target received it."""
         found = record_or_404(request, db, entity, key)
@@ -98,7 +101,7 @@ def lineage_router() -> APIRouter:
         return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions)
 
     @router.get("/api/v1/transactions/{source}/{tx_id}")
-    def transaction(source: str, tx_id: int, db: Db) -> list[dict[str, Any]]:
+    def transaction(source: str, tx_id: Annotated[int, Path(ge=0, le=BIGINT)], db: Db) -> list[dict[str, Any]]:
         """Everything one source transaction changed: versions, diffs, deliveries."""
         return queries.transaction(db, source, tx_id)
 
@@ -109,8 +112,7 @@ def lineage_router() -> APIRouter:
         return queries.decisions(db, _aware(since, "since"), _aware(until, "until"), actor)
 
     @router.get("/api/v1/audit")
-    def audit(db: Db, after_seq: int = 0,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    def audit(db: Db, after_seq: Annotated[int, Query(ge=0, le=BIGINT)] = 0, limit: Limit = 100) -> list[dict[str, Any]]:
         """The audit log (append-only, hash-chained), oldest first from `after_seq`."""
         rows = db.execute(text(
             "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, before, "

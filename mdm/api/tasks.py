@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Decider, Reader
-from mdm.api.database import Pg
+from mdm.api.database import Id, Limit, Offset, Pg
 from mdm.steward import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
 from mdm.steward.erp_write import apply_requests
@@ -34,25 +34,24 @@ def tasks_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
     @router.get("")
-    def list_tasks(conn: Pg, _: Reader, status: str | None = "open", type: str | None = None,
+    def list_tasks(_: Reader, conn: Pg, status: str | None = "open", type: str | None = None,
                    entity: str | None = None, system: str | None = None,
-                   since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                   since: datetime | None = None, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
         """Tasks, newest first (status=all for every status), and open counts per type."""
         found = tasks.list_tasks(conn, tasks.TaskFilter(
             None if status == "all" else status, type, entity, system, since, limit, offset))
         return {"open": tasks.count_open(conn), "tasks": found}
 
     @router.get("/{task_id}")
-    def show_task(task_id: int, conn: Pg, _: Reader) -> dict[str, Any]:
+    def show_task(task_id: Id, _: Reader, conn: Pg) -> dict[str, Any]:
         task = tasks.get_task(conn, task_id)
         if task is None:
             raise HTTPException(404, f"no task {task_id}")
         return task
 
     @router.post("/{task_id}/resolve")
-    def resolve(task_id: int, body: Resolution, request: Request, conn: Pg,
-                who: Decider) -> dict[str, Any]:
+    def resolve(task_id: Id, body: Resolution, request: Request, who: Decider,
+                conn: Pg) -> dict[str, Any]:
         """Decide a task as the signed-in steward (or admin)."""
         if body.actor is not None and body.actor != who.username:
             raise HTTPException(403, f"signed in as {who.username}: you cannot decide as {body.actor}")
@@ -79,12 +78,12 @@ def change_requests_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
     @router.get("/change-requests")
-    def list_change_requests(conn: Pg, _: Reader, status: str = "open") -> list[dict[str, Any]]:
+    def list_change_requests(_: Reader, conn: Pg, status: str = "open") -> list[dict[str, Any]]:
         """System values stewards accepted, for the ERP team (status=all for every one)."""
         return change_requests.list_requests(conn, None if status == "all" else status)
 
     @router.get("/change-requests.csv")
-    def export_change_requests(conn: Pg, _: Reader, status: str = "open") -> Response:
+    def export_change_requests(_: Reader, conn: Pg, status: str = "open") -> Response:
         """The same as CSV (UTF-8 with BOM, opens in Excel with the Chinese intact)."""
         body = change_requests.as_csv(change_requests.list_requests(conn, None if status == "all" else status))
         return Response(body, media_type="text/csv; charset=utf-8",

@@ -1,35 +1,52 @@
-"""User administration for admins: `GET/POST /api/v1/users`, `POST /api/v1/users/{name}/disable`
-and `…/tokens` (the same operations as `mdm users …`, audited under the admin's name)."""
+"""User administration for admins: `GET/POST /api/v1/users`, `POST /api/v1/users/{name}/disable`,
+`…/unlock`, and tokens: issue, list (with last use), revoke one (the same operations as
+`mdm users …`, audited under the admin's name)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin
-from mdm.api.database import Pg
-from mdm.steward.users import UserError, add_user, disable_user, issue_token, list_users
+from mdm.api.database import Id, Pg
+from mdm.steward.signin import unlock
+from mdm.steward.users import (
+    MAX_TOKEN_DAYS,
+    UserError,
+    add_user,
+    disable_user,
+    issue,
+    list_tokens,
+    list_users,
+    revoke_token,
+)
 
 
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     role: Literal["steward", "auditor", "admin", "service"]
-    display_name: str | None = None
-    password: str | None = Field(None, description="At least 10 characters; none: token-only.")
+    display_name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=1000,
+                                 description="At least 10 characters; none: token-only.")
+
+
+def _refused(exc: UserError) -> HTTPException:
+    """404 for someone or something that is not there, else 409 (already so, disabled)."""
+    return HTTPException(404 if str(exc).startswith("no ") else 409, str(exc))
 
 
 def users_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
     @router.get("")
-    def users(conn: Pg, _: Admin) -> list[dict[str, Any]]:
-        """Every user with role, state and live tokens."""
+    def users(_: Admin, conn: Pg) -> list[dict[str, Any]]:
+        """Every user with role, state (disabled, locked after failed sign-ins) and live tokens."""
         return list_users(conn)
 
     @router.post("", status_code=201)
-    def add(body: NewUser, conn: Pg, who: Admin) -> dict[str, Any]:
+    def add(body: NewUser, who: Admin, conn: Pg) -> dict[str, Any]:
         try:
             add_user(conn, body.username, body.role, body.password, body.display_name,
                      actor=who.username)
@@ -38,21 +55,53 @@ def users_router() -> APIRouter:
         return {"username": body.username, "role": body.role}
 
     @router.post("/{username}/disable")
-    def disable(username: str, conn: Pg, who: Admin) -> dict[str, Any]:
+    def disable(username: str, who: Admin, conn: Pg) -> dict[str, Any]:
         if username == who.username:
             raise HTTPException(400, "you cannot disable yourself")
         try:
             disable_user(conn, username, actor=who.username)
         except UserError as exc:
-            raise HTTPException(404 if "no user" in str(exc) else 409, str(exc)) from exc
+            raise _refused(exc) from exc
         return {"username": username, "disabled": True}
 
-    @router.post("/{username}/tokens", status_code=201)
-    def token(username: str, conn: Pg, who: Admin, name: str = "api") -> dict[str, Any]:
-        """A new API token, shown once."""
+    @router.post("/{username}/unlock")
+    def unlock_user(username: str, who: Admin, conn: Pg) -> dict[str, Any]:
+        """Lift the lockout after failed sign-ins (and forget the name's failures)."""
         try:
-            return {"username": username, "token": issue_token(conn, username, name, actor=who.username)}
+            was_locked = unlock(conn, username, actor=who.username)
         except UserError as exc:
-            raise HTTPException(404 if "no user" in str(exc) else 409, str(exc)) from exc
+            raise _refused(exc) from exc
+        return {"username": username, "was_locked": was_locked}
+
+    @router.post("/{username}/tokens", status_code=201)
+    def token(username: str, request: Request, who: Admin, conn: Pg,
+              name: Annotated[str, Query(min_length=1, max_length=100)] = "api",
+              days: Annotated[int | None, Query(ge=1, le=MAX_TOKEN_DAYS, description=(
+                  "Lifetime in days (default MDM_API_TOKEN_DAYS, 90)."))] = None) -> dict[str, Any]:
+        """A new API token, shown once, with its id and expiry."""
+        lifetime = days or request.app.state.settings.api.token_days
+        try:
+            made = issue(conn, username, name, actor=who.username, days=lifetime)
+        except UserError as exc:
+            raise _refused(exc) from exc
+        return {"username": username, "token": made.token, "id": made.id, "prefix": made.prefix,
+                "expires_at": made.expires_at}
+
+    @router.get("/{username}/tokens")
+    def tokens(username: str, _: Admin, conn: Pg) -> list[dict[str, Any]]:
+        """The user's tokens, newest first: state (live, expired, revoked), expiry, last use."""
+        try:
+            return list_tokens(conn, username)
+        except UserError as exc:
+            raise _refused(exc) from exc
+
+    @router.post("/{username}/tokens/{token_id}/revoke")
+    def revoke(username: str, token_id: Id, who: Admin, conn: Pg) -> dict[str, Any]:
+        """Revoke one token: it stops working at once."""
+        try:
+            revoke_token(conn, username, token_id, actor=who.username)
+        except UserError as exc:
+            raise _refused(exc) from exc
+        return {"username": username, "id": token_id, "revoked": True}
 
     return router

@@ -6,23 +6,24 @@ import json
 import secrets
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection, text
 
 from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
 from mdm.api.configuration import describe
-from mdm.api.database import Db, raw
+from mdm.api.database import Db, Id, pooled, raw
 from mdm.api.i18n import language, translator
 from mdm.lineage.queries import history
 from mdm.propagate.outbox import build_payload
 from mdm.steward import tasks
 from mdm.steward.decisions import ACTIONS
-from mdm.steward.users import by_password, create_session, end_session, list_users
+from mdm.steward.signin import SigninFailed, SigninRefused, retry_after
+from mdm.steward.users import create_session, end_session, list_tokens, list_users
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
@@ -46,6 +47,17 @@ def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
     response = HTMLResponse(html)
     if request.query_params.get("lang") == lang:
         response.set_cookie("mdm_lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _login_form(request: Request, next: str, failed: bool, refused: str | None = None,
+                status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "login.html", next=_local(next), failed=failed, refused=refused,
+                     form_csrf=token)
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
     return response
 
 
@@ -88,22 +100,26 @@ def web_router() -> APIRouter:
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/", failed: bool = False) -> Response:
-        token = secrets.token_urlsafe(24)
-        response = _page(request, "login.html", next=_local(next),
-                         failed=failed, form_csrf=token)
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
-        return response
+        return _login_form(request, next, failed)
 
     @router.post("/login")
-    def login(request: Request, db: Db, username: str = Form(), password: str = Form(),
+    def login(request: Request, username: str = Form(), password: str = Form(),
               csrf: str = Form(""), next: str = Form("/")) -> Response:
+        """Sign in. No pooled connection is held while the password is checked; failures are
+        limited per name and per address (429 with Retry-After; 423 once a name is locked)."""
         if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
             raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
-        who = by_password(raw(db), username, password)
-        if who is None:
+        engine = request.app.state.engine
+        address = request.client.host if request.client else "unknown"
+        try:
+            who = request.app.state.sign_in(lambda: pooled(engine), username, password, address)
+        except SigninRefused as exc:
+            status = 423 if exc.retry_after_s is None else 429
+            return _login_form(request, next, False, str(exc), status, retry_after(exc.retry_after_s))
+        except SigninFailed:
             return RedirectResponse(f"/login?failed=1&next={quote(next)}", status_code=303)
-        cookie, _ = create_session(raw(db), who)
-        raw(db).commit()
+        with pooled(engine) as pg:
+            cookie, _ = create_session(pg, who)
         response = RedirectResponse(_local(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", max_age=12 * 3600)
@@ -124,7 +140,8 @@ def web_router() -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def inbox(request: Request, db: Db, type: str | None = None, entity: str | None = None,
-              system: str | None = None, older_than_h: float | None = None, q: str = "",
+              system: str | None = None,
+              older_than_h: Annotated[float | None, Query(ge=0, le=24 * 366 * 100)] = None, q: str = "",
               sort: str = "newest") -> Response:
         caller = _signed_in(request)
         if isinstance(caller, RedirectResponse):
@@ -153,7 +170,7 @@ def web_router() -> APIRouter:
                      now=datetime.now(UTC))
 
     @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-    def task_page(task_id: int, request: Request, db: Db) -> Response:
+    def task_page(task_id: Id, request: Request, db: Db) -> Response:
         caller = _signed_in(request)
         if isinstance(caller, RedirectResponse):
             return caller
@@ -169,6 +186,9 @@ def web_router() -> APIRouter:
         if isinstance(caller, RedirectResponse):
             return caller
         people = sorted(list_users(raw(db)), key=lambda u: pinyin_key(u["display_name"] or u["username"]))
+        for person in people:
+            person["token_list"] = [t for t in list_tokens(raw(db), person["username"])
+                                    if t["state"] == "live"]
         return _page(request, "users.html", who=caller.who, csrf=caller.csrf, users=people)
 
     @router.get("/admin/config", response_class=HTMLResponse)
@@ -180,13 +200,13 @@ def web_router() -> APIRouter:
                      config=describe(db, request.app.state.project))
 
     @router.get("/audit", response_class=HTMLResponse)
-    def audit_page(request: Request, db: Db, limit: int = 200) -> Response:
+    def audit_page(request: Request, db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
         caller = _signed_in(request)
         if isinstance(caller, RedirectResponse):
             return caller
         entries = [dict(r._mapping) for r in db.execute(text(
             "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, hash "
-            "FROM audit_log ORDER BY seq DESC LIMIT :l"), {"l": min(max(limit, 1), 1000)})]
+            "FROM audit_log ORDER BY seq DESC LIMIT :l"), {"l": limit})]
         return _page(request, "audit.html", who=caller.who, csrf=caller.csrf, entries=entries)
 
     return router

@@ -155,13 +155,18 @@ or with the CLI:
 
 
 def _print_logins(stack: DemoStack) -> None:
-    users, token = stack.demo_users()
+    from mdm.steward.users import TOKEN_DAYS
+
+    users, token, revoked = stack.demo_users()
     console.print(f"Demo users, one per role (sign in to the workbench at {stack.api_url}/):")
     for name, role, password in users:
         console.print(f"  {role:<8} {name:<13} password {password}", highlight=False)
     console.print("An admin API token for the CLI and for curl "
                   f"(curl -H \"Authorization: Bearer $MDM_TOKEN\" {stack.api_url}/api/v1/tasks):")
     console.print(f"export MDM_TOKEN={token}", highlight=False, soft_wrap=True)
+    if revoked:
+        console.print(f"(the token printed on the demo's previous start is revoked; it lives "
+                      f"{TOKEN_DAYS} days otherwise — 'mdm users tokens admin' lists them)")
 
 
 @demo_app.command("sql")

@@ -1,5 +1,6 @@
-"""`mdm users add|list|disable|token`: who may sign in, with which role. These talk to the hub
-database directly (the first admin has to come from somewhere); every change is audited."""
+"""`mdm users add|list|disable|unlock|token|tokens|revoke`: who may sign in, with which role,
+and their API tokens. These talk to the hub database directly (the first admin has to come
+from somewhere); every change is audited."""
 from __future__ import annotations
 
 import getpass
@@ -8,12 +9,24 @@ from typing import Annotated
 
 import psycopg
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from mdm.cli.hub import DatabaseOpt, _settings
 from mdm.cli.main import console
 from mdm.errors import MdmError
-from mdm.steward.users import ROLES, UserError, add_user, disable_user, issue_token, list_users
+from mdm.steward.signin import unlock
+from mdm.steward.users import (
+    MAX_TOKEN_DAYS,
+    ROLES,
+    UserError,
+    add_user,
+    disable_user,
+    issue,
+    list_tokens,
+    list_users,
+    revoke_token,
+)
 
 users_app = typer.Typer(help="Users and API tokens: steward, auditor, admin, service.",
                         no_args_is_help=True)
@@ -56,14 +69,65 @@ def add_cmd(username: Annotated[str, typer.Argument(help="Sign-in name, e.g. li.
 @users_app.command("token")
 def token_cmd(username: str,
               name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+              days: Annotated[int | None, typer.Option(
+                  min=1, max=MAX_TOKEN_DAYS,
+                  help="Lifetime in days (default: MDM_API_TOKEN_DAYS, else 90).")] = None,
               database_url: DatabaseOpt = None) -> None:
-    """Issue an API token for a user; printed once, as `export MDM_TOKEN=…`."""
+    """Issue an API token for a user; printed once, as `export MDM_TOKEN=…` (its id and expiry
+    go to stderr: `mdm users revoke NAME ID` revokes it)."""
+    from mdm.runtime.settings import ApiLimits
+
     with _connect(database_url) as conn:
         try:
-            token = issue_token(conn, username, name, actor=_actor())
+            made = issue(conn, username, name, actor=_actor(), days=days or ApiLimits.from_env().token_days)
         except UserError as exc:
             raise MdmError(str(exc)) from exc
-    console.print(f"export MDM_TOKEN={token}", highlight=False, soft_wrap=True)
+    console.print(f"export MDM_TOKEN={made.token}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"token {made.id} ({made.prefix}…) expires {made.expires_at:%Y-%m-%d %H:%M %Z}",
+                               highlight=False)
+
+
+@users_app.command("tokens")
+def tokens_cmd(username: str, database_url: DatabaseOpt = None) -> None:
+    """A user's API tokens, newest first: id, state (live, expired, revoked), expiry, last use."""
+    with _connect(database_url) as conn:
+        try:
+            found = list_tokens(conn, username)
+        except UserError as exc:
+            raise MdmError(str(exc)) from exc
+    table = Table(title=f"{len(found)} token(s) of {username}")
+    for column in ("id", "name", "prefix", "state", "created", "expires", "last used"):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for t in found:
+        table.add_row(str(t["id"]), t["name"], f"{t['prefix']}…", t["state"],
+                      f"{t['created_at']:%Y-%m-%d %H:%M}",
+                      f"{t['expires_at']:%Y-%m-%d}" if t["expires_at"] else "never",
+                      f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "—")
+    console.print(table)
+
+
+@users_app.command("revoke")
+def revoke_cmd(username: str,
+               token_id: Annotated[int, typer.Argument(help="The token's id (see 'mdm users tokens NAME').")],
+               database_url: DatabaseOpt = None) -> None:
+    """Revoke one API token of a user: it stops working at once."""
+    with _connect(database_url) as conn:
+        try:
+            revoke_token(conn, username, token_id, actor=_actor())
+        except UserError as exc:
+            raise MdmError(str(exc)) from exc
+    console.print(f"revoked token {token_id} of {username}")
+
+
+@users_app.command("unlock")
+def unlock_cmd(username: str, database_url: DatabaseOpt = None) -> None:
+    """Lift the lockout after too many failed sign-ins (and forget the name's failures)."""
+    with _connect(database_url) as conn:
+        try:
+            was_locked = unlock(conn, username, actor=_actor())
+        except UserError as exc:
+            raise MdmError(str(exc)) from exc
+    console.print(f"unlocked {username}" if was_locked else f"{username} was not locked; failures forgotten")
 
 
 @users_app.command("list")
@@ -72,11 +136,12 @@ def list_cmd(database_url: DatabaseOpt = None) -> None:
     with _connect(database_url) as conn:
         users = list_users(conn)
     table = Table(title=f"{len(users)} user(s)")
-    for column in ("username", "name", "role", "state", "tokens", "since"):
+    for column in ("username", "name", "role", "state", "live tokens", "since"):
         table.add_column(column)
     for u in users:
+        state = "disabled" if u["disabled"] else "active"
         table.add_row(u["username"], u["display_name"] or "", u["role"],
-                      "disabled" if u["disabled"] else "active", str(u["tokens"]),
+                      state + (", locked" if u["locked_at"] else ""), str(u["tokens"]),
                       f"{u['created_at']:%Y-%m-%d}")
     console.print(table)
 

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 DATABASES = ("erp", "oa", "wms", "mdm_hub")
 DEMO_USERS = (("steward.li", "steward"), ("auditor.chen", "auditor"), ("admin", "admin"),
               ("svc.ingest", "service"))
+PRINTED_TOKEN = "mdm demo (printed)"  # the admin token `mdm demo` prints; revoked on its next start
 
 
 @dataclass
@@ -180,12 +181,13 @@ class DemoStack:
         with psycopg.connect(self.hub_url, autocommit=True) as conn:
             return issue_token(conn, username, "demo", actor="demo")
 
-    def demo_users(self) -> tuple[list[tuple[str, str, str]], str]:
+    def demo_users(self) -> tuple[list[tuple[str, str, str]], str, int]:
         """One demo user per role (created once, passwords reset to the demo's), and a new
-        admin API token: ([(username, role, password)], token)."""
+        admin API token, the one printed on the previous start revoked: ([(username, role,
+        password)], token, how many earlier printed tokens were revoked)."""
         from argon2 import PasswordHasher
 
-        from mdm.steward.users import add_user, issue_token
+        from mdm.steward.users import add_user, issue_token, revoke_tokens_named
 
         users = [(name, role, f"{name}-demo") for name, role in DEMO_USERS]
         hasher = PasswordHasher()
@@ -196,8 +198,9 @@ class DemoStack:
                                  "WHERE username = %s", (hasher.hash(password), name))
                 else:
                     add_user(conn, name, role, password, actor="demo")
-            token = issue_token(conn, "admin", "demo", actor="demo")
-        return users, token
+            revoked = revoke_tokens_named(conn, "admin", PRINTED_TOKEN, actor="demo")
+            token = issue_token(conn, "admin", PRINTED_TOKEN, actor="demo")
+        return users, token, revoked
 
     def client(self, username: str = "mdm-test", role: str = "admin") -> httpx.Client:
         """An HTTP client for the hub's API, signed in as `username`."""

@@ -17,7 +17,7 @@ def find_record(conn: Connection, entity: str, key: str) -> dict[str, Any] | Non
     row = conn.execute(text(
         "SELECT * FROM golden_record WHERE entity = :e AND business_key = :k "
         "ORDER BY status = 'active' DESC, id LIMIT 1"), {"e": entity, "k": key}).first()
-    if row is None and key.isdigit():
+    if row is None and key.isascii() and key.isdigit() and int(key) < 2**63:  # '²' is a digit too
         row = conn.execute(text("SELECT * FROM golden_record WHERE entity = :e AND id = :i"),
                            {"e": entity, "i": int(key)}).first()
     if row is None:

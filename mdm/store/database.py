@@ -28,10 +28,21 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def create_hub_engine(url: str, pool_size: int = 5) -> Engine:
+def create_hub_engine(url: str, pool_size: int = 5, max_overflow: int = 5,
+                      pool_timeout_s: float = 30.0, statement_timeout_ms: int | None = None,
+                      application_name: str | None = None) -> Engine:
+    """A pooled engine: at most `pool_size + max_overflow` connections, a caller waits up to
+    `pool_timeout_s` for one (then sqlalchemy.exc.TimeoutError). With `statement_timeout_ms`,
+    PostgreSQL cancels any statement on these connections that runs longer."""
+    options = []
+    if statement_timeout_ms:
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    connect_args: dict[str, str] = {"options": " ".join(options)} if options else {}
+    if application_name:
+        connect_args["application_name"] = application_name
     return create_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True,
-        future=True,
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=max_overflow,
+        pool_timeout=pool_timeout_s, pool_pre_ping=True, future=True, connect_args=connect_args,
     )
 
 

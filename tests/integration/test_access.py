@@ -40,12 +40,16 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("POST", "/api/v1/users"): {"admin"},
     ("POST", "/api/v1/users/{username}/disable"): {"admin"},
     ("POST", "/api/v1/users/{username}/tokens"): {"admin"},
+    ("GET", "/api/v1/users/{username}/tokens"): {"admin"},
+    ("POST", "/api/v1/users/{username}/tokens/{token_id}/revoke"): {"admin"},
+    ("POST", "/api/v1/users/{username}/unlock"): {"admin"},
     ("GET", "/api/v1/change-requests.csv"): READ,
     ("POST", "/api/v1/ingest/debezium"): {"service"},
     ("GET", "/api/v1/config"): {"admin"},
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
-          "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here"}
+          "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here",
+          "token_id": "999999"}
 QUERY = {"/api/v1/records/{entity}/{key}/as-of": {"t": "2026-01-01T00:00+08:00"},
          "/api/v1/records/{entity}/{key}/why": {"target": "oa", "field": "vendor_name"},
          "/api/v1/decisions": {"since": "2026-01-01T00:00+08:00", "until": "2027-01-01T00:00+08:00"},

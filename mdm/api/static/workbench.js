@@ -105,6 +105,19 @@
       if (outcome.ok) location.reload(); else button.textContent = `✗ ${outcome.detail}`;
     });
   });
+  document.querySelectorAll("button[data-unlock]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const outcome = await post(`/api/v1/users/${encodeURIComponent(button.dataset.unlock)}/unlock`);
+      if (outcome.ok) location.reload(); else button.textContent = `✗ ${outcome.detail}`;
+    });
+  });
+  document.querySelectorAll("button[data-revoke]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const user = encodeURIComponent(button.dataset.revoke);
+      const outcome = await post(`/api/v1/users/${user}/tokens/${button.dataset.tokenId}/revoke`);
+      if (outcome.ok) location.reload(); else button.textContent = `✗ ${outcome.detail}`;
+    });
+  });
   const addUser = document.querySelector("form.add-user");
   if (addUser) {
     addUser.addEventListener("submit", async (e) => {
