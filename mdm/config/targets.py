@@ -28,6 +28,12 @@ class TargetMapping(Spec):
     retire: Literal["flag", "delete"] = Field(
         "flag", description="flag: send active_field=false; delete: remove the target's row "
         "(rest: HTTP DELETE, sql: DELETE). Message targets always send the retirement.")
+    rename: Literal["in_place", "recreate"] = Field(
+        "in_place", description="When a record's business key changes (S0001 → S9001). "
+        "in_place: the target renames its record (rest: PUT on the old key's resource with the "
+        "new key in the body; sql: UPDATE … SET key = new WHERE key = old); recreate: for a "
+        "target that cannot rename, the old key is retired there (as `retire:` says) and the "
+        "new key upserted. Message targets always carry `previous_key` in the message.")
     active_field: str | None = Field(None, description="Target field set true/false by status.")
     path: str | None = Field(None, description="rest: collection path, e.g. /api/vendors.")
     table: str | None = Field(None, description="sql: the target table (or updatable view).")

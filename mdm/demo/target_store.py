@@ -93,8 +93,16 @@ def _check_fields(coll: Collection, key: str, body: dict[str, Any]) -> None:
     if read_only:
         raise ApiError(422, f"field(s) {', '.join(map(repr, read_only))} are assigned by the "
                             "target and cannot be written")
-    if coll.key in body and (body[coll.key] is None or str(body[coll.key]) != key):
-        raise ApiError(422, f"field {coll.key!r} is {body[coll.key]!r} but the path key is {key!r}")
+    if coll.key in body and body[coll.key] is None:
+        raise ApiError(422, f"field {coll.key!r} is null; it is the record's key")
+
+
+def renamed_to(coll: Collection, key: str, body: dict[str, Any]) -> str | None:
+    """A PUT on /<collection>/<key> whose body carries another key renames the record: the
+    new key, or None for a plain upsert."""
+    if coll.key in body and body[coll.key] is not None and str(body[coll.key]) != key:
+        return str(body[coll.key])
+    return None
 
 
 def _encode(column: Column, value: Any) -> str | None:
@@ -239,10 +247,14 @@ class Target:
 
     # -- operations (blocking; run in a worker thread)
     def upsert(self, coll: Collection, key: str, values: dict[str, str | None],
-               idempotency_key: str | None, version: int | None = None) -> _Outcome:
+               idempotency_key: str | None, version: int | None = None,
+               previous_key: str | None = None) -> _Outcome:
+        """Write the record under `key`; with `previous_key`, the record under that key is
+        renamed to `key` first (404 if there is none, 409 if another record holds `key`)."""
         with self.pool.connection() as conn:
             try:
-                return self._upsert(conn, coll, key, values, idempotency_key, version)
+                return self._upsert(conn, coll, key, values, idempotency_key, version,
+                                    previous_key)
             except psycopg.errors.DataError as exc:
                 raise ApiError(422, self._explain_data_error(conn, coll, values, exc)) from exc
             except psycopg.errors.NotNullViolation as exc:
@@ -252,7 +264,7 @@ class Target:
 
     def _upsert(self, conn: psycopg.Connection[Any], coll: Collection, key: str,
                 values: dict[str, str | None], idempotency_key: str | None,
-                version: int | None) -> _Outcome:
+                version: int | None, previous_key: str | None = None) -> _Outcome:
         with conn.transaction():
             if idempotency_key:
                 stored = self._stored_response(conn, coll, key, idempotency_key)
@@ -260,9 +272,12 @@ class Target:
                     _receipt(conn, coll, key, version, idempotency_key, replay=True)
                     return _Outcome(200, stored, replay=True)
             _receipt(conn, coll, key, version, idempotency_key, replay=False)
+            if previous_key is not None and not _rename_row(conn, coll, previous_key, key):
+                raise ApiError(404, f"no {coll.name} record with {coll.key} = {previous_key!r} "
+                                    f"to rename to {key!r}")
             row_id, created, reported = _write_row(conn, coll, key, values)
             body = {"id": row_id, "key": key, "status": "created" if created else "updated",
-                    **reported}
+                    **({"previous_key": previous_key} if previous_key else {}), **reported}
             if idempotency_key:
                 conn.execute(
                     "INSERT INTO api_idempotency (key, collection, record_key, response) "
@@ -351,6 +366,19 @@ def _insert_sql(coll: Collection, fields: list[str]) -> sql.Composed:
         sql.Identifier(coll.table), sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(_cast(coll, c) for c in columns), sql.Identifier(coll.key),
         _returning(coll))
+
+
+def _rename_row(conn: psycopg.Connection[Any], coll: Collection, old: str, new: str) -> bool:
+    """Give the record under `old` the key `new` (inside the write's transaction); False when
+    there is no record under `old`. Another record holding `new` is a 409."""
+    query = sql.SQL("UPDATE {} SET {} = %s, updated_at = now() WHERE {} = %s").format(
+        sql.Identifier(coll.table), sql.Identifier(coll.key), sql.Identifier(coll.key))
+    try:
+        with conn.transaction():
+            return conn.execute(query, (new, old)).rowcount > 0
+    except psycopg.errors.UniqueViolation as exc:
+        raise ApiError(409, f"cannot rename {coll.name}/{old} to {new}: another record "
+                            f"holds {new}") from exc
 
 
 def _write_row(conn: psycopg.Connection[Any], coll: Collection, key: str,

@@ -31,6 +31,7 @@ from mdm.demo.target_store import (
     parse_body,
     prepare_target_database,
     prepared_values,
+    renamed_to,
 )
 from mdm.errors import RuntimeSetupError
 
@@ -95,10 +96,12 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
         target.count("puts")
         if (injected := await _injected_fault(target, key)) is not None:
             return injected
-        values = prepared_values(coll, key, parse_body(await request.body()))
+        body = parse_body(await request.body())
+        new_key = renamed_to(coll, key, body)  # the body's key differs: a rename of `key`
+        values = prepared_values(coll, new_key or key, body)
         outcome = await run_in_threadpool(
-            target.upsert, coll, key, values, request.headers.get(IDEMPOTENCY_HEADER),
-            _version(request))
+            target.upsert, coll, new_key or key, values, request.headers.get(IDEMPOTENCY_HEADER),
+            _version(request), key if new_key else None)
         if outcome.replay:
             target.count("replays")
             return JSONResponse(outcome.body, status_code=200, headers={REPLAY_HEADER: "true"})

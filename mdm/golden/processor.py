@@ -20,6 +20,7 @@ from mdm.golden import repository as repo
 from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
 from mdm.golden.models import Cause, GoldenState, NewVersion, Previous
+from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import apply_write_backs
 from mdm.propagate.outbox import WRITE_BACK_SOURCE, enqueue_deliveries
 from mdm.rules.divergence import DivergenceDetector
@@ -285,6 +286,7 @@ class Processor:
         ]
         source_keys = {s.golden_id or 0: s.source_key for s in states}
         batch.versions, verdicts = judge_versions(conn, self.rules, batch.versions, source_keys)
+        batch.versions = hold_key_clashes(conn, self.project, batch.versions, batch.source)
         repo.save_golden(conn, states, batch.versions, batch.source)
         if verdicts or any(self.rules.has_rules(v.entity) for v in batch.versions):
             store_results(conn, batch.versions, verdicts, batch.source)

@@ -80,7 +80,8 @@ class AmqpPropagator:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=d.idempotency_key,
             type=f"{d.entity}.{d.operation}",
             headers={"x-mdm-entity": d.entity, "x-mdm-key": d.business_key,
-                     "x-mdm-version": d.version})
+                     "x-mdm-version": d.version,
+                     **({"x-mdm-previous-key": d.previous_key} if d.previous_key else {})})
         try:
             await exchange.publish(message, routing_key=mapping_key, mandatory=True,
                                    timeout=self.target.timeout_s)

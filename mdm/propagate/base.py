@@ -41,11 +41,25 @@ def open_propagator(target: AnyTarget, project: Project) -> Propagator:
 
 def envelope(d: Delivery) -> dict[str, Any]:
     """The body of a message to a broker: the mapped record plus what a consumer needs to
-    dedupe (idempotency_key) and to order (version) it."""
-    return {"entity": d.entity, "key": d.business_key, "golden_id": d.golden_id,
+    dedupe (idempotency_key) and to order (version) it. A record whose business key changed
+    since the last message acknowledged for it carries `previous_key`: a consumer keyed by
+    business key renames its copy (golden_id is the same)."""
+    body = {"entity": d.entity, "key": d.business_key, "golden_id": d.golden_id,
             "version": d.version, "operation": d.operation,
             "status": "retired" if d.operation == "retire" else "active",
             "idempotency_key": d.idempotency_key, "data": d.payload}
+    if d.previous_key is not None:
+        body["previous_key"] = d.previous_key
+    return body
+
+
+def key_field(project: Project, entity: str, target: str) -> str | None:
+    """The target field that carries the entity's business key (None: the mapping sends none)."""
+    spec = project.entities[entity]
+    for name, attribute in spec.targets[target].fields.items():
+        if attribute == spec.business_key:
+            return name
+    return None
 
 
 def redact(url: str) -> str:

@@ -91,7 +91,9 @@ class NatsPropagator:
                                    timeout=self.target.timeout_s,
                                    headers={"Nats-Msg-Id": d.idempotency_key,
                                             "Mdm-Entity": d.entity, "Mdm-Key": d.business_key,
-                                            "Mdm-Version": str(d.version)})
+                                            "Mdm-Version": str(d.version),
+                                            **({"Mdm-Previous-Key": d.previous_key}
+                                               if d.previous_key else {})})
         except MaxPayloadError as exc:
             return Outcome(d, acked=False, terminal=True, error=f"message too large: {exc!r}")
         except (NatsError, OSError, TimeoutError) as exc:

@@ -99,6 +99,9 @@ class Delivery:
     idempotency_key: str
     attempts: int
     owned: dict[str, Any] | None = None  # write-back attributes: the values the hub holds
+    # The key the target last acknowledged this record under, when it differs from
+    # business_key (a rename): the target renames that record instead of creating another.
+    previous_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,10 @@ WHERE d.id = o.id AND o.version < o.latest
 
 CLAIM_SQL = """
 SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
-       v.attributes, v.status, d.idempotency_key, d.attempts
+       v.attributes, v.status, d.idempotency_key, d.attempts,
+       (SELECT a.business_key FROM delivery a WHERE a.golden_id = d.golden_id
+        AND a.target = d.target AND a.status = 'acked' ORDER BY a.version DESC, a.id DESC
+        LIMIT 1) AS acked_key
 FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
 WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
 ORDER BY d.id LIMIT %s
@@ -170,11 +176,12 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
         rows = await cur.fetchall()
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts) in rows:
+         idem, attempts, acked_key) in rows:
         mapping = project.entities[entity].targets[target_]
         owned = {a: attributes.get(a) for a in mapping.write_back.values()} or None
         due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,
-                            build_payload(mapping, attributes, status), idem, attempts, owned))
+                            build_payload(mapping, attributes, status), idem, attempts, owned,
+                            acked_key if acked_key not in (None, key) else None))
     return due
 
 

@@ -1,6 +1,11 @@
 """The REST propagator: PUT (or DELETE) one record at a time to a target's API, or, where the
 target's API takes batches (`batch:` in its file), POST up to `max_size` records in one call.
 
+A record whose business key changed since the target last acknowledged it (a rename) is sent
+alone: PUT on the old key's resource with the new key in the body, so the target renames its
+record (404: it holds none under the old key, the new one is upserted); a target that cannot
+(`rename: recreate`, or it answers 409) gets the old key retired and the new one upserted.
+
 httpx's exceptions are translated here, once: connection problems, timeouts, 5xx, 408 and
 429 are transient (retried with backoff); other 4xx are terminal (the delivery is dead).
 """
@@ -17,7 +22,7 @@ import httpx
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import RestTarget, TargetMapping
-from mdm.propagate.base import redact
+from mdm.propagate.base import key_field, redact
 from mdm.propagate.outbox import Delivery, Outcome, write_back_values
 
 logger = logging.getLogger(__name__)
@@ -55,12 +60,15 @@ class RestPropagator:
         if self.target.batch is None:
             return list(await asyncio.gather(*(one(d) for d in deliveries)))
         size = self.target.batch.max_size
+        batched = [d for d in deliveries if d.previous_key is None]  # renames go one by one
         chunks: list[list[Delivery]] = []
-        for _, group in groupby(sorted(deliveries, key=lambda d: d.entity), key=lambda d: d.entity):
+        for _, group in groupby(sorted(batched, key=lambda d: d.entity), key=lambda d: d.entity):
             items = list(group)
             chunks += [items[i:i + size] for i in range(0, len(items), size)]
+        renames = [d for d in deliveries if d.previous_key is not None]
         results = await asyncio.gather(*(batch(c) for c in chunks))
         by_id = {o.delivery.id: o for chunk in results for o in chunk}
+        by_id.update({o.delivery.id: o for o in await asyncio.gather(*(one(d) for d in renames))})
         return [by_id[d.id] for d in deliveries]
 
     async def deliver_batch(self, ds: Sequence[Delivery]) -> list[Outcome]:
@@ -84,16 +92,19 @@ class RestPropagator:
             return [self._outcome(d, response) for d in ds]
         return _batch_outcomes(ds, response, mapping)
 
-    def _url(self, d: Delivery) -> str:
+    def _url(self, d: Delivery, key: str | None = None) -> str:
         mapping = self.project.entities[d.entity].targets[self.target.name]
-        return f"{self.base_url}{mapping.path}/{quote(d.business_key, safe='')}"
+        return f"{self.base_url}{mapping.path}/{quote(key or d.business_key, safe='')}"
 
     async def deliver(self, d: Delivery) -> Outcome:
         mapping = self.project.entities[d.entity].targets[self.target.name]
         headers = {"Idempotency-Key": d.idempotency_key, "X-MDM-Version": str(d.version),
                    "X-MDM-Entity": d.entity}
         try:
-            if d.operation == "retire" and mapping.retire == "delete":
+            if d.previous_key is not None:
+                headers["X-MDM-Previous-Key"] = d.previous_key
+                response = await self._rename(d, mapping, headers)
+            elif d.operation == "retire" and mapping.retire == "delete":
                 response = await self.client.delete(self._url(d), headers=headers)
             else:
                 response = await self.client.put(self._url(d), json=d.payload, headers=headers)
@@ -102,6 +113,41 @@ class RestPropagator:
         except httpx.TransportError as exc:
             return Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}")
         return self._outcome(d, response)
+
+    async def _rename(self, d: Delivery, mapping: TargetMapping,
+                      headers: dict[str, str]) -> httpx.Response:
+        """The record is at the target under d.previous_key: rename it there (PUT on the old
+        resource, the body carrying the new key), or retire the old key and upsert the new."""
+        assert d.previous_key is not None
+        old = d.previous_key
+        if d.operation == "retire" and mapping.retire == "delete":
+            return await self.client.delete(self._url(d, old), headers=headers)
+        field = key_field(self.project, d.entity, self.target.name)
+        if mapping.rename == "in_place" and field is not None and field in d.payload:
+            response = await self.client.put(self._url(d, old), json=d.payload, headers=headers)
+            if response.status_code == 404:  # nothing under the old key (any more): upsert
+                return await self.client.put(self._url(d), json=d.payload, headers=headers)
+            if response.status_code != 409:  # 409: the target refuses the rename itself
+                return response
+            logger.info("rename refused entity=%s key=%s previous_key=%s target=%s: retiring "
+                        "the old key instead", d.entity, d.business_key, old, self.target.name)
+        retired = await self._retire_old(d, mapping, field, headers)
+        if retired.status_code >= 300 and retired.status_code != 404:
+            return retired
+        return await self.client.put(self._url(d), json=d.payload, headers=headers)
+
+    async def _retire_old(self, d: Delivery, mapping: TargetMapping, field: str | None,
+                          headers: dict[str, str]) -> httpx.Response:
+        """Retire the record's old key at the target: DELETE, or (retire: flag) the record's
+        values under its old key with the active field false."""
+        assert d.previous_key is not None
+        once = {**headers, "Idempotency-Key": f"{d.idempotency_key}-retire-{d.previous_key}"}
+        if mapping.retire == "delete" or mapping.active_field is None:
+            return await self.client.delete(self._url(d, d.previous_key), headers=once)
+        body = {**d.payload, mapping.active_field: False}
+        if field is not None and field in body:
+            body[field] = d.previous_key
+        return await self.client.put(self._url(d, d.previous_key), json=body, headers=once)
 
     def _outcome(self, d: Delivery, response: httpx.Response) -> Outcome:
         code = response.status_code

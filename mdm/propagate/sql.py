@@ -4,6 +4,11 @@ One claim is written in one transaction (a row at a time, each statement tiny on
 if a row is refused for its data (a constraint, a bad value), the batch is rolled back and
 written again one row per transaction, so the refused row is dead alone and the rest flow on.
 Lost connections and timeouts are transient: the claim is retried with backoff.
+
+A record whose business key changed since the table last took it (a rename) is renamed in
+place: UPDATE … SET key = new WHERE key = old. If the table holds no row under the old key, it
+is upserted under the new one; if another row holds the new key (or `rename: recreate`), the
+old row is retired as `retire:` says and the new key upserted.
 """
 from __future__ import annotations
 
@@ -96,7 +101,8 @@ class SqlPropagator:
         table = self._table(conn, mapping.table)
         key_col = table.c[mapping.key]
         if d.operation == "retire" and mapping.retire == "delete":
-            conn.execute(sa.delete(table).where(key_col == d.business_key))
+            keys = [d.business_key, *([d.previous_key] if d.previous_key is not None else [])]
+            conn.execute(sa.delete(table).where(key_col.in_([_coerce(key_col, k) for k in keys])))
             return None, None
         values = _typed(table, d.payload)
         for column in (*mapping.write_back, *([mapping.version_field] if mapping.version_field else [])):
@@ -105,6 +111,10 @@ class SqlPropagator:
         values[mapping.key] = _coerce(key_col, d.business_key)
         if mapping.version_field:
             values[mapping.version_field] = d.version
+        if d.previous_key is not None:
+            renamed = _rename(conn, table, mapping, values, _coerce(key_col, d.previous_key))
+            if renamed is not None:
+                return renamed
         return _upsert(conn, table, mapping, values)
 
 
@@ -130,6 +140,48 @@ def _upsert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
     if row is None:  # a newer version is already there: nothing written
         return None, None
     return str(row[0]), {f: _jsonable(v) for f, v in zip(mapping.write_back, row[1:], strict=True)}
+
+
+def _rename(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
+            values: dict[str, Any], old_key: Any) -> tuple[str | None, dict[str, Any] | None] | None:
+    """UPDATE the row under the old key to the new key and values; None when no row was
+    renamed (none under the old key, or the rename is not possible: then the old row is
+    retired and the caller upserts the new key)."""
+    assert mapping.key is not None
+    key_col = table.c[mapping.key]
+    pk = list(table.primary_key.columns)
+    returning = [*(pk[:1] if pk else [key_col]), *(table.c[f] for f in mapping.write_back)]
+    if mapping.rename == "in_place":
+        update = sa.update(table).where(key_col == old_key).values(values).returning(*returning)
+        if mapping.version_field:
+            col = table.c[mapping.version_field]
+            update = update.where(sa.or_(col.is_(None), col <= values[mapping.version_field]))
+        try:
+            with conn.begin_nested():  # a clash with another row rolls back this statement only
+                row = conn.execute(update).first()
+        except sa_exc.IntegrityError:
+            row = None
+            logger.info("rename refused table=%s key=%s previous_key=%s: retiring the old row",
+                        table.fullname, values[mapping.key], old_key)
+        else:
+            if row is not None:
+                return str(row[0]), {f: _jsonable(v) for f, v in
+                                     zip(mapping.write_back, row[1:], strict=True)}
+            if conn.execute(sa.select(key_col).where(key_col == old_key)).first() is None:
+                return None  # nothing under the old key: the new key is upserted
+            return None, None  # a newer version is under the old key: nothing written
+    _retire_row(conn, table, mapping, old_key)
+    return None
+
+
+def _retire_row(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,
+                old_key: Any) -> None:
+    assert mapping.key is not None
+    where = table.c[mapping.key] == old_key
+    if mapping.retire == "delete" or mapping.active_field is None:
+        conn.execute(sa.delete(table).where(where))
+    else:
+        conn.execute(sa.update(table).where(where).values({mapping.active_field: False}))
 
 
 def _update_or_insert(conn: sa.Connection, table: sa.Table, mapping: TargetMapping,

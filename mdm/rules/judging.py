@@ -13,6 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.golden.models import Cause, NewVersion
+from mdm.golden.uniqueness import is_waiting
 from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.builtin import Subject
 from mdm.rules.engine import RuleEngine, Verdict
@@ -137,8 +138,10 @@ def rerun_batch(conn: psycopg.Connection, engine: RuleEngine, entity: str, after
     versions = [_current_version(entity, r) for r in rows]
     store_results(conn, versions, dict(enumerate(verdicts)), engine.project.entities[entity].source,
                   closing_same_version=True)
+    waiting = is_waiting(conn, [r[0] for r in rows])  # held back by a key clash, not a rule
     released = [v for v, r, verdict in zip(versions, rows, verdicts)
-                if r[5] == "quarantined" and verdict.quality != "quarantined"]
+                if r[5] == "quarantined" and verdict.quality != "quarantined"
+                and r[0] not in waiting]
     if released:  # the changed rules no longer hold these back
         conn.execute("UPDATE golden_version SET quality = 'ok' WHERE (golden_id, version) IN "
                      "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",

@@ -3,7 +3,8 @@
 Actions: `approve` a quarantined version (it is propagated); `approve_edited` — a new version
 with the steward's values, whose cause is the decision; `push` the golden value to a diverged
 target again; `waive` with a reason. Every decision is stored with actor, time, reason, and
-what it changed (before/after).
+what it changed (before/after). No decision releases a record under a business key another
+active record holds (a key_clash task is resolved by approve_edited with a free key).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mdm.config.loader import Project
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.golden.models import Cause, GoldenState, NewVersion
+from mdm.golden.uniqueness import KEY_CLASH, close_clash_tasks, key_holders
 from mdm.propagate.outbox import OUTBOX_CHANNEL, enqueue_deliveries, enqueue_push
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ ACTIONS = {
     "rule_violation": ("approve", "approve_edited", "waive"),
     "divergence": ("push", "change_request", "waive"),
     "dead_delivery": ("retry", "waive"),
+    KEY_CLASH: ("approve_edited", "waive"),
 }
 
 
@@ -115,6 +118,7 @@ def _decided(task: dict[str, Any], actor: str) -> Cause:
 def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
              reason: str | None, values: dict[str, Any]) -> Result:
     current = _current_version(conn, task)
+    _refuse_held_key(conn, task["entity"], current["business_key"], current)
     conn.execute("UPDATE golden_version SET quality = 'approved' WHERE golden_id = %s "
                  "AND version = %s", (current["id"], current["version"]))
     enqueue_deliveries(conn, project, [NewVersion(
@@ -141,17 +145,37 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
             raise DecisionError(400, f"{name}: {exc}") from exc
     current = _current_version(conn, task)
     attributes = {**current["attributes"], **edited}
+    key = attributes.get(spec.business_key)
+    if key is None or not str(key).strip():
+        raise DecisionError(400, f"{spec.business_key} cannot be empty: it is the business key")
+    _refuse_held_key(conn, spec.entity, str(key), current)
     state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"] + 1,
-                        str(attributes.get(spec.business_key, current["business_key"])),
-                        attributes, current["status"], max(datetime.now(UTC), current["valid_from"]))
+                        str(key), attributes, current["status"],
+                        max(datetime.now(UTC), current["valid_from"]))
     assert state.golden_id is not None and state.valid_from is not None
     version = NewVersion(state.golden_id, state.version, state.entity, state.business_key,
                          attributes, state.status, state.valid_from, _decided(task, actor),
                          quality="approved")
     repo.save_golden(conn, [state], [version], spec.source)
+    if task["type"] != KEY_CLASH:  # (a key_clash task is closed by this decision itself)
+        close_clash_tasks(conn, [state.golden_id], "superseded", f"a steward's version "
+                          f"{state.version} gives it the key {state.business_key}")
     enqueue_deliveries(conn, project, [version])
     before = {k: current["attributes"].get(k) for k in edited}
     return Decision(task["id"], "approve_edited", actor, "resolved", state.version), before, edited
+
+
+def _refuse_held_key(conn: psycopg.Connection, entity: str, key: str,
+                     current: dict[str, Any]) -> None:
+    """A record may not be released under a business key another active record holds: the
+    targets address records by that key, so the other record would be overwritten there."""
+    if current["status"] != "active":
+        return
+    holder = key_holders(conn, entity, [key], [current["id"]]).get(key)
+    if holder is not None:
+        raise DecisionError(409, f"business key {key} is held by another active {entity} "
+                                 f"(golden id {holder.golden_id}, source row "
+                                 f"{holder.source_key}); choose a key no other record holds")
 
 
 def _push(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,

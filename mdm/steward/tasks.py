@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-TASK_TYPES = ("rule_violation", "divergence", "dead_delivery")
+TASK_TYPES = ("rule_violation", "divergence", "dead_delivery", "key_clash")
 STATUSES = ("open", "resolved", "waived")
 
 

@@ -225,6 +225,8 @@ task = Table(
 Index("task_open_uq", task.c.type, task.c.entity, task.c.business_key, task.c.system,
       unique=True, postgresql_where=text("status = 'open'"))
 Index("task_status_ix", task.c.status, task.c.created_at)
+Index("task_key_clash_ix", task.c.golden_id,
+      postgresql_where=text("type = 'key_clash' AND status = 'open'"))
 
 # Every decision on a task: who, when, what, why, and what it changed.
 decision = Table(

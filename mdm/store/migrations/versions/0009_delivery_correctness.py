@@ -16,8 +16,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # item 6: renames — records waiting on a business-key clash are looked up by golden id
+    # in every processing batch that changes a key.
+    op.create_index('task_key_clash_ix', 'task', ['golden_id'], unique=False,
+                    postgresql_where=sa.text("type = 'key_clash' AND status = 'open'"))
+    # end item 6
 
 
 def downgrade() -> None:
-    pass
+    # item 6: renames
+    op.drop_index('task_key_clash_ix', table_name='task')
+    # end item 6
