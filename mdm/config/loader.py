@@ -156,9 +156,41 @@ def _read_yaml(path: Path, display: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(display, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(display, [f"not UTF-8 text (byte {exc.start}: {exc.reason})"]) from exc
+    except RecursionError as exc:
+        raise ConfigError(display, ["not valid YAML (nested too deeply)"]) from exc
+    except Exception as exc:  # noqa: BLE001 — PyYAML's constructors raise ValueError,
+        # TypeError, KeyError … for values it parsed but cannot build (a 2026-02-30 date,
+        # `!!int x`, a list as a mapping key): the file is wrong, not the loader.
+        raise ConfigError(display, [f"not valid YAML ({type(exc).__name__}: {exc})"]) from exc
+    if _is_cyclic(data):
+        raise ConfigError(display, ["an alias refers to the mapping or list that contains it "
+                                    "(a cycle); write the value out"])
     if not isinstance(data, dict):
         raise ConfigError(display, ["expected a mapping of keys at the top level"])
     return data
+
+
+def _is_cyclic(data: Any) -> bool:
+    """Whether YAML aliases made a container hold itself (`&x [*x]`): validation would recurse."""
+    on_path: set[int] = set()
+
+    def visit(node: Any) -> bool:
+        if not isinstance(node, dict | list):
+            return False
+        if id(node) in on_path:
+            return True
+        on_path.add(id(node))
+        children = node.values() if isinstance(node, dict) else node
+        found = any(visit(child) for child in children)
+        on_path.discard(id(node))
+        return found
+
+    try:
+        return visit(data)
+    except RecursionError:  # nested deeper than Python recurses: as bad as a cycle
+        return True
 
 
 def _parse(path: Path, display: str, model: Any) -> Any:
