@@ -2,7 +2,8 @@
 (`GET /api/v1/config`, the workbench's /admin/config). Configuration itself lives in the
 project folder (reviewed, versioned); this is the place to see which file says what, and where
 capture or a target is behind. No secret leaves: URLs are shown as written (`${MDM_ERP_URL}`)
-and as resolved with the password masked; header values are never shown."""
+and as resolved with passwords, tokens and secret query parameters (`?access_token=`) masked,
+several hosts (`nats://a:4222,b:4222`) included; header values are never shown."""
 from __future__ import annotations
 
 from collections import Counter
@@ -16,8 +17,8 @@ from mdm.api.database import Db
 from mdm.config.loader import Project, expand_env
 from mdm.config.models import SourceSpec
 from mdm.config.targets import AnyTarget, RestTarget
+from mdm.config.urls import redact
 from mdm.errors import ConfigError
-from mdm.propagate.base import redact
 
 
 def _address(written: str, where: str) -> dict[str, str]:
@@ -25,7 +26,8 @@ def _address(written: str, where: str) -> dict[str, str]:
         resolved = redact(expand_env(written, where))
     except ConfigError as exc:
         resolved = f"unresolved: {'; '.join(exc.problems)}"
-    return {"written": written, "resolved": resolved}
+    # As written, a secret is a ${VAR} reference, shown; one typed into the file is masked.
+    return {"written": redact(written), "resolved": resolved}
 
 
 def _source(spec: SourceSpec, project: Project, state: dict[str, Any] | None) -> dict[str, Any]:

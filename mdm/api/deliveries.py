@@ -1,4 +1,4 @@
-"""Delivery endpoints: retry one delivery, replay records to a target (`/api/v1/deliveries…`)."""
+"""Delivery endpoints: one delivery, retry it, replay records to a target (`/api/v1/deliveries…`)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin, Reader
 from mdm.api.database import Pg
-from mdm.propagate.outbox import OUTBOX_CHANNEL
-from mdm.propagate.replay import replay
+from mdm.config.urls import mask_secrets
+from mdm.propagate.redeliver import RetryRefused
+from mdm.steward import redelivery
 
 
 class ReplayRequest(BaseModel):
@@ -35,34 +36,31 @@ def deliveries_router() -> APIRouter:
                 "created_at, sent_at, acked_at FROM delivery WHERE id = %s", (delivery_id,)).fetchone()
         if row is None:
             raise HTTPException(404, f"no delivery {delivery_id}")
+        if row["last_error"]:  # also for errors recorded before they were masked on write
+            row["last_error"] = mask_secrets(row["last_error"])
         return row
 
     @router.post("/{delivery_id}/retry")
-    def retry(delivery_id: int, conn: Pg, _: Admin) -> dict[str, Any]:
-        """A dead or failed delivery is due now, with its attempts counted from zero (same
-        idempotency key: it is the same version)."""
-        with conn.transaction():
-            row = conn.execute(
-                "UPDATE delivery SET status = 'pending', attempts = 0, "
-                "next_attempt_at = clock_timestamp() WHERE id = %s AND status IN ('dead', 'failed') "
-                "RETURNING id", (delivery_id,)).fetchone()
-            if row is None:
-                found = conn.execute("SELECT status FROM delivery WHERE id = %s",
-                                     (delivery_id,)).fetchone()
-                if found is None:
-                    raise HTTPException(404, f"no delivery {delivery_id}")
-                raise HTTPException(409, f"delivery {delivery_id} is {found[0]}, not dead or failed")
-            conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-        return {"id": delivery_id, "status": "pending"}
+    def retry(delivery_id: int, conn: Pg, admin: Admin) -> dict[str, Any]:
+        """Send a dead or failed delivery again, with fresh attempts: the record's current
+        releasable version (this delivery when it carries it, with its idempotency key).
+        409 when a newer version already reached the target (it would put old data back) or
+        the delivery is not dead or failed. Audit-logged with the admin's name."""
+        try:
+            return redelivery.retry(conn, delivery_id, admin.username).as_dict()
+        except RetryRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
 
     @router.post("/replay")
-    def replay_records(body: ReplayRequest, request: Request, conn: Pg, _: Admin) -> dict[str, Any]:
-        """Re-send the current version of the chosen records to a target (`mdm replay`)."""
+    def replay_records(body: ReplayRequest, request: Request, conn: Pg,
+                       admin: Admin) -> dict[str, Any]:
+        """Re-send the current version of the chosen records to a target (`mdm replay`);
+        audit-logged with the admin's name."""
         if body.since is not None and body.since.tzinfo is None:
             raise HTTPException(422, "since needs a UTC offset, e.g. 2026-11-01T08:00+08:00")
         try:
-            result = replay(conn, request.app.state.project, body.entity, body.target, body.key,
-                            body.since)
+            result = redelivery.replay_records(conn, request.app.state.project, body.entity,
+                                               body.target, admin.username, body.key, body.since)
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from exc
         return {"queued": result.queued, "quarantined": result.quarantined}

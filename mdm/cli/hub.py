@@ -65,6 +65,7 @@ def check(project: ProjectOpt = None) -> None:
     """Validate the project files; report a bad file with the file, the key and what was expected."""
     settings = _settings(project)
     loaded = load_project(settings.project_dir)
+    _print_secrets_file_warning()
     if any(r.expectations for r in loaded.rules.values()):
         from mdm.rules.engine import validate_expectations
 
@@ -124,10 +125,12 @@ def run(role: Annotated[Role, typer.Argument(help="capture | process | propagate
 
 
 def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) -> None:
+    from mdm.config.secret_files import warn_if_secrets_file_open
     from mdm.lineage.openlineage import start_emitter
     from mdm.runtime.supervisor import run_role_forever
     from mdm.store.database import libpq_url, upgrade_database
 
+    warn_if_secrets_file_open()
     upgrade_database(hub_url)
     url = libpq_url(hub_url)
     if role is not Role.capture:  # the roles that append audit entries seal them (audit_seal.py)
@@ -173,6 +176,15 @@ def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
         console.print_json(json.dumps(result.as_dict(), default=str))
         return
     _print_status(result, loaded)
+    _print_secrets_file_warning()
+
+
+def _print_secrets_file_warning() -> None:
+    from mdm.config.secret_files import secrets_file_problem
+
+    problem = secrets_file_problem()
+    if problem:
+        console.print(f"[yellow]warning: {problem}[/yellow]", highlight=False)
 
 
 def _overlay_live_slots(result: Any, project: Project) -> None:

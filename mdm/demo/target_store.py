@@ -168,22 +168,24 @@ class Faults:
     delay_ms: int = 0
     rate: float = 1.0
     keys: frozenset[str] = frozenset()
+    body: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def arm(self, spec: FaultSpec) -> None:
         with self._lock:
             self.remaining, self.status, self.delay_ms = spec.fail_next, spec.status, spec.delay_ms
-            self.rate, self.keys = spec.rate, frozenset(spec.keys)
+            self.rate, self.keys, self.body = spec.rate, frozenset(spec.keys), spec.body
 
-    def take(self, key: str | None = None) -> tuple[int, int] | None:
-        """(status, delay_ms) for this call when a fault hits it; status 0 means delay only."""
+    def take(self, key: str | None = None) -> tuple[int, int, str | None] | None:
+        """(status, delay_ms, body) for this call when a fault hits it; status 0 means delay
+        only, body None the usual `{"detail": …}`."""
         with self._lock:
             if self.remaining <= 0 or (self.keys and key not in self.keys):
                 return None
             self.remaining -= 1
             if self.rate < 1.0 and random.random() >= self.rate:
                 return None
-            return self.status, self.delay_ms
+            return self.status, self.delay_ms, self.body
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
@@ -197,6 +199,10 @@ class FaultSpec(BaseModel):
     delay_ms: int = Field(default=0, ge=0, le=600_000)
     rate: float = Field(default=1.0, gt=0, le=1, description="Share of the calls that fail.")
     keys: list[str] = Field(default_factory=list, description="Only calls for these records.")
+    body: str | None = Field(None, max_length=100_000, description=(
+        "Answer exactly this body (sent as UTF-8, any character, NUL included) with `status`, "
+        "instead of {\"detail\": …}; with a 2xx status it stands for the target's answer to a "
+        "write it did not make (e.g. a write-back value the hub cannot store)."))
 
 
 @dataclass

@@ -46,12 +46,15 @@ async def _injected_fault(target: Target, key: str) -> Response | None:
     fault = target.faults.take(key)
     if fault is None:
         return None
-    status, delay_ms = fault
+    status, delay_ms, body = fault
     if delay_ms:
         await asyncio.sleep(delay_ms / 1000)
     if not status:
         return None
     target.count("failures_injected")
+    if body is not None:  # verbatim: a body no JSON encoder would write
+        return Response(body.encode("utf-8", "surrogatepass"), status_code=status,
+                        media_type="application/json")
     return JSONResponse({"detail": f"injected fault: status {status}"}, status_code=status)
 
 

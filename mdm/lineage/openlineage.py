@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import AnyTarget
+from mdm.config.urls import hosts
 
 logger = logging.getLogger(__name__)
 PRODUCER = "https://github.com/mdm-hub/mdm"
@@ -39,8 +40,8 @@ def _namespace(url: str, default_scheme: str) -> str:
     parts = urlsplit(url)
     scheme = (parts.scheme or default_scheme).split("+")[0]
     scheme = "postgres" if scheme in ("postgresql", "postgres") else scheme
-    port = f":{parts.port}" if parts.port else ""
-    return f"{scheme}://{parts.hostname or 'localhost'}{port}"
+    host, port = hosts(url)[0]  # the first of several (a:5432,b:5432): parts.port would raise
+    return f"{scheme}://{host.lower() or 'localhost'}{f':{port}' if port else ''}"
 
 
 def _database(url: str) -> str:

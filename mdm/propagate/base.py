@@ -9,7 +9,10 @@ from typing import Any, Protocol
 
 from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget
+from mdm.config.urls import redact
 from mdm.propagate.outbox import Delivery, Outcome
+
+__all__ = ["Propagator", "RateLimiter", "envelope", "open_propagator", "redact"]
 
 
 class Propagator(Protocol):
@@ -60,17 +63,6 @@ def key_field(project: Project, entity: str, target: str) -> str | None:
         if attribute == spec.business_key:
             return name
     return None
-
-
-def redact(url: str) -> str:
-    """A URL fit for a log line: the password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RateLimiter:

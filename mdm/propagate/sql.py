@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import SqlTarget, TargetMapping
+from mdm.config.urls import libpq_multi_host_to_sqlalchemy
 from mdm.propagate.base import redact
 from mdm.propagate.outbox import Delivery, Outcome, write_back_values
 
@@ -33,11 +34,12 @@ TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError
 
 
 def engine_url(url: str) -> str:
-    """postgresql:// means psycopg 3 here (SQLAlchemy's default driver is not installed)."""
+    """postgresql:// means psycopg 3 here (SQLAlchemy's default driver is not installed);
+    libpq's several hosts (`@a:5432,b:5432/db`) become SQLAlchemy's `?host=a:5432&host=…`."""
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
-    return url
+            url = "postgresql+psycopg://" + url[len(plain):]
+    return libpq_multi_host_to_sqlalchemy(url) if url.startswith("postgresql") else url
 
 
 class SqlPropagator:

@@ -1,7 +1,9 @@
 """The propagation process: one asyncio loop per target, woken by NOTIFY on the outbox.
 
 A slow or failing target only slows its own loop: each target has its own connection,
-client (HTTP, database, broker), concurrency limit and rate limit.
+client (HTTP, database, broker), concurrency limit and rate limit. A fault in one loop (a
+target that cannot be opened, an answer the hub cannot record, a propagator's bug) is logged
+and retried in that loop alone; it never ends the process, so it never stops the others.
 """
 from __future__ import annotations
 
@@ -13,14 +15,20 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget, RestTarget
-from mdm.propagate.base import RateLimiter, open_propagator
+from mdm.propagate.base import Propagator, RateLimiter, open_propagator
 from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, Outcome, claim_due, record_outcomes
+from mdm.propagate.redeliver import drop_overtaken
+from mdm.propagate.storable import clean_text, storable, unrecordable
 from mdm.rules.reconcile import reconcile_forever
 
 logger = logging.getLogger(__name__)
 CLAIM_LIMIT = 500
 LOADED_BATCH = 100  # a claim this large means the hub is under load
 LOADED_LINGER_S = 1.0
+FAULT_PAUSE_S = (1.0, 30.0)  # after a loop's unexpected error: first and longest pause
+# What the hub's database refuses for the data in it (not for being unreachable).
+REFUSED = (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError,
+           psycopg.InternalError, psycopg.NotSupportedError, ValueError)
 
 
 class TargetLoop:
@@ -28,9 +36,17 @@ class TargetLoop:
         self.target = target
         self.project = project
         self.hub_url = hub_url
-        self.propagator = open_propagator(target, project)
+        self._propagator: Propagator | None = None
         self.wake = asyncio.Event()
         self.limiter = RateLimiter(target.rate_limit_per_s) if target.rate_limit_per_s else None
+
+    @property
+    def propagator(self) -> Propagator:
+        """Opened on first use, inside the loop: a target that cannot be opened (a bad URL)
+        fails its own loop, not the start of the others."""
+        if self._propagator is None:
+            self._propagator = open_propagator(self.target, self.project)
+        return self._propagator
 
     async def _deliver(self, due: list[Delivery]) -> list[Outcome]:
         try:
@@ -38,6 +54,27 @@ class TargetLoop:
         except Exception as exc:  # noqa: BLE001 — a propagator's bug must not stop the others
             logger.exception("propagator error target=%s; the claim stays queued", self.target.name)
             return [Outcome(d, acked=False, error=f"propagator error: {exc!r}") for d in due]
+
+    async def _record(self, conn: psycopg.AsyncConnection, outcomes: list[Outcome]) -> None:
+        """Record the outcomes together; if the database refuses the batch for its data, one
+        by one, and an outcome it refuses alone becomes that delivery's terminal failure."""
+        outcomes = [storable(o) for o in outcomes]
+        try:
+            await record_outcomes(conn, outcomes, self.target.max_attempts, self.target.backoff)
+            return
+        except REFUSED as exc:
+            logger.warning("outcomes refused as a batch target=%s deliveries=%d: %s; "
+                           "recording them one by one", self.target.name, len(outcomes),
+                           clean_text(str(exc), 300))
+        for outcome in outcomes:
+            try:
+                await record_outcomes(conn, [outcome], self.target.max_attempts,
+                                      self.target.backoff)
+            except REFUSED as exc:
+                logger.warning("outcome refused target=%s delivery=%d: %s; recorded as dead",
+                               self.target.name, outcome.delivery.id, clean_text(str(exc), 300))
+                await record_outcomes(conn, [unrecordable(outcome, exc)],
+                                      self.target.max_attempts, self.target.backoff)
 
     async def _deliver_limited(self, due: list[Delivery]) -> list[Outcome]:
         if self.limiter is None:
@@ -52,6 +89,7 @@ class TargetLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         conn: psycopg.AsyncConnection | None = None
+        pause = FAULT_PAUSE_S[0]
         while not stop.is_set():
             try:
                 if conn is None or conn.closed:
@@ -59,34 +97,55 @@ class TargetLoop:
                     # A lost ack only means one more push with the same idempotency key.
                     await conn.execute("SET synchronous_commit = off")
                     await conn.commit()
-                self.wake.clear()  # before the claim: a NOTIFY during the push is not lost
-                due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
-                if due:
-                    outcomes = await self._deliver(due)
-                    await record_outcomes(conn, outcomes, self.target.max_attempts,
-                                          self.target.backoff)
-                    acked = sum(o.acked for o in outcomes)
-                    logger.info("pushed target=%s deliveries=%d acked=%d", self.target.name,
-                                len(due), acked)
-                    if len(due) >= LOADED_BATCH and await _inbox_busy(conn):
-                        # Under load, let newer versions pile up and supersede older ones:
-                        # fewer pushes of states that are already stale, more CPU for capture.
-                        await _pause(stop, LOADED_LINGER_S)
-                    if acked == len(due):
-                        continue
-                await self._sleep(stop, 1.0)
+                if not await self._round(conn, stop):
+                    await self._sleep(stop, 1.0)
+                pause = FAULT_PAUSE_S[0]
             except psycopg.OperationalError as exc:
                 logger.warning("hub database unavailable target=%s: %s; retrying", self.target.name, exc)
+                await _discard(conn)
                 conn = None
                 await self._sleep(stop, 1.0)
-        await self.propagator.aclose()
-        if conn is not None:
-            await conn.close()
+            except Exception as exc:  # noqa: BLE001 — one target's fault must not end the others
+                logger.exception("target loop error target=%s: %s; this target pauses %.0fs, the "
+                                 "others go on", self.target.name, clean_text(str(exc), 300), pause)
+                await _discard(conn)
+                conn = None
+                await _pause(stop, pause)
+                pause = min(pause * 2, FAULT_PAUSE_S[1])
+        if self._propagator is not None:
+            await self._propagator.aclose()
+        await _discard(conn)
+
+    async def _round(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> bool:
+        """Claim, push, record; True when there may be more due right away."""
+        self.wake.clear()  # before the claim: a NOTIFY during the push is not lost
+        due = await drop_overtaken(
+            conn, await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT))
+        if not due:
+            return False
+        outcomes = await self._deliver(due)
+        await self._record(conn, outcomes)
+        acked = sum(o.acked for o in outcomes)
+        logger.info("pushed target=%s deliveries=%d acked=%d", self.target.name, len(due), acked)
+        if len(due) >= LOADED_BATCH and await _inbox_busy(conn):
+            # Under load, let newer versions pile up and supersede older ones: fewer pushes
+            # of states that are already stale, more CPU for capture.
+            await _pause(stop, LOADED_LINGER_S)
+        return acked == len(due)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.wake.wait(), timeout=seconds)
         except TimeoutError:
+            pass
+
+
+async def _discard(conn: psycopg.AsyncConnection | None) -> None:
+    """Close a connection whose state is unknown after an error (a new one is opened)."""
+    if conn is not None and not conn.closed:
+        try:
+            await conn.close()
+        except psycopg.Error:
             pass
 
 

@@ -2,10 +2,13 @@
 
 Row changes captured from a target's database (a source with `authority: observed`) arrive in
 the inbox like any other. Each is compared, field by field as the entity's divergence rules
-say, with the payloads of the record's recent deliveries to that target: a change equal to
-one of them only echoes the hub's own propagation (never flagged); anything else is a hand edit,
-and opens (or refreshes) one divergence task for the record and system. An echo of the newest
-delivery closes an open divergence task: the copy is back in line.
+say, with the payloads the target may still be echoing: those of deliveries in flight (pending
+or failed, not acknowledged yet), of the newest acknowledged one and of anything newer, and —
+for a row change committed before a newer version was acknowledged — of the versions the
+target held until then (capture of the target lags behind its acks). A change equal to one of
+them echoes the hub's own propagation (never flagged); anything else, an older delivered value
+restored by hand included, is a hand edit and opens (or refreshes) one divergence task for the
+record and system. An echo of the newest delivery closes an open divergence task.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from mdm.propagate.outbox import build_payload
 from mdm.steward import tasks
 
 logger = logging.getLogger(__name__)
-RECENT_DELIVERIES = 20  # payloads per record that count as the hub's own writes
+RECENT_DELIVERIES = 20  # delivered versions per record looked at (newest first)
 
 
 @dataclass(frozen=True)
@@ -178,15 +181,13 @@ class DivergenceDetector:
                              "at": _when(event)})
             outcome.diverged += 1
             return
-        newest: tuple[int, dict[str, Any]] | None = None
-        for version, payload in record.payloads:
-            newest = newest or (version, payload)
+        for version, payload in record.echoable(event.commit_ts):
             if all(not compare(spec, target, r, payload, fields) for r in rules):
                 outcome.echoes += 1
-                if version == newest[0]:  # the copy is back in line with the newest push
+                if version == record.newest:  # the copy is back in line with the newest push
                     outcome.converged.append((key, version))
                 return
-        expected = newest[1] if newest else record.current
+        expected = record.newest_payload or record.current
         mismatches = [m for r in rules for m in compare(spec, target, r, expected, fields)]
         severity = "error" if any(r.severity == "error" for r in rules) else "warning"
         names = ", ".join(f"{m.field} is {m.target!r}, golden {m.golden!r}" for m in mismatches)
@@ -238,19 +239,48 @@ def _remember_keys(conn: psycopg.Connection, source: str, table: str,
 
 
 @dataclass(frozen=True)
+class _Delivered:
+    version: int
+    attributes: dict[str, Any]
+    status: str
+    in_flight: bool  # a delivery of it is pending or failed: the target may apply it yet
+    acked_at: datetime | None  # when a delivery of it was first acknowledged
+
+
+@dataclass(frozen=True)
 class _Sent:
     golden_id: int
     version: int
     current: dict[str, Any]
-    sent: list[tuple[int, dict[str, Any], str]]  # (version, attributes, status), newest first
+    sent: list[_Delivered]  # newest version first
     mapping: TargetMapping
 
     @property
-    def payloads(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """What each recent delivery sent, newest first, built as needed (usually the newest
-        matches: the echo of the last push)."""
-        for version, attributes, status in self.sent:
-            yield version, build_payload(self.mapping, attributes, status)
+    def newest(self) -> int | None:
+        return self.sent[0].version if self.sent else None
+
+    @property
+    def newest_payload(self) -> dict[str, Any] | None:
+        s = self.sent[0] if self.sent else None
+        return build_payload(self.mapping, s.attributes, s.status) if s else None
+
+    def echoable(self, committed: datetime | None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The payloads a target row committed at `committed` may echo, newest first, built
+        as needed (usually the newest matches: the echo of the last push).
+
+        Versions down to the newest acknowledged one, every version in flight, and an older
+        acknowledged version if the row was committed before a newer one was acknowledged
+        (the target held it then). An older value seen after that is not the hub's: a hand
+        edit, even when it restores what the hub once sent."""
+        newer_acked_at: datetime | None = None  # earliest ack of a version newer than `s`
+        for s in self.sent:
+            before_newer_ack = committed is not None and newer_acked_at is not None \
+                and committed <= newer_acked_at
+            if newer_acked_at is None or s.in_flight or before_newer_ack:
+                yield s.version, build_payload(self.mapping, s.attributes, s.status)
+            if s.acked_at is not None:
+                newer_acked_at = s.acked_at if newer_acked_at is None \
+                    else min(newer_acked_at, s.acked_at)
 
 
 def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
@@ -259,21 +289,24 @@ def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
     rows = conn.execute(
         """
         SELECT g.business_key, g.id, g.version, g.attributes, g.status, d.version, v.attributes,
-               v.status
+               v.status, d.in_flight, d.acked_at
         FROM golden_record g
         LEFT JOIN LATERAL (
-            SELECT DISTINCT version FROM delivery
-            WHERE golden_id = g.id AND target = %s ORDER BY version DESC LIMIT %s) d ON true
+            SELECT version, bool_or(status IN ('pending', 'failed')) AS in_flight,
+                   min(acked_at) FILTER (WHERE status = 'acked') AS acked_at
+            FROM delivery WHERE golden_id = g.id AND target = %s
+            GROUP BY version ORDER BY version DESC LIMIT %s) d ON true
         LEFT JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
         WHERE g.entity = %s AND g.business_key = ANY(%s)
         ORDER BY g.business_key, d.version DESC
         """, (target, RECENT_DELIVERIES, spec.entity, keys)).fetchall()
     out: dict[str, _Sent] = {}
-    for key, gid, version, attrs, status, d_version, d_attrs, d_status in rows:
+    for (key, gid, version, attrs, status, d_version, d_attrs, d_status, in_flight,
+         acked_at) in rows:
         sent = out.setdefault(key, _Sent(gid, version, build_payload(mapping, attrs, status), [],
                                          mapping))
         if d_version is not None:
-            sent.sent.append((d_version, d_attrs, d_status))
+            sent.sent.append(_Delivered(d_version, d_attrs, d_status, bool(in_flight), acked_at))
     return out
 
 

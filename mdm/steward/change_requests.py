@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import psycopg
@@ -43,12 +44,29 @@ def list_requests(conn: psycopg.Connection, status: str | None = "open") -> list
             "WHERE %(s)s::text IS NULL OR status = %(s)s ORDER BY id", {"s": status}).fetchall()
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with one of
+# these; the full-width forms are what an IME types in OA and WMS. A plain number (-5.00) is
+# left alone: it cannot be a formula, and a quote would turn it into text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def cell(value: Any) -> str:
+    """A value as a CSV cell that Excel, LibreOffice and Sheets show as text, never evaluate:
+    a leading ' before anything that starts like a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def as_csv(requests: list[dict[str, Any]]) -> str:
-    """UTF-8 CSV with a byte-order mark, so Excel shows the Chinese text as it is."""
+    """UTF-8 CSV with a byte-order mark, so Excel shows the Chinese text as it is; every cell
+    neutralised against formula injection (see `cell`)."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for r in requests:
-        writer.writerow([r[c] for c in COLUMNS])
+        writer.writerow([cell(r[c]) for c in COLUMNS])
     return out.getvalue()

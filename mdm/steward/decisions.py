@@ -22,7 +22,8 @@ from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.golden.models import Cause, GoldenState, NewVersion
 from mdm.golden.uniqueness import KEY_CLASH, close_clash_tasks, key_holders
-from mdm.propagate.outbox import OUTBOX_CHANNEL, enqueue_deliveries, enqueue_push
+from mdm.propagate.outbox import enqueue_deliveries, enqueue_push
+from mdm.propagate.redeliver import RetryRefused, retry_delivery
 
 logger = logging.getLogger(__name__)
 ACTIONS = {
@@ -194,17 +195,17 @@ def _push(conn: psycopg.Connection, project: Project, task: dict[str, Any], acto
 
 def _retry(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
            reason: str | None, values: dict[str, Any]) -> Result:
-    """The dead delivery is due again, with fresh attempts and the same idempotency key (it is
-    the same version). If a newer version has been delivered meanwhile, it is superseded."""
-    delivery_id = task["detail"].get("delivery_id")
-    row = conn.execute(
-        "UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp() "
-        "WHERE id = %s AND status = 'dead' RETURNING id, last_error", (delivery_id,)).fetchone()
-    if row is None:
-        raise DecisionError(409, f"delivery {delivery_id} is no longer dead")
-    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return (Decision(task["id"], "retry", actor, "resolved", task["version"], (int(row[0]),)),
-            {"status": "dead", "last_error": row[1]}, {"status": "pending"})
+    """The dead delivery is due again with fresh attempts — or, if the record has a newer
+    releasable version, that version in its stead; refused (409) if a newer version has
+    already reached the target (see propagate/redeliver.py)."""
+    try:
+        done = retry_delivery(conn, task["detail"].get("delivery_id"), only=("dead",))
+    except RetryRefused as exc:
+        raise DecisionError(exc.status if exc.status != 404 else 409, str(exc)) from exc
+    return (Decision(task["id"], "retry", actor, "resolved", done.version, (done.delivery_id,)),
+            {"status": done.previous_status, "last_error": done.last_error,
+             "delivery_id": done.retried_id},
+            {"status": "pending", "delivery_id": done.delivery_id, "version": done.version})
 
 
 def _change_request(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,

@@ -1,0 +1,146 @@
+"""Re-sending one dead or failed delivery (an admin's retry, a steward's "retry" decision), and
+the guard that keeps any re-sent delivery from overwriting a newer one at the target.
+
+A retry sends the record's *current releasable version* (its newest version not held back by
+an error rule), never an older one: the delivery itself when it carries that version (the
+usual case: the target refused it, the cause is fixed), otherwise the current version in its
+stead. It is refused (409) when a newer version than the retried one has already reached the
+target — sending the older one would put old data back. Runs in the caller's transaction.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, idempotency_key
+
+logger = logging.getLogger(__name__)
+RETRYABLE = ("dead", "failed")
+
+
+class RetryRefused(Exception):
+    """The delivery cannot be retried; `status` is the HTTP status that says why (404, 409)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Retried:
+    delivery_id: int  # the delivery that is due now (the retried one, or the current version's)
+    retried_id: int
+    version: int
+    target: str
+    entity: str
+    business_key: str
+    previous_status: str
+    last_error: str | None
+    replaced: bool  # True: the retried delivery was superseded by one of the current version
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.delivery_id, "status": "pending", "version": self.version,
+                "retried": self.retried_id, "replaced": self.replaced}
+
+
+def retry_delivery(conn: psycopg.Connection, delivery_id: int,
+                   only: Sequence[str] = RETRYABLE) -> Retried:
+    """Make a dead (or failed) delivery due now with fresh attempts, or the current
+    releasable version's delivery in its stead; raises RetryRefused with the reason."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        d = cur.execute("SELECT id, golden_id, version, entity, business_key, target, status, "
+                        "last_error FROM delivery WHERE id = %s FOR UPDATE",
+                        (delivery_id,)).fetchone()
+    if d is None:
+        raise RetryRefused(404, f"no delivery {delivery_id}")
+    if d["status"] not in only:
+        raise RetryRefused(409, f"delivery {delivery_id} is {d['status']}, not "
+                                f"{' or '.join(only)}: nothing to retry")
+    current = _releasable(conn, d)
+    _refuse_if_overtaken(conn, d, current)
+    if d["version"] >= current:
+        conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, "
+                     "next_attempt_at = clock_timestamp() WHERE id = %s", (delivery_id,))
+        due_id, replaced = delivery_id, False
+    else:
+        due_id, replaced = _current_delivery(conn, d, current), True
+        conn.execute("UPDATE delivery SET status = 'superseded' WHERE id = %s", (delivery_id,))
+    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+    logger.info("delivery retry id=%d entity=%s key=%s target=%s v%d due=%d", delivery_id,
+                d["entity"], d["business_key"], d["target"], max(d["version"], current), due_id)
+    return Retried(due_id, delivery_id, max(d["version"], current), d["target"], d["entity"],
+                   d["business_key"], d["status"], d["last_error"], replaced)
+
+
+def _releasable(conn: psycopg.Connection, d: dict[str, Any]) -> int:
+    row = conn.execute("SELECT max(version) FROM golden_version WHERE golden_id = %s "
+                       "AND quality <> 'quarantined'", (d["golden_id"],)).fetchone()
+    if row is None or row[0] is None:
+        raise RetryRefused(409, f"{d['entity']} {d['business_key']} has no version that may be "
+                                "propagated (every version is quarantined): decide its rule task first")
+    return int(row[0])
+
+
+def _refuse_if_overtaken(conn: psycopg.Connection, d: dict[str, Any], current: int) -> None:
+    row = conn.execute(
+        "SELECT version, id FROM delivery WHERE golden_id = %s AND target = %s "
+        "AND status = 'acked' AND version > %s ORDER BY version DESC LIMIT 1",
+        (d["golden_id"], d["target"], d["version"])).fetchone()
+    if row is None:
+        return
+    then = (f"version {current} (the current one) is not there yet: "
+            f"'mdm replay {d['entity']} {d['business_key']} --target {d['target']}' sends it"
+            if current > row[0] else f"version {row[0]} is the current one: nothing to retry")
+    raise RetryRefused(409, (
+        f"delivery {d['id']} carries {d['entity']} {d['business_key']} version {d['version']}, "
+        f"but version {row[0]} already reached {d['target']} (delivery {row[1]}); re-sending "
+        f"version {d['version']} would put older data back. {then}"))
+
+
+def _current_delivery(conn: psycopg.Connection, d: dict[str, Any], version: int) -> int:
+    """The delivery of `version` to d's target, made due now: an open or dead one if there is
+    one, else a new one (an idempotency key of its own: it is a new push)."""
+    row = conn.execute(
+        "UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp() "
+        "WHERE id = (SELECT id FROM delivery WHERE golden_id = %s AND target = %s AND version = %s "
+        "AND status IN ('pending', 'failed', 'dead') ORDER BY id DESC LIMIT 1) RETURNING id",
+        (d["golden_id"], d["target"], version)).fetchone()
+    if row is not None:
+        return int(row[0])
+    row = conn.execute(
+        "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
+        "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
+        "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
+        "FROM golden_version WHERE golden_id = %s AND version = %s RETURNING id",
+        (d["target"], f"{idempotency_key(d['golden_id'], version, d['target'])}-retry{d['id']}",
+         d["golden_id"], version)).fetchone()
+    assert row is not None  # the version was just read
+    return int(row[0])
+
+
+OVERTAKEN_SQL = """
+UPDATE delivery d SET status = 'superseded'
+WHERE d.id = ANY(%s) AND EXISTS (
+    SELECT 1 FROM delivery a WHERE a.golden_id = d.golden_id AND a.target = d.target
+      AND a.status = 'acked' AND a.version > d.version)
+RETURNING d.id
+"""
+
+
+async def drop_overtaken(conn: psycopg.AsyncConnection, due: list[Delivery]) -> list[Delivery]:
+    """Claimed deliveries minus those of a version older than one the target has already
+    acknowledged (superseded now): whatever re-opened them, they would put old data back."""
+    if not due:
+        return due
+    async with conn.transaction():
+        cur = await conn.execute(OVERTAKEN_SQL, ([d.id for d in due],))
+        dropped = {int(r[0]) for r in await cur.fetchall()}
+    if dropped:
+        logger.warning("deliveries superseded by a newer acked version target=%s ids=%s",
+                       due[0].target, sorted(dropped))
+    return [d for d in due if d.id not in dropped]

@@ -1,0 +1,50 @@
+"""An admin's re-sends, each in one transaction with its audit entry: retry one delivery
+(`POST /api/v1/deliveries/{id}/retry`) and replay records to a target (`mdm replay`,
+`POST /api/v1/deliveries/replay`). What is re-sent, and what is refused, is decided in
+mdm/propagate/redeliver.py and replay.py; here it is recorded who asked for it."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.propagate.redeliver import Retried, retry_delivery
+from mdm.propagate.replay import Replay, replay
+from mdm.steward import audit
+
+logger = logging.getLogger(__name__)
+
+
+def retry(conn: psycopg.Connection, delivery_id: int, actor: str) -> Retried:
+    """Retry a dead or failed delivery (see redeliver.retry_delivery; raises RetryRefused,
+    and then nothing is changed or logged)."""
+    with conn.transaction():
+        done = retry_delivery(conn, delivery_id)
+        audit.append(conn, actor, "delivery_retry",
+                     f"{done.entity} {done.business_key} → {done.target}",
+                     f"delivery {delivery_id} retried", before={
+                         "delivery_id": delivery_id, "status": done.previous_status,
+                         "last_error": done.last_error},
+                     after={"delivery_id": done.delivery_id, "version": done.version,
+                            "status": "pending", "replaced": done.replaced})
+    logger.info("delivery retried id=%d by=%s due=%d v%d", delivery_id, actor, done.delivery_id,
+                done.version)
+    return done
+
+
+def replay_records(conn: psycopg.Connection, project: Project, entity: str, target: str,
+                   actor: str, key: str | None = None, since: datetime | None = None) -> Replay:
+    """Queue the current version of the chosen records for `target` again (see
+    replay.replay; raises ValueError naming what is unknown)."""
+    with conn.transaction():
+        result = replay(conn, project, entity, target, key, since)
+        audit.append(conn, actor, "replay", f"{entity} {key or '(all)'} → {target}",
+                     f"since {since.isoformat()}" if since else None,
+                     after={"entity": entity, "target": target, "key": key,
+                            "since": since.isoformat() if since else None,
+                            "queued": result.queued, "quarantined": result.quarantined})
+    logger.info("replay entity=%s key=%s target=%s by=%s queued=%d", entity, key, target, actor,
+                result.queued)
+    return result
