@@ -31,6 +31,7 @@ from mdm.steward.signin import SignIn, SigninPolicy
 from mdm.store.status import read_status
 
 ERRORS: dict[int | str, dict[str, Any]] = {  # what any route may answer besides its own
+    400: {"description": "The request cannot be done as asked (the detail says why)."},
     401: {"description": "Not signed in (a token or a session is needed)."},
     403: {"description": "Signed in, but the role may not do this (or the CSRF token is wrong)."},
     404: {"description": "No such entity, record, task, delivery, user or token."},

@@ -78,7 +78,8 @@ Offset = Annotated[int, Query(ge=0, le=BIGINT, description="Skip this many first
 def install_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     """Database trouble a caller can act on gets its status: a full pool or a statement that
     ran past the timeout is 503 (try again), a value PostgreSQL cannot take (a NUL byte, a
-    number out of range) is 422 — never a 500."""
+    number out of range) is 422, a change that breaks a uniqueness or reference rule is 409 (it
+    was rolled back) — never a 500."""
 
     def busy(detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
@@ -97,6 +98,11 @@ def install_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
                         "(MDM_API_STATEMENT_TIMEOUT_MS); narrow it or try again")
         if isinstance(cause, psycopg.DataError):
             return unstorable(cause)
+        if isinstance(cause, psycopg.IntegrityError):  # nothing was changed: rolled back
+            logger.warning("integrity conflict path=%s error=%s", request.url.path,
+                           str(cause).splitlines()[0])
+            return JSONResponse({"detail": "this conflicts with what is stored, nothing was "
+                                 f"changed: {str(cause).splitlines()[0]}"}, status_code=409)
         raise error
 
     def pool_full(request: Request, error: BaseException) -> JSONResponse:

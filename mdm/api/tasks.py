@@ -82,7 +82,9 @@ def change_requests_router() -> APIRouter:
         """System values stewards accepted, for the ERP team (status=all for every one)."""
         return change_requests.list_requests(conn, None if status == "all" else status)
 
-    @router.get("/change-requests.csv")
+    @router.get("/change-requests.csv", response_class=Response, responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+              "description": "The change requests as CSV."}})
     def export_change_requests(_: Reader, conn: Pg, status: str = "open") -> Response:
         """The same as CSV (UTF-8 with BOM, opens in Excel with the Chinese intact)."""
         body = change_requests.as_csv(change_requests.list_requests(conn, None if status == "all" else status))

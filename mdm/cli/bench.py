@@ -25,13 +25,23 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
           lineage: Annotated[bool, typer.Option("--lineage", help="Measure lineage and as-of queries "
                                                 "on a generated store instead.")] = False,
           lineage_versions: Annotated[int, typer.Option(help="--lineage: versions in the store.")] = 1_000_000,
-          lineage_runs: Annotated[int, typer.Option(help="--lineage: runs of each query.")] = 200) -> None:
+          lineage_runs: Annotated[int, typer.Option(help="--lineage: runs of each query.")] = 200,
+          api: Annotated[bool, typer.Option("--api", help="Measure the API instead: requests/s and "
+                                            "p50/p99 for 1, 10 and 50 concurrent signed-in readers "
+                                            "(strangers knocking meanwhile in the 50 round).")] = False,
+          api_requests: Annotated[int, typer.Option(help="--api: reads per reader in each round "
+                                                    "(at least 200 a round).")] = 40,
+          api_strangers: Annotated[int, typer.Option(help="--api: anonymous requests in flight "
+                                                     "during the 50-reader round.")] = 50) -> None:
     """Drive N ERP row changes through capture alone and through the whole hub, in one run.
 
     With --faults: run each delivery fault scenario against a REST, SQL, AMQP and NATS target and
     report attempted / delivered / duplicates at the target / lost / out of order, then each
     kind's deliveries per second."""
     configure_logging("WARNING")
+    if api:
+        _api_bench(state_dir, api_requests, api_strangers, json_path)
+        return
     if lineage:
         _lineage_bench(state_dir, lineage_versions, lineage_runs, json_path)
         return
@@ -112,6 +122,25 @@ def _lineage_bench(state_dir: Path, versions: int, runs: int, json_path: Path | 
     console.print(table)
     if json_path:
         json_path.write_text(json.dumps({"lineage": data}, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+def _api_bench(state_dir: Path, requests: int, strangers: int, json_path: Path | None) -> None:
+    from mdm.bench.api_bench import run_api_bench
+
+    data = run_api_bench(state_dir.resolve() / "api", requests, strangers,
+                         lambda step: console.print(f"[cyan]›[/cyan] {step}"))
+    table = Table(title="mdm bench --api — signed-in readers (GET records, status, tasks, history)")
+    for column in ("concurrent readers", "requests", "requests/s", "p50 (ms)", "p99 (ms)",
+                   "not 200", "strangers (401)"):
+        table.add_column(column, justify="right")
+    for readers, f in data["api"].items():
+        failed = ", ".join(f"{k}: {v}" for k, v in f["failed"].items()) or "0"
+        table.add_row(readers, f"{f['requests']:,}", f"{f['rps']:,.1f}", f"{f['p50_ms']:,.1f}",
+                      f"{f['p99_ms']:,.1f}", failed, str(f["strangers"]))
+    console.print(table)
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2))
         console.print(f"wrote {json_path}")
 
 
