@@ -25,10 +25,11 @@ from mdm.steward.users import (
 
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[^\s\x00]+$",
+                          description="One word, e.g. li.na.")
     role: Literal["steward", "auditor", "admin", "service"]
     display_name: str | None = Field(None, max_length=200)
-    password: str | None = Field(None, max_length=1000,
+    password: str | None = Field(None, min_length=10, max_length=1000,
                                  description="At least 10 characters; none: token-only.")
 
 

@@ -71,7 +71,7 @@ def run_api_bench(state_dir: Path, requests_per_reader: int, strangers: int,
     stack = DemoStack(state_dir / f"run-{int(time.time())}")
     try:
         progress("starting a demo stack of its own (PostgreSQL, OA, WMS, the hub)")
-        stack.start_databases(**SEED)
+        stack.start_databases(False, True, **SEED)
         stack.start_targets()
         stack.start_hub()
         wait_idle(stack.erp_url, stack.hub_url, timeout=600)

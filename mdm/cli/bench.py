@@ -138,6 +138,7 @@ def _api_bench(state_dir: Path, requests: int, strangers: int, json_path: Path |
         failed = ", ".join(f"{k}: {v}" for k, v in f["failed"].items()) or "0"
         table.add_row(readers, f"{f['requests']:,}", f"{f['rps']:,.1f}", f"{f['p50_ms']:,.1f}",
                       f"{f['p99_ms']:,.1f}", failed, str(f["strangers"]))
+    console.width = max(console.width, 100)  # the table's seven columns, unabridged
     console.print(table)
     if json_path:
         json_path.write_text(json.dumps(data, indent=2))
