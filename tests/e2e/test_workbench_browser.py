@@ -95,3 +95,31 @@ def test_keyboard_and_bulk_waive_several_tasks_at_once(page: Page, stack):
     expect(page.locator(".bulk-result")).to_have_text("2 ✓", timeout=15_000)
     statuses = rows(stack.hub_url, "SELECT status FROM task WHERE id = ANY(%s)", (list(ids.values()),))
     assert [s["status"] for s in statuses] == ["waived", "waived"]
+
+
+def test_an_admin_revokes_one_token_and_unlocks_a_user_on_the_users_page(page: Page, stack):
+    import httpx
+
+    token = stack.token("e2e.tokens", "auditor")
+    kept = stack.token("e2e.tokens", "auditor")
+    execute(stack.hub_url, "INSERT INTO signin_failure (kind, subject, failures, locked_at) "
+                           "VALUES ('user', 'e2e.tokens', 20, clock_timestamp())")
+    [issued] = rows(stack.hub_url, "SELECT t.id FROM api_token t JOIN app_user u ON u.id = t.user_id "
+                                   "WHERE u.username = 'e2e.tokens' ORDER BY t.id LIMIT 1")
+    stack.ensure_user("admin.e2e", "admin", PASSWORD)
+    page.goto(f"{stack.api_url}/admin/users")
+    page.get_by_label("User name").fill("admin.e2e")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    row = page.locator('tr[data-user="e2e.tokens"]')
+    expect(row).to_contain_text("locked")
+    row.locator(f'li[data-token="{issued["id"]}"] button').click()
+    expect(row.locator(f'li[data-token="{issued["id"]}"]')).to_have_count(0)
+    page.locator('tr[data-user="e2e.tokens"] button[data-unlock]').click()
+    expect(page.locator('tr[data-user="e2e.tokens"] .locked')).to_have_count(0)
+
+    def status(t: str) -> int:
+        return httpx.get(f"{stack.api_url}/api/v1/tasks", headers={"Authorization": f"Bearer {t}"}).status_code
+
+    assert status(token) == 401 and status(kept) == 200
+    assert not rows(stack.hub_url, "SELECT 1 FROM signin_failure WHERE subject = 'e2e.tokens'")
