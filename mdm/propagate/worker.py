@@ -190,10 +190,25 @@ async def propagate_forever(project: Project, hub_url: str, stop_flag: threading
         for loop in loops:
             loop.wake.set()
 
-    readers = [asyncio.to_thread(reconcile_forever, project, t, hub_url, stop_flag)
+    readers = [_reconciling(project, t, hub_url, stop_flag)
                for t in targets if isinstance(t, RestTarget) and t.reconcile is not None]
     await asyncio.gather(watch_stop(), _listen(hub_url, loops, stop), *(l.run(stop) for l in loops),
                          *readers)
+
+
+async def _reconciling(project: Project, target: RestTarget, hub_url: str,
+                       stop_flag: threading.Event) -> None:
+    """A target's read-back, restarted after an error it did not expect (a value the hub
+    cannot store, a bug): like a target loop, it never ends the propagation process."""
+    pause = FAULT_PAUSE_S[0]
+    while not stop_flag.is_set():
+        try:
+            await asyncio.to_thread(reconcile_forever, project, target, hub_url, stop_flag)
+        except Exception as exc:  # noqa: BLE001 — the target loops must go on
+            logger.exception("reconcile error target=%s: %s; restarting in %.0fs", target.name,
+                             clean_text(str(exc), 300), pause)
+            await asyncio.to_thread(stop_flag.wait, pause)
+            pause = min(pause * 2, FAULT_PAUSE_S[1])
 
 
 def run_propagation(project: Project, hub_url: str, stop: threading.Event) -> None:
