@@ -22,7 +22,9 @@ def replay_cmd(
     """Re-send the current version of ENTITY's records (or one KEY) to a target.
 
     Each re-sent delivery has an idempotency key of its own, so the target applies it again;
-    quarantined versions are not re-sent. The running propagation process picks them up.
+    quarantined versions are not re-sent, and an older version never is: this is also how to
+    send the current version when retrying an old dead delivery is refused (409). The running
+    propagation process picks them up. Recorded in the audit log under the admin's name.
     Asks the running hub (token in MDM_TOKEN of an admin, address in MDM_API_URL).
     """
     body: dict[str, Any] = {"entity": entity, "target": target, "key": key,
