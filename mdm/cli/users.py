@@ -73,8 +73,9 @@ def token_cmd(username: str,
                   min=1, max=MAX_TOKEN_DAYS,
                   help="Lifetime in days (default: MDM_API_TOKEN_DAYS, else 90).")] = None,
               database_url: DatabaseOpt = None) -> None:
-    """Issue an API token for a user; printed once, as `export MDM_TOKEN=…` (its id and expiry
-    go to stderr: `mdm users revoke NAME ID` revokes it)."""
+    """Issue an API token for a user; printed once, as `export MDM_TOKEN=…`.
+
+    Its id and expiry go to stderr; `mdm users revoke NAME ID` revokes it."""
     from mdm.runtime.settings import ApiLimits
 
     with _connect(database_url) as conn:

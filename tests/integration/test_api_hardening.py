@@ -364,8 +364,8 @@ def test_the_demo_revokes_the_token_it_printed_on_its_previous_start(stack):
 
 # -- 14: query parameters --------------------------------------------------------------------------
 BAD = ["/api/v1/records/supplier?offset=-1", "/api/v1/records/supplier?limit=-1",
-       "/api/v1/records/supplier?limit=0", "/api/v1/deliveries?limit=-1", "/api/v1/tasks?offset=-1",
-       "/api/v1/tasks?limit=0", "/api/v1/audit?after_seq=-1", "/api/v1/audit?after_seq=99999999999999999999",
+       "/api/v1/records/supplier?limit=0", "/api/v1/deliveries?limit=-1",
+       "/api/v1/tasks?offset=99999999999999999999", "/api/v1/tasks?status=%00", "/api/v1/audit?after_seq=-1", "/api/v1/audit?after_seq=99999999999999999999",
        "/api/v1/records/supplier?offset=99999999999999999999", "/api/v1/tasks/99999999999999999999",
        "/api/v1/transactions/erp/99999999999999999999", "/api/v1/transactions/erp/-1",
        "/api/v1/records/supplier/S0001/versions/0", "/api/v1/records/supplier/S0001/history?before_version=-5",
@@ -379,9 +379,8 @@ def test_bad_query_parameters_answer_422(stack, path):
     assert answer.status_code == 422, answer.text
 
 
-@pytest.mark.parametrize("path", ["/api/v1/records/supplier/²", "/api/v1/records/supplier/99999999999999999999",
-                                  "/api/v1/records/supplier/²/history",
-                                  "/api/v1/deliveries/99999999999999999999"])
+@pytest.mark.parametrize("path", ["/api/v1/records/supplier/²", "/api/v1/records/supplier/²/history",
+                                  "/api/v1/records/supplier/١٢/deliveries"])
 def test_odd_record_keys_are_not_found_not_a_server_error(stack, path):
     assert stack.client("params.auditor", "auditor").get(path).status_code == 404
 
