@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
-from mdm.capture.inbox import append_events
+from mdm.capture.inbox import append_batch, refuse
 from mdm.capture.models import Batch, parse_envelope
 from mdm.config.loader import expand_env
 from mdm.config.models import SourceSpec
@@ -139,14 +139,18 @@ class InboxHandler:
         self._append_with_retry(batch)
 
     def _append_with_retry(self, batch: Batch) -> None:
-        """The hub database may restart: retry until the batch is durable (never drop it)."""
+        """The hub database may restart: retry until the batch is durable (never drop it).
+
+        A value PostgreSQL refuses makes its record `failed` (see `append_batch`); should the
+        database still refuse the batch, every record of it is kept failed with the reason,
+        once, rather than stop capture: Debezium would hand the same batch back forever."""
         delay = 0.2
+        kept_failed = False
         while True:
             try:
-                inserted = append_events(self._connection(), self.source, batch.events,
-                                         batch.poison, batch.last_lsn, batch.ends)
-                logger.debug("inbox batch source=%s events=%d new=%d", self.source,
-                             len(batch.events), inserted)
+                appended = append_batch(self._connection(), self.source, batch)
+                logger.debug("inbox batch source=%s events=%d new=%d failed=%d", self.source,
+                             len(batch.events), appended.new, appended.failed)
                 return
             except psycopg.OperationalError as exc:
                 logger.warning("inbox write failed source=%s events=%d, retrying in %.1fs: %s",
@@ -156,6 +160,15 @@ class InboxHandler:
                 self._conn = None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except psycopg.Error as exc:
+                if kept_failed:
+                    raise
+                reason = f"capture could not store this batch: {str(exc).splitlines()[0]}"
+                logger.error("inbox refused batch source=%s events=%d, keeping them failed: %s",
+                             self.source, len(batch.events), exc)
+                batch = Batch([], [*batch.poison, *(refuse(e, reason) for e in batch.events)],
+                              batch.ends, None)
+                kept_failed = True
 
 
 def _destination_of(record: Any) -> str:

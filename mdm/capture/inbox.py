@@ -1,17 +1,22 @@
 """The durable inbox: capture appends change events here, in one transaction per batch.
 
 Idempotent on (source, position, table, row key): a batch redelivered after a crash is a no-op.
+A record that cannot be stored as it is (a NUL byte, a number beyond bigint) is kept `failed`
+with its reason; the batch goes on.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
 import psycopg
 
-from mdm.capture.models import ChangeEvent, PoisonRecord, TransactionEnd
+from mdm.capture.models import Batch, ChangeEvent, PoisonRecord, TransactionEnd
+from mdm.capture.storable import (Unstorable, check_text, dump_json, dumps_lenient,
+                                  storable_text)
 from mdm.store.bulk import stage_rows
 
 logger = logging.getLogger(__name__)
@@ -26,22 +31,51 @@ _COLUMNS = ("source, position, table_name, row_key, op, tx_id, lsn, commit_ts, i
             "before, after, raw, status, error")
 
 
-def _dump(row: dict[str, object] | None) -> str | None:
-    return None if row is None else orjson.dumps(row).decode()
+Row = tuple[object, ...]
 
 
-def _rows(events: Sequence[ChangeEvent], poison: Sequence[PoisonRecord]) -> list[tuple[object, ...]]:
-    rows: list[tuple[object, ...]] = [
-        (e.source, e.position, e.table, e.row_key, e.op, e.tx_id, e.lsn, e.commit_ts,
-         e.is_snapshot, _dump(e.before), _dump(e.after), None, "pending", None)
-        for e in events
-    ]
-    rows += [
-        (p.source, f"poison/{p.digest}", p.destination, p.digest, "?", None, None, None, False,
-         None, None, p.raw, "failed", p.reason)
-        for p in poison
-    ]
-    return rows
+def _event_row(e: ChangeEvent) -> Row:
+    """The inbox row of an event; Unstorable when PostgreSQL would refuse one of its values."""
+    check_text(e.table, "the table name")
+    check_text(e.row_key, "the row key")
+    before = None if e.before is None else dump_json(e.before, "before")
+    after = None if e.after is None else dump_json(e.after, "after")
+    return (e.source, e.position, e.table, e.row_key, e.op, e.tx_id, e.lsn, e.commit_ts,
+            e.is_snapshot, before, after, None, "pending", None)
+
+
+def _poison_row(p: PoisonRecord) -> Row:
+    # Keyed by the record's content: a redelivered bad record is one failed row, not two.
+    return (p.source, f"poison/{p.digest}", p.destination, p.row_key or p.digest, "?", None,
+            None, None, False, None, None, p.raw, "failed", p.reason)
+
+
+def refuse(e: ChangeEvent, reason: str) -> PoisonRecord:
+    """An event that cannot be stored as it is, as the failed record keeping it with `reason`."""
+    raw = e.raw if e.raw is not None else dumps_lenient(
+        {"op": e.op, "before": e.before, "after": e.after,
+         "source": {"table": e.table, "txId": e.tx_id, "lsn": e.lsn}})
+    row_key = storable_text(e.row_key)
+    return PoisonRecord(e.source, storable_text(e.table), storable_text(raw),
+                        f"{reason} ({storable_text(e.table)} row {row_key[:80]})",
+                        row_key=row_key)
+
+
+def _rows(events: Sequence[ChangeEvent], poison: Sequence[PoisonRecord],
+          ) -> tuple[list[Row], list[ChangeEvent], list[PoisonRecord]]:
+    """Inbox rows for the batch, the events stored as pending, and every record kept failed."""
+    rows: list[Row] = []
+    stored: list[ChangeEvent] = []
+    failed = list(poison)
+    for e in events:
+        try:
+            rows.append(_event_row(e))
+        except Unstorable as exc:
+            failed.append(refuse(e, f"value PostgreSQL cannot store: {exc}"))
+            continue
+        stored.append(e)
+    rows += [_poison_row(p) for p in failed]
+    return rows, stored, failed
 
 
 def append_events(
@@ -54,35 +88,89 @@ def append_events(
 ) -> int:
     """Append a batch to the inbox in one transaction and wake the processors.
 
-    Returns how many rows were new (a redelivered event is skipped, not an error).
+    Returns how many rows were new (a redelivered event is skipped, not an error). An event
+    holding a value PostgreSQL cannot store is kept `failed` with the reason, in the same
+    transaction: it never fails the batch. Raises only what the database connection raises
+    (psycopg.OperationalError: the caller retries the whole batch).
     """
-    rows = _rows(events, poison)
+    return append_batch(conn, source, Batch(list(events), list(poison), list(transaction_ends),
+                                            last_lsn)).new
+
+
+@dataclass(frozen=True)
+class Appended:
+    new: int  # inbox rows that were new (pending or failed)
+    failed: int  # records kept failed: unparseable, or holding a value PostgreSQL refuses
+
+
+def append_batch(conn: psycopg.Connection, source: str, batch: Batch) -> Appended:
+    """`append_events` for a parsed batch, also telling how many records were kept failed."""
+    rows, stored, failed = _rows(batch.events, batch.poison)
     with conn.transaction():
-        inserted = 0
-        if rows:
-            with conn.cursor() as cur:
-                stage_rows(cur, "inbox_stage", _STAGE, f"seq, {_COLUMNS}",
-                           ((seq, *row) for seq, row in enumerate(rows)))
-                # INSERT … SELECT does not promise to keep the scan order: without ORDER BY,
-                # ids were seen out of stream order. The inbox id must follow the stream.
-                cur.execute(
-                    f"INSERT INTO inbox ({_COLUMNS}) SELECT {_COLUMNS} FROM inbox_stage "
-                    "ORDER BY seq ON CONFLICT ON CONSTRAINT inbox_event_uq DO NOTHING"
-                )
-                inserted = cur.rowcount
-        _record_progress(conn, source, events, last_lsn)
-        if transaction_ends:
+        inserted = _insert(conn, rows) if rows else 0
+        _record_progress(conn, source, stored, batch.last_lsn)
+        if batch.ends:
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO source_tx (source, tx_id, event_count) VALUES (%s, %s, %s) "
                     "ON CONFLICT (source, tx_id) DO UPDATE SET event_count = EXCLUDED.event_count, "
                     "ended_at = clock_timestamp()",
-                    [(t.source, t.tx_id, t.event_count) for t in transaction_ends])
-        if inserted or transaction_ends:
+                    [(t.source, t.tx_id, t.event_count) for t in batch.ends])
+        if inserted or batch.ends:
             conn.execute(f"NOTIFY {INBOX_CHANNEL}")
-    for p in poison:
-        logger.warning("kept unparseable record source=%s destination=%s reason=%s",
-                       p.source, p.destination, p.reason)
+    for p in failed:
+        logger.warning("kept failed record source=%s destination=%s row_key=%s reason=%s",
+                       p.source, p.destination, p.row_key, p.reason)
+    return Appended(inserted, len(failed))
+
+
+# What PostgreSQL refuses per row: a value (DataError), or a key too long for the index.
+_REFUSED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
+
+
+def _insert(conn: psycopg.Connection, rows: list[Row]) -> int:
+    """Insert the rows; if PostgreSQL refuses one that the checks let through, insert them one
+    by one and keep each refused row failed with the database's reason."""
+    try:
+        with conn.transaction():  # a savepoint: the refused COPY is undone, nothing else
+            return _insert_rows(conn, rows)
+    except _REFUSED as exc:
+        logger.warning("inbox batch refused rows=%d, storing row by row: %s", len(rows),
+                       str(exc).splitlines()[0])
+    inserted = 0
+    for row in rows:
+        try:
+            with conn.transaction():
+                inserted += _insert_rows(conn, [row], clear=True)
+        except _REFUSED as exc:
+            inserted += _insert_rows(conn, [_refused_row(row, str(exc))], clear=True)
+    return inserted
+
+
+def _refused_row(row: Row, reason: str) -> Row:
+    source, position, table, row_key, op, *_, raw, _status, _error = row
+    text = raw if isinstance(raw, str) else dumps_lenient(
+        {"position": position, "table": table, "row_key": row_key, "op": op})
+    digest = hashlib.sha256(f"{position}|{table}|{row_key}".encode()).hexdigest()[:32]
+    first_line = reason.splitlines()[0] if reason else "refused"
+    return (source, f"poison/{digest}", str(table)[:200], str(row_key)[:200], "?", None, None,
+            None, False, None, None, storable_text(text), "failed",
+            f"value PostgreSQL cannot store: {storable_text(first_line)}")
+
+
+def _insert_rows(conn: psycopg.Connection, rows: Sequence[Row], clear: bool = False) -> int:
+    with conn.cursor() as cur:
+        stage_rows(cur, "inbox_stage", _STAGE, f"seq, {_COLUMNS}",
+                   ((seq, *row) for seq, row in enumerate(rows)))
+        # INSERT … SELECT does not promise to keep the scan order: without ORDER BY,
+        # ids were seen out of stream order. The inbox id must follow the stream.
+        cur.execute(
+            f"INSERT INTO inbox ({_COLUMNS}) SELECT {_COLUMNS} FROM inbox_stage "
+            "ORDER BY seq ON CONFLICT ON CONSTRAINT inbox_event_uq DO NOTHING"
+        )
+        inserted = cur.rowcount
+        if clear:  # the stage empties at commit; row by row, it must empty after each row
+            cur.execute("DELETE FROM inbox_stage")
     return inserted
 
 

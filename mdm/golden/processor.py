@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from mdm.capture.models import CONTENT_POSITION_PREFIX
 from mdm.config.loader import Project
 from mdm.errors import MappingError
 from mdm.golden import repository as repo
@@ -134,6 +135,8 @@ class Processor:
             spec = self.project.sources.get(source)
             if spec is not None and spec.authority == "observed":
                 observed = self.divergence.apply(conn, source, source_events)
+                if observed.diverged:  # it opened or updated tasks (ids stewards see)
+                    _commit_synchronously(conn)
                 result.skipped += observed.skipped
                 continue
             if source.startswith(WRITE_BACK_SOURCE):  # a target's answer
@@ -151,6 +154,8 @@ class Processor:
             result.failed += len(batch.failed)
             result.skipped += len(batch.skipped)
         result.versions = len(all_versions)
+        if all_versions:
+            _commit_synchronously(conn)
         result.deliveries = enqueue_deliveries(conn, self.project, all_versions, changed)
         return result
 
@@ -202,7 +207,7 @@ class Processor:
         previous = batch.rows.get(key)
         # A snapshot read is never stale: it comes before the stream it starts, and a later
         # re-snapshot (slot lost, snapshot.mode=when_needed) is newer than all that came before.
-        if previous is not None and event.op != "r" and previous.position > event.position:
+        if previous is not None and event.op != "r" and _is_older(event.position, previous.position):
             batch.skipped[event.id] = (f"stale: position {event.position} is older than the "
                                        f"mirrored {previous.position}")
             return
@@ -275,6 +280,8 @@ class Processor:
     # -- saving -------------------------------------------------------------------------------
     def _save(self, conn: psycopg.Connection, batch: _Batch) -> None:
         repo.save_rows(conn, batch.source, batch.rows)
+        if batch.pending:
+            _commit_synchronously(conn)
         states = list(batch.touched_states.values())
         new_states = [s for s in states if s.golden_id is None]
         for state, golden_id in zip(new_states, repo.allocate_ids(conn, len(new_states))):
@@ -291,6 +298,25 @@ class Processor:
         if verdicts or any(self.rules.has_rules(v.entity) for v in batch.versions):
             store_results(conn, batch.versions, verdicts, batch.source)
         repo.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
+
+
+def _is_older(position: str, mirrored: str) -> bool:
+    """Whether an event at `position` is older than the one the mirror holds. Only stream
+    positions (commit LSN / LSN) are ordered; an event without an LSN is keyed by a hash of its
+    content (`h/…`), which says nothing about order: such events apply in inbox order."""
+    if position.startswith(CONTENT_POSITION_PREFIX) or mirrored.startswith(CONTENT_POSITION_PREFIX):
+        return False
+    return mirrored > position
+
+
+def _commit_synchronously(conn: psycopg.Connection) -> None:
+    """Make this transaction's commit wait for the WAL flush (the session runs with
+    synchronous_commit off). Called before writing what the outside world sees or acts on —
+    golden records and versions, deliveries, tasks — so none of it is visible (to a
+    propagator, the API) before it is durable: a server crash can then never lose a batch
+    whose ids were already pushed, and redo it under other ids. Batches that write only the
+    mirror and the inbox status still commit without waiting: a lost one is redone identically."""
+    conn.execute("SET LOCAL synchronous_commit = on")
 
 
 def _object_of(mapping: TableMapping, event: repo.InboxRow, image: RowImage | None) -> str | None:

@@ -48,9 +48,11 @@ PRUNE_EVERY_S = 3600.0
 def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
                    batch_size: int) -> None:
     with psycopg.connect(hub_url) as conn, psycopg.connect(hub_url, autocommit=True) as listener:
-        # Safe without waiting for the WAL flush: everything a batch writes is derived from
-        # inbox rows that capture committed durably; if the server loses the batch, those
-        # rows are simply pending again and the batch is redone identically.
+        # Off by default: a batch that only moves mirrors and inbox status is redone
+        # identically if the server loses it. A batch that writes golden records, versions,
+        # deliveries or tasks turns it back on for its own commit (processor's
+        # _commit_synchronously): a redo would allocate other golden ids and idempotency keys
+        # after the lost ones were pushed, so those must be durable before anyone sees them.
         set_json_loads(orjson.loads, conn)  # inbox rows and mirrors are JSON-heavy
         conn.execute("SET synchronous_commit = off")
         conn.commit()

@@ -73,7 +73,7 @@ def test_a_posted_change_event_becomes_a_version_that_cites_the_erp_commit(stack
     assert reply.status_code == 202, reply.text
     assert reply.json() | {"received_by": None} == {
         "source": "erp", "records": 2, "events": 1, "new": 1, "kept_unparseable": 0,
-        "transactions_ended": 1, "received_by": None}
+        "transactions_ended": 1, "ignored": 0, "received_by": None}
     assert eventually(lambda: len(_versions(stack, "S-HTTP-01")) == 1, timeout=60)
     [version] = _versions(stack, "S-HTTP-01")
     assert version["attributes"]["name"] == "经HTTP接入的供应商"
