@@ -82,7 +82,8 @@ def _releasable(conn: psycopg.Connection, d: dict[str, Any]) -> int:
                        "AND quality <> 'quarantined'", (d["golden_id"],)).fetchone()
     if row is None or row[0] is None:
         raise RetryRefused(409, f"{d['entity']} {d['business_key']} has no version that may be "
-                                "propagated (every version is quarantined): decide its rule task first")
+                                "propagated (every version is quarantined): decide its rule "
+                                "task first")
     return int(row[0])
 
 

@@ -10,14 +10,18 @@ from mdm.config.urls import hosts, mask_secrets, redact
 from mdm.propagate.sql import engine_url
 
 CASES = [
-    ("https://oa.example/api?access_token=tok-123&lang=zh", "https://oa.example/api?access_token=***&lang=zh"),
+    ("https://oa.example/api?access_token=tok-123&lang=zh",
+     "https://oa.example/api?access_token=***&lang=zh"),
     ("https://oa.example/api?password=pw-123", "https://oa.example/api?password=***"),
-    ("https://oa.example/api?api_key=k1&token=t2;secret=s3&key=k4", "https://oa.example/api?api_key=***&token=***;secret=***&key=***"),
+    ("https://oa.example/api?api_key=k1-123&token=t2;secret=s3&key=k4",
+     "https://oa.example/api?api_key=***&token=***;secret=***&key=***"),
     ("https://oa.example/cb#access_token=tok-123", "https://oa.example/cb#access_token=***"),
     ("nats://u:pw-123@a:4222,b:4222", "nats://u:***@a:4222,b:4222"),
     ("nats://tok-123@a:4222", "nats://***@a:4222"),
-    ("nats://u:pw-123@a:4222,nats://u:pw-123@b:4222", "nats://u:***@a:4222,nats://u:***@b:4222"),
-    ("postgresql://mdm:pw-123@db1:5432,db2:5433/hub?sslmode=require", "postgresql://mdm:***@db1:5432,db2:5433/hub?sslmode=require"),
+    ("nats://u:pw-123@a:4222,nats://u:pw-123@b:4222",
+     "nats://u:***@a:4222,nats://u:***@b:4222"),
+    ("postgresql://mdm:pw-123@db1:5432,db2:5433/hub?sslmode=require",
+     "postgresql://mdm:***@db1:5432,db2:5433/hub?sslmode=require"),
     ("amqp://guest:pw-123@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"),
     ("postgresql://mdm@db/hub", "postgresql://mdm@db/hub"),
     ("http://[::1:80/?token=tok-123", "*** (an address that cannot be read)"),
