@@ -83,7 +83,8 @@ class Guard:
             await self._serve(scope, receive, send, headers, limit)
             return
         try:
-            await asyncio.wait_for(place.acquire(), self.limits.pool_timeout_s)
+            async with asyncio.timeout(self.limits.pool_timeout_s):
+                await place.acquire()
         except TimeoutError:
             logger.warning("api busy path=%s places=%d", path, self.limits.pool_size)
             await _answer(send, 503, "the API is busy: every place is taken (MDM_API_POOL_SIZE); "
