@@ -122,6 +122,10 @@ def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], a
     _refuse_held_key(conn, task["entity"], current["business_key"], current)
     conn.execute("UPDATE golden_version SET quality = 'approved' WHERE golden_id = %s "
                  "AND version = %s", (current["id"], current["version"]))
+    if current["quality"] != "quarantined":
+        # a warning's version was propagated when it was made: approving only accepts it
+        return (Decision(task["id"], "approve", actor, "resolved", current["version"]),
+                {"quality": current["quality"]}, {"quality": "approved"})
     enqueue_deliveries(conn, project, [NewVersion(
         current["id"], current["version"], task["entity"], current["business_key"],
         current["attributes"], current["status"], current["valid_from"], _decided(task, actor),

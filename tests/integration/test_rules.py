@@ -148,6 +148,25 @@ def test_quarantine_holds_back_that_record_only_and_approval_releases_it(stack):
     assert again.status_code == 409 and "already resolved" in again.json()["detail"]
 
 
+def test_approving_a_warning_accepts_the_version_it_already_delivered(stack):
+    """A warning's version went out when it was made; approving it sends nothing twice (it
+    answered 500, a duplicate idempotency key, before)."""
+    execute(stack.erp_url, "UPDATE material SET default_supplier_code = 'S9998' WHERE code = 'M-1006'")
+    _settle(stack)
+    warned = _current(stack, "material", "M-1006")
+    assert warned["quality"] == "warning"
+    sent = rows(stack.hub_url, "SELECT id FROM delivery WHERE golden_id = %s AND version = %s",
+                (warned["id"], warned["version"]))
+    assert sent
+    [task] = _open_tasks(stack, "rule_violation", "material", "M-1006")
+    reply = stack.client("steward.li", "steward").post(
+        f"/api/v1/tasks/{task['id']}/resolve", json={"action": "approve", "reason": "known supplier"})
+    assert reply.status_code == 200, reply.text
+    assert _current(stack, "material", "M-1006")["quality"] == "approved"
+    assert rows(stack.hub_url, "SELECT id FROM delivery WHERE golden_id = %s AND version = %s",
+                (warned["id"], warned["version"])) == sent
+
+
 def test_approve_with_edited_values_makes_a_version_caused_by_the_decision(stack):
     good = _valid_uscc(stack, 43)
     execute(stack.erp_url, f"UPDATE customer SET tax_id = '{_broken(good)}' WHERE code = 'C0009'")
