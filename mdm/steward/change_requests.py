@@ -53,9 +53,10 @@ PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 def cell(value: Any) -> str:
     """A value as a CSV cell that Excel, LibreOffice and Sheets show as text, never evaluate:
-    a leading ' before anything that starts like a formula."""
+    a leading ' before anything that starts like a formula. A value that itself starts with '
+    gets one too: spreadsheets take a leading ' as the text prefix and do not show it."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+    if text.startswith("'") or (text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text)):
         return "'" + text
     return text
 
