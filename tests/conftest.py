@@ -16,9 +16,10 @@ SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20
 
 
 @contextmanager
-def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT) -> Iterator[DemoStack]:
+def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT,
+                  extra_env: dict[str, str] | None = None) -> Iterator[DemoStack]:
     """A demo stack whose initial snapshot has reached OA and WMS; stopped afterwards."""
-    s = DemoStack(state_dir, project_dir=project_dir)
+    s = DemoStack(state_dir, project_dir=project_dir, extra_env=extra_env or {})
     try:
         s.start_databases(**SMALL_SEED)
         s.start_targets()

@@ -17,8 +17,7 @@ import psycopg
 import pytest
 
 from mdm.demo.stack import DemoStack
-from mdm.demo.sync import wait_idle
-from tests.conftest import SMALL_SEED
+from tests.conftest import running_stack
 from tests.helpers import eventually, execute, rows
 
 POOL = 4 + 2  # MDM_API_POOL_SIZE + MDM_API_SIGNIN_CONCURRENCY: the API's connections at most
@@ -33,16 +32,8 @@ LIMITS = {"MDM_API_POOL_SIZE": "4", "MDM_API_SIGNIN_CONCURRENCY": "2", "MDM_API_
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     """A demo stack whose API runs with small limits, so the tests reach them cheaply."""
-    s = DemoStack(tmp_path_factory.mktemp("hardening"), extra_env=LIMITS)
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        s.start_hub()
-        wait_idle(s.erp_url, s.hub_url, timeout=180)
+    with running_stack(tmp_path_factory.mktemp("hardening"), extra_env=LIMITS) as s:
         yield s
-    finally:
-        s.stop()
-        s.pg.remove()
 
 
 def _many(requests: list[tuple[str, str, dict[str, Any]]], base: str) -> list[int | str]:

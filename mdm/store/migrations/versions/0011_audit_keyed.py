@@ -6,7 +6,7 @@ sees (mdm/steward/audit_seal.py). The unkeyed sha256 of migration 0004 stays as 
 `audit_keyed` remembers which entries were written before this migration.
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0009
 Create Date: 2026-12-01 10:00:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa  # noqa: F401
 from alembic import op
 
 revision = '0011'
-down_revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
