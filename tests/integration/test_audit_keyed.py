@@ -234,7 +234,7 @@ def test_entries_from_before_the_keyed_chain_are_named_and_sealed(pg, settings):
     engine = create_engine(sqlalchemy_url(url))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010")
+        command.upgrade(cfg, "0009")
     engine.dispose()
     with psycopg.connect(url, autocommit=True) as conn:
         _decide(conn)  # five entries written by the unkeyed chain of 0004
