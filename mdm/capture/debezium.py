@@ -28,6 +28,7 @@ from mdm.capture.inbox import append_batch, refuse
 from mdm.capture.models import Batch, parse_envelope
 from mdm.config.loader import expand_env
 from mdm.config.models import SourceSpec
+from mdm.config.urls import redact
 from mdm.errors import ConfigError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,17 @@ class Endpoint:
 
 def parse_url(url: str, where: str) -> Endpoint:
     parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://"))
+    shown = redact(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
-        raise ConfigError(where, [f"url: expected postgresql://user:password@host:port/db, got {url!r}"])
+        raise ConfigError(where, [f"url: expected postgresql://user:password@host:port/db, got {shown!r}"])
+    try:
+        port = parts.port or 5432
+    except ValueError:  # 'a:5432,b:5432': libpq's multi-host form, or a port that is no number
+        raise ConfigError(where, [f"url: capture reads one database server: expected "
+                                  f"postgresql://user:password@host:port/db with one host and a "
+                                  f"numeric port (name the primary), got {shown!r}"]) from None
     return Endpoint(
-        host=parts.hostname, port=parts.port or 5432, dbname=parts.path.lstrip("/") or "postgres",
+        host=parts.hostname, port=port, dbname=parts.path.lstrip("/") or "postgres",
         user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
     )
 
