@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mdm.bench.fault_bench import listening
-from mdm.bench.faults import AMQP_URL, NATS_URL
+from mdm.bench.fault_figures import AMQP_URL, NATS_URL
 
 __all__ = ["AMQP_URL", "NATS_URL", "require_brokers"]
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mdm.bench.faults import KINDS, SCENARIOS, FaultLab
+from mdm.bench.fault_figures import KINDS
+from mdm.bench.faults import SCENARIOS, FaultLab
 from mdm.errors import RuntimeSetupError
 
 BROKERS = {"RabbitMQ": 5672, "NATS JetStream": 4222}

@@ -5,7 +5,8 @@ JetStream each behind a FaultProxy; WMS direct as the bystander) runs a scenario
 ERP's employees are edited, then waits until the hub is idle and counts, per kind, what the
 hub attempted and delivered and what the target saw: duplicates, records whose newest version
 never arrived (lost) and versions that arrived after a newer one (out of order).
-Used by tests/integration/test_faults.py (which asserts the zeros) and `mdm bench --faults`.
+The counting is in fault_figures.py. Used by tests/integration/test_faults.py (which asserts
+the zeros) and `mdm bench --faults`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,15 @@ import psutil
 import psycopg
 import yaml
 
+from mdm.bench.fault_figures import AMQP_URL, KINDS, NATS_URL, Figures, HubCounts, Marks, measure
 from mdm.bench.faultproxy import FaultProxy
 from mdm.config.loader import PROJECT_FOLDERS
-from mdm.demo.receivers import bind_queue, count_received, drain_queue, read_stream
+from mdm.demo.receivers import bind_queue, drain_queue, read_stream
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
 
 logger = logging.getLogger(__name__)
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-NATS_URL = "nats://127.0.0.1:4222"
-KINDS = {"rest": "oa", "sql": "oa_db", "amqp": "events", "nats": "stream"}
 SCENARIOS = ("target_down", "flaky", "rejected", "worker_killed", "postgres_restarted")
 FAULT_TIMEOUT_S = 300.0  # a fault that has not happened by then never will
 FAST_RETRY = {"timeout_s": 2, "max_attempts": 1000,
@@ -48,28 +46,6 @@ DROP TRIGGER IF EXISTS fault_receipt ON oa_hr_employee;
 CREATE TRIGGER fault_receipt AFTER INSERT OR UPDATE ON oa_hr_employee
 FOR EACH ROW EXECUTE FUNCTION fault_receipt();
 """
-
-
-@dataclass
-class Figures:
-    attempted: int = 0
-    delivered: int = 0
-    duplicates_at_target: int = 0
-    lost: int = 0
-    out_of_order: int = 0
-    dead: int = 0
-    received: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-@dataclass
-class Marks:
-    delivery: int
-    rest: int
-    sql: int
-    nats: int
 
 
 class FaultLab:
@@ -171,7 +147,8 @@ class FaultLab:
             self._writer.join()
             self._all_clear()
         wait_idle(self.stack.erp_url, self.stack.hub_url, timeout=600)
-        return {kind: self._measure(kind, marks) for kind in KINDS}
+        return {kind: measure(self.stack, self.employees, kind, marks, self.queue, self.stream)
+                for kind in KINDS}
 
     def _edit_employees(self, changes: int, rate: float) -> None:
         """Idempotent edits (each sets a value), re-run after a lost connection: PostgreSQL
@@ -223,7 +200,7 @@ class FaultLab:
         """Edits are being written and the hub is delivering them."""
         self._until(f"{at_least} edits written", lambda: self._written >= at_least)
         self._until("a delivery of this scenario acked",
-                    lambda: self._acked_since(marks.delivery) > 0)
+                    lambda: self._hub.acked_since(marks.delivery) > 0)
 
     # -- the faults ----------------------------------------------------------------------------
     def _target_down(self, marks: Marks) -> None:
@@ -234,15 +211,15 @@ class FaultLab:
         for proxy in self.proxies.values():
             proxy.set("down")
         down_at = time.monotonic()
-        failed_before = {t: self._failed_attempts(t, marks.delivery) for t in KINDS.values()}
-        before, versions = self._acked("wms"), self._versions()
+        failed_before = {t: self._hub.failed_attempts(t, marks.delivery) for t in KINDS.values()}
+        before, versions = self._hub.acked("wms"), self._hub.versions()
         self._until("an attempt failed at every proxied target, WMS acked and golden moved on",
                     lambda: time.monotonic() - down_at >= self.outage_s
-                    and all(self._failed_attempts(t, marks.delivery) > failed_before[t]
+                    and all(self._hub.failed_attempts(t, marks.delivery) > failed_before[t]
                             for t in KINDS.values())
-                    and self._acked("wms") > before and self._versions() > versions)
-        self.extra["bystander_acked_during_outage"] = self._acked("wms") - before
-        self.extra["golden_versions_during_outage"] = self._versions() - versions
+                    and self._hub.acked("wms") > before and self._hub.versions() > versions)
+        self.extra["bystander_acked_during_outage"] = self._hub.acked("wms") - before
+        self.extra["golden_versions_during_outage"] = self._hub.versions() - versions
         for proxy in self.proxies.values():
             proxy.set("up")
 
@@ -254,7 +231,7 @@ class FaultLab:
             proxy.set("flaky", cut_rate=0.03, stall_rate=0.03, stall_s=3.0)
         self._until("connections cut and a 500 from OA retried",
                     lambda: sum(p.cuts for p in self.proxies.values()) > 0
-                    and self._failed_attempts("oa", marks.delivery) > 0)
+                    and self._hub.failed_attempts("oa", marks.delivery) > 0)
         self.extra["connections_cut"] = sum(p.cuts for p in self.proxies.values())
 
     def _rejected(self, marks: Marks) -> None:
@@ -275,7 +252,7 @@ class FaultLab:
         self._writer.join()
         wait_idle(self.stack.erp_url, self.stack.hub_url, timeout=FAULT_TIMEOUT_S)
         self._until(f"the newest version of {key} dead at OA's API and OA's HR table",
-                    lambda: self._newest_dead(key) == {"oa", "oa_db"})
+                    lambda: self._hub.newest_dead(key) == {"oa", "oa_db"})
 
     def _worker_killed(self, marks: Marks) -> None:
         """kill -9 of the propagation process, three times, each while OA holds a call 150 ms
@@ -291,7 +268,7 @@ class FaultLab:
             kills += 1
         self._wait_role("propagate", 120)
         self._until("deliveries acked after the last kill",
-                    lambda: self._acked_since(marks.delivery) > 0)
+                    lambda: self._hub.acked_since(marks.delivery) > 0)
         self.extra["kills"] = kills
 
     def _postgres_restarted(self, marks: Marks) -> None:
@@ -316,47 +293,13 @@ class FaultLab:
     def _arm_rest(self, spec: dict[str, Any]) -> None:
         httpx.post(f"{self.stack.oa_url}/_faults", json=spec, timeout=10).raise_for_status()
 
-    def _acked(self, target: str) -> int:
-        with psycopg.connect(self.stack.hub_url) as conn:
-            row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status = 'acked'",
-                               (target,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def _acked_since(self, mark: int) -> int:
-        return self._count("SELECT count(*) FROM delivery WHERE id > %s AND status = 'acked'", mark)
-
-    def _failed_attempts(self, target: str, mark: int) -> int:
-        """Deliveries of this scenario at `target` with a failed attempt on record."""
-        return self._count("SELECT count(*) FROM delivery WHERE target = %s AND id > %s AND "
-                           "(last_error IS NOT NULL OR attempts > 1 OR status IN ('failed', 'dead'))",
-                           target, mark)
-
-    def _newest_dead(self, key: str) -> set[str]:
-        """The targets where the newest golden version of employee `key` is dead."""
-        with psycopg.connect(self.stack.hub_url) as conn:
-            found = conn.execute(
-                "SELECT d.target FROM delivery d JOIN golden_record g ON g.id = d.golden_id "
-                "AND g.version = d.version WHERE g.entity = 'employee' AND g.business_key = %s "
-                "AND d.status = 'dead'", (key,)).fetchall()
-        return {str(r[0]) for r in found}
+    @property
+    def _hub(self) -> HubCounts:
+        return HubCounts(self.stack.hub_url)
 
     def _call_in_flight(self) -> bool:
         """Whether the REST proxy holds an open connection with a call OA is delaying."""
-        return self.proxies["rest"].open_connections() > 0 and self._pending("oa") > 0
-
-    def _pending(self, target: str) -> int:
-        return self._count("SELECT count(*) FROM delivery WHERE target = %s AND status IN "
-                           "('pending', 'failed')", target)
-
-    def _count(self, sql: str, *params: Any) -> int:
-        with psycopg.connect(self.stack.hub_url) as conn:
-            row = conn.execute(sql, params).fetchone()
-        return int(row[0]) if row else 0
-
-    def _versions(self) -> int:
-        with psycopg.connect(self.stack.hub_url) as conn:
-            row = conn.execute("SELECT count(*) FROM golden_version").fetchone()
-        return int(row[0]) if row else 0
+        return self.proxies["rest"].open_connections() > 0 and self._hub.pending("oa") > 0
 
     def _role_process(self, role: str) -> psutil.Process | None:
         hub = self.stack.processes.get("hub")
@@ -378,51 +321,6 @@ class FaultLab:
                 return process
             time.sleep(0.2)
         raise TimeoutError(f"the supervisor did not restart {role} within {timeout:.0f}s")
-
-    # -- figures -------------------------------------------------------------------------------
-    def _measure(self, kind: str, marks: Marks) -> Figures:
-        target = KINDS[kind]
-        keys = sorted({key for _, key in self.employees})
-        with psycopg.connect(self.stack.hub_url) as hub:
-            row = hub.execute(
-                "SELECT coalesce(sum(attempts), 0), count(*) FILTER (WHERE status = 'acked'), "
-                "count(*) FILTER (WHERE status = 'dead') FROM delivery "
-                "WHERE target = %s AND entity = 'employee' AND id > %s",
-                (target, marks.delivery)).fetchone()
-            acked = hub.execute(
-                "SELECT business_key, version FROM delivery WHERE target = %s AND entity = "
-                "'employee' AND id > %s AND status = 'acked'", (target, marks.delivery)).fetchall()
-            newest: dict[str, int] = dict(hub.execute(
-                "SELECT g.business_key, g.version FROM golden_record g WHERE g.entity = 'employee' "
-                "AND g.business_key = ANY(%s) AND EXISTS (SELECT 1 FROM delivery d WHERE "
-                "d.golden_id = g.id AND d.target = %s AND d.id > %s) AND NOT EXISTS (SELECT 1 "
-                "FROM delivery d WHERE d.golden_id = g.id AND d.version = g.version AND "
-                "d.target = %s AND d.status = 'dead')",
-                (keys, target, marks.delivery, target)).fetchall())
-        attempted, delivered, dead = (int(v) for v in row) if row else (0, 0, 0)
-        received = self._received(kind, marks)
-        duplicates, out_of_order, versions = count_received(received)
-        lost = sum(1 for key, version in newest.items() if version not in versions.get(key, ()))
-        lost += sum(1 for key, version in acked if version not in versions.get(key, ()))
-        return Figures(attempted, delivered, duplicates, lost, out_of_order, dead, len(received))
-
-    def _received(self, kind: str, marks: Marks) -> list[tuple[str, int, str]]:
-        """(key, version, message id) of every employee message the target took, in order."""
-        if kind == "rest":
-            with psycopg.connect(self.stack.pg.url("oa")) as conn:
-                rows = conn.execute(
-                    "SELECT record_key, version, idempotency_key FROM api_receipt "
-                    "WHERE collection = 'staff' AND id > %s ORDER BY id", (marks.rest,)).fetchall()
-            return [(str(k), int(v or 0), str(i)) for k, v, i in rows]
-        if kind == "sql":  # no message id in a table: the same version written twice is a duplicate
-            with psycopg.connect(self.stack.pg.url("oa")) as conn:
-                rows = conn.execute("SELECT emp_no, version FROM fault_receipt WHERE id > %s "
-                                    "ORDER BY id", (marks.sql,)).fetchall()
-            return [(str(k), int(v or 0), f"{k}-v{v}") for k, v in rows]
-        messages = (drain_queue(AMQP_URL, self.queue) if kind == "amqp"
-                    else read_stream(NATS_URL, self.stream)[marks.nats:])
-        return [(m["key"], int(m["version"]), str(m["message_id"])) for m in messages
-                if m["entity"] == "employee"]
 
     # -- throughput ----------------------------------------------------------------------------
     def deliveries_per_s(self, kind: str) -> tuple[int, float]:

@@ -25,14 +25,11 @@ from mdm.demo.target_store import (
     MAX_LIST_LIMIT,
     REPLAY_HEADER,
     VERSION_HEADER,
-    ApiError,
     FaultSpec,
     Target,
-    parse_body,
     prepare_target_database,
-    prepared_values,
-    renamed_to,
 )
+from mdm.demo.target_values import ApiError, parse_body, prepared_values, renamed_to
 from mdm.errors import RuntimeSetupError
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mdm.bench.faults import KINDS, FaultLab, Figures
+from mdm.bench.fault_figures import KINDS, Figures
+from mdm.bench.faults import FaultLab
 from tests.brokers import require_brokers
 from tests.helpers import eventually, rows
 
