@@ -151,11 +151,11 @@ WHERE d.id = o.id AND o.version < o.latest
 
 CLAIM_SQL = """
 SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
-       v.attributes, v.status, d.idempotency_key, d.attempts,
-       (SELECT a.business_key FROM delivery a WHERE a.golden_id = d.golden_id
-        AND a.target = d.target AND a.status = 'acked' ORDER BY a.version DESC, a.id DESC
-        LIMIT 1) AS acked_key
+       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version
 FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
+LEFT JOIN LATERAL (
+    SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
+    AND target = d.target AND status = 'acked' ORDER BY version DESC, id DESC LIMIT 1) a ON true
 WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
 ORDER BY d.id LIMIT %s
 """
@@ -166,7 +166,10 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     """Supersede older open versions of each record, then return the due deliveries.
 
     After superseding, each record has at most one open delivery per target, so version
-    n+1 can never overtake version n at the target.
+    n+1 can never overtake version n at the target; a claimed delivery older than a version
+    the target has already acknowledged (whatever re-opened it) is superseded too, not sent:
+    it would put old data back. Each delivery carries the key the target last acknowledged
+    the record under when that differs (a rename).
     """
     async with conn.transaction():
         superseded = await conn.execute(SUPERSEDE_SQL, (target,))
@@ -174,9 +177,17 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
             logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
         cur = await conn.execute(CLAIM_SQL, (target, limit))
         rows = await cur.fetchall()
+        overtaken = [r[0] for r in rows if r[12] is not None and r[12] > r[2]]
+        if overtaken:
+            await conn.execute("UPDATE delivery SET status = 'superseded' WHERE id = ANY(%s)",
+                               (overtaken,))
+            logger.warning("deliveries superseded by a newer acked version target=%s ids=%s",
+                           target, sorted(overtaken))
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts, acked_key) in rows:
+         idem, attempts, acked_key, acked_version) in rows:
+        if acked_version is not None and acked_version > version:
+            continue
         mapping = project.entities[entity].targets[target_]
         owned = {a: attributes.get(a) for a in mapping.write_back.values()} or None
         due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,

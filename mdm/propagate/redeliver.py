@@ -1,5 +1,6 @@
-"""Re-sending one dead or failed delivery (an admin's retry, a steward's "retry" decision), and
-the guard that keeps any re-sent delivery from overwriting a newer one at the target.
+"""Re-sending one dead or failed delivery (an admin's retry, a steward's "retry" decision). The
+guard that keeps any re-sent delivery from overwriting a newer one at the target is in the
+claim (outbox.claim_due).
 
 A retry sends the record's *current releasable version* (its newest version not held back by
 an error rule), never an older one: the delivery itself when it carries that version (the
@@ -17,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, idempotency_key
+from mdm.propagate.outbox import OUTBOX_CHANNEL, idempotency_key
 
 logger = logging.getLogger(__name__)
 RETRYABLE = ("dead", "failed")
@@ -122,26 +123,3 @@ def _current_delivery(conn: psycopg.Connection, d: dict[str, Any], version: int)
          d["golden_id"], version)).fetchone()
     assert row is not None  # the version was just read
     return int(row[0])
-
-
-OVERTAKEN_SQL = """
-UPDATE delivery d SET status = 'superseded'
-WHERE d.id = ANY(%s) AND EXISTS (
-    SELECT 1 FROM delivery a WHERE a.golden_id = d.golden_id AND a.target = d.target
-      AND a.status = 'acked' AND a.version > d.version)
-RETURNING d.id
-"""
-
-
-async def drop_overtaken(conn: psycopg.AsyncConnection, due: list[Delivery]) -> list[Delivery]:
-    """Claimed deliveries minus those of a version older than one the target has already
-    acknowledged (superseded now): whatever re-opened them, they would put old data back."""
-    if not due:
-        return due
-    async with conn.transaction():
-        cur = await conn.execute(OVERTAKEN_SQL, ([d.id for d in due],))
-        dropped = {int(r[0]) for r in await cur.fetchall()}
-    if dropped:
-        logger.warning("deliveries superseded by a newer acked version target=%s ids=%s",
-                       due[0].target, sorted(dropped))
-    return [d for d in due if d.id not in dropped]

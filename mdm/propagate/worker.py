@@ -17,7 +17,6 @@ from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget, RestTarget
 from mdm.propagate.base import Propagator, RateLimiter, open_propagator
 from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, Outcome, claim_due, record_outcomes
-from mdm.propagate.redeliver import drop_overtaken
 from mdm.propagate.storable import clean_text, storable, unrecordable
 from mdm.rules.reconcile import reconcile_forever
 
@@ -119,8 +118,7 @@ class TargetLoop:
     async def _round(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> bool:
         """Claim, push, record; True when there may be more due right away."""
         self.wake.clear()  # before the claim: a NOTIFY during the push is not lost
-        due = await drop_overtaken(
-            conn, await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT))
+        due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
         if not due:
             return False
         outcomes = await self._deliver(due)
