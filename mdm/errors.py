@@ -17,13 +17,26 @@ class MdmError(Exception):
 
 
 class ConfigError(MdmError):
-    """A project file (cdc/, golden_records/, rules/) is invalid."""
+    """A project file (cdc/, golden_records/, rules/) is invalid. `path` and `problems` name
+    the first bad file; `entries` holds every (file, problem) when several files are wrong
+    (`ConfigError.of(entries)`, what `load_project` raises after reading every file)."""
 
-    def __init__(self, path: str, problems: Sequence[str]) -> None:
+    def __init__(self, path: str, problems: Sequence[str],
+                 more: Sequence[tuple[str, str]] = ()) -> None:
         self.path = path
         self.problems = list(problems)
-        lines = "\n".join(f"  {path}: {p}" for p in self.problems)
-        super().__init__(f"invalid configuration in {path}:\n{lines}")
+        self.entries = [(path, p) for p in self.problems] + list(more)
+        lines = "\n".join(f"  {where}: {p}" for where, p in self.entries)
+        files = len({where for where, _ in self.entries})
+        head = f"in {path}" if files == 1 else f"({len(self.entries)} problems in {files} files)"
+        super().__init__(f"invalid configuration {head}:\n{lines}")
+
+    @classmethod
+    def of(cls, entries: Sequence[tuple[str, str]]) -> ConfigError:
+        """One error for (file, problem) pairs of any number of files (at least one)."""
+        path = entries[0][0]
+        return cls(path, [p for where, p in entries if where == path],
+                   [(where, p) for where, p in entries if where != path])
 
 
 class TransientError(MdmError):
