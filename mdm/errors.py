@@ -5,7 +5,20 @@
     ├── TransientError     the same input may succeed later (network, lock, target 5xx): retry
     ├── TerminalError      needs a data fix or a person (target 4xx, unmappable row)
     │   └── MappingError   a change event cannot be mapped onto its entity
-    └── RuntimeSetupError  the embedded PostgreSQL or JVM could not be started
+    ├── RuntimeSetupError  the embedded PostgreSQL or JVM could not be started
+    └── RequestError       a use case refuses a request as asked; nothing was changed (4xx)
+        ├── NotFound           what was asked for is not there: carries kind and identifier
+        ├── Conflict           the current state does not allow it (already done, moved on,
+        │   │                  key held by another record)
+        │   └── AlreadyExists  one of that kind with that identifier exists already
+        ├── InvalidRequest     the request cannot be done as asked (carries the field, if one)
+        │   └── InvalidParameter  a parameter's value is not valid (names the field)
+        ├── Unauthorized       not signed in, or the credentials are not valid
+        └── Forbidden          signed in, but this caller may not do it
+
+The API answers a RequestError with the status of its class (mdm/api/errors.py: 404, 409,
+400, 422, 401, 403) and `{"detail": message}`; TransientError is 503 with Retry-After.
+Retrying code branches on TransientError vs TerminalError, never on message text.
 """
 from __future__ import annotations
 
@@ -59,3 +72,60 @@ class MappingError(TerminalError):
 
 class RuntimeSetupError(MdmError):
     """The embedded runtime (PostgreSQL, JVM) could not be prepared."""
+
+
+class RequestError(MdmError):
+    """A use case refuses the request as asked; nothing was changed. `field` names the input
+    at fault, when one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotFound(RequestError):
+    """No `kind` (task, delivery, user, token, entity, record, version …) is known by
+    `identifier`. The message says so, or is `message` when that says more (what is known)."""
+
+    def __init__(self, kind: str, identifier: object, message: str | None = None) -> None:
+        self.kind = kind
+        self.identifier = identifier
+        super().__init__(message or f"no {kind} {identifier!r}")
+
+
+class Conflict(RequestError):
+    """The current state of `kind` `identifier` does not allow it: it is already done, a newer
+    version moved on, another record holds the key. Retrying the same request will not help."""
+
+    def __init__(self, message: str, kind: str | None = None, identifier: object = None) -> None:
+        self.kind = kind
+        self.identifier = identifier
+        super().__init__(message)
+
+
+class AlreadyExists(Conflict):
+    """A `kind` with `identifier` exists already."""
+
+    def __init__(self, kind: str, identifier: object) -> None:
+        super().__init__(f"{kind} {identifier!r} already exists", kind, identifier)
+
+
+class InvalidRequest(RequestError):
+    """The request cannot be done as asked (a missing reason, an action the task does not
+    allow, a value the attribute cannot take); `field` names the input at fault, if one."""
+
+
+class InvalidParameter(InvalidRequest):
+    """A parameter's value is not valid in itself (a time without a UTC offset, an unknown
+    source name): the same as a request that fails its schema."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field)
+
+
+class Unauthorized(RequestError):
+    """Not signed in, or the credentials are not (any more) valid."""
+
+
+class Forbidden(RequestError):
+    """Signed in, but this caller may not do this (role, CSRF token, deciding as another)."""
