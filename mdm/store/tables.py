@@ -1,14 +1,18 @@
 """The hub's tables (SQLAlchemy Core). Alembic migrations in store/migrations create them.
 
-inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref → delivery
+inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref → delivery;
+then the steward's side (rule results, tasks, decisions, the audit chain) and the API's users.
+tests/integration/test_schema_metadata.py keeps this file equal to the migrated schema.
 """
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -23,6 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
+
+# How Alembic compares this metadata with a database (migrations/env.py and the schema test).
+# Types and server defaults are compared too: PostgreSQL reflects every default used here
+# ('pending'::text, false, 0, clock_timestamp()) in a form Alembic matches exactly or evaluates
+# on the server. Nothing needs excluding: the audit chain's triggers and functions are not
+# reflected by autogenerate at all, and there are no expression indexes.
+COMPARE_OPTIONS: dict[str, bool] = {"compare_type": True, "compare_server_default": True}
 
 # Every captured change event, appended by capture; processing marks it done or failed.
 inbox = Table(
@@ -246,3 +257,125 @@ decision = Table(
 Index("decision_task_ix", decision.c.task_id)
 Index("decision_time_ix", decision.c.decided_at)
 Index("decision_version_ix", decision.c.golden_id, decision.c.version)
+
+# The append-only, hash-chained ledger of decisions (0004), sealed with a keyed HMAC chain
+# (0011). Its rows are written by the SQL function mdm_audit_append, fired by a trigger on
+# decision; the functions and the append-only triggers live only in the migrations, because
+# autogenerate neither reflects nor compares triggers and functions.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # numbered by the writer
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text),
+    Column("task_id", BigInteger),
+    Column("golden_id", BigInteger),
+    Column("version", Integer),
+    Column("reason", Text),
+    Column("before", JSONB),
+    Column("after", JSONB),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),  # unkeyed sha256 of the entry: a content hash
+    Column("decision_id", BigInteger),  # the decision row recorded (NULL: not a decision)
+)
+Index("audit_log_decision_ix", audit_log.c.decision_id, unique=True,
+      postgresql_where=text("decision_id IS NOT NULL"))
+
+# Entries 1..legacy_upto were written before the keyed chain existed (one row, append-only).
+audit_keyed = Table(
+    "audit_keyed",
+    metadata,
+    Column("legacy_upto", BigInteger, nullable=False),
+    Column("upgraded_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+
+# The keyed seal of each audit entry: HMAC-SHA256(key, entry ‖ previous mac), computed in Python.
+audit_seal = Table(
+    "audit_seal",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the audit_log entry
+    Column("mac", Text, nullable=False),
+    Column("key_id", Text, nullable=False),  # a fingerprint of the key, never the key
+    Column("sealed_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+
+# A system's value a steward accepted, for the ERP team; applied_at/erp_tx_id once written to
+# the ERP, error when that failed.
+change_request = Table(
+    "change_request",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("golden_id", BigInteger),
+    Column("system", Text, nullable=False),
+    Column("attribute", Text),
+    Column("field", Text),
+    Column("golden_value", JSONB),
+    Column("requested_value", JSONB),
+    Column("requested_by", Text, nullable=False),
+    Column("reason", Text),
+    Column("status", Text, nullable=False, server_default=text("'open'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("applied_at", DateTime(timezone=True)),
+    Column("erp_tx_id", BigInteger),
+    Column("error", Text),
+)
+Index("change_request_status_ix", change_request.c.status, change_request.c.id)
+
+# The API's users, their tokens and browser sessions; sign-in failures for lockouts.
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),  # argon2id; NULL: token-only (services)
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("disabled_at", DateTime(timezone=True)),
+    CheckConstraint("role IN ('steward', 'auditor', 'admin', 'service')", name="app_user_role"),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("app_user.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),  # sha256 of the token
+    Column("prefix", Text, nullable=False),  # its first characters, to recognise it
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+)
+Index("api_token_user", api_token.c.user_id)
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id_hash", Text, primary_key=True),  # sha256 of the cookie's value
+    Column("user_id", BigInteger, ForeignKey("app_user.id"), nullable=False),
+    Column("csrf_token", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed sign-ins in a row, per user name tried and per client address.
+signin_failure = Table(
+    "signin_failure",
+    metadata,
+    Column("kind", Text, nullable=False),  # user | address
+    Column("subject", Text, nullable=False),  # the name tried, or the address
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("blocked_until", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("locked_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("kind", "subject"),
+    CheckConstraint("kind IN ('user', 'address')", name="signin_failure_kind"),
+)
