@@ -6,8 +6,8 @@ import logging
 import threading
 from pathlib import Path
 
-from mdm.capture.debezium import InboxHandler, debezium_properties, parse_url, run_engine
-from mdm.capture.slot import watch_slot
+from mdm.capture.debezium import InboxHandler, run_engine
+from mdm.capture.registry import source_kind
 from mdm.config.loader import Project, expand_env
 from mdm.errors import ConfigError, TransientError
 
@@ -43,7 +43,7 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     for name in sources:  # a missing ${VAR} or a bad URL stops here, naming the file
         where = f"cdc/{name}.yaml"
         urls[name] = expand_env(project.sources[name].url, where)
-        parse_url(urls[name], where)
+        source_kind(project.sources[name]).check_url(urls[name], where)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     threads = []
     for name in sources:
@@ -58,11 +58,10 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
 def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
                     state_dir: Path, stop: threading.Event) -> None:
     spec = project.sources[name]
-    props = debezium_properties(spec, project.captured_tables(name), hub_url)
-    threading.Thread(
-        target=watch_slot, name=f"slot-{name}", daemon=True,
-        args=(name, source_url, spec.slot, hub_url, spec.lag_warning_bytes, stop),
-    ).start()
+    kind = source_kind(spec)
+    props = kind.engine_properties(spec, project.captured_tables(name), hub_url)
+    threading.Thread(target=kind.watch_position, name=f"slot-{name}", daemon=True,
+                     args=(spec, source_url, hub_url, stop)).start()
     logger.info("capture starting source=%s authority=%s tables=%d slot=%s", name, spec.authority,
                 len(project.captured_tables(name)), spec.slot)
     delay = 1.0

@@ -1,5 +1,5 @@
 """What every propagator shares: the interface the target loop calls, the message envelope of
-the message targets, a rate limiter, and the one place a target is opened by its kind."""
+the message targets, a rate limiter, and opening a target by its kind (through the registry)."""
 from __future__ import annotations
 
 import asyncio
@@ -25,21 +25,11 @@ class Propagator(Protocol):
 
 
 def open_propagator(target: AnyTarget, project: Project) -> Propagator:
-    if target.kind == "rest":
-        from mdm.propagate.rest import RestPropagator
+    """The target's propagator, by its kind (mdm/propagate/registry.py); an unregistered kind
+    is a ConfigError naming the target's file."""
+    from mdm.propagate.registry import propagator_class  # its kind modules import this one
 
-        return RestPropagator(target, project)
-    if target.kind == "sql":
-        from mdm.propagate.sql import SqlPropagator
-
-        return SqlPropagator(target, project)
-    if target.kind == "amqp":
-        from mdm.propagate.amqp import AmqpPropagator
-
-        return AmqpPropagator(target, project)
-    from mdm.propagate.nats import NatsPropagator
-
-    return NatsPropagator(target, project)
+    return propagator_class(target)(target, project)
 
 
 def envelope(d: Delivery) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""Source kinds → how the capture process reads them: the one table capture picks its engine
+by, keyed by `connector:` in cdc/*.yaml. A new connector is its `Literal` value in
+mdm/config/models.py, its module here, and one entry in SOURCE_KINDS;
+tests/unit/test_kind_registry.py fails while a declared connector has none.
+
+HTTP ingest (Debezium Server's HTTP sink, mdm/capture/http_ingest.py) is no entry: it is the
+API appending to the same inbox for any source, whatever its connector; SOURCE_KINDS only says
+what the hub's own capture process runs for a source.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import get_args
+
+from mdm.capture.debezium import debezium_properties, parse_url
+from mdm.capture.slot import watch_slot
+from mdm.config.models import SourceSpec
+from mdm.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What capture needs per kind of source. `check_url(url, file)` raises a ConfigError
+    naming the file for a URL the engine cannot use; `engine_properties(spec, tables, hub_url)`
+    are the embedded Debezium engine's properties; `watch_position(spec, url, hub_url, stop)`
+    runs until `stop`, recording how far behind the source's log the capture is."""
+
+    check_url: Callable[[str, str], object]
+    engine_properties: Callable[[SourceSpec, list[str], str], dict[str, str]]
+    watch_position: Callable[[SourceSpec, str, str, threading.Event], None]
+
+
+def _watch_replication_slot(spec: SourceSpec, url: str, hub_url: str, stop: threading.Event) -> None:
+    watch_slot(spec.name, url, spec.slot, hub_url, spec.lag_warning_bytes, stop)
+
+
+SOURCE_KINDS: Mapping[str, SourceKind] = {
+    "postgresql": SourceKind(check_url=parse_url, engine_properties=debezium_properties,
+                             watch_position=_watch_replication_slot),
+}
+
+
+def declared_source_kinds() -> list[str]:
+    """Every `connector:` the cdc/*.yaml schema accepts."""
+    return list(get_args(SourceSpec.model_fields["connector"].annotation))
+
+
+def source_kind(spec: SourceSpec, kinds: Mapping[str, SourceKind] = SOURCE_KINDS) -> SourceKind:
+    """How to capture `spec`; a connector without a registration is a ConfigError naming the
+    source's file, never a fallback to another connector."""
+    try:
+        return kinds[spec.connector]
+    except KeyError:
+        raise ConfigError(f"cdc/{spec.name}.yaml", [
+            f"connector: no capture is registered for connector {spec.connector!r} (registered: "
+            f"{', '.join(sorted(kinds))}); add it to SOURCE_KINDS in mdm/capture/registry.py"],
+        ) from None
