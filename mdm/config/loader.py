@@ -1,6 +1,8 @@
-"""The one loader of a project folder: cdc/, golden_records/, targets/ (YAML) → validated specs.
+"""The one loader of a project folder: cdc/, golden_records/, targets/, rules/ (YAML) →
+validated specs (cross-file checks: config/project_checks.py).
 
-Every problem is reported as `file: key.path: what was expected`, never as a traceback.
+Every problem is reported as `file: key.path: what was expected`, never as a traceback, and
+all of them at once: every file is read even after a bad one.
 """
 from __future__ import annotations
 
@@ -14,9 +16,16 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdm.config.models import EntitySpec, SourceSpec
-from mdm.config.rule_checks import check_observed_sources, check_rule_file
+from mdm.config.project_checks import (
+    Findings,
+    attach_mappings,
+    check_entity_references,
+    check_observed,
+    check_rules,
+    check_tables_unique,
+)
 from mdm.config.rules import RuleFile
-from mdm.config.targets import KIND_KEYS, AnyTarget, TargetMapping, TargetSpec
+from mdm.config.targets import AnyTarget, TargetSpec
 from mdm.errors import ConfigError
 
 M = TypeVar("M")
@@ -169,7 +178,27 @@ def _read_yaml(path: Path, display: str) -> dict[str, Any]:
                                     "(a cycle); write the value out"])
     if not isinstance(data, dict):
         raise ConfigError(display, ["expected a mapping of keys at the top level"])
+    broken = _surrogate_at(data, ())
+    if broken is not None:
+        raise ConfigError(display, [f"{'.'.join(broken) or '(top level)'}: a \\ud800-style escape "
+                                    "(a lone UTF-16 surrogate) is not text; write the character"])
     return data
+
+
+def _surrogate_at(node: Any, at: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The key path of the first key or string holding a lone surrogate (YAML's "\\ud800"),
+    which no UTF-8 text can carry; None if there is none."""
+    if isinstance(node, str):
+        return at if any("\ud800" <= c <= "\udfff" for c in node) else None
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        here = (*at, str(key).encode("utf-8", "backslashreplace").decode("utf-8"))
+        if isinstance(key, str) and _surrogate_at(key, here) is not None:
+            return here
+        found = _surrogate_at(value, here)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_cyclic(data: Any) -> bool:
@@ -209,43 +238,67 @@ def _files(root: Path, folder: str) -> list[Path]:
 
 
 def load_project(root: Path) -> Project:
-    """Load and validate every project file under `root`; raise ConfigError on the first bad file."""
+    """Load and validate every project file under `root`. Every problem of every file and every
+    cross-file problem (an entity naming an unknown source …) is raised at once, as one
+    ConfigError whose `entries` list each (file, problem)."""
+    project, problems = read_project(root)
+    if problems:
+        raise ConfigError.of(problems)
+    return project
+
+
+def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
+    """Read and check every project file; return what loaded and every problem as (file,
+    `key.path: what was expected`). With problems, the project lacks what the bad files
+    declare: use it for further checks only (`mdm check`), never to run the hub."""
     root = root.resolve()
     if not any((root / f).is_dir() for f in PROJECT_FOLDERS):
         raise ConfigError(str(root), [f"not a project folder: none of {', '.join(PROJECT_FOLDERS)}/ found "
                                       "(run 'mdm init DIR' to create one)"])
-    sources: dict[str, SourceSpec] = {}
-    entities: dict[str, EntitySpec] = {}
-    targets: dict[str, AnyTarget] = {}
-    for path in _files(root, "cdc"):
-        spec = _parse(path, _rel(root, path), SourceSpec)
-        _unique(sources, spec.name, path, root, "name")
-        sources[spec.name] = spec
-    for path in _files(root, "targets"):
-        target = _parse(path, _rel(root, path), TargetSpec)
-        _unique(targets, target.name, path, root, "name")
-        targets[target.name] = target
-    for path in _files(root, "golden_records"):
-        entity = _parse(path, _rel(root, path), EntitySpec)
-        _unique(entities, entity.entity, path, root, "entity")
-        _check_references(entity, sources, targets, _rel(root, path))
-        entities[entity.entity] = entity
-    entities = _attach_mappings(entities, targets)
-    rules: dict[str, RuleFile] = {}
-    for path in _files(root, "rules"):
-        rule_file = _parse(path, _rel(root, path), RuleFile)
-        _unique(rules, rule_file.entity, path, root, "entity")
-        problems = check_rule_file(rule_file, entities)
-        if problems:
-            raise ConfigError(_rel(root, path), problems)
-        rules[rule_file.entity] = rule_file
-    for name, source in sources.items():
-        problems = check_observed_sources(source, entities, targets)
-        if problems:
-            raise ConfigError(f"cdc/{name}.yaml", problems)
+    found = Findings()
+    sources: dict[str, SourceSpec] = _read_folder(root, "cdc", SourceSpec, "name", found)
+    targets: dict[str, AnyTarget] = _read_folder(root, "targets", TargetSpec, "name", found)
+    entities: dict[str, EntitySpec] = _read_folder(root, "golden_records", EntitySpec, "entity", found)
+    for entity in entities.values():
+        check_entity_references(entity, sources, targets, found)
+    entities = attach_mappings(entities, targets, found)
+    rule_files: dict[str, RuleFile] = _read_folder(root, "rules", RuleFile, "entity", found)
+    rules = check_rules(rule_files, entities, found)
+    check_observed(sources, entities, targets, found)
+    check_tables_unique(entities, found)
     project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules)
-    _check_tables_unique(project)
-    return project
+    return project, found.problems
+
+
+def _read_folder(root: Path, folder: str, model: Any, key: str, found: Findings) -> dict[str, Any]:
+    """The specs of folder/*.yaml by their `key` (name or entity); a bad file's problems go to
+    `found`, and the name it was meant to declare to `found.unreadable`."""
+    specs: dict[str, Any] = {}
+    for path in _files(root, folder):
+        display = _rel(root, path)
+        try:
+            spec = _parse(path, display, model)
+        except ConfigError as exc:
+            found.add_error(exc)
+            found.unreadable.setdefault(folder, set()).add(_meant_name(path, display, key))
+            continue
+        name = getattr(spec, key)
+        if name in specs:
+            found.add(display, [f"{key}: '{name}' is declared in two files "
+                                f"({found.file_of(folder, name)} and this one)"])
+            continue
+        specs[name] = spec
+        found.files[(folder, name)] = display
+    return specs
+
+
+def _meant_name(path: Path, display: str, key: str) -> str:
+    """The name a file that failed validation declares (its `key`, else its file name)."""
+    try:
+        value = _read_yaml(path, display).get(key)
+    except ConfigError:
+        value = None
+    return value if isinstance(value, str) else path.stem
 
 
 def _rel(root: Path, path: Path) -> str:
@@ -253,89 +306,3 @@ def _rel(root: Path, path: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-def _unique(seen: dict[str, Any], name: str, path: Path, root: Path, key: str) -> None:
-    if name in seen:
-        raise ConfigError(_rel(root, path), [f"{key}: '{name}' is declared in two files"])
-
-
-def _check_references(entity: EntitySpec, sources: dict[str, SourceSpec],
-                      targets: dict[str, AnyTarget], display: str) -> None:
-    problems = []
-    if entity.source not in sources:
-        problems.append(f"source: '{entity.source}' is not a source in cdc/ "
-                        f"(known: {', '.join(sorted(sources)) or 'none'})")
-    for name in entity.targets:
-        if name not in targets:
-            problems.append(f"targets.{name}: not a target in targets/ "
-                            f"(known: {', '.join(sorted(targets)) or 'none'})")
-    if problems:
-        raise ConfigError(display, problems)
-
-
-def _attach_mappings(entities: dict[str, EntitySpec],
-                     targets: dict[str, AnyTarget]) -> dict[str, EntitySpec]:
-    """Merge mappings declared in target files into their entities, fill `fields` left empty
-    (every attribute under its own name) and check the keys each target kind needs."""
-    for name, spec in entities.items():
-        for attr, owner in spec.owned.items():
-            if owner not in targets:
-                raise ConfigError(f"golden_records/{name}.yaml", [
-                    f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
-    merged: dict[str, EntitySpec] = {}
-    for name, spec in entities.items():
-        mappings = dict(spec.targets)
-        for target in targets.values():
-            if name in target.entities:
-                if target.name in mappings:
-                    raise ConfigError(f"targets/{target.name}.yaml", [
-                        f"entities.{name}: already mapped in golden_records/{name}.yaml "
-                        f"(targets.{target.name}); declare it in one place"])
-                mappings[target.name] = target.entities[name]
-        for target_name, mapping in list(mappings.items()):
-            where, key = ((f"targets/{target_name}.yaml", f"entities.{name}")
-                          if target_name not in spec.targets
-                          else (f"golden_records/{name}.yaml", f"targets.{target_name}"))
-            problem = (spec.mapping_problem(mapping)
-                       or _kind_problem(targets[target_name], mapping, spec))
-            if problem:
-                raise ConfigError(where, [f"{key}.{problem}"])
-            if not mapping.fields:
-                mappings[target_name] = mapping.model_copy(update={"fields": {
-                    n: n for n in [*spec.attributes, *spec.children]}})
-        merged[name] = spec.model_copy(update={"targets": mappings})
-    for target in targets.values():
-        for name in target.entities:
-            if name not in entities:
-                raise ConfigError(f"targets/{target.name}.yaml", [
-                    f"entities.{name}: not an entity in golden_records/ "
-                    f"(known: {', '.join(sorted(entities)) or 'none'})"])
-    return merged
-
-
-def _kind_problem(target: AnyTarget, mapping: TargetMapping, spec: EntitySpec) -> str | None:
-    if mapping.write_back and target.kind not in ("rest", "sql"):
-        return f"write_back: a {target.kind} target does not answer with values to write back"
-    for answered, attr in mapping.write_back.items():
-        if spec.attributes.get(attr) is None or spec.attributes[attr].owner != target.name:
-            return (f"write_back.{answered}: '{attr}' must be an attribute of {spec.entity} with "
-                    f"owner: {target.name}")
-    missing = [k for k in KIND_KEYS[target.kind] if getattr(mapping, k) is None]
-    if missing:
-        return (f"{missing[0]}: required for a {target.kind} target "
-                f"({' and '.join(KIND_KEYS[target.kind])})")
-    if target.kind in ("rest", "sql") and mapping.retire == "flag" and not mapping.active_field:
-        return "active_field: retire: flag needs active_field (the target's active/enabled field)"
-    return None
-
-
-def _check_tables_unique(project: Project) -> None:
-    owner: dict[tuple[str, str], str] = {}
-    for spec in project.entities.values():
-        for table in spec.tables:
-            key = (spec.source, table)
-            if key in owner:
-                raise ConfigError(f"golden_records/{spec.entity}.yaml",
-                                  [f"table {table} is already mapped by entity {owner[key]}"])
-            owner[key] = spec.entity
