@@ -5,15 +5,36 @@ Every model forbids unknown keys, so a typo in a project file is an error naming
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from mdm.config.row_filter import RowFilter, RowFilterError, parse_where
 from mdm.config.targets import Identifier, Spec, TargetMapping
 
 AttributeType = Literal[
-    "string", "integer", "decimal", "boolean", "date", "timestamp", "timestamptz", "time", "json"
+    "string", "integer", "decimal", "float", "boolean", "date", "timestamp", "timestamptz",
+    "time", "json"
 ]
+WHERE_DESCRIPTION = (
+    "Row filter: a SQL condition over the table's columns, mapped or not (`is_supplier`, "
+    "`price_list = 'LIST' AND company_id = 1`). Rows it does not keep are no part of the "
+    "entity: a main row that stops matching retires its record, a child row leaves its list. "
+    "The initial snapshot reads only the rows it keeps.")
+
+
+def _parsed_where(value: str | None) -> str | None:
+    """A `where:` validator: the condition parses and uses only what the hub evaluates."""
+    if value is not None:
+        try:
+            parse_where(value)
+        except RowFilterError as exc:
+            raise PydanticCustomError("row_filter", "{reason}", {"reason": str(exc)}) from exc
+    return value
+
+
+Where = Annotated[str | None, AfterValidator(_parsed_where)]
 
 
 # -- sources (cdc/) ---------------------------------------------------------------------------
@@ -117,12 +138,17 @@ class ChildSpec(Spec):
     parent_column: str = Field(description="Column holding the parent's primary key.")
     attributes: dict[Identifier, Attribute]
     retired_when: RetiredWhen | None = None
+    where: Where = Field(None, description=WHERE_DESCRIPTION)
     order_by: str | None = Field(None, description="Attribute to sort the list by.")
 
     @field_validator("table")
     @classmethod
     def _qualified(cls, value: str) -> str:
         return value if "." in value else f"public.{value}"
+
+    @property
+    def row_filter(self) -> RowFilter | None:
+        return None if self.where is None else parse_where(self.where)
 
 
 class HistoryPolicy(Spec):
@@ -144,6 +170,7 @@ class EntitySpec(Spec):
     business_key: Identifier = Field(description="Attribute that people know the record by.")
     attributes: dict[Identifier, Attribute]
     retired_when: RetiredWhen | None = None
+    where: Where = Field(None, description=WHERE_DESCRIPTION)
     ignore_columns: list[str] = Field(
         default_factory=list, description="Columns deliberately not mapped (audit columns)."
     )
@@ -191,3 +218,17 @@ class EntitySpec(Spec):
     @property
     def tables(self) -> list[str]:
         return [self.table, *(c.table for c in self.children.values())]
+
+    @property
+    def row_filter(self) -> RowFilter | None:
+        return None if self.where is None else parse_where(self.where)
+
+    @property
+    def row_filters(self) -> dict[str, RowFilter]:
+        """schema.table → its `where:` filter, for the main table and child tables that have one
+        (for the snapshot's SELECT and `mdm check --live`)."""
+        filters = {self.table: self.row_filter} if self.row_filter else {}
+        for child in self.children.values():
+            if child.row_filter is not None:
+                filters[child.table] = child.row_filter
+        return filters

@@ -3,12 +3,16 @@
 Capture runs Debezium with `decimal.handling.mode=string` and `time.precision.mode=isostring`:
 decimals arrive as exact strings ("12.5000"), dates as "2026-11-25Z", timestamps without time
 zone as "2026-11-25T10:11:12.123456Z" (wall-clock time, the Z means nothing), timestamps with
-time zone as UTC ISO strings. Canonical forms: decimal → string keeping the column's scale;
+time zone as UTC ISO strings; float8/real as JSON numbers ("NaN" and "Infinity" as strings).
+Canonical forms: decimal → string keeping the column's scale; float → an int when integral
+(500.0 → 500), else the float (written as its shortest repr: 0.1 stays 0.1), never NaN or
+infinity, so a value compares equal to the same number echoed back in any of these forms;
 date → "YYYY-MM-DD"; timestamp → naive ISO; timestamptz → ISO with "+00:00".
 """
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +20,9 @@ from typing import Any
 
 UNAVAILABLE = "__debezium_unavailable_value"  # Debezium's placeholder for an unchanged TOAST value
 EPOCH = date(1970, 1, 1)
+# Integral floats below this become ints: exact (a double's integral value is an integer), and
+# within the 64 bits the hub's JSON (orjson) writes; larger ones stay floats.
+FLOAT_AS_INT_BELOW = 2**63
 
 
 class DecodeError(ValueError):
@@ -52,6 +59,21 @@ def _decimal(raw: Any) -> Any:
     if not value.is_finite():
         raise DecodeError(f"expected a finite decimal, got {raw!r}")
     return str(value)
+
+
+def _float(raw: Any) -> Any:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise DecodeError(f"expected a number, got {type(raw).__name__} {raw!r}")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError) as exc:
+        raise DecodeError(f"expected a number, got {str(raw)[:40]!r}") from exc
+    if not math.isfinite(value):
+        raise DecodeError(f"expected a finite number, got {raw!r}: JSON has no NaN or "
+                          "infinity, so the golden record cannot hold it (store NULL instead)")
+    if value.is_integer() and abs(value) < FLOAT_AS_INT_BELOW:
+        return int(value)  # 500.0 and 500 are one value; -0.0 is 0
+    return value
 
 
 def _boolean(raw: Any) -> Any:
@@ -106,7 +128,8 @@ def _json(raw: Any) -> Any:
 
 
 DECODERS: dict[str, Callable[[Any], Any]] = {
-    "string": _string, "integer": _integer, "decimal": _decimal, "boolean": _boolean,
+    "string": _string, "integer": _integer, "decimal": _decimal, "float": _float,
+    "boolean": _boolean,
     "date": _date, "timestamp": _timestamp, "timestamptz": _timestamptz, "time": _time,
     "json": _json,
 }

@@ -1,5 +1,5 @@
-"""Map a change event's row onto its entity: which entity and role the table has, and the
-decoded attribute values the hub mirrors for that row.
+"""Map a change event's row onto its entity: which entity and role the table has, whether the
+row passes the table's `where:` filter, and the decoded attribute values the hub mirrors for it.
 """
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ from typing import Any
 
 from mdm.config.loader import Project
 from mdm.config.models import Attribute, EntitySpec, RetiredWhen
+from mdm.config.row_filter import RowFilter, RowValueError
 from mdm.errors import MappingError
 from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
 
 
 @dataclass
 class RowImage:
-    """The hub's mirror of one captured row, in decoded attribute values."""
+    """The hub's mirror of one captured row, in decoded attribute values.
+
+    `deleted`: the row is gone from the source, or its table's `where:` does not keep it:
+    either way it is no (longer a) part of the entity, and its attrs are the last it had as one.
+    """
 
     attrs: dict[str, Any]
     retired: bool
@@ -34,6 +39,7 @@ class TableMapping:
     attributes: dict[str, Attribute]
     retired_when: RetiredWhen | None
     parent_column: str | None
+    row_filter: RowFilter | None = None
 
     def object_key(self, row_key: str, image: RowImage | None) -> str | None:
         """The source key of the golden record this row belongs to."""
@@ -49,11 +55,11 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
             continue
         sourced = {n: a for n, a in spec.attributes.items() if a.owner is None}
         mappings[spec.table] = TableMapping(
-            spec, None, spec.primary_key, sourced, spec.retired_when, None)
+            spec, None, spec.primary_key, sourced, spec.retired_when, None, spec.row_filter)
         for name, child in spec.children.items():
             mappings[child.table] = TableMapping(
                 spec, name, child.primary_key, dict(child.attributes), child.retired_when,
-                child.parent_column)
+                child.parent_column, child.row_filter)
     return mappings
 
 
@@ -70,10 +76,14 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
             previous: RowImage | None, position: str) -> RowImage:
     """Decode the row's mapped columns into a RowImage.
 
-    An unchanged TOAST column (Debezium's placeholder) keeps the mirrored value. Raises
-    MappingError naming the column when a value does not fit its declared type, a required
-    attribute is empty, or a placeholder arrives for a row the hub has never seen.
+    A row the table's `where:` does not keep is mirrored as deleted, without decoding it (it
+    need not fit the entity's types). An unchanged TOAST column (Debezium's placeholder) keeps
+    the mirrored value. Raises MappingError naming the column when a value does not fit its
+    declared type, a required attribute is empty, a placeholder arrives for a row the hub has
+    never seen, or the filter cannot judge the row.
     """
+    if mapping.row_filter is not None and not _passes(mapping, table, row_key, row, previous):
+        return _excluded(mapping, row, previous, position)
     attrs: dict[str, Any] = {}
     for name, attribute in mapping.attributes.items():
         column = attribute.column or name
@@ -102,3 +112,42 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
         parent_key = str(parent)
     return RowImage(attrs=attrs, retired=_is_retired(mapping.retired_when, row),
                     position=position, parent_key=parent_key)
+
+
+def _passes(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any],
+            previous: RowImage | None) -> bool:
+    assert mapping.row_filter is not None
+    values = {}
+    for column in mapping.row_filter.columns:
+        raw = row.get(column, UNAVAILABLE)
+        if raw == UNAVAILABLE:  # unchanged TOAST value, or a partial row: the mirrored value
+            raw = _mirrored(mapping, column, previous)
+            if raw == UNAVAILABLE:
+                raise MappingError(table, row_key, f"where: column {column} is not in the row "
+                                   "image and the hub holds no earlier value (set REPLICA "
+                                   "IDENTITY FULL on the table, or re-snapshot)")
+        values[column] = raw
+    try:
+        return mapping.row_filter.matches(values)
+    except RowValueError as exc:
+        raise MappingError(table, row_key, f"where: {mapping.row_filter.text}: {exc}") from exc
+
+
+def _mirrored(mapping: TableMapping, column: str, previous: RowImage | None) -> Any:
+    """The mirrored value of a mapped column, or UNAVAILABLE."""
+    if previous is None or previous.deleted:
+        return UNAVAILABLE
+    for name, attribute in mapping.attributes.items():
+        if (attribute.column or name) == column and name in previous.attrs:
+            return previous.attrs[name]
+    return UNAVAILABLE
+
+
+def _excluded(mapping: TableMapping, row: dict[str, Any], previous: RowImage | None,
+              position: str) -> RowImage:
+    """The mirror of a row the filter does not keep: deleted, with the attributes it last had
+    as a row of the entity (so a record that stops matching retires with its last values)."""
+    parent = row.get(mapping.parent_column) if mapping.parent_column else None
+    parent_key = str(parent) if parent is not None else previous.parent_key if previous else None
+    return RowImage(attrs=dict(previous.attrs) if previous else {}, retired=False,
+                    position=position, parent_key=parent_key, deleted=True)

@@ -58,3 +58,36 @@ def test_none_stays_none():
 def test_wrong_values_raise_with_what_was_expected(type_: str, raw: object):
     with pytest.raises(DecodeError, match="expected"):
         decode(type_, raw)
+
+
+def test_float_is_an_int_when_integral_else_its_shortest_float():
+    assert decode("float", 500.0) == 500 and isinstance(decode("float", 500.0), int)
+    assert decode("float", 500) == 500
+    assert decode("float", 0.1) == 0.1 and repr(decode("float", 0.1)) == "0.1"
+    assert decode("float", "500.00") == 500  # a target's numeric(10,2) echo of the same value
+    assert decode("float", "1e-7") == 1e-7
+    assert decode("float", -0.0) == 0
+    assert decode("float", 2.0**60) == 2**60  # still exact: integral doubles are integers
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_float_round_trips_through_json_and_every_echo_form(value: float):
+    import json
+
+    canonical = decode("float", value)
+    assert canonical == value
+    for echo in (value, repr(value), json.loads(json.dumps(canonical))):
+        assert decode("float", echo) == canonical
+
+
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), float("-inf"), "NaN", "Infinity",
+                                 "-Infinity"])
+def test_float_refuses_nan_and_infinity_with_a_reason(raw: object):
+    with pytest.raises(DecodeError, match="finite number.*JSON has no NaN or infinity"):
+        decode("float", raw)
+
+
+@pytest.mark.parametrize("raw", [True, "abc", [1.5], 10**400])
+def test_float_refuses_what_is_no_number(raw: object):
+    with pytest.raises(DecodeError, match="expected a number"):
+        decode("float", raw)
