@@ -7,8 +7,13 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY mdm ./mdm
+# mdm/project/* link to these: the wheel ships them as mdm init's starter project.
+COPY cdc ./cdc
+COPY golden_records ./golden_records
+COPY targets ./targets
+COPY rules ./rules
 RUN pip install --no-cache-dir . && rm -rf /src
 
 # The repo's project as the default; compose.yaml mounts ./cdc, ./golden_records and

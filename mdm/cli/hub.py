@@ -6,6 +6,7 @@ import os
 import shutil
 from datetime import datetime
 from enum import Enum
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,7 +17,7 @@ from rich.table import Table
 from mdm.cli.main import configure_logging, console
 from mdm.config.loader import PROJECT_FOLDERS, Project, load_project
 from mdm.errors import MdmError
-from mdm.runtime.settings import REPO_ROOT, Settings, load_settings
+from mdm.runtime.settings import Settings, load_settings
 
 ProjectOpt = Annotated[Path | None, typer.Option("--project", "-p",
                        help="Project folder (cdc/, golden_records/, targets/, rules/). Default: $MDM_PROJECT_DIR or .")]
@@ -87,14 +88,26 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to create the pr
     existing = [f for f in PROJECT_FOLDERS if (directory / f).exists()]
     if existing:
         raise typer.BadParameter(f"{directory} already has {', '.join(existing)}/; not overwriting")
-    for folder in PROJECT_FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, directory / folder)
+    _copy_starter_project(directory)
     console.print(f"Created a project in {directory}. Next:\n"
                   f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables\n"
                   f"  2. edit targets/*.yaml for your OA and WMS, rules/*.yaml for your checks;\n"
                   f"     cdc/oa.yaml and cdc/wms.yaml capture their databases (delete them if out of reach)\n"
                   f"  3. mdm check -p {directory}\n"
                   f"  4. MDM_ERP_URL=… MDM_DATABASE_URL=… mdm up -p {directory}")
+
+
+def _copy_starter_project(directory: Path) -> None:
+    """Copy the demo's project, shipped inside the package as mdm/project/ (in a checkout its
+    folders are links to the repository's top-level cdc/, golden_records/ … ; a wheel holds
+    copies), so `mdm init` works from an installed wheel as from the source tree."""
+    with resources.as_file(resources.files("mdm") / "project") as starter:
+        missing = [f for f in PROJECT_FOLDERS if not (starter / f).is_dir()]
+        if missing:
+            raise MdmError(f"the installed mdm package lacks its starter project ({starter}: no "
+                           f"{', '.join(missing)}/); reinstall mdm")
+        for folder in PROJECT_FOLDERS:
+            shutil.copytree(starter / folder, directory / folder)
 
 
 def up(project: ProjectOpt = None, database_url: DatabaseOpt = None,
