@@ -19,11 +19,20 @@ console = Console(record=True)  # `mdm demo --record-svg` saves what it printed
 err_console = Console(stderr=True)
 
 
+# Libraries whose INFO lines are theirs, not the hub's: at WARNING, a role's start log is the
+# hub's own (Great Expectations alone logs ~220 INFO lines when it is imported).
+QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "alembic", "pydbzengine", "jpype",
+                 "great_expectations")
+
+
 def configure_logging(level: str | None = None) -> None:
+    """The hub's logging for a command or role: `level` (default $MDM_LOG_LEVEL or INFO) for
+    the hub's loggers, WARNING for QUIET_LOGGERS. Called before any of those is imported; their
+    loggers inherit the level whenever they are created."""
     level = level or os.environ.get("MDM_LOG_LEVEL", "INFO")
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic", "pydbzengine", "jpype"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -35,8 +44,9 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, demo, hub, lineage, propagation, steward, users
+    from mdm.cli import bench, check, demo, hub, lineage, propagation, steward, users
 
+    check.register(app)
     hub.register(app)
     steward.register(app)
     propagation.register(app)
@@ -52,7 +62,7 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except MdmError as exc:
         if debug:
             raise
@@ -69,6 +79,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
