@@ -9,6 +9,7 @@ from pathlib import Path
 from mdm.capture.debezium import InboxHandler, run_engine
 from mdm.capture.registry import source_kind
 from mdm.config.loader import Project, expand_env
+from mdm.config.row_filter import snapshot_overrides
 from mdm.errors import ConfigError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,11 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
                     state_dir: Path, stop: threading.Event) -> None:
     spec = project.sources[name]
     kind = source_kind(spec)
-    props = kind.engine_properties(spec, project.captured_tables(name), hub_url)
+    filters = {table: row_filter for entity in project.entities.values() if entity.source == name
+               for table, row_filter in entity.row_filters.items()}
+    # the initial snapshot reads only the rows `where:` keeps (a passed-through property wins)
+    props = {**snapshot_overrides(filters),
+             **kind.engine_properties(spec, project.captured_tables(name), hub_url)}
     threading.Thread(target=kind.watch_position, name=f"slot-{name}", daemon=True,
                      args=(spec, source_url, hub_url, stop)).start()
     logger.info("capture starting source=%s authority=%s tables=%d slot=%s", name, spec.authority,
