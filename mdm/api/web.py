@@ -19,7 +19,7 @@ from mdm.api.configuration import describe
 from mdm.api.database import Db, Id, pooled, raw
 from mdm.api.i18n import language, translator
 from mdm.lineage.queries import history
-from mdm.propagate.outbox import build_payload
+from mdm.model.deliveries import build_payload
 from mdm.steward import tasks
 from mdm.steward.decisions import ACTIONS
 from mdm.steward.signin import SigninFailed, SigninRefused, retry_after

@@ -17,10 +17,10 @@ import psycopg
 from mdm.capture.models import Batch, ChangeEvent, PoisonRecord, TransactionEnd
 from mdm.capture.storable import (Unstorable, check_text, dump_json, dumps_lenient,
                                   storable_text)
+from mdm.model.inbox import INBOX_CHANNEL
 from mdm.store.bulk import stage_rows
 
 logger = logging.getLogger(__name__)
-INBOX_CHANNEL = "mdm_inbox"
 
 _STAGE = """
     seq integer, source text, position text, table_name text, row_key text, op text, tx_id bigint,

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from mdm.capture.storable import Unstorable, bigint, check_text, storable_text
+from mdm.model.inbox import CONTENT_POSITION_PREFIX
 
 OPS = {"c", "u", "d", "r"}
 
@@ -95,7 +96,6 @@ class Batch:
             self.last_lsn = parsed.lsn
 
 
-CONTENT_POSITION_PREFIX = "h/"  # a position that is a content hash: no stream order
 _PROCESSING_TIMES = ("ts_ms", "ts_us", "ts_ns")  # when the connector emitted the event
 
 

@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from mdm.capture.models import CONTENT_POSITION_PREFIX
 from mdm.config.loader import Project
 from mdm.errors import MappingError
 from mdm.golden import repository as repo
 from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
-from mdm.golden.models import Cause, GoldenState, NewVersion, Previous
 from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import apply_write_backs
-from mdm.propagate.outbox import WRITE_BACK_SOURCE, enqueue_deliveries
+from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
+from mdm.model.inbox import CONTENT_POSITION_PREFIX, WRITE_BACK_SOURCE, InboxRow
+from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.divergence import DivergenceDetector
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
@@ -53,7 +53,7 @@ class _Batch:
     done: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
-    dirty: dict[tuple[str, str], repo.InboxRow] = field(default_factory=dict)
+    dirty: dict[tuple[str, str], InboxRow] = field(default_factory=dict)
     touched_states: dict[tuple[str, str], GoldenState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,11 +122,11 @@ class Processor:
             _add(total, result)
         return total
 
-    def _apply(self, conn: psycopg.Connection, events: list[repo.InboxRow]) -> BatchResult:
+    def _apply(self, conn: psycopg.Connection, events: list[InboxRow]) -> BatchResult:
         result = BatchResult(events=len(events))
         if not events:
             return result
-        by_source: dict[str, list[repo.InboxRow]] = {}
+        by_source: dict[str, list[InboxRow]] = {}
         for event in events:
             by_source.setdefault(event.source, []).append(event)
         all_versions: list[NewVersion] = []
@@ -161,7 +161,7 @@ class Processor:
 
     # -- loading ------------------------------------------------------------------------------
     def _load(self, conn: psycopg.Connection, source: str,
-              events: list[repo.InboxRow]) -> _Batch:
+              events: list[InboxRow]) -> _Batch:
         mappings = self.mappings.get(source, {})
         keys = {(e.table, e.row_key) for e in events if e.table in mappings}
         rows = repo.load_rows(conn, source, keys)
@@ -188,7 +188,7 @@ class Processor:
         return _Batch(source=source, rows=rows, golden=golden)
 
     # -- applying -----------------------------------------------------------------------------
-    def _apply_events(self, batch: _Batch, events: list[repo.InboxRow]) -> None:
+    def _apply_events(self, batch: _Batch, events: list[InboxRow]) -> None:
         mappings = self.mappings.get(batch.source, {})
         current_tx: object = object()
         for event in events:
@@ -202,7 +202,7 @@ class Processor:
             self._apply_event(batch, mapping, event)
         self._flush(batch)
 
-    def _apply_event(self, batch: _Batch, mapping: TableMapping, event: repo.InboxRow) -> None:
+    def _apply_event(self, batch: _Batch, mapping: TableMapping, event: InboxRow) -> None:
         key = (event.table, event.row_key)
         previous = batch.rows.get(key)
         # A snapshot read is never stale: it comes before the stream it starts, and a later
@@ -226,7 +226,7 @@ class Processor:
         batch.dirty[(mapping.entity.entity, obj)] = event
         batch.done.append(event.id)
 
-    def _image_after(self, mapping: TableMapping, event: repo.InboxRow,
+    def _image_after(self, mapping: TableMapping, event: InboxRow,
                      previous: RowImage | None) -> RowImage:
         if event.op == "d":
             if previous is None:  # a row the hub never saw alive: nothing to retire
@@ -258,7 +258,7 @@ class Processor:
         batch.dirty.clear()
 
     def _new_version(self, batch: _Batch, business_key: str, state: GoldenState,
-                     attributes: dict[str, object], status: str, event: repo.InboxRow) -> None:
+                     attributes: dict[str, object], status: str, event: InboxRow) -> None:
         valid_from = event.commit_ts or datetime.now(UTC)
         if state.valid_from is not None and valid_from < state.valid_from:
             valid_from = state.valid_from  # validity intervals never overlap
@@ -319,7 +319,7 @@ def _commit_synchronously(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL synchronous_commit = on")
 
 
-def _object_of(mapping: TableMapping, event: repo.InboxRow, image: RowImage | None) -> str | None:
+def _object_of(mapping: TableMapping, event: InboxRow, image: RowImage | None) -> str | None:
     if mapping.child is None:
         return event.row_key
     if event.op == "d" or event.after is None:

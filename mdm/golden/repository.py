@@ -4,7 +4,6 @@ versions and xrefs. Every function runs inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,22 +11,9 @@ import orjson
 import psycopg
 
 from mdm.golden.mapper import RowImage
-from mdm.golden.models import GoldenState, NewVersion
+from mdm.model.golden import GoldenState, NewVersion
+from mdm.model.inbox import InboxRow
 from mdm.store.bulk import stage_rows
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    id: int
-    source: str
-    table: str
-    row_key: str
-    op: str
-    position: str
-    tx_id: int | None
-    lsn: int | None
-    commit_ts: datetime | None
-    after: dict[str, Any] | None  # (`before` is not read: see processor._object_of)
 
 
 CLAIM_SQL = """

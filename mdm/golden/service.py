@@ -10,10 +10,10 @@ import orjson
 import psycopg
 from psycopg.types.json import set_json_loads
 
-from mdm.capture.inbox import INBOX_CHANNEL
 from mdm.config.loader import Project
 from mdm.golden.processor import Processor
 from mdm.lineage.retention import prune
+from mdm.model.inbox import INBOX_CHANNEL
 
 logger = logging.getLogger(__name__)
 PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering simple

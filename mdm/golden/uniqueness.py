@@ -19,7 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
-from mdm.golden.models import Cause, NewVersion
+from mdm.model.golden import Cause, NewVersion
 from mdm.propagate.outbox import enqueue_deliveries
 from mdm.steward.tasks import OPEN_TASK_SQL
 

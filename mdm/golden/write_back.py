@@ -17,7 +17,8 @@ import psycopg
 from mdm.config.loader import Project
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
-from mdm.golden.models import Cause, GoldenState, NewVersion, Previous
+from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
+from mdm.model.inbox import InboxRow
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
 
@@ -33,7 +34,7 @@ class WriteBacks:
 
 
 def apply_write_backs(conn: psycopg.Connection, project: Project, rules: RuleEngine,
-                      target: str, events: list[repo.InboxRow]) -> WriteBacks:
+                      target: str, events: list[InboxRow]) -> WriteBacks:
     result = WriteBacks()
     states = repo.load_golden_by_id(conn, {int(e.row_key) for e in events})
     done: list[int] = []
@@ -90,7 +91,7 @@ def _owned_values(project: Project, target: str, entity: str,
 
 
 def _new_version(state: GoldenState, attributes: dict[str, Any], target: str,
-                 event: repo.InboxRow) -> NewVersion:
+                 event: InboxRow) -> NewVersion:
     now = datetime.now(UTC)
     valid_from = max(now, state.valid_from) if state.valid_from else now
     previous = Previous(state.attributes, None if state.checks is None else frozenset(state.checks)) \

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import AmqpTarget
 from mdm.propagate.base import envelope, redact
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.model.deliveries import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
 

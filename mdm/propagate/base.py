@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget
 from mdm.config.urls import redact
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.model.deliveries import Delivery, Outcome
 
 __all__ = ["Propagator", "RateLimiter", "envelope", "open_propagator", "redact"]
 

@@ -21,7 +21,7 @@ from nats.js.errors import NotFoundError
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import NatsTarget
 from mdm.propagate.base import envelope, redact
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.model.deliveries import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
 

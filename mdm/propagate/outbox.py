@@ -6,33 +6,19 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mdm.capture.inbox import INBOX_CHANNEL
 from mdm.config.loader import Project
 from mdm.config.targets import Backoff, TargetMapping
-from mdm.golden.models import NewVersion
+from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome, build_payload, idempotency_key
+from mdm.model.golden import NewVersion
+from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
 from mdm.steward.tasks import OPEN_TASK_SQL
 
 logger = logging.getLogger(__name__)
-OUTBOX_CHANNEL = "mdm_outbox"
-OPEN = ("pending", "failed")
-
-
-def idempotency_key(golden_id: int, version: int, target: str) -> str:
-    """Stable per (record, version, target): a retried push carries the same key."""
-    return f"mdm-g{golden_id}-v{version}-{target}"
-
-
-def build_payload(mapping: TargetMapping, attributes: dict[str, Any], status: str) -> dict[str, Any]:
-    payload = {field: attributes.get(attr) for field, attr in mapping.fields.items()}
-    if mapping.active_field:
-        payload[mapping.active_field] = status == "active"
-    return payload
 
 
 def enqueue_deliveries(conn: psycopg.Connection, project: Project,
@@ -84,37 +70,6 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
         raise ValueError(f"no version {version} of golden record {golden_id}")
     conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
     return int(row[0])
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    golden_id: int
-    version: int
-    entity: str
-    business_key: str
-    target: str
-    operation: str
-    payload: dict[str, Any]
-    idempotency_key: str
-    attempts: int
-    owned: dict[str, Any] | None = None  # write-back attributes: the values the hub holds
-    # The key the target last acknowledged this record under, when it differs from
-    # business_key (a rename): the target renames that record instead of creating another.
-    previous_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one push attempt produced."""
-
-    delivery: Delivery
-    acked: bool
-    terminal: bool = False
-    status_code: int | None = None
-    target_id: str | None = None
-    error: str | None = None
-    write_back: dict[str, Any] | None = None  # owned attribute → the value the target answered
 
 
 def write_back_values(mapping: TargetMapping, reply: Any,
@@ -196,10 +151,6 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     return due
 
 
-# A target's answer carrying values of attributes it owns: an inbox event of source
-# 'target:<name>' (a captured source may bear the target's name), op 'w'; the delivery id as
-# position makes a recorded-twice ack one event.
-WRITE_BACK_SOURCE = "target:"
 WRITE_BACK_SQL = """
 INSERT INTO inbox (source, position, table_name, row_key, op, commit_ts, after)
 VALUES (%s, %s, %s, %s, 'w', clock_timestamp(), %s) ON CONFLICT DO NOTHING

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from mdm.propagate.outbox import OUTBOX_CHANNEL, idempotency_key
+from mdm.model.deliveries import OUTBOX_CHANNEL, idempotency_key
 
 logger = logging.getLogger(__name__)
 RETRYABLE = ("dead", "failed")

@@ -14,7 +14,7 @@ from datetime import datetime
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.propagate.outbox import OUTBOX_CHANNEL
+from mdm.model.deliveries import OUTBOX_CHANNEL
 
 REPLAY_SQL = """
 INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, idempotency_key)

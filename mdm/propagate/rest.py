@@ -23,7 +23,8 @@ import httpx
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import RestTarget, TargetMapping
 from mdm.propagate.base import key_field, redact
-from mdm.propagate.outbox import Delivery, Outcome, write_back_values
+from mdm.model.deliveries import Delivery, Outcome
+from mdm.propagate.outbox import write_back_values
 
 logger = logging.getLogger(__name__)
 TRANSIENT_STATUS = {408, 425, 429}

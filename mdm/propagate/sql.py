@@ -26,7 +26,8 @@ from mdm.config.loader import Project, expand_env
 from mdm.config.targets import SqlTarget, TargetMapping
 from mdm.config.urls import libpq_multi_host_to_sqlalchemy
 from mdm.propagate.base import redact
-from mdm.propagate.outbox import Delivery, Outcome, write_back_values
+from mdm.model.deliveries import Delivery, Outcome
+from mdm.propagate.outbox import write_back_values
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from mdm.config.urls import mask_secrets
-from mdm.propagate.outbox import Outcome
+from mdm.model.deliveries import Outcome
 
 MAX_ERROR_CHARS = 2000
 SMALLINT = range(-32768, 32768)

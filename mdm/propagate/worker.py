@@ -16,7 +16,8 @@ import psycopg
 from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget, RestTarget
 from mdm.propagate.base import Propagator, RateLimiter, open_propagator
-from mdm.propagate.outbox import OUTBOX_CHANNEL, Delivery, Outcome, claim_due, record_outcomes
+from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome
+from mdm.propagate.outbox import claim_due, record_outcomes
 from mdm.propagate.storable import clean_text, storable, unrecordable
 from mdm.rules.reconcile import reconcile_forever
 

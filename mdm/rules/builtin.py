@@ -14,7 +14,7 @@ import networkx as nx
 import psycopg
 
 from mdm.config.rules import CheckRule
-from mdm.golden.models import Previous
+from mdm.model.golden import Previous
 from mdm.rules.uscc import is_valid_uscc
 
 

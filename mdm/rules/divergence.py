@@ -29,7 +29,8 @@ from mdm.config.rules import DivergenceRule
 from mdm.config.targets import TargetMapping
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
-from mdm.propagate.outbox import build_payload
+from mdm.model.deliveries import build_payload
+from mdm.model.inbox import InboxRow
 from mdm.steward import tasks
 
 logger = logging.getLogger(__name__)
@@ -118,13 +119,13 @@ class DivergenceDetector:
         return [r for r in rules.divergence if r.target == target] if rules else []
 
     def apply(self, conn: psycopg.Connection, source: str,
-              events: Sequence[repo.InboxRow]) -> ObservedOutcome:
+              events: Sequence[InboxRow]) -> ObservedOutcome:
         """Compare a batch of a target database's row changes; mark the inbox rows done."""
         spec = self.project.sources[source]
         target = spec.observes or ""
         outcome = ObservedOutcome()
         done, skipped = [], {}
-        latest: dict[tuple[str, str], repo.InboxRow] = {}
+        latest: dict[tuple[str, str], InboxRow] = {}
         for event in events:
             observed = spec.tables.get(event.table)
             if observed is None:
@@ -132,7 +133,7 @@ class DivergenceDetector:
                 continue
             done.append(event.id)
             latest[(event.table, event.row_key)] = event  # only the last state of a row counts
-        by_table: dict[str, list[repo.InboxRow]] = {}
+        by_table: dict[str, list[InboxRow]] = {}
         for (table, _), event in latest.items():
             by_table.setdefault(table, []).append(event)
         for table, table_events in by_table.items():
@@ -142,14 +143,14 @@ class DivergenceDetector:
         return outcome
 
     def _table(self, conn: psycopg.Connection, source: str, target: str, table: str,
-               observed: ObservedTable, events: Sequence[repo.InboxRow],
+               observed: ObservedTable, events: Sequence[InboxRow],
                outcome: ObservedOutcome) -> None:
         spec = self.project.entities[observed.entity]
         rules = self.rules_for(spec.entity, target)
         if not rules:
             return
         key_name = key_field(spec, target)
-        rows: dict[str, tuple[repo.InboxRow, dict[str, Any]]] = {}
+        rows: dict[str, tuple[InboxRow, dict[str, Any]]] = {}
         for event in events:
             image = event.after  # a delete carries only the row's id: see _deleted
             if not image:
@@ -171,7 +172,7 @@ class DivergenceDetector:
         tasks.close_divergences(conn, spec.entity, target, outcome.converged)
 
     def _judge(self, conn: psycopg.Connection, spec: EntitySpec, target: str,
-               rules: Sequence[DivergenceRule], key: str, event: repo.InboxRow,
+               rules: Sequence[DivergenceRule], key: str, event: InboxRow,
                fields: dict[str, Any], record: _Sent | None, outcome: ObservedOutcome) -> None:
         if record is None:
             open_divergence(conn, spec.entity, key, None, None, target, "error",
@@ -200,7 +201,7 @@ class DivergenceDetector:
 
 
     def _deleted(self, conn: psycopg.Connection, source: str, spec: EntitySpec, target: str,
-                 table: str, events: Sequence[repo.InboxRow], rules: Sequence[DivergenceRule],
+                 table: str, events: Sequence[InboxRow], rules: Sequence[DivergenceRule],
                  outcome: ObservedOutcome) -> None:
         """A row deleted in the target while its golden record is active: someone removed it."""
         gone = {row_key: key for row_key, key in conn.execute(
@@ -225,7 +226,7 @@ class DivergenceDetector:
 
 
 def _remember_keys(conn: psycopg.Connection, source: str, table: str,
-                   rows: Mapping[str, tuple[repo.InboxRow, dict[str, Any]]]) -> None:
+                   rows: Mapping[str, tuple[InboxRow, dict[str, Any]]]) -> None:
     """Which business key each target row holds, so that its delete (which carries only the
     row's id) can be told. Written once per row: echoes of later pushes cost an index probe."""
     if rows:
@@ -320,5 +321,5 @@ def open_divergence(conn: psycopg.Connection, entity: str, key: str, golden_id: 
     return task_id
 
 
-def _when(event: repo.InboxRow) -> str | None:
+def _when(event: InboxRow) -> str | None:
     return event.commit_ts.isoformat() if event.commit_ts else None

@@ -12,8 +12,8 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mdm.golden.models import Cause, NewVersion
 from mdm.golden.uniqueness import is_waiting
+from mdm.model.golden import Cause, NewVersion
 from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.builtin import Subject
 from mdm.rules.engine import RuleEngine, Verdict

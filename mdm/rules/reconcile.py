@@ -20,7 +20,7 @@ from mdm.config.loader import Project, expand_env
 from mdm.config.models import EntitySpec
 from mdm.config.rules import DivergenceRule
 from mdm.config.targets import RestTarget
-from mdm.propagate.outbox import build_payload
+from mdm.model.deliveries import build_payload
 from mdm.rules.divergence import compare, key_field, open_divergence
 from mdm.steward import tasks
 

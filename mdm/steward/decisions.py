@@ -20,8 +20,8 @@ from psycopg.types.json import Jsonb
 from mdm.config.loader import Project
 from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
-from mdm.golden.models import Cause, GoldenState, NewVersion
 from mdm.golden.uniqueness import KEY_CLASH, close_clash_tasks, key_holders
+from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.propagate.outbox import enqueue_deliveries, enqueue_push
 from mdm.propagate.redeliver import RetryRefused, retry_delivery
 

@@ -6,7 +6,8 @@ import pytest
 
 from mdm.config.targets import Backoff, TargetMapping
 from mdm.demo.receivers import count_received
-from mdm.propagate.outbox import Delivery, Outcome, _failure_params, next_delay_s, write_back_values
+from mdm.model.deliveries import Delivery, Outcome
+from mdm.propagate.outbox import _failure_params, next_delay_s, write_back_values
 
 
 def _delivery(attempts: int) -> Delivery:

@@ -12,7 +12,7 @@ import pytest
 
 from mdm.config.loader import load_project
 from mdm.propagate.base import envelope
-from mdm.propagate.outbox import Delivery
+from mdm.model.deliveries import Delivery
 from mdm.propagate.rest import RestPropagator
 from mdm.runtime.settings import REPO_ROOT
 

@@ -2,7 +2,7 @@
 infinite numbers and huge status codes never reach PostgreSQL as they are."""
 from __future__ import annotations
 
-from mdm.propagate.outbox import Delivery, Outcome
+from mdm.model.deliveries import Delivery, Outcome
 from mdm.propagate.storable import clean_text, storable, unstorable
 
 D = Delivery(1, 10, 3, "material", "M-1001", "wms", "upsert", {"item_code": "M-1001"},

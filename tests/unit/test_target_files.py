@@ -9,7 +9,7 @@ import pytest
 from mdm.config.loader import expand_env, load_project
 from mdm.errors import ConfigError
 from mdm.propagate.base import RateLimiter, envelope, redact
-from mdm.propagate.outbox import Delivery
+from mdm.model.deliveries import Delivery
 from tests.helpers import edit_file
 
 EVENTS = """name: events

@@ -1,4 +1,4 @@
-"""Data shapes of the master stage: golden record state, new versions, their causes."""
+"""Golden records and their versions: the state of a record, a new version and what caused it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ class GoldenState:
 class Cause:
     """What produced a version: a captured change event (or, later, a steward decision)."""
 
-    kind: str  # change_event | decision
+    kind: str  # change_event | decision | write_back | key_freed | rules_run
     source: str | None
     table: str | None
     row_key: str | None

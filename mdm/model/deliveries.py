@@ -1,0 +1,63 @@
+"""Deliveries: one operation of one version on one target, and what a push attempt produced."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+OUTBOX_CHANNEL = "mdm_outbox"  # NOTIFY channel: deliveries are due
+
+
+def idempotency_key(golden_id: int, version: int, target: str) -> str:
+    """Stable per (record, version, target): a retried push carries the same key."""
+    return f"mdm-g{golden_id}-v{version}-{target}"
+
+
+class FieldMapping(Protocol):
+    """What a payload is built from: a target mapping's fields (config.targets.TargetMapping)."""
+
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+
+    @property
+    def active_field(self) -> str | None: ...
+
+
+def build_payload(mapping: FieldMapping, attributes: Mapping[str, Any],
+                  status: str) -> dict[str, Any]:
+    """The target's fields for a version: each mapped attribute, and the active flag if mapped."""
+    payload = {field: attributes.get(attr) for field, attr in mapping.fields.items()}
+    if mapping.active_field:
+        payload[mapping.active_field] = status == "active"
+    return payload
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    golden_id: int
+    version: int
+    entity: str
+    business_key: str
+    target: str
+    operation: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+    owned: dict[str, Any] | None = None  # write-back attributes: the values the hub holds
+    # The key the target last acknowledged this record under, when it differs from
+    # business_key (a rename): the target renames that record instead of creating another.
+    previous_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one push attempt produced."""
+
+    delivery: Delivery
+    acked: bool
+    terminal: bool = False
+    status_code: int | None = None
+    target_id: str | None = None
+    error: str | None = None
+    write_back: dict[str, Any] | None = None  # owned attribute → the value the target answered

@@ -1,0 +1,39 @@
+"""Steward tasks: their types and states, and a task as a stage opens it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+RULE_VIOLATION = "rule_violation"
+DIVERGENCE = "divergence"
+DEAD_DELIVERY = "dead_delivery"
+KEY_CLASH = "key_clash"
+TASK_TYPES = (RULE_VIOLATION, DIVERGENCE, DEAD_DELIVERY, KEY_CLASH)
+STATUSES = ("open", "resolved", "waived")
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to open, or to refresh: at most one is open per (type, entity, key, system)."""
+
+    type: str
+    entity: str
+    business_key: str
+    golden_id: int | None
+    version: int | None
+    system: str
+    severity: str  # error | warning
+    summary: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: str | None = "open"
+    type: str | None = None
+    entity: str | None = None
+    system: str | None = None
+    since: datetime | None = None
+    limit: int = 100
+    offset: int = 0
