@@ -6,8 +6,6 @@ tests/integration/test_schema_metadata.py keeps this file equal to the migrated 
 """
 from __future__ import annotations
 
-from typing import TypedDict
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -29,20 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
-
-
-class CompareOptions(TypedDict):
-    """How Alembic compares this metadata with a database (migrations/env.py, the schema test).
-    Types and server defaults are compared too: PostgreSQL reflects every default used here
-    ('pending'::text, false, 0, clock_timestamp()) in a form Alembic matches exactly or
-    evaluates on the server. Nothing needs excluding: the audit chain's triggers and functions
-    are not reflected by autogenerate at all, and there are no expression indexes."""
-
-    compare_type: bool
-    compare_server_default: bool
-
-
-COMPARE_OPTIONS: CompareOptions = {"compare_type": True, "compare_server_default": True}
 
 # Every captured change event, appended by capture; processing marks it done or failed.
 inbox = Table(

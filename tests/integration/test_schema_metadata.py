@@ -1,6 +1,7 @@
 """store/tables.py describes the schema the migrations build: Alembic's autogenerate comparison
-of a database upgraded to head with the SQLAlchemy metadata finds nothing to add or drop, and
-the check constraints (which autogenerate does not compare) carry the same names."""
+of a database upgraded to head with the SQLAlchemy metadata finds nothing to add or drop (only
+Debezium's offset tables, which no migration creates, are left out), and the check constraints
+(which autogenerate does not compare) carry the same names."""
 from __future__ import annotations
 
 import pprint
@@ -13,10 +14,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, MetaData, Text, create_engine, inspect, text
 
+from mdm.capture.debezium import offsets_table
+from mdm.config.models import SourceSpec
 from mdm.runtime.postgres import EmbeddedPostgres
 from mdm.store.database import sqlalchemy_url, upgrade_database
-from mdm.store.tables import COMPARE_OPTIONS, metadata
-from tests.helpers import running_postgres
+from mdm.store.schema_compare import COMPARE_OPTIONS
+from mdm.store.tables import metadata
+from tests.helpers import execute, running_postgres
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +29,19 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def head_url(pg: EmbeddedPostgres) -> str:
+def _fresh_head(pg: EmbeddedPostgres) -> str:
     """A fresh database upgraded to the newest migration."""
     name = f"schema_{uuid.uuid4().hex[:12]}"
     pg.create_database(name)
     url = pg.url(name)
     upgrade_database(url)
     return url
+
+
+@pytest.fixture(scope="module")
+def head_url(pg: EmbeddedPostgres) -> str:
+    """A database at head that the tests only read."""
+    return _fresh_head(pg)
 
 
 def _diff(url: str, target: MetaData) -> list[Any]:
@@ -71,6 +80,16 @@ def test_the_comparison_sees_a_missing_table_a_changed_type_and_default(head_url
     assert [c[1].name for c in changes if c[0] == "remove_table"] == ["audit_seal"]
     assert [(c[2], c[3]) for c in changes if c[0] == "modify_type"] == [("inbox", "tx_id")]
     assert [(c[2], c[3]) for c in changes if c[0] == "modify_default"] == [("inbox", "status")]
+
+
+def test_debezium_offset_tables_are_left_out_and_other_strangers_are_not(pg: EmbeddedPostgres) -> None:
+    """Capture's offset store creates a table per source in the hub database (no migration
+    does): autogenerate must not propose dropping it, but any other unknown table shows up."""
+    url = _fresh_head(pg)
+    offsets = offsets_table(SourceSpec(name="erp", url="postgresql://u@h/erp"))
+    execute(url, f"CREATE TABLE {offsets} (id text PRIMARY KEY, offset_key text)",
+              "CREATE TABLE stray_table (id bigint PRIMARY KEY)")
+    assert [(d[0], d[1].name) for d in _diff(url, metadata)] == [("remove_table", "stray_table")]
 
 
 def test_check_constraints_have_the_migrations_names(head_url: str) -> None:

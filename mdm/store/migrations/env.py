@@ -4,7 +4,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from mdm.store.tables import COMPARE_OPTIONS, metadata
+from mdm.store.schema_compare import COMPARE_OPTIONS
+from mdm.store.tables import metadata
 
 config = context.config
 
