@@ -32,7 +32,8 @@ class SourceKind:
     watch_position: Callable[[SourceSpec, str, str, threading.Event], None]
 
 
-def _watch_replication_slot(spec: SourceSpec, url: str, hub_url: str, stop: threading.Event) -> None:
+def _watch_replication_slot(spec: SourceSpec, url: str, hub_url: str,
+                            stop: threading.Event) -> None:
     watch_slot(spec.name, url, spec.slot, hub_url, spec.lag_warning_bytes, stop)
 
 

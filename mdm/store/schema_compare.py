@@ -32,7 +32,8 @@ class CompareOptions(TypedDict):
 
     compare_type: bool
     compare_server_default: bool
-    include_object: Callable[[SchemaItem, str | None, NameFilterType, bool, SchemaItem | None], bool]
+    include_object: Callable[[SchemaItem, str | None, NameFilterType, bool, SchemaItem | None],
+                             bool]
 
 
 COMPARE_OPTIONS: CompareOptions = {"compare_type": True, "compare_server_default": True,
