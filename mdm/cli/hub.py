@@ -1,4 +1,5 @@
-"""Hub commands: check, init, up, run ROLE, status, records (the last through the hub's API)."""
+"""Hub commands: init, up, run ROLE, status, records (the last through the hub's API);
+`mdm check` is mdm/cli/check.py."""
 from __future__ import annotations
 
 import json
@@ -60,26 +61,6 @@ def record_path(entity: str, key: str) -> str:
 def when(text: str | None) -> datetime | None:
     """An instant as the API sends it (ISO 8601), or None."""
     return datetime.fromisoformat(text) if text else None
-
-
-def check(project: ProjectOpt = None) -> None:
-    """Validate the project files; report a bad file with the file, the key and what was expected."""
-    settings = _settings(project)
-    loaded = load_project(settings.project_dir)
-    _print_secrets_file_warning()
-    if any(r.expectations for r in loaded.rules.values()):
-        from mdm.rules.engine import validate_expectations
-
-        validate_expectations(loaded)
-    console.print(f"[green]ok[/green] {settings.project_dir}: {len(loaded.sources)} source(s), "
-                  f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s), "
-                  f"{sum(len(r.expectations) + len(r.checks) + len(r.divergence) for r in loaded.rules.values())} rule(s)")
-    for name, spec in loaded.entities.items():
-        children = f" + {', '.join(spec.children)}" if spec.children else ""
-        console.print(f"  {name}: {spec.table}{children} → {', '.join(spec.targets) or 'no target'}")
-    for name, target in loaded.targets.items():
-        where = target.base_url if target.kind == "rest" else target.url  # as written: ${VAR}
-        console.print(f"  target {name}: {target.kind} {where}", highlight=False)
 
 
 def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")]) -> None:
@@ -316,7 +297,6 @@ def _version_cause(cause: dict[str, Any]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(check)
     app.command()(init)
     app.command()(up)
     app.command()(run)

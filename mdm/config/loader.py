@@ -31,6 +31,7 @@ from mdm.errors import ConfigError
 M = TypeVar("M")
 ENV_PATTERN = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+KEYED_MESSAGE = re.compile(r"[A-Za-z_][\w-]*(\.[\w-]+)*: ")
 PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules")
 
 
@@ -139,6 +140,10 @@ def _format_error(error: Any) -> str:
     elif error["type"] == "invalid_key" and isinstance(error.get("input"), bool):
         message = ("a key reads as a boolean: YAML takes on/off/yes/no as true/false; "
                    "quote it or use another name")
+    elif error["type"] == "value_error":  # a model validator's own message
+        message = message.removeprefix("Value error, ")
+        if KEYED_MESSAGE.match(message):  # it names its key itself: `targets.oa.fields.x: …`
+            return message if location == "(top level)" else f"{location}.{message}"
     got = error.get("input")
     suffix = f" (got {got!r})" if error["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict) else ""
     return f"{location}: {message}{suffix}"
@@ -190,7 +195,8 @@ def _surrogate_at(node: Any, at: tuple[str, ...]) -> tuple[str, ...] | None:
     which no UTF-8 text can carry; None if there is none."""
     if isinstance(node, str):
         return at if any("\ud800" <= c <= "\udfff" for c in node) else None
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    items = (node.items() if isinstance(node, dict)
+             else enumerate(node) if isinstance(node, list) else ())
     for key, value in items:
         here = (*at, str(key).encode("utf-8", "backslashreplace").decode("utf-8"))
         if isinstance(key, str) and _surrogate_at(key, here) is not None:
@@ -258,7 +264,8 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     found = Findings()
     sources: dict[str, SourceSpec] = _read_folder(root, "cdc", SourceSpec, "name", found)
     targets: dict[str, AnyTarget] = _read_folder(root, "targets", TargetSpec, "name", found)
-    entities: dict[str, EntitySpec] = _read_folder(root, "golden_records", EntitySpec, "entity", found)
+    entities: dict[str, EntitySpec] = _read_folder(root, "golden_records", EntitySpec,
+                                                   "entity", found)
     for entity in entities.values():
         check_entity_references(entity, sources, targets, found)
     entities = attach_mappings(entities, targets, found)

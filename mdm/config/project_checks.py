@@ -47,16 +47,23 @@ def _known(names: Iterable[str]) -> str:
 
 def check_entity_references(entity: EntitySpec, sources: Mapping[str, SourceSpec],
                             targets: Mapping[str, AnyTarget], found: Findings) -> None:
+    """The source, targets and owners an entity names exist; a child's order_by is one of
+    its attributes."""
     where = found.file_of("golden_records", entity.entity)
     if not found.declared("cdc", entity.source, sources):
         found.add(where, [f"source: '{entity.source}' is not a source in cdc/ "
                           f"(known: {_known(sources)})"])
     for name in entity.targets:
         if not found.declared("targets", name, targets):
-            found.add(where, [f"targets.{name}: not a target in targets/ (known: {_known(targets)})"])
+            found.add(where, [f"targets.{name}: not a target in targets/ "
+                              f"(known: {_known(targets)})"])
     for attr, owner in entity.owned.items():
         if not found.declared("targets", owner, targets):
             found.add(where, [f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
+    for name, child in entity.children.items():
+        if child.order_by is not None and child.order_by not in child.attributes:
+            found.add(where, [f"children.{name}.order_by: '{child.order_by}' is not an attribute "
+                              f"of {name} (known: {_known(child.attributes)})"])
 
 
 def attach_mappings(entities: Mapping[str, EntitySpec], targets: Mapping[str, AnyTarget],
@@ -68,7 +75,8 @@ def attach_mappings(entities: Mapping[str, EntitySpec], targets: Mapping[str, An
         for name in target.entities:
             if not found.declared("golden_records", name, entities):
                 found.add(found.file_of("targets", target.name), [
-                    f"entities.{name}: not an entity in golden_records/ (known: {_known(entities)})"])
+                    f"entities.{name}: not an entity in golden_records/ "
+                    f"(known: {_known(entities)})"])
     return merged
 
 
@@ -90,7 +98,8 @@ def _merge(spec: EntitySpec, targets: Mapping[str, AnyTarget], found: Findings) 
         where, key = ((found.file_of("targets", target_name), f"entities.{spec.entity}")
                       if target_name not in spec.targets
                       else (own_file, f"targets.{target_name}"))
-        problem = spec.mapping_problem(mapping) or _kind_problem(targets[target_name], mapping, spec)
+        problem = (spec.mapping_problem(mapping)
+                   or _kind_problem(targets[target_name], mapping, spec))
         if problem:
             found.add(where, [f"{key}.{problem}"])
         elif not mapping.fields:
@@ -122,7 +131,7 @@ def check_rules(rule_files: Mapping[str, RuleFile], entities: Mapping[str, Entit
     for entity, rules in rule_files.items():
         if entity not in entities and found.declared("golden_records", entity, entities):
             continue  # the entity's own file could not be read
-        problems = check_rule_file(rules, entities)
+        problems = check_rule_file(rules, entities, found.unreadable.get("golden_records", set()))
         if problems:
             found.add(found.file_of("rules", entity), problems)
         else:
@@ -136,8 +145,8 @@ def check_observed(sources: Mapping[str, SourceSpec], entities: Mapping[str, Ent
         if source.observes and source.observes not in targets and found.declared(
                 "targets", source.observes, targets):
             continue
-        readable = {t: o for t, o in source.tables.items()
-                    if o.entity in entities or not found.declared("golden_records", o.entity, entities)}
+        readable = {t: o for t, o in source.tables.items() if o.entity in entities
+                    or not found.declared("golden_records", o.entity, entities)}
         checked = source.model_copy(update={"tables": readable})
         found.add(found.file_of("cdc", name), check_observed_sources(checked, entities, targets))
 

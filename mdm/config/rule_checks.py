@@ -39,7 +39,10 @@ def _columns_of(entity: EntitySpec, on: str | None) -> Collection[str] | None:
     return None if child is None else child.attributes.keys()
 
 
-def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec]) -> list[str]:
+def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec],
+                    unreadable: Collection[str] = ()) -> list[str]:
+    """Problems of one rule file; `unreadable`: entities whose own file could not be read
+    (a reference to one is not reported again)."""
     entity = entities.get(rules.entity)
     if entity is None:
         return [f"entity: '{rules.entity}' is not an entity in golden_records/ "
@@ -59,7 +62,7 @@ def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec]) -> list
                 problems.append(f"{where}.kwargs: column '{column}' is not an attribute "
                                 f"(known: {', '.join(sorted(columns))})")
     for i, check in enumerate(rules.checks):
-        problems += _check_check(f"checks.{i}", check, entity, entities)
+        problems += _check_check(f"checks.{i}", check, entity, entities, unreadable)
     for i, div in enumerate(rules.divergence):
         mapping = entity.targets.get(div.target)
         if mapping is None:
@@ -75,7 +78,7 @@ def check_rule_file(rules: RuleFile, entities: Mapping[str, EntitySpec]) -> list
 
 
 def _check_check(where: str, check: Any, entity: EntitySpec,
-                 entities: Mapping[str, EntitySpec]) -> list[str]:
+                 entities: Mapping[str, EntitySpec], unreadable: Collection[str]) -> list[str]:
     columns = _columns_of(entity, check.child)
     if columns is None:
         return [f"{where}.child: '{check.child}' is not a child list of {entity.entity}"]
@@ -84,7 +87,7 @@ def _check_check(where: str, check: Any, entity: EntitySpec,
         if name not in columns:
             problems.append(f"{where}: '{name}' is not an attribute "
                             f"(known: {', '.join(sorted(columns))})")
-    if check.references and check.references not in entities:
+    if check.references and check.references not in entities and check.references not in unreadable:
         problems.append(f"{where}.references: '{check.references}' is not an entity")
     return problems
 
