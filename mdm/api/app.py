@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
 from mdm.api.auth import Reader
 from mdm.api.configuration import config_router
-from mdm.api.database import Db, Limit, Offset, install_error_handlers, record_or_404
-from mdm.api.guard import Guard
+from mdm.api.database import Db, Limit, Offset, entity_or_404, record_or_404
 from mdm.api.deliveries import deliveries_router
+from mdm.api.errors import install_error_handlers
+from mdm.api.guard import Guard
 from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
 from mdm.api.metrics import render_metrics
@@ -28,7 +28,7 @@ from mdm.propagate.queries import list_deliveries
 from mdm.runtime.settings import Settings
 from mdm.store.database import create_hub_engine, libpq_url
 from mdm.steward.signin import SignIn, SigninPolicy
-from mdm.store.status import read_status
+from mdm.store.status import is_ready, read_status
 
 ERRORS: dict[int | str, dict[str, Any]] = {  # what any route may answer besides its own
     400: {"description": "The request cannot be done as asked (the detail says why)."},
@@ -58,7 +58,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
         limits.signin_free_failures, limits.signin_first_delay_s, limits.signin_max_delay_s,
         limits.signin_lockout_failures, limits.signin_window_s, limits.signin_concurrency))
     app.add_middleware(Guard, engine=engine, limits=limits)
-    install_error_handlers(app, limits)
+    install_error_handlers(app, limits)  # the one place errors become statuses
     app.include_router(tasks_router())
     app.include_router(change_requests_router())
     app.include_router(deliveries_router())
@@ -69,17 +69,13 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(web_router())
     app.mount("/static", StaticFiles(packages=[("mdm.api", "static")]), name="static")
 
-    def entity_or_404(entity: str) -> None:
-        if entity not in project.entities:
-            raise HTTPException(404, f"unknown entity {entity!r}; known: {sorted(project.entities)}")
-
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
     def readyz(db: Db) -> dict[str, str]:
-        db.execute(text("SELECT 1 FROM golden_record LIMIT 1"))
+        is_ready(db)
         return {"status": "ready"}
 
     @app.get("/metrics", response_class=PlainTextResponse)
@@ -97,9 +93,9 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
                  "targets": sorted(s.targets)} for s in project.entities.values()]
 
     @app.get("/api/v1/records/{entity}")
-    def records(entity: str, _: Reader, db: Db, limit: Limit = 100, offset: Offset = 0,
-                status: str | None = None) -> list[dict[str, Any]]:
-        entity_or_404(entity)
+    def records(entity: str, request: Request, _: Reader, db: Db, limit: Limit = 100,
+                offset: Offset = 0, status: str | None = None) -> list[dict[str, Any]]:
+        entity_or_404(request, entity)
         return queries.list_records(db, entity, limit, offset, status)
 
     @app.get("/api/v1/records/{entity}/{key}")

@@ -14,10 +14,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from mdm.api.database import raw
+from mdm.errors import Forbidden, Unauthorized
 from mdm.steward.users import Principal, by_session, by_token
 
 UNAUTHORISED = ("sign in: send 'Authorization: Bearer <token>' ('mdm users token NAME' issues "
@@ -72,12 +73,12 @@ def require(*roles: str) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
     async def check(request: Request) -> Principal:  # async: no thread, no connection
         caller = caller_of(request)
         if caller is None:
-            raise HTTPException(401, UNAUTHORISED, headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthorized(UNAUTHORISED)
         if request.method not in SAFE_METHODS and not csrf_ok(caller, request.headers.get("x-csrf-token")):
-            raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
+            raise Forbidden("CSRF token missing or wrong: reload the page and try again", "csrf")
         if caller.who.role not in roles:
-            raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs "
-                                     f"{' or '.join(roles)}")
+            raise Forbidden(f"{caller.who.username} is a {caller.who.role}; this needs "
+                            f"{' or '.join(roles)}")
         return caller.who
     return check
 

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from mdm.api.auth import Admin
 from mdm.api.database import Db
@@ -19,6 +19,7 @@ from mdm.config.models import SourceSpec
 from mdm.config.targets import AnyTarget, RestTarget
 from mdm.config.urls import redact
 from mdm.errors import ConfigError
+from mdm.store.status import capture_states, delivery_counts
 
 
 def _address(written: str, where: str) -> dict[str, str]:
@@ -66,13 +67,7 @@ def _entity(name: str, project: Project) -> dict[str, Any]:
 
 
 def describe(db: Connection, project: Project) -> dict[str, Any]:
-    states = {r["source"]: dict(r) for r in db.execute(text(
-        "SELECT source, last_event_at, last_commit_ts, last_lsn, events_total, last_latency_ms "
-        "FROM capture_state")).mappings()}
-    counts: dict[str, dict[str, int]] = {}
-    for target, status, n in db.execute(text(
-            "SELECT target, status, count(*) FROM delivery GROUP BY target, status")):
-        counts.setdefault(target, {})[status] = int(n)
+    states, counts = capture_states(db), delivery_counts(db)
     return {
         "project": str(project.root),
         "sources": [_source(s, project, states.get(n)) for n, s in sorted(project.sources.items())],

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mdm.api.auth import Admin, Reader
 from mdm.api.database import Pg
 from mdm.config.urls import mask_secrets
-from mdm.propagate.redeliver import RetryRefused
+from mdm.errors import InvalidParameter
 from mdm.steward import redelivery
 
 
@@ -46,10 +46,7 @@ def deliveries_router() -> APIRouter:
         releasable version (this delivery when it carries it, with its idempotency key).
         409 when a newer version already reached the target (it would put old data back) or
         the delivery is not dead or failed. Audit-logged with the admin's name."""
-        try:
-            return redelivery.retry(conn, delivery_id, admin.username).as_dict()
-        except RetryRefused as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
+        return redelivery.retry(conn, delivery_id, admin.username).as_dict()
 
     @router.post("/replay")
     def replay_records(body: ReplayRequest, request: Request, conn: Pg,
@@ -57,12 +54,9 @@ def deliveries_router() -> APIRouter:
         """Re-send the current version of the chosen records to a target (`mdm replay`);
         audit-logged with the admin's name."""
         if body.since is not None and body.since.tzinfo is None:
-            raise HTTPException(422, "since needs a UTC offset, e.g. 2026-11-01T08:00+08:00")
-        try:
-            result = redelivery.replay_records(conn, request.app.state.project, body.entity,
-                                               body.target, admin.username, body.key, body.since)
-        except ValueError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise InvalidParameter("since", "since needs a UTC offset, e.g. 2026-11-01T08:00+08:00")
+        result = redelivery.replay_records(conn, request.app.state.project, body.entity,
+                                           body.target, admin.username, body.key, body.since)
         return {"queued": result.queued, "quarantined": result.quarantined}
 
     return router

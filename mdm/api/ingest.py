@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -12,6 +12,7 @@ from mdm.api.auth import Ingester
 from mdm.api.database import pooled
 from mdm.capture.http_ingest import Ingested, UnknownSource, ingest
 from mdm.config.loader import Project
+from mdm.errors import InvalidParameter, InvalidRequest
 
 
 def _ingest(engine: Engine, project: Project, body: bytes, source: str | None) -> Ingested:
@@ -33,12 +34,12 @@ def ingest_router() -> APIRouter:
         and `debezium.sink.http.headers.Authorization=Bearer <a service token>`."""
         body = await request.body()
         if not body.strip():
-            raise HTTPException(400, "empty body: expected a Debezium JSON change event")
+            raise InvalidRequest("empty body: expected a Debezium JSON change event", "body")
         project: Project = request.app.state.project
         try:  # the connection only once the body is in: a slow sender does not hold one
             result = await run_in_threadpool(_ingest, request.app.state.engine, project, body, source)
-        except UnknownSource as exc:
-            raise HTTPException(422, str(exc)) from exc
+        except UnknownSource as exc:  # capture's ValueError: the ?source= parameter is at fault
+            raise InvalidParameter("source", str(exc)) from exc
         return {**asdict(result), "received_by": who.username}
 
     return router

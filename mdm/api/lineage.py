@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import networkx as nx
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import text
 
 from mdm.api.auth import READ, require
-from mdm.api.database import BIGINT, Db, Limit, record_or_404
+from mdm.api.database import BIGINT, Db, Limit, raw, record_or_404
+from mdm.errors import InvalidParameter, NotFound
 from mdm.lineage import graph as lineage_graph
 from mdm.lineage import queries
+from mdm.steward import audit as audit_log
 
 
 Version = Annotated[int, Query(ge=1, le=BIGINT, description="A version number.")]
@@ -21,7 +22,7 @@ Version = Annotated[int, Query(ge=1, le=BIGINT, description="A version number.")
 
 def _aware(instant: datetime, name: str) -> datetime:
     if instant.tzinfo is None:
-        raise HTTPException(422, f"{name} needs a UTC offset, e.g. 2026-11-01T08:00+08:00")
+        raise InvalidParameter(name, f"{name} needs a UTC offset, e.g. 2026-11-01T08:00+08:00")
     return instant
 
 
@@ -47,7 +48,8 @@ def lineage_router() -> APIRouter:
         found = record_or_404(request, db, entity, key)
         version = queries.as_of(db, found["golden_id"], _aware(t, "t"))
         if version is None:
-            raise HTTPException(404, f"{entity} {key} did not exist at {t.isoformat()}")
+            raise NotFound("version", t.isoformat(),
+                           f"{entity} {key} did not exist at {t.isoformat()}")
         return version
 
     @router.get(base + "/versions/{number}")
@@ -56,7 +58,7 @@ def lineage_router() -> APIRouter:
         found = record_or_404(request, db, entity, key)
         result = queries.version(db, found["golden_id"], number)
         if result is None:
-            raise HTTPException(404, f"{entity} {key} has no version {number}")
+            raise NotFound("version", number, f"{entity} {key} has no version {number}")
         return result
 
     @router.get(base + "/fields/{attribute}/lineage")
@@ -67,7 +69,7 @@ def lineage_router() -> APIRouter:
         found = record_or_404(request, db, entity, key)
         spec = request.app.state.project.entities[entity]
         if attribute not in spec.attributes and attribute not in spec.children:
-            raise HTTPException(404, f"{entity} has no attribute {attribute!r}")
+            raise NotFound("attribute", attribute, f"{entity} has no attribute {attribute!r}")
         return queries.field_lineage(db, spec, found["golden_id"], attribute, limit, before_version)
 
     @router.get(base + "/why")
@@ -77,10 +79,11 @@ def lineage_router() -> APIRouter:
         found = record_or_404(request, db, entity, key)
         spec = request.app.state.project.entities[entity]
         if target not in spec.targets:
-            raise HTTPException(404, f"{entity} is not sent to {target!r}; its targets: {sorted(spec.targets)}")
+            raise NotFound("target", target, f"{entity} is not sent to {target!r}; "
+                                             f"its targets: {sorted(spec.targets)}")
         if field not in spec.targets[target].fields:
-            raise HTTPException(404, f"{target} has no field {field!r} for {entity}; "
-                                     f"its fields: {sorted(spec.targets[target].fields)}")
+            raise NotFound("field", field, f"{target} has no field {field!r} for {entity}; "
+                                           f"its fields: {sorted(spec.targets[target].fields)}")
         return queries.why(db, spec, found["golden_id"], target, field)
 
     @router.get(base + "/lineage")
@@ -114,10 +117,6 @@ def lineage_router() -> APIRouter:
     @router.get("/api/v1/audit")
     def audit(db: Db, after_seq: Annotated[int, Query(ge=0, le=BIGINT)] = 0, limit: Limit = 100) -> list[dict[str, Any]]:
         """The audit log (append-only, hash-chained), oldest first from `after_seq`."""
-        rows = db.execute(text(
-            "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, before, "
-            "after, prev_hash, hash FROM audit_log WHERE seq > :s ORDER BY seq LIMIT :l"),
-            {"s": after_seq, "l": limit})
-        return [dict(r._mapping) for r in rows]
+        return audit_log.entries_after(raw(db), after_seq, limit)
 
     return router

@@ -4,15 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Decider, Reader
 from mdm.api.database import Id, Limit, Offset, Pg
-from mdm.steward import tasks
-from mdm.steward.decisions import DecisionError, resolve_task
-from mdm.steward.erp_write import apply_requests
+from mdm.errors import Forbidden
+from mdm.steward import change_requests, tasks, workbench
 
 
 class Resolution(BaseModel):
@@ -44,37 +43,22 @@ def tasks_router() -> APIRouter:
 
     @router.get("/{task_id}")
     def show_task(task_id: Id, _: Reader, conn: Pg) -> dict[str, Any]:
-        task = tasks.get_task(conn, task_id)
-        if task is None:
-            raise HTTPException(404, f"no task {task_id}")
-        return task
+        return workbench.find_task(conn, task_id)
 
     @router.post("/{task_id}/resolve")
     def resolve(task_id: Id, body: Resolution, request: Request, who: Decider,
                 conn: Pg) -> dict[str, Any]:
         """Decide a task as the signed-in steward (or admin)."""
         if body.actor is not None and body.actor != who.username:
-            raise HTTPException(403, f"signed in as {who.username}: you cannot decide as {body.actor}")
-        try:
-            decision = resolve_task(conn, request.app.state.project, task_id, body.action,
-                                    who.username, body.reason, body.values)
-        except DecisionError as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
-        requests = []
-        if decision.change_request_ids:  # after the decision is committed: see erp_write
-            requests = [{k: r[k] for k in ("id", "attribute", "status", "erp_tx_id", "error")}
-                        for r in apply_requests(conn, request.app.state.project,
-                                                list(decision.change_request_ids), who.username)]
-        return {"task_id": decision.task_id, "action": decision.action,
-                "status": decision.status, "version": decision.version,
-                "deliveries": list(decision.delivery_ids), "change_requests": requests}
+            raise Forbidden(f"signed in as {who.username}: you cannot decide as {body.actor}",
+                            "actor")
+        return workbench.decide(conn, request.app.state.project, task_id, body.action,
+                                who.username, body.reason, body.values).as_dict()
 
     return router
 
 
 def change_requests_router() -> APIRouter:
-    from mdm.steward import change_requests
-
     router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
     @router.get("/change-requests")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin
 from mdm.api.database import Id, Pg
+from mdm.errors import InvalidRequest
 from mdm.steward.signin import unlock
 from mdm.steward.users import (
     MAX_TOKEN_DAYS,
-    UserError,
     add_user,
     disable_user,
     issue,
@@ -33,12 +33,9 @@ class NewUser(BaseModel):
                                  description="At least 10 characters; none: token-only.")
 
 
-def _refused(exc: UserError) -> HTTPException:
-    """404 for someone or something that is not there, else 409 (already so, disabled)."""
-    return HTTPException(404 if str(exc).startswith("no ") else 409, str(exc))
-
-
 def users_router() -> APIRouter:
+    """Refusals come from the use cases (NotFound 404, AlreadyExists and Conflict 409,
+    InvalidRequest 400) and are answered by mdm.api.errors."""
     router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
     @router.get("")
@@ -48,30 +45,21 @@ def users_router() -> APIRouter:
 
     @router.post("", status_code=201)
     def add(body: NewUser, who: Admin, conn: Pg) -> dict[str, Any]:
-        try:
-            add_user(conn, body.username, body.role, body.password, body.display_name,
-                     actor=who.username)
-        except UserError as exc:
-            raise HTTPException(409 if "already exists" in str(exc) else 400, str(exc)) from exc
+        add_user(conn, body.username, body.role, body.password, body.display_name,
+                 actor=who.username)
         return {"username": body.username, "role": body.role}
 
     @router.post("/{username}/disable")
     def disable(username: str, who: Admin, conn: Pg) -> dict[str, Any]:
         if username == who.username:
-            raise HTTPException(400, "you cannot disable yourself")
-        try:
-            disable_user(conn, username, actor=who.username)
-        except UserError as exc:
-            raise _refused(exc) from exc
+            raise InvalidRequest("you cannot disable yourself", "username")
+        disable_user(conn, username, actor=who.username)
         return {"username": username, "disabled": True}
 
     @router.post("/{username}/unlock")
     def unlock_user(username: str, who: Admin, conn: Pg) -> dict[str, Any]:
         """Lift the lockout after failed sign-ins (and forget the name's failures)."""
-        try:
-            was_locked = unlock(conn, username, actor=who.username)
-        except UserError as exc:
-            raise _refused(exc) from exc
+        was_locked = unlock(conn, username, actor=who.username)
         return {"username": username, "was_locked": was_locked}
 
     @router.post("/{username}/tokens", status_code=201)
@@ -81,28 +69,19 @@ def users_router() -> APIRouter:
                   "Lifetime in days (default MDM_API_TOKEN_DAYS, 90)."))] = None) -> dict[str, Any]:
         """A new API token, shown once, with its id and expiry."""
         lifetime = days or request.app.state.settings.api.token_days
-        try:
-            made = issue(conn, username, name, actor=who.username, days=lifetime)
-        except UserError as exc:
-            raise _refused(exc) from exc
+        made = issue(conn, username, name, actor=who.username, days=lifetime)
         return {"username": username, "token": made.token, "id": made.id, "prefix": made.prefix,
                 "expires_at": made.expires_at}
 
     @router.get("/{username}/tokens")
     def tokens(username: str, _: Admin, conn: Pg) -> list[dict[str, Any]]:
         """The user's tokens, newest first: state (live, expired, revoked), expiry, last use."""
-        try:
-            return list_tokens(conn, username)
-        except UserError as exc:
-            raise _refused(exc) from exc
+        return list_tokens(conn, username)
 
     @router.post("/{username}/tokens/{token_id}/revoke")
     def revoke(username: str, token_id: Id, who: Admin, conn: Pg) -> dict[str, Any]:
         """Revoke one token: it stops working at once."""
-        try:
-            revoke_token(conn, username, token_id, actor=who.username)
-        except UserError as exc:
-            raise _refused(exc) from exc
+        revoke_token(conn, username, token_id, actor=who.username)
         return {"username": username, "id": token_id, "revoked": True}
 
     return router

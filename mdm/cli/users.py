@@ -1,6 +1,7 @@
 """`mdm users add|list|disable|unlock|token|tokens|revoke`: who may sign in, with which role,
 and their API tokens. These talk to the hub database directly (the first admin has to come
-from somewhere); every change is audited."""
+from somewhere); every change is audited. What the use cases refuse (NotFound, Conflict,
+InvalidRequest) is printed by the CLI's one handler as `Error: …`."""
 from __future__ import annotations
 
 import getpass
@@ -14,12 +15,10 @@ from rich.table import Table
 
 from mdm.cli.hub import DatabaseOpt, _settings
 from mdm.cli.main import console
-from mdm.errors import MdmError
 from mdm.steward.signin import unlock
 from mdm.steward.users import (
     MAX_TOKEN_DAYS,
     ROLES,
-    UserError,
     add_user,
     disable_user,
     issue,
@@ -59,10 +58,7 @@ def add_cmd(username: Annotated[str, typer.Argument(help="Sign-in name, e.g. li.
     else:
         password = getpass.getpass(f"password for {username}: ")
     with _connect(database_url) as conn:
-        try:
-            add_user(conn, username, role, password, display_name, actor=_actor())
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        add_user(conn, username, role, password, display_name, actor=_actor())
     console.print(f"added {username} ({role})")
 
 
@@ -79,10 +75,8 @@ def token_cmd(username: str,
     from mdm.runtime.settings import ApiLimits
 
     with _connect(database_url) as conn:
-        try:
-            made = issue(conn, username, name, actor=_actor(), days=days or ApiLimits.from_env().token_days)
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        made = issue(conn, username, name, actor=_actor(),
+                     days=days or ApiLimits.from_env().token_days)
     console.print(f"export MDM_TOKEN={made.token}", highlight=False, soft_wrap=True)
     Console(stderr=True).print(f"token {made.id} ({made.prefix}…) expires {made.expires_at:%Y-%m-%d %H:%M %Z}",
                                highlight=False)
@@ -92,10 +86,7 @@ def token_cmd(username: str,
 def tokens_cmd(username: str, database_url: DatabaseOpt = None) -> None:
     """A user's API tokens, newest first: id, state (live, expired, revoked), expiry, last use."""
     with _connect(database_url) as conn:
-        try:
-            found = list_tokens(conn, username)
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        found = list_tokens(conn, username)
     table = Table(title=f"{len(found)} token(s) of {username}")
     for column in ("id", "name", "prefix", "state", "created", "expires", "last used"):
         table.add_column(column, justify="right" if column == "id" else "left")
@@ -113,10 +104,7 @@ def revoke_cmd(username: str,
                database_url: DatabaseOpt = None) -> None:
     """Revoke one API token of a user: it stops working at once."""
     with _connect(database_url) as conn:
-        try:
-            revoke_token(conn, username, token_id, actor=_actor())
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        revoke_token(conn, username, token_id, actor=_actor())
     console.print(f"revoked token {token_id} of {username}")
 
 
@@ -124,10 +112,7 @@ def revoke_cmd(username: str,
 def unlock_cmd(username: str, database_url: DatabaseOpt = None) -> None:
     """Lift the lockout after too many failed sign-ins (and forget the name's failures)."""
     with _connect(database_url) as conn:
-        try:
-            was_locked = unlock(conn, username, actor=_actor())
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        was_locked = unlock(conn, username, actor=_actor())
     console.print(f"unlocked {username}" if was_locked else f"{username} was not locked; failures forgotten")
 
 
@@ -151,10 +136,7 @@ def list_cmd(database_url: DatabaseOpt = None) -> None:
 def disable_cmd(username: str, database_url: DatabaseOpt = None) -> None:
     """Disable a user: their tokens and sessions stop working at once."""
     with _connect(database_url) as conn:
-        try:
-            disable_user(conn, username, actor=_actor())
-        except UserError as exc:
-            raise MdmError(str(exc)) from exc
+        disable_user(conn, username, actor=_actor())
     console.print(f"disabled {username}")
 
 

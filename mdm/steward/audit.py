@@ -19,29 +19,11 @@ from typing import Any
 import psycopg
 
 from mdm.steward.audit_key import SETUP_HINT, Head, KeyRing, read_head
-from mdm.steward.audit_seal import FIELDS_SQL, GENESIS, SEPARATOR, entry_mac
+from mdm.steward.audit_seal import GENESIS, SEPARATOR, entry_mac
+from mdm.store.repositories import audit as repo
+from mdm.store.repositories.audit import DECISION_FIELDS, ENTRIES_SQL
 
-ENTRIES_SQL = """
-SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor, action,
-       coalesce(subject, ''), coalesce(task_id::text, ''), coalesce(golden_id::text, ''),
-       coalesce(version::text, ''), coalesce(reason, ''), coalesce(before::text, 'null'),
-       coalesce(after::text, 'null'), prev_hash, hash
-FROM audit_log ORDER BY seq
-"""
-# FIELDS_SQL's 14 columns (the first 13 as ENTRIES_SQL), then the seal: mac, key id.
-CHAIN_SQL = (f"SELECT {FIELDS_SQL}, s.mac, s.key_id FROM audit_log a "
-             "LEFT JOIN audit_seal s ON s.seq = a.seq ORDER BY a.seq")
-DECISION_FIELDS = ("task_id", "actor", "action", "reason", "golden_id", "version", "before", "after")
-DECISIONS_SQL = f"""
-SELECT d.id, e.seq, {", ".join(f"d.{f}" for f in DECISION_FIELDS)},
-       {", ".join(f"e.{f}" for f in DECISION_FIELDS)}
-FROM decision d FULL JOIN audit_log e ON e.decision_id = d.id
-WHERE (d.id IS NOT NULL OR e.decision_id IS NOT NULL)
-  AND (d.id IS NULL OR e.seq IS NULL
-       OR ({", ".join(f"d.{f}" for f in DECISION_FIELDS)})
-          IS DISTINCT FROM ({", ".join(f"e.{f}" for f in DECISION_FIELDS)}))
-ORDER BY e.seq NULLS FIRST, d.id LIMIT 1
-"""
+__all__ = ["ENTRIES_SQL", "GENESIS", "Verification", "append", "entry_hash", "verify"]
 
 
 @dataclass(frozen=True)
@@ -123,9 +105,8 @@ def verify(conn: psycopg.Connection, anchor: str | None = None, *, ring: KeyRing
     decision row must match the entry that recorded it."""
     recorded = read_head(head_path) if head_path is not None else None
     walk, anchored = _Walk(ring, recorded), anchor is None
-    with conn.cursor(name="audit_verify") as cur:  # server-side: the log can be long
-        cur.execute(CHAIN_SQL)
-        for row in cur:
+    with repo.chain(conn) as rows:
+        for row in rows:
             found = walk.step(row)
             if found is not None:
                 return _result(conn, walk, recorded, *found)
@@ -162,8 +143,7 @@ def _head_problem(walk: _Walk, recorded: Head | None, path: Path | None) -> tupl
 
 
 def _seals_beyond(conn: psycopg.Connection, walk: _Walk) -> tuple[str, int] | None:
-    row = conn.execute("SELECT max(seq) FROM audit_seal").fetchone()
-    newest = int(row[0]) if row and row[0] is not None else 0
+    newest = repo.newest_sealed_seq(conn)
     if newest > walk.count:
         return (f"the log ends at entry {walk.count} but entries up to {newest} were sealed: "
                 f"{_span(walk.count + 1, newest)} deleted", walk.count + 1)
@@ -177,7 +157,7 @@ def _span(first: int, last: int) -> str:
 
 def _decision_problem(conn: psycopg.Connection) -> tuple[str, int | None] | None:
     """The first decision row that disagrees with the audit entry recording it (or has none)."""
-    row = conn.execute(DECISIONS_SQL).fetchone()
+    row = repo.first_disagreeing_decision(conn)
     if row is None:
         return None
     decision_id, seq, n = row[0], row[1], len(DECISION_FIELDS)
@@ -193,13 +173,13 @@ def _decision_problem(conn: psycopg.Connection) -> tuple[str, int | None] | None
 
 def _result(conn: psycopg.Connection, walk: _Walk, recorded: Head | None,
             problem: str | None = None, seq: int | None = None) -> Verification:
-    row = conn.execute("SELECT legacy_upto, upgraded_at FROM audit_keyed LIMIT 1").fetchone()
-    legacy = int(row[0]) if row else 0
+    upgrade = repo.keyed_upgrade(conn)
+    legacy = upgrade[0] if upgrade else 0
     notes = []
-    if row and legacy:
+    if upgrade and legacy:
         notes.append(f"entries 1–{legacy} predate the keyed chain (written with the unkeyed "
-                     f"sha256 before the upgrade of {row[1]:%Y-%m-%d %H:%M}); their seals prove "
-                     "them unchanged since they were sealed, not before")
+                     f"sha256 before the upgrade of {upgrade[1]:%Y-%m-%d %H:%M}); their seals "
+                     "prove them unchanged since they were sealed, not before")
     pending = walk.count - walk.sealed if problem is None else 0
     if pending:
         notes.append(f"the newest {pending:,} entries are not sealed yet (a running hub seals "
@@ -212,11 +192,14 @@ def append(conn: psycopg.Connection, actor: str, action: str, subject: str,
            reason: str | None = None, before: Any = None, after: Any = None) -> int:
     """An entry for something that is not a task decision (users, tokens, configuration), in
     the caller's transaction; the hub's sealer seals it once that commits."""
-    from psycopg.types.json import Jsonb
+    return repo.append(conn, actor, action, subject, reason, before, after)
 
-    row = conn.execute(
-        "SELECT mdm_audit_append(%s, %s, %s, NULL, NULL, NULL, %s, %s, %s)",
-        (actor, action, subject, reason, None if before is None else Jsonb(before),
-         None if after is None else Jsonb(after))).fetchone()
-    assert row is not None
-    return int(row[0])
+
+def recent_entries(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` entries, newest first (the workbench's audit page)."""
+    return repo.newest_entries(conn, limit)
+
+
+def entries_after(conn: psycopg.Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """The log from `after_seq` on, oldest first, every field (`GET /api/v1/audit`)."""
+    return repo.entries_after(conn, after_seq, limit)

@@ -17,33 +17,30 @@ from typing import Any
 
 import psycopg
 
-from mdm.errors import ConfigError, MdmError
+from mdm.errors import ConfigError, MdmError, TerminalError
 from mdm.runtime.settings import Settings
 from mdm.steward.audit_key import Head, KeyRing, load_ring, read_head, write_head
+from mdm.store.repositories import audit as repo
 
 logger = logging.getLogger(__name__)
 GENESIS = "0" * 64
 SEPARATOR = "\x1f"
 MAC_VERSION = "mdm-audit-v1"
-SEAL_LOCK = 7423002  # beside 7423001, the appenders' lock (migration 0004)
-CHANNEL = "mdm_audit"
 POLL_S = 5.0  # a sealer also looks without a notification (one lost in a reconnect)
-# An entry as its seal covers it: every field (also the unkeyed hash and the decision recorded).
-FIELDS_SQL = """
-a.seq, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), a.actor, a.action,
-coalesce(a.subject, ''), coalesce(a.task_id::text, ''), coalesce(a.golden_id::text, ''),
-coalesce(a.version::text, ''), coalesce(a.reason, ''), coalesce(a.before::text, 'null'),
-coalesce(a.after::text, 'null'), a.prev_hash, a.hash, coalesce(a.decision_id::text, '')
-"""
-UNSEALED_SQL = f"SELECT {FIELDS_SQL} FROM audit_log a WHERE a.seq > %s ORDER BY a.seq LIMIT %s"
 
 
-class AuditChainBroken(MdmError):
-    """The log no longer holds what was sealed: a sealer will not seal over it."""
+class AuditChainBroken(TerminalError):
+    """The log no longer holds what was sealed: a sealer will not seal over it (`seq`: the
+    first entry at fault)."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        self.seq = seq
+        super().__init__(message)
 
 
 def entry_mac(ring: KeyRing, kid: str, fields: Sequence[Any], prev_mac: str) -> str:
-    """HMAC-SHA256 over the entry's fields (as FIELDS_SQL renders them) and the previous mac."""
+    """HMAC-SHA256 over the entry's fields (as the audit repository's FIELDS_SQL renders them)
+    and the previous mac."""
     return ring.mac(kid, SEPARATOR.join([MAC_VERSION, *(str(f) for f in fields), prev_mac]))
 
 
@@ -54,15 +51,15 @@ def seal(conn: psycopg.Connection, ring: KeyRing, head_path: Path, batch: int = 
     nothing, when the log lost entries or seals the recorded head names."""
     if not conn.autocommit:
         raise ValueError("seal() commits on its own: give it an autocommit connection")
-    conn.execute("SELECT pg_advisory_lock(%s)", (SEAL_LOCK,))
+    repo.lock_sealing(conn)
     try:
         head, recorded = None, read_head(head_path)
         while True:
             with conn.transaction():
-                last = conn.execute("SELECT seq, mac FROM audit_seal ORDER BY seq DESC LIMIT 1").fetchone()
+                last = repo.last_seal(conn)
                 _check_recorded(conn, recorded, last, head_path)
-                prev_seq, prev_mac = (int(last[0]), str(last[1])) if last else (0, GENESIS)
-                rows = conn.execute(UNSEALED_SQL, (prev_seq, batch)).fetchall()
+                prev_seq, prev_mac = last or (0, GENESIS)
+                rows = repo.unsealed(conn, prev_seq, batch)
                 if not rows:
                     return head
                 seals = []
@@ -70,36 +67,35 @@ def seal(conn: psycopg.Connection, ring: KeyRing, head_path: Path, batch: int = 
                     if row[0] != prev_seq + 1:
                         raise AuditChainBroken(f"audit entry {prev_seq + 1} is missing (the log "
                                                f"jumps to {row[0]}); nothing sealed — run "
-                                               "'mdm audit verify'")
+                                               "'mdm audit verify'", prev_seq + 1)
                     prev_seq, prev_mac = row[0], entry_mac(ring, ring.current_id, row, prev_mac)
                     seals.append((prev_seq, prev_mac, ring.current_id))
-                with conn.cursor() as cur:
-                    cur.executemany("INSERT INTO audit_seal (seq, mac, key_id) VALUES (%s, %s, %s)", seals)
+                repo.insert_seals(conn, seals)
             head = recorded = Head(prev_seq, prev_mac, ring.current_id,
                                    datetime.now(UTC).isoformat(timespec="microseconds"))
             write_head(head_path, head)
             logger.info("audit sealed upto=%d entries=%d key=%s head_file=%s", prev_seq,
                         len(seals), ring.current_id, head_path)
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (SEAL_LOCK,))
+        repo.unlock_sealing(conn)
 
 
-def _check_recorded(conn: psycopg.Connection, recorded: Head | None, last: Any,
-                    head_path: Path) -> None:
+def _check_recorded(conn: psycopg.Connection, recorded: Head | None,
+                    last: tuple[int, str] | None, head_path: Path) -> None:
     if recorded is None:
         if last is not None:
             logger.warning("audit head file missing path=%s sealed_upto=%d: starting it again "
                            "from the database", head_path, last[0])
         return
-    if last is None or int(last[0]) < recorded.seq:
+    if last is None or last[0] < recorded.seq:
         raise AuditChainBroken(
             f"the audit log's newest seal is entry {last[0] if last else 0} but {head_path} "
             f"records entry {recorded.seq} (sealed {recorded.sealed_at}): newer entries were "
-            "removed; nothing sealed — run 'mdm audit verify'")
-    row = conn.execute("SELECT mac FROM audit_seal WHERE seq = %s", (recorded.seq,)).fetchone()
-    if row is None or row[0] != recorded.mac:
+            "removed; nothing sealed — run 'mdm audit verify'", (last[0] if last else 0) + 1)
+    if repo.seal_of(conn, recorded.seq) != recorded.mac:
         raise AuditChainBroken(f"audit entry {recorded.seq} is not the one recorded in {head_path}: "
-                               "its seal was replaced; nothing sealed — run 'mdm audit verify'")
+                               "its seal was replaced; nothing sealed — run 'mdm audit verify'",
+                               recorded.seq)
 
 
 def seal_now(settings: Settings, hub_url: str) -> Head | None:
@@ -134,7 +130,7 @@ def start_sealer(settings: Settings, hub_url: str, create: bool = False) -> Call
         while not stop.is_set():
             try:
                 with psycopg.connect(hub_url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    repo.listen_for_appends(conn)
                     while not stop.is_set():
                         seal(conn, ring, head_path)
                         delay = 1.0

@@ -12,36 +12,27 @@ import re
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
-COLUMNS = ("id", "created_at", "status", "entity", "business_key", "system", "attribute", "field",
-           "golden_value", "requested_value", "requested_by", "reason", "task_id", "applied_at",
-           "erp_tx_id", "error")
+from mdm.store.repositories import change_requests as repo
+from mdm.store.repositories.change_requests import COLUMNS
+
+__all__ = ["COLUMNS", "as_csv", "cell", "list_requests", "of_task", "record"]
 
 
 def record(conn: psycopg.Connection, task: dict[str, Any], actor: str, reason: str | None) -> list[int]:
-    """One request per differing field of a divergence task."""
-    fields = task["detail"].get("fields") or []
-    ids = []
-    for f in fields:
-        row = conn.execute(
-            "INSERT INTO change_request (task_id, entity, business_key, golden_id, system, "
-            "attribute, field, golden_value, requested_value, requested_by, reason) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (task["id"], task["entity"], task["business_key"], task["golden_id"], task["system"],
-             f.get("attribute"), f.get("field"), Jsonb(f.get("golden")), Jsonb(f.get("target")),
-             actor, reason)).fetchone()
-        assert row is not None
-        ids.append(int(row[0]))
-    return ids
+    """One request per differing field of a divergence task, in the caller's transaction."""
+    return [repo.insert_request(conn, task, f, actor, reason)
+            for f in task["detail"].get("fields") or []]
 
 
 def list_requests(conn: psycopg.Connection, status: str | None = "open") -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM change_request "
-            "WHERE %(s)s::text IS NULL OR status = %(s)s ORDER BY id", {"s": status}).fetchall()
+    """The requests (of one status; None: all), oldest first."""
+    return repo.list_requests(conn, status)
+
+
+def of_task(conn: psycopg.Connection, task_id: int) -> list[dict[str, Any]]:
+    """The requests a decision on the task recorded, with their state (the task page)."""
+    return repo.requests_of_task(conn, task_id)
 
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with one of

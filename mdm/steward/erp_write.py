@@ -6,20 +6,36 @@ transaction per divergence task, and capture brings that commit back as an ordin
 so the new version cites the ERP transaction, and that transaction id is stored on the request.
 The hub's decision is committed first: if the write fails (or the hub stops before it), the
 request stays open with its error, exported for the ERP team as before, and is never lost.
+
+The UPDATE on the ERP's database is a write to a source system and stays here; the hub's own
+change_request rows are written through mdm/store/repositories/change_requests.py.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from mdm.config.loader import Project, expand_env
+from mdm.errors import TerminalError
 from mdm.steward import audit
+from mdm.store.repositories import change_requests as repo
 
 logger = logging.getLogger(__name__)
+
+
+class ErpWriteRefused(TerminalError):
+    """A change request cannot be written into `table` for `business_key` (its attribute is
+    no column there, or not exactly one row has that key)."""
+
+    def __init__(self, table: str, business_key: object, reason: str) -> None:
+        self.table = table
+        self.business_key = business_key
+        self.reason = reason
+        super().__init__(reason)
 
 
 def writes_to_erp(project: Project, entity: str) -> bool:
@@ -41,25 +57,38 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _statements(project: Project, requests: list[dict[str, Any]]) -> list[tuple[sql.Composed, tuple[Any, ...]]]:
+@dataclass(frozen=True)
+class ErpUpdate:
+    """One request as an UPDATE of the system of record's row."""
+
+    table: str
+    business_key: object
+    statement: sql.Composed
+    params: tuple[Any, ...]
+
+
+def _statements(project: Project, requests: list[dict[str, Any]]) -> list[ErpUpdate]:
     out = []
     for r in requests:
         spec = project.entities[r["entity"]]
         if r["attribute"] not in spec.attributes:
-            raise ValueError(f"attribute {r['attribute']!r} is not a column of {spec.table}")
-        out.append((sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s").format(
+            raise ErpWriteRefused(spec.table, r["business_key"],
+                                  f"attribute {r['attribute']!r} is not a column of {spec.table}")
+        out.append(ErpUpdate(spec.table, r["business_key"], sql.SQL(
+            "UPDATE {} SET {} = %s WHERE {} = %s").format(
             _table(spec.table), sql.Identifier(spec.column_of(r["attribute"])),
             sql.Identifier(spec.column_of(spec.business_key))),
             (_text(r["requested_value"]), r["business_key"])))
     return out
 
 
-def _write(url: str, statements: list[tuple[sql.Composed, tuple[Any, ...]]]) -> int:
+def _write(url: str, updates: list[ErpUpdate]) -> int:
     """Run the updates in one ERP transaction; its transaction id."""
     with psycopg.connect(url) as erp:
-        for statement, params in statements:
-            if erp.execute(statement, params).rowcount != 1:
-                raise LookupError(f"no single row matched: {statement.as_string(erp)} {params}")
+        for u in updates:
+            if erp.execute(u.statement, u.params).rowcount != 1:
+                raise ErpWriteRefused(u.table, u.business_key, "no single row matched: "
+                                      f"{u.statement.as_string(erp)} {u.params}")
         # The 32-bit xid, as Debezium reports it in `source.txId` (txid_current adds the epoch).
         row = erp.execute("SELECT txid_current() % 4294967296").fetchone()
         assert row is not None
@@ -69,9 +98,7 @@ def _write(url: str, statements: list[tuple[sql.Composed, tuple[Any, ...]]]) -> 
 def apply_requests(hub: psycopg.Connection, project: Project, ids: list[int],
                    actor: str) -> list[dict[str, Any]]:
     """Write the open requests `ids` (one task's) into their ERP; their state afterwards."""
-    with hub.cursor(row_factory=dict_row) as cur:
-        requests = cur.execute("SELECT * FROM change_request WHERE id = ANY(%s) AND status = 'open' "
-                               "ORDER BY id", (ids,)).fetchall()
+    requests = repo.open_requests(hub, ids)
     if not requests or not writes_to_erp(project, requests[0]["entity"]):
         return requests
     source = project.sources[project.entities[requests[0]["entity"]].source]
@@ -79,14 +106,13 @@ def apply_requests(hub: psycopg.Connection, project: Project, ids: list[int],
     try:
         tx_id = _write(expand_env(source.write_url or source.url, where),
                        _statements(project, requests))
-    except (psycopg.Error, LookupError, ValueError) as exc:
+    except (psycopg.Error, ErpWriteRefused) as exc:
         error = f"not written to {source.name}: {exc}"
         logger.warning("change requests %s %s", ids, error)
-        hub.execute("UPDATE change_request SET error = %s WHERE id = ANY(%s)", (error, ids))
+        repo.note_error(hub, ids, error)
         return [{**r, "error": error} for r in requests]
     with hub.transaction():
-        hub.execute("UPDATE change_request SET status = 'applied', applied_at = clock_timestamp(), "
-                    "erp_tx_id = %s, error = NULL WHERE id = ANY(%s)", (tx_id, ids))
+        repo.mark_applied(hub, ids, tx_id)
         audit.append(hub, actor, "change_request_applied",
                      f"{requests[0]['entity']} {requests[0]['business_key']}",
                      f"written to {source.name} in transaction {tx_id}",

@@ -1,7 +1,8 @@
 """An admin's re-sends, each in one transaction with its audit entry: retry one delivery
 (`POST /api/v1/deliveries/{id}/retry`) and replay records to a target (`mdm replay`,
 `POST /api/v1/deliveries/replay`). What is re-sent, and what is refused, is decided in
-mdm/propagate/redeliver.py and replay.py; here it is recorded who asked for it."""
+mdm/propagate/redeliver.py and replay.py; here it is recorded who asked for it, and a refusal
+is raised as the tree's NotFound or Conflict (carrying the delivery id, entity or target)."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,8 @@ from datetime import datetime
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.propagate.redeliver import Retried, retry_delivery
+from mdm.errors import Conflict, NotFound
+from mdm.propagate.redeliver import Retried, RetryRefused, retry_delivery
 from mdm.propagate.replay import Replay, replay
 from mdm.steward import audit
 
@@ -18,10 +20,15 @@ logger = logging.getLogger(__name__)
 
 
 def retry(conn: psycopg.Connection, delivery_id: int, actor: str) -> Retried:
-    """Retry a dead or failed delivery (see redeliver.retry_delivery; raises RetryRefused,
-    and then nothing is changed or logged)."""
+    """Retry a dead or failed delivery (see redeliver.retry_delivery). Raises NotFound for an
+    unknown delivery and Conflict when it may not be retried; then nothing is changed or logged."""
     with conn.transaction():
-        done = retry_delivery(conn, delivery_id)
+        try:
+            done = retry_delivery(conn, delivery_id)
+        except RetryRefused as exc:  # it carries its status: 404 or 409
+            if exc.status == 404:
+                raise NotFound("delivery", delivery_id, str(exc)) from exc
+            raise Conflict(str(exc), "delivery", delivery_id) from exc
         audit.append(conn, actor, "delivery_retry",
                      f"{done.entity} {done.business_key} → {done.target}",
                      f"delivery {delivery_id} retried", before={
@@ -37,7 +44,14 @@ def retry(conn: psycopg.Connection, delivery_id: int, actor: str) -> Retried:
 def replay_records(conn: psycopg.Connection, project: Project, entity: str, target: str,
                    actor: str, key: str | None = None, since: datetime | None = None) -> Replay:
     """Queue the current version of the chosen records for `target` again (see
-    replay.replay; raises ValueError naming what is unknown)."""
+    replay.replay). Raises NotFound naming the unknown entity or target."""
+    if entity not in project.entities:
+        raise NotFound("entity", entity, f"unknown entity {entity!r}; known: "
+                                         f"{', '.join(sorted(project.entities))}")
+    mapped = sorted(project.entities[entity].targets)
+    if target not in mapped:
+        raise NotFound("target", target, f"{entity} is not propagated to target {target!r}; "
+                                         f"its targets: {', '.join(mapped) or 'none'}")
     with conn.transaction():
         result = replay(conn, project, entity, target, key, since)
         audit.append(conn, actor, "replay", f"{entity} {key or '(all)'} → {target}",

@@ -20,8 +20,10 @@ from typing import Any
 
 import psycopg
 
+from mdm.errors import NotFound, RequestError, Unauthorized
 from mdm.steward.audit import append as audit
-from mdm.steward.users import Principal, UserError, password_matches, password_of
+from mdm.steward.users import Principal, has_user, password_matches, password_of
+from mdm.store.repositories import signin as repo
 
 logger = logging.getLogger(__name__)
 SUBJECT_CHARS = 200  # a name tried is kept to this length
@@ -37,16 +39,16 @@ class SigninPolicy:
     concurrency: int = 4
 
 
-class SigninRefused(Exception):
+class SigninRefused(RequestError):
     """Not checked at all: the name or the address must wait (`retry_after_s`), or the name is
-    locked (`retry_after_s` None)."""
+    locked (`retry_after_s` None). The sign-in page answers 429 or 423."""
 
     def __init__(self, message: str, retry_after_s: int | None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
 
-class SigninFailed(Exception):
+class SigninFailed(Unauthorized):
     """Wrong name or password (the message does not say which)."""
 
 
@@ -82,16 +84,12 @@ def _subject(username: str) -> str:
 
 def admit(conn: psycopg.Connection, name: str, address: str, policy: SigninPolicy) -> None:
     """Raise SigninRefused when `name` is locked or `name` or `address` must still wait."""
-    rows = conn.execute(
-        "SELECT kind, locked_at IS NOT NULL, ceil(extract(epoch FROM blocked_until - "
-        "clock_timestamp())) FROM signin_failure WHERE (kind = 'user' AND subject = %s) OR "
-        "(kind = 'address' AND subject = %s)", (name, address)).fetchall()
     wait = 0
-    for kind, locked, seconds in rows:
+    for kind, locked, seconds in repo.standing(conn, name, address):
         if kind == "user" and locked:
             raise SigninRefused(f"{name} is locked after {policy.lockout_failures} failed sign-ins; "
                                 f"an admin can unlock it (mdm users unlock {name})", None)
-        wait = max(wait, int(seconds or 0))
+        wait = max(wait, seconds)
     if wait > 0:
         raise SigninRefused(f"too many failed sign-ins: try again in {wait} s", wait)
 
@@ -112,8 +110,7 @@ def record_failure(conn: psycopg.Connection, name: str, address: str, policy: Si
             counts[kind] = _count(conn, kind, subject, policy)
         locked = counts["user"] >= policy.lockout_failures
         if locked:
-            conn.execute("UPDATE signin_failure SET locked_at = coalesce(locked_at, "
-                         "clock_timestamp()) WHERE kind = 'user' AND subject = %s", (name,))
+            repo.lock_user(conn, name)
         after: dict[str, Any] = {"address": address, "failures": counts["user"],
                                  "address_failures": counts["address"]}
         audit(conn, f"signin:{address}", "signin_failed", f"user {name}",
@@ -126,41 +123,30 @@ def record_failure(conn: psycopg.Connection, name: str, address: str, policy: Si
 
 
 def _count(conn: psycopg.Connection, kind: str, subject: str, policy: SigninPolicy) -> int:
-    row = conn.execute(
-        "INSERT INTO signin_failure AS f (kind, subject, failures) VALUES (%s, %s, 1) "
-        "ON CONFLICT (kind, subject) DO UPDATE SET failures = CASE WHEN f.locked_at IS NULL AND "
-        "f.last_failure_at < clock_timestamp() - make_interval(secs => %s) THEN 1 "
-        "ELSE f.failures + 1 END, last_failure_at = clock_timestamp() RETURNING failures",
-        (kind, subject, policy.window_s)).fetchone()
-    assert row is not None
-    failures = int(row[0])
+    failures = repo.count_failure(conn, kind, subject, policy.window_s)
     wait = delay_after(failures, policy)
     if wait:
-        conn.execute("UPDATE signin_failure SET blocked_until = clock_timestamp() + "
-                     "make_interval(secs => %s) WHERE kind = %s AND subject = %s",
-                     (wait, kind, subject))
+        repo.block(conn, kind, subject, wait)
     return failures
 
 
 def forget(conn: psycopg.Connection, kind: str, subject: str) -> None:
     """A successful sign-in clears the name's count (not the address's: an attacker with one
     account of their own must not reset their address by signing in)."""
-    conn.execute("DELETE FROM signin_failure WHERE kind = %s AND subject = %s AND locked_at IS NULL",
-                 (kind, subject))
+    repo.forget_unlocked(conn, kind, subject)
 
 
 def unlock(conn: psycopg.Connection, username: str, actor: str = "cli") -> bool:
-    """Lift a lockout (and forget the name's failures); False when it was not locked."""
+    """Lift a lockout (and forget the name's failures); False when it was not locked. Raises
+    NotFound when the name is neither a user nor counted."""
     name = _subject(username)
     with conn.transaction():
-        row = conn.execute("DELETE FROM signin_failure WHERE kind = 'user' AND subject = %s "
-                           "RETURNING locked_at", (name,)).fetchone()
-        known = conn.execute("SELECT 1 FROM app_user WHERE username = %s", (username,)).fetchone()
-        if known is None and row is None:
-            raise UserError(f"no user {username!r}")
-        was_locked = row is not None and row[0] is not None
+        counted, locked_at = repo.forget_user(conn, name)
+        if not counted and not has_user(conn, username):
+            raise NotFound("user", username)
+        was_locked = locked_at is not None
         audit(conn, actor, "user_unlocked", f"user {name}",
-              before={"locked_at": None if row is None or row[0] is None else row[0].isoformat(),
+              before={"locked_at": None if locked_at is None else locked_at.isoformat(),
                       "locked": was_locked})
     return was_locked
 

@@ -1,5 +1,6 @@
 """Read-side figures of the whole pipeline: capture lag and slot, inbox and outbox backlog,
-failed rows. Used by `mdm status`, `/api/v1/status` and `/metrics`."""
+failed rows. Used by `mdm status`, `/api/v1/status`, `/metrics`, `/readyz` and the
+configuration view (capture progress per source, deliveries per target)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -35,16 +36,35 @@ class PipelineStatus:
         return asdict(self)
 
 
+def is_ready(conn: Connection) -> bool:
+    """The hub database answers and holds the hub's tables (a query on golden_record runs)."""
+    conn.execute(text("SELECT 1 FROM golden_record LIMIT 1"))
+    return True
+
+
+def capture_states(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Capture's progress per source: last event and commit, LSN, events, last latency."""
+    return {r["source"]: dict(r) for r in conn.execute(text(
+        "SELECT source, last_event_at, last_commit_ts, last_lsn, events_total, last_latency_ms "
+        "FROM capture_state")).mappings()}
+
+
+def delivery_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """Deliveries per target and status."""
+    outbox: dict[str, dict[str, int]] = {}
+    for target, status, count in conn.execute(text(
+            "SELECT target, status, count(*) FROM delivery GROUP BY target, status")):
+        outbox.setdefault(target, {})[status] = int(count)
+    return outbox
+
+
 def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
     sources = [SourceStatus(*r) for r in conn.execute(text(
         "SELECT source, events_total, last_event_at, last_commit_ts, last_latency_ms, "
         "slot_retained_bytes, slot_lag_bytes, slot_checked_at FROM capture_state ORDER BY source"))]
     inbox = {r[0]: int(r[1]) for r in conn.execute(text(
         "SELECT status, count(*) FROM inbox GROUP BY status"))}
-    outbox: dict[str, dict[str, int]] = {}
-    for target, status, count in conn.execute(text(
-            "SELECT target, status, count(*) FROM delivery GROUP BY target, status")):
-        outbox.setdefault(target, {})[status] = int(count)
+    outbox = delivery_counts(conn)
     golden: dict[str, dict[str, int]] = {}
     for entity, status, count in conn.execute(text(
             "SELECT entity, status, count(*) FROM golden_record GROUP BY entity, status")):
