@@ -1,47 +1,34 @@
 """Row filters: `where:` on an entity's main table or a child table, a SQL boolean expression
 over the table's columns. Parsed (sqlglot, PostgreSQL dialect) when the project loads, into a
-small tree this module evaluates on each captured row image; its SQL text also narrows the
-initial snapshot and lets `mdm check --live` run it against the database.
-
-Evaluation follows SQL: NULL is unknown (three-valued logic), and a row passes only when the
-condition is TRUE. Values are compared as Debezium sends them (decimals as exact strings,
-dates and timestamps as ISO strings): a number against a numeric string compares as numbers,
-two ISO date/time strings compare as instants, a boolean against 'true'/'f'… as booleans.
+small tree that mdm/golden/row_filter.py evaluates on each captured row image; its SQL text
+also narrows the initial snapshot and lets `mdm check --live` run it against the database.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import ParseError, TokenError
 
-__all__ = ["RowFilter", "RowFilterError", "RowValueError", "parse_where", "snapshot_overrides"]
+__all__ = ["RowFilter", "RowFilterError", "as_instant", "parse_where", "snapshot_overrides"]
 
-SUPPORTED = ("column names, numbers, 'strings', DATE '…', TIMESTAMP '…', TRUE, FALSE, NULL, = <> != < <= > >=, AND, OR, "
-             "NOT, IN (…), IS [NOT] NULL, IS [NOT] TRUE/FALSE, [NOT] LIKE / ILIKE, [NOT] BETWEEN")
-_ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+SUPPORTED = ("column names, numbers, 'strings', DATE '…', TIMESTAMP '…', TRUE, FALSE, NULL, "
+             "= <> != < <= > >=, AND, OR, NOT, IN (…), IS [NOT] NULL, IS [NOT] TRUE/FALSE, "
+             "[NOT] LIKE / ILIKE, [NOT] BETWEEN")
 _INSTANT_TYPES = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP,
                   exp.DataType.Type.TIMESTAMPTZ)
-_BOOLEAN_WORDS = {"true": True, "t": True, "yes": True, "on": True, "1": True,
-                  "false": False, "f": False, "no": False, "off": False, "0": False}
 
 
 class RowFilterError(ValueError):
     """A `where:` that is not a supported SQL condition; the message names the construct."""
 
 
-class RowValueError(ValueError):
-    """A row whose values the filter cannot judge (a text compared with a number …)."""
-
-
-# -- the evaluated tree -----------------------------------------------------------------------
+# -- the tree mdm.golden.row_filter evaluates -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -114,20 +101,13 @@ Condition = (Column | Constant | Comparison | Logical | Negation | Membership | 
 @dataclass(frozen=True)
 class RowFilter:
     """A parsed `where:`. `sql` is the condition as PostgreSQL text (for the snapshot's
-    SELECT and `mdm check --live`); `columns` are the columns it reads."""
+    SELECT and `mdm check --live`); `columns` are the columns it reads; `condition` is the
+    tree mdm.golden.row_filter.matches evaluates."""
 
     text: str
     sql: str
     columns: frozenset[str]
     condition: Condition
-
-    def matches(self, row: Mapping[str, Any]) -> bool:
-        """Whether the row passes (the condition is TRUE; FALSE and NULL do not). Raises
-        RowValueError naming the column when a value cannot be judged or is absent."""
-        result = _evaluate(self.condition, row)
-        if result is not None and not isinstance(result, bool):
-            raise RowValueError(f"where: {self.sql} gives {result!r}, not a boolean")
-        return result is True
 
     def select_sql(self, table: str) -> str:
         """`SELECT * FROM schema.table WHERE …`: the rows of `table` this filter keeps."""
@@ -247,7 +227,7 @@ def _column(node: exp.Column) -> Column:
 def _is_typed_instant(node: exp.Cast) -> bool:
     literal, kind = node.this, node.to.this
     return (isinstance(literal, exp.Literal) and literal.is_string
-            and kind in _INSTANT_TYPES and _as_instant(literal.this) is not None)
+            and kind in _INSTANT_TYPES and as_instant(literal.this) is not None)
 
 
 def _number(text: str) -> int | Decimal:
@@ -307,142 +287,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-# -- evaluation -------------------------------------------------------------------------------
-def _evaluate(node: Condition, row: Mapping[str, Any]) -> Any:
-    match node:
-        case Column() | Constant():
-            return _fetch(node, row)
-        case Logical("and", operands):
-            results = [_truth(_evaluate(o, row)) for o in operands]
-            return False if False in results else None if None in results else True
-        case Logical(_, operands):
-            results = [_truth(_evaluate(o, row)) for o in operands]
-            return True if True in results else None if None in results else False
-        case Negation(operand):
-            result = _truth(_evaluate(operand, row))
-            return None if result is None else not result
-        case Comparison(op, left, right):
-            order = _order(_fetch(left, row), _fetch(right, row))
-            return None if order is None else _OPERATORS[op](order)
-        case Membership(operand, options):
-            return _member(_fetch(operand, row), [_fetch(o, row) for o in options])
-        case NullTest(operand, negate):
-            return (_fetch(operand, row) is None) != negate
-        case TruthTest(operand, value, negate):
-            return (_truth(_fetch(operand, row)) is value) != negate
-        case Pattern(operand, pattern, negate, ignore_case):
-            return _like(_fetch(operand, row), _fetch(pattern, row), negate, ignore_case)
-        case Range(operand, low, high):
-            value = _fetch(operand, row)
-            above, below = _order(value, _fetch(low, row)), _order(value, _fetch(high, row))
-            return _evaluate_and(None if above is None else above >= 0,
-                                 None if below is None else below <= 0)
-    raise AssertionError(node)  # pragma: no cover
-
-
-_OPERATORS = {"=": lambda o: o == 0, "<>": lambda o: o != 0, "<": lambda o: o < 0,
-              "<=": lambda o: o <= 0, ">": lambda o: o > 0, ">=": lambda o: o >= 0}
-
-
-def _evaluate_and(a: bool | None, b: bool | None) -> bool | None:
-    if a is False or b is False:
-        return False
-    return None if a is None or b is None else True
-
-
-def _fetch(node: Value, row: Mapping[str, Any]) -> Any:
-    if isinstance(node, Constant):
-        return node.value
-    if node.name not in row:
-        raise RowValueError(f"column {node.name} (read by where:) is not in the row")
-    return row[node.name]
-
-
-def _truth(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise RowValueError(f"{value!r} is not a boolean")
-
-
-def _member(value: Any, options: list[Any]) -> bool | None:
-    unknown = value is None
-    for option in options:
-        order = _order(value, option)
-        if order == 0:
-            return True
-        unknown = unknown or order is None
-    return None if unknown else False
-
-
-def _like(value: Any, pattern: Any, negate: bool, ignore_case: bool) -> bool | None:
-    if value is None or pattern is None:
-        return None
-    if not isinstance(value, str) or not isinstance(pattern, str):
-        raise RowValueError(f"LIKE needs text, got {value!r} LIKE {pattern!r}")
-    found = _like_regex(pattern, ignore_case).fullmatch(value) is not None
-    return found != negate
-
-
-@lru_cache(maxsize=256)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """PostgreSQL's LIKE: % any text, _ one character, backslash escapes the next one."""
-    parts, escaped = [], False
-    for char in pattern:
-        if escaped:
-            parts.append(re.escape(char))
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        else:
-            parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
-def _order(a: Any, b: Any) -> int | None:
-    """-1, 0 or 1 comparing two values the SQL way, None when either is NULL."""
-    if a is None or b is None:
-        return None
-    left, right = _comparable(a, b)
-    return int(left > right) - int(left < right)
-
-
-def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return _as_boolean(a), _as_boolean(b)
-    if _is_number(a) or _is_number(b):
-        return _as_number(a), _as_number(b)
-    if isinstance(a, str) and isinstance(b, str):
-        if _ISO_START.match(a) and _ISO_START.match(b):
-            instants = _as_instant(a), _as_instant(b)
-            if instants[0] is not None and instants[1] is not None:
-                return instants
-        return a, b
-    raise RowValueError(f"cannot compare {_short(a)} with {_short(b)}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
-def _as_boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
-        return _BOOLEAN_WORDS[value.strip().lower()]
-    raise RowValueError(f"{_short(value)} is not a boolean")
-
-
-def _as_number(value: Any) -> Decimal:
-    try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except InvalidOperation:
-        raise RowValueError(f"{_short(value)} is not a number") from None
-    if not number.is_finite():
-        raise RowValueError(f"{_short(value)} is not a finite number")
-    return number
-
-
-def _as_instant(text: str) -> datetime | None:
+def as_instant(text: str) -> datetime | None:
     """An ISO date or timestamp as an aware instant (naive ones, and Debezium's naive
     timestamps with their meaningless Z, read as UTC wall-clock); None if not ISO."""
     if len(text) == 11 and text.endswith("Z"):  # a date in time.precision.mode=isostring
@@ -452,8 +297,3 @@ def _as_instant(text: str) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "…"

@@ -8,9 +8,10 @@ from typing import Any
 
 from mdm.config.loader import Project
 from mdm.config.models import Attribute, EntitySpec, RetiredWhen
-from mdm.config.row_filter import RowFilter, RowValueError
+from mdm.config.row_filter import RowFilter
 from mdm.errors import MappingError
 from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
+from mdm.golden.row_filter import RowValueError, matches
 
 
 @dataclass
@@ -128,7 +129,7 @@ def _passes(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
                                    "IDENTITY FULL on the table, or re-snapshot)")
         values[column] = raw
     try:
-        return mapping.row_filter.matches(values)
+        return matches(mapping.row_filter, values)
     except RowValueError as exc:
         raise MappingError(table, row_key, f"where: {mapping.row_filter.text}: {exc}") from exc
 
