@@ -124,3 +124,82 @@ def test_a_child_row_leaves_the_list_when_it_stops_matching_and_joins_when_it_ma
     execute(stack.erp_url, "UPDATE t_party_price SET price_list = 'LIST' WHERE id = 12")
     _settle(stack)
     assert _prices(_records(stack)["1"]) == [("bolt", "1.50"), ("bolt", "1.20")]  # by item, then id
+
+
+# -- the hub's evaluation agrees with PostgreSQL's WHERE (the snapshot's SELECT) --------------
+VALUE_ROWS = [  # (id, i, n, f, s, b, d): as PostgreSQL literals, and as Debezium sends them
+    (1, "1", "12.50", "500", "'S0001'", "true", "'2026-11-25'"),
+    (2, "-3", "0.00", "0.1", "'s_1%'", "false", "'2025-01-01'"),
+    (3, "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"),
+    (4, "10", "99999.99", "1e-7", "'供应商'", "true", "'1999-12-31'"),
+    (5, "0", "-1.25", "-2.5", "''", "false", "'2026-11-24'"),
+]
+
+
+def _debezium(row: tuple[Any, ...]) -> dict[str, Any]:
+    _, i, n, f, s, b, d = row
+    nothing = "NULL"
+    return {"i": None if i == nothing else int(i), "n": None if n == nothing else n,
+            "f": None if f == nothing else float(f), "s": None if s == nothing else s[1:-1],
+            "b": None if b == nothing else b == "true",
+            "d": None if d == nothing else d[1:-1] + "Z"}
+
+
+def _atoms() -> Any:
+    from hypothesis import strategies as st
+
+    op = st.sampled_from(["=", "<>", "!=", "<", "<=", ">", ">="])
+    ints = st.integers(-5, 12).map(str)
+    decimals = st.sampled_from(["0", "12.5", "12.50", "-1.25", "100000", "0.01"])
+    floats = st.sampled_from(["500", "500.0", "0.1", "1e-7", "-2.5", "0"])
+    texts = st.sampled_from(["'S0001'", "'s_1%'", "'供应商'", "''", "'S'"])
+    patterns = st.sampled_from(["'S%'", "'s\\_1\\%'", "'%商'", "'_'", "'%'", "'S000_'"])
+    dates = st.sampled_from(["'2026-11-25'", "DATE '2026-01-01'", "'1999-12-31'"])
+    column = st.sampled_from(["i", "n", "f", "s", "b", "d"])
+    return st.one_of(
+        st.tuples(st.just("i"), op, ints).map(" ".join),
+        st.tuples(st.just("n"), op, decimals).map(" ".join),
+        st.tuples(st.just("f"), op, floats).map(" ".join),
+        st.tuples(st.just("s"), op, texts).map(" ".join),
+        st.tuples(st.just("d"), op, dates).map(" ".join),
+        st.tuples(st.just("s"), st.sampled_from(["LIKE", "NOT LIKE", "ILIKE"]), patterns).map(" ".join),
+        st.sampled_from(["b", "NOT b", "b = TRUE", "b IS NOT TRUE", "b IS FALSE"]),
+        column.map(lambda c: f"{c} IS NULL"), column.map(lambda c: f"{c} IS NOT NULL"),
+        st.lists(ints, min_size=1, max_size=3).map(lambda v: f"i IN ({', '.join(v)})"),
+        st.lists(texts, min_size=1, max_size=3).map(lambda v: f"s NOT IN ({', '.join(v)}, NULL)"),
+        st.tuples(decimals, decimals).map(lambda v: f"n BETWEEN {v[0]} AND {v[1]}"),
+        st.tuples(ints, ints).map(lambda v: f"i NOT BETWEEN {v[0]} AND {v[1]}"),
+    )
+
+
+def _conditions() -> Any:
+    from hypothesis import strategies as st
+
+    return st.recursive(_atoms(), lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["AND", "OR"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        inner.map(lambda c: f"NOT ({c})")), max_leaves=4)
+
+
+def test_the_hub_keeps_exactly_the_rows_postgresql_selects(stack):
+    import psycopg
+    from hypothesis import HealthCheck, given, settings
+
+    from mdm.config.row_filter import parse_where
+    from mdm.golden.row_filter import matches
+
+    execute(stack.erp_url, "CREATE TABLE t_values (id integer PRIMARY KEY, i integer, "
+                           "n numeric(10,2), f float8, s text, b boolean, d date)",
+            *[f"INSERT INTO t_values VALUES ({', '.join(map(str, r))})" for r in VALUE_ROWS])
+    images = {r[0]: _debezium(r) for r in VALUE_ROWS}
+    with psycopg.connect(stack.erp_url, autocommit=True) as conn:
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(_conditions())
+        def agree(text: str) -> None:
+            row_filter = parse_where(text)
+            selected = {r[0] for r in conn.execute(
+                f"SELECT id FROM t_values WHERE {row_filter.sql}").fetchall()}
+            kept = {key for key, image in images.items() if matches(row_filter, image)}
+            assert kept == selected, text
+
+        agree()
