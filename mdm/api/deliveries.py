@@ -4,13 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from psycopg.rows import dict_row
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdm.api.auth import Admin, Reader
 from mdm.api.database import Pg
-from mdm.config.urls import mask_secrets
 from mdm.errors import InvalidParameter
 from mdm.steward import redelivery
 
@@ -29,16 +27,7 @@ def deliveries_router() -> APIRouter:
     @router.get("/{delivery_id}")
     def delivery(delivery_id: int, conn: Pg, _: Reader) -> dict[str, Any]:
         """One delivery: what was sent, to whom, how it went and the target's answer."""
-        with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT id, golden_id, version, entity, business_key, target, operation, status, "
-                "idempotency_key, attempts, response_status, target_id, last_error, payload, "
-                "created_at, sent_at, acked_at FROM delivery WHERE id = %s", (delivery_id,)).fetchone()
-        if row is None:
-            raise HTTPException(404, f"no delivery {delivery_id}")
-        if row["last_error"]:  # also for errors recorded before they were masked on write
-            row["last_error"] = mask_secrets(row["last_error"])
-        return row
+        return redelivery.find_delivery(conn, delivery_id)
 
     @router.post("/{delivery_id}/retry")
     def retry(delivery_id: int, conn: Pg, admin: Admin) -> dict[str, Any]:

@@ -9,18 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
 from mdm.api.configuration import describe
 from mdm.api.database import Db, Id, pooled, raw
 from mdm.api.i18n import language, translator
+from mdm.errors import Forbidden
 from mdm.lineage.queries import history
 from mdm.model.deliveries import build_payload
-from mdm.steward import tasks
+from mdm.steward import audit, change_requests, tasks, workbench
 from mdm.steward.decisions import ACTIONS
 from mdm.steward.signin import SigninFailed, SigninRefused, retry_after
 from mdm.steward.users import create_session, end_session, list_tokens, list_users
@@ -73,7 +74,7 @@ def _admin(request: Request) -> Caller | RedirectResponse:
     """The signed-in admin (a redirect to sign in; 403 for another role)."""
     caller = _signed_in(request)
     if not isinstance(caller, RedirectResponse) and caller.who.role != "admin":
-        raise HTTPException(403, f"{caller.who.username} is a {caller.who.role}; this needs admin")
+        raise Forbidden(f"{caller.who.username} is a {caller.who.role}; this needs admin")
     return caller
 
 
@@ -108,7 +109,7 @@ def web_router() -> APIRouter:
         """Sign in. No pooled connection is held while the password is checked; failures are
         limited per name and per address (429 with Retry-After; 423 once a name is locked)."""
         if not csrf or csrf != request.cookies.get(LOGIN_COOKIE):
-            raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
+            raise Forbidden("CSRF token missing or wrong: reload the sign-in page", "csrf")
         engine = request.app.state.engine
         address = request.client.host if request.client else "unknown"
         try:
@@ -131,7 +132,7 @@ def web_router() -> APIRouter:
         caller = caller_of(request)
         if caller is not None and caller.csrf is not None:
             if csrf != caller.csrf:
-                raise HTTPException(403, "CSRF token missing or wrong: reload the page")
+                raise Forbidden("CSRF token missing or wrong: reload the page", "csrf")
             end_session(raw(db), request.cookies[SESSION_COOKIE])
             raw(db).commit()
         response = RedirectResponse("/login", status_code=303)
@@ -155,7 +156,8 @@ def web_router() -> APIRouter:
         if q.strip():
             needle = normalised(q.strip())
             found = [t for t in found if needle in normalised(f"{t['business_key']} {t['summary']}")]
-        names = _names(db, [t["golden_id"] for t in found if t["golden_id"] is not None])
+        names = workbench.record_names(raw(db), [t["golden_id"] for t in found
+                                                  if t["golden_id"] is not None])
         for t in found:
             t["name"] = names.get(t["golden_id"], "")
         if sort == "name":
@@ -175,8 +177,6 @@ def web_router() -> APIRouter:
         if isinstance(caller, RedirectResponse):
             return caller
         view = task_view(db, request.app.state.project, task_id)
-        if view is None:
-            raise HTTPException(404, f"no task {task_id}")
         return _page(request, "task.html", who=caller.who, csrf=caller.csrf, **view,
                      may_decide=caller.who.role in ("steward", "admin"))
 
@@ -204,36 +204,21 @@ def web_router() -> APIRouter:
         caller = _signed_in(request)
         if isinstance(caller, RedirectResponse):
             return caller
-        entries = [dict(r._mapping) for r in db.execute(text(
-            "SELECT seq, at, actor, action, subject, task_id, golden_id, version, reason, hash "
-            "FROM audit_log ORDER BY seq DESC LIMIT :l"), {"l": limit})]
+        entries = audit.recent_entries(raw(db), limit)
         return _page(request, "audit.html", who=caller.who, csrf=caller.csrf, entries=entries)
 
     return router
-
-
-def _names(db: Connection, golden_ids: list[int]) -> dict[int, str]:
-    """The records' names (or whatever names them: name, then the business key)."""
-    if not golden_ids:
-        return {}
-    rows = db.execute(text("SELECT id, coalesce(attributes->>'name', business_key) FROM golden_record "
-                           "WHERE id = ANY(:ids)"), {"ids": golden_ids})
-    return {int(r[0]): str(r[1]) for r in rows}
 
 
 def _systems(project: Any) -> list[str]:
     return sorted({t for spec in project.entities.values() for t in spec.targets} | {"erp"})
 
 
-def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any] | None:
-    """The task with the golden record beside each system's copy, what fired, recent versions."""
-    task = tasks.get_task(raw(db), task_id)
-    if task is None:
-        return None
-    record = None
-    if task["golden_id"] is not None:
-        row = db.execute(text("SELECT * FROM golden_record WHERE id = :g"), {"g": task["golden_id"]}).first()
-        record = None if row is None else dict(row._mapping)
+def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any]:
+    """The task with the golden record beside each system's copy, what fired, recent versions
+    (NotFound when there is no such task)."""
+    task = workbench.find_task(raw(db), task_id)
+    record = None if task["golden_id"] is None else workbench.record_of(raw(db), task["golden_id"])
     spec = project.entities.get(task["entity"])
     systems = []
     if record is not None and spec is not None:
@@ -247,9 +232,7 @@ def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any] | No
                  else copy is not None and f in copy and copy.get(f) != golden.get(f)}
                 for f in golden]})
     versions = history(db, task["golden_id"], 5) if task["golden_id"] is not None else []
-    requests = [dict(r._mapping) for r in db.execute(text(
-        "SELECT id, attribute, field, requested_value, status, erp_tx_id, applied_at, error "
-        "FROM change_request WHERE task_id = :t ORDER BY id"), {"t": task_id})]
+    requests = change_requests.of_task(raw(db), task_id)
     return {"task": task, "record": record, "systems": systems, "versions": versions,
             "change_requests": requests,
             "actions": ACTIONS.get(task["type"], ()),
@@ -267,7 +250,4 @@ def _copy(db: Connection, task: dict[str, Any], target: str,
         values = task["detail"].get("target_values")
         if isinstance(values, dict):
             return values, {f["field"] for f in task["detail"].get("fields", [])}
-    row = db.execute(text(
-        "SELECT payload FROM delivery WHERE golden_id = :g AND target = :t AND status = 'acked' "
-        "ORDER BY version DESC, id DESC LIMIT 1"), {"g": golden_id, "t": target}).first()
-    return (None if row is None else dict(row[0] or {})), None
+    return workbench.acknowledged_copy(raw(db), golden_id, target), None

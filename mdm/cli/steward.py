@@ -120,6 +120,7 @@ def rules_run(entity: Annotated[str, typer.Argument(help="Entity whose current r
     """Re-judge every current golden record of ENTITY (after a rule change); print counts."""
     from mdm.rules.engine import RuleEngine, validate_expectations
     from mdm.rules.judging import RerunCounts, rerun_batch
+    from mdm.steward.workbench import count_current_records
 
     loaded, conn = _connect(project, database_url)
     if entity not in loaded.entities:
@@ -127,9 +128,7 @@ def rules_run(entity: Annotated[str, typer.Argument(help="Entity whose current r
     validate_expectations(loaded)
     engine, counts, last = RuleEngine(loaded), RerunCounts(), 0
     with conn:
-        row = conn.execute("SELECT count(*) FROM golden_record WHERE entity = %s "
-                           "AND status = 'active'", (entity,)).fetchone()
-        total = int(row[0]) if row else 0
+        total = count_current_records(conn, entity)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:
             bar = progress.add_task(f"judging {entity}", total=total)

@@ -7,16 +7,30 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.config.urls import mask_secrets
 from mdm.errors import Conflict, NotFound
 from mdm.propagate.redeliver import Retried, RetryRefused, retry_delivery
 from mdm.propagate.replay import Replay, replay
 from mdm.steward import audit
+from mdm.store.repositories import workbench as repo
 
 logger = logging.getLogger(__name__)
+
+
+def find_delivery(conn: psycopg.Connection, delivery_id: int) -> dict[str, Any]:
+    """One delivery: what was sent, to whom, how it went and the target's answer, its error
+    text masked (also one recorded before errors were masked on write). NotFound if none."""
+    found = repo.delivery(conn, delivery_id)
+    if found is None:
+        raise NotFound("delivery", delivery_id)
+    if found["last_error"]:
+        found["last_error"] = mask_secrets(found["last_error"])
+    return found
 
 
 def retry(conn: psycopg.Connection, delivery_id: int, actor: str) -> Retried:

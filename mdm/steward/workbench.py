@@ -1,8 +1,10 @@
-"""What the steward surfaces (the task API, the workbench pages) ask of the hub: one task, a
-decision on it with its write into the ERP, and the task page's view. Refusals are the tree's
-errors (NotFound, Conflict, InvalidRequest), carrying the task id."""
+"""What the steward surfaces (the task API, the workbench pages, `mdm rules run`) ask of the
+hub: one task, a decision on it with its write into the ERP, the records a task shows and what
+each target last acknowledged of them. Refusals are the tree's errors (NotFound, Conflict,
+InvalidRequest), carrying the task id."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from mdm.errors import Conflict, InvalidRequest, NotFound, RequestError
 from mdm.steward import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
 from mdm.steward.erp_write import apply_requests
+from mdm.store.repositories import workbench as repo
 
 REQUEST_FIELDS = ("id", "attribute", "status", "erp_tx_id", "error")
 
@@ -64,3 +67,23 @@ def decide(conn: psycopg.Connection, project: Project, task_id: int, action: str
     return Decided(decision.task_id, decision.action, decision.status, decision.version,
                    tuple(decision.delivery_ids),
                    tuple({k: r[k] for k in REQUEST_FIELDS} for r in written))
+
+
+def record_of(conn: psycopg.Connection, golden_id: int) -> dict[str, Any] | None:
+    """The golden record's current state (its golden_record row), if it still exists."""
+    return repo.golden_row(conn, golden_id)
+
+
+def record_names(conn: psycopg.Connection, golden_ids: Sequence[int]) -> dict[int, str]:
+    """The records' names (or whatever names them: name, then the business key)."""
+    return repo.names(conn, golden_ids)
+
+
+def acknowledged_copy(conn: psycopg.Connection, golden_id: int, target: str) -> dict[str, Any] | None:
+    """What `target` last acknowledged of the record (the payload sent), if anything."""
+    return repo.acked_payload(conn, golden_id, target)
+
+
+def count_current_records(conn: psycopg.Connection, entity: str) -> int:
+    """How many active records `entity` has (what `mdm rules run` will judge)."""
+    return repo.count_active(conn, entity)
