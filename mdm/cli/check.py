@@ -74,13 +74,14 @@ def _check_live(project: Project) -> bool:
             continue
         read.append(f"{probe.database} ({len(probe.tables)} table(s))")
     findings += compare(project, catalogs)
-    console.print(f"live: {', '.join(read) or 'no database read'}", highlight=False)
+    console.print(f"live: {', '.join(read) or 'no database read'}", highlight=False,
+                  soft_wrap=True)
     if findings:
         _print_findings(findings, err=False)
     errors = sum(f.level == "error" for f in findings)
     if not errors:
         console.print("[green]ok[/green] the databases have every table and column the project "
-                      "maps, with fitting types", highlight=False)
+                      "maps, with fitting types", highlight=False, soft_wrap=True)
     return errors == 0
 
 
@@ -102,7 +103,7 @@ def _print_findings(findings: Sequence[Finding], err: bool) -> None:
     notes = len(findings) - errors
     summary = f"{errors} problem(s)" if err else f"{errors} error(s), {notes} note(s)"
     out.print(f"{'[red]' if errors else ''}{summary} in {len(by_file)} file(s)"
-              f"{'[/red]' if errors else ''}", highlight=False)
+              f"{'[/red]' if errors else ''}", highlight=False, soft_wrap=True)
 
 
 def _print_summary(root: Path, loaded: Project) -> None:
@@ -110,14 +111,14 @@ def _print_summary(root: Path, loaded: Project) -> None:
                 for r in loaded.rules.values())
     console.print(f"[green]ok[/green] {root}: {len(loaded.sources)} source(s), "
                   f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s), "
-                  f"{rules} rule(s)")
+                  f"{rules} rule(s)", soft_wrap=True)
     for name, spec in loaded.entities.items():
         children = f" + {', '.join(spec.children)}" if spec.children else ""
         targets = ", ".join(spec.targets) or "no target"
-        console.print(f"  {name}: {spec.table}{children} → {targets}")
+        console.print(f"  {name}: {spec.table}{children} → {targets}", soft_wrap=True)
     for name, target in loaded.targets.items():
         where = target.base_url if target.kind == "rest" else target.url  # as written: ${VAR}
-        console.print(f"  target {name}: {target.kind} {where}", highlight=False)
+        console.print(f"  target {name}: {target.kind} {where}", highlight=False, soft_wrap=True)
 
 
 def _print_secrets_file_warning() -> None:

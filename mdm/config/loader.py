@@ -235,7 +235,16 @@ def _parse(path: Path, display: str, model: Any) -> Any:
             return model.model_validate(data)
         return TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
-        raise ConfigError(display, [_format_error(e) for e in exc.errors()]) from exc
+        errors = [_untagged(e, data.get("kind")) for e in exc.errors()]
+        raise ConfigError(display, [_format_error(e) for e in errors]) from exc
+
+
+def _untagged(error: Any, kind: Any) -> Any:
+    """A union's error located under its tag (`sql.timeout_s`) as the file has it (`timeout_s`)."""
+    loc = error["loc"]
+    if isinstance(kind, str) and len(loc) > 1 and loc[0] == kind:
+        return {**error, "loc": loc[1:]}
+    return error
 
 
 def _files(root: Path, folder: str) -> list[Path]:
