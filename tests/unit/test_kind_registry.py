@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from mdm.capture.introspect import CATALOG_READERS
 from mdm.capture.registry import SOURCE_KINDS, declared_source_kinds, source_kind
 from mdm.config.models import SourceSpec
 from mdm.config.targets import KIND_KEYS, RestTarget, TargetSpec
@@ -63,6 +64,8 @@ def test_every_declared_source_kind_has_a_capture() -> None:
     declared = declared_source_kinds()
     assert [k for k in declared if k not in SOURCE_KINDS] == [], "declared but no capture registered"
     assert [k for k in SOURCE_KINDS if k not in declared] == [], "registered but not accepted in cdc/"
+    # `mdm check --live` reads each source's catalog with its connector's reader.
+    assert [k for k in declared if k not in CATALOG_READERS] == [], "declared but no catalog reader"
 
 
 def test_a_source_kind_without_a_registration_is_an_error_naming_it() -> None:
