@@ -23,8 +23,8 @@ from mdm.api.tasks import change_requests_router, tasks_router
 from mdm.api.users import users_router
 from mdm.api.web import web_router
 from mdm.config.loader import Project
-from mdm.golden import queries
-from mdm.propagate.queries import list_deliveries
+from mdm.store.repositories.deliveries import deliveries_of, list_deliveries
+from mdm.store.repositories.records import list_records
 from mdm.runtime.settings import Settings
 from mdm.store.database import create_hub_engine, libpq_url
 from mdm.steward.signin import SignIn, SigninPolicy
@@ -96,7 +96,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     def records(entity: str, request: Request, _: Reader, db: Db, limit: Limit = 100,
                 offset: Offset = 0, status: str | None = None) -> list[dict[str, Any]]:
         entity_or_404(request, entity)
-        return queries.list_records(db, entity, limit, offset, status)
+        return list_records(db, entity, limit, offset, status)
 
     @app.get("/api/v1/records/{entity}/{key}")
     def record(entity: str, key: str, request: Request, _: Reader, db: Db) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     def record_deliveries(entity: str, key: str, request: Request, _: Reader,
                           db: Db) -> list[dict[str, Any]]:
         found = record_or_404(request, db, entity, key)
-        return queries.deliveries_of(db, found["golden_id"])
+        return deliveries_of(db, found["golden_id"])
 
     @app.get("/api/v1/deliveries")
     def deliveries(_: Reader, db: Db, status: str | None = None, target: str | None = None,

@@ -56,7 +56,7 @@ def entity_or_404(request: Request, entity: str) -> None:
 
 def record_or_404(request: Request, db: Connection, entity: str, key: str) -> dict[str, Any]:
     """The golden record `key` (business key or golden id) of `entity`; NotFound says why not."""
-    from mdm.golden.queries import find_record
+    from mdm.store.repositories.records import find_record
 
     entity_or_404(request, entity)
     found = find_record(db, entity, key)

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from mdm.api.auth import Decider, Reader
 from mdm.api.database import Id, Limit, Offset, Pg
 from mdm.errors import Forbidden
-from mdm.steward import change_requests, tasks, workbench
+from mdm.model.tasks import TaskFilter
+from mdm.steward import change_requests, workbench
+from mdm.store.repositories import tasks
 
 
 class Resolution(BaseModel):
@@ -37,7 +39,7 @@ def tasks_router() -> APIRouter:
                    entity: str | None = None, system: str | None = None,
                    since: datetime | None = None, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
         """Tasks, newest first (status=all for every status), and open counts per type."""
-        found = tasks.list_tasks(conn, tasks.TaskFilter(
+        found = tasks.list_tasks(conn, TaskFilter(
             None if status == "all" else status, type, entity, system, since, limit, offset))
         return {"open": tasks.count_open(conn), "tasks": found}
 

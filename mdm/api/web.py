@@ -21,10 +21,12 @@ from mdm.api.i18n import language, translator
 from mdm.errors import Forbidden
 from mdm.lineage.queries import history
 from mdm.model.deliveries import build_payload
-from mdm.steward import audit, change_requests, tasks, workbench
+from mdm.model.tasks import TaskFilter
+from mdm.steward import audit, change_requests, workbench
 from mdm.steward.decisions import ACTIONS
 from mdm.steward.signin import SigninFailed, SigninRefused, retry_after
 from mdm.steward.users import create_session, end_session, list_tokens, list_users
+from mdm.store.repositories import tasks
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
@@ -148,7 +150,7 @@ def web_router() -> APIRouter:
         if isinstance(caller, RedirectResponse):
             return caller
         project = request.app.state.project
-        found = tasks.list_tasks(raw(db), tasks.TaskFilter(
+        found = tasks.list_tasks(raw(db), TaskFilter(
             "open", type or None, entity or None, system or None, None, 500, 0))
         if older_than_h:
             cutoff = datetime.now(UTC) - timedelta(hours=older_than_h)

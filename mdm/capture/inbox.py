@@ -17,21 +17,11 @@ import psycopg
 from mdm.capture.models import Batch, ChangeEvent, PoisonRecord, TransactionEnd
 from mdm.capture.storable import (Unstorable, check_text, dump_json, dumps_lenient,
                                   storable_text)
-from mdm.model.inbox import INBOX_CHANNEL
-from mdm.store.bulk import stage_rows
+from mdm.store.repositories import inbox
 
 logger = logging.getLogger(__name__)
 
-_STAGE = """
-    seq integer, source text, position text, table_name text, row_key text, op text, tx_id bigint,
-    lsn bigint, commit_ts timestamptz, is_snapshot boolean, before jsonb, after jsonb,
-    raw text, status text, error text
-"""
-_COLUMNS = ("source, position, table_name, row_key, op, tx_id, lsn, commit_ts, is_snapshot, "
-            "before, after, raw, status, error")
-
-
-Row = tuple[object, ...]
+Row = inbox.Row
 
 
 def _event_row(e: ChangeEvent) -> Row:
@@ -107,44 +97,17 @@ def append_batch(conn: psycopg.Connection, source: str, batch: Batch) -> Appende
     """`append_events` for a parsed batch, also telling how many records were kept failed."""
     rows, stored, failed = _rows(batch.events, batch.poison)
     with conn.transaction():
-        inserted = _insert(conn, rows) if rows else 0
+        inserted = inbox.insert_rows(conn, rows, _refused_row) if rows else 0
         _record_progress(conn, source, stored, batch.last_lsn)
         if batch.ends:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO source_tx (source, tx_id, event_count) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (source, tx_id) DO UPDATE SET event_count = EXCLUDED.event_count, "
-                    "ended_at = clock_timestamp()",
-                    [(t.source, t.tx_id, t.event_count) for t in batch.ends])
+            inbox.record_transaction_ends(conn, [(t.source, t.tx_id, t.event_count)
+                                                 for t in batch.ends])
         if inserted or batch.ends:
-            conn.execute(f"NOTIFY {INBOX_CHANNEL}")
+            inbox.notify(conn)
     for p in failed:
         logger.warning("kept failed record source=%s destination=%s row_key=%s reason=%s",
                        p.source, p.destination, p.row_key, p.reason)
     return Appended(inserted, len(failed))
-
-
-# What PostgreSQL refuses per row: a value (DataError), or a key too long for the index.
-_REFUSED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
-
-
-def _insert(conn: psycopg.Connection, rows: list[Row]) -> int:
-    """Insert the rows; if PostgreSQL refuses one that the checks let through, insert them one
-    by one and keep each refused row failed with the database's reason."""
-    try:
-        with conn.transaction():  # a savepoint: the refused COPY is undone, nothing else
-            return _insert_rows(conn, rows)
-    except _REFUSED as exc:
-        logger.warning("inbox batch refused rows=%d, storing row by row: %s", len(rows),
-                       str(exc).splitlines()[0])
-    inserted = 0
-    for row in rows:
-        try:
-            with conn.transaction():
-                inserted += _insert_rows(conn, [row], clear=True)
-        except _REFUSED as exc:
-            inserted += _insert_rows(conn, [_refused_row(row, str(exc))], clear=True)
-    return inserted
 
 
 def _refused_row(row: Row, reason: str) -> Row:
@@ -158,22 +121,6 @@ def _refused_row(row: Row, reason: str) -> Row:
             f"value PostgreSQL cannot store: {storable_text(first_line)}")
 
 
-def _insert_rows(conn: psycopg.Connection, rows: Sequence[Row], clear: bool = False) -> int:
-    with conn.cursor() as cur:
-        stage_rows(cur, "inbox_stage", _STAGE, f"seq, {_COLUMNS}",
-                   ((seq, *row) for seq, row in enumerate(rows)))
-        # INSERT … SELECT does not promise to keep the scan order: without ORDER BY,
-        # ids were seen out of stream order. The inbox id must follow the stream.
-        cur.execute(
-            f"INSERT INTO inbox ({_COLUMNS}) SELECT {_COLUMNS} FROM inbox_stage "
-            "ORDER BY seq ON CONFLICT ON CONSTRAINT inbox_event_uq DO NOTHING"
-        )
-        inserted = cur.rowcount
-        if clear:  # the stage empties at commit; row by row, it must empty after each row
-            cur.execute("DELETE FROM inbox_stage")
-    return inserted
-
-
 def _record_progress(conn: psycopg.Connection, source: str, events: Sequence[ChangeEvent],
                      last_lsn: int | None) -> None:
     latest = max((e.commit_ts for e in events if e.commit_ts and not e.is_snapshot), default=None)
@@ -183,20 +130,5 @@ def _record_progress(conn: psycopg.Connection, source: str, events: Sequence[Cha
     # Snapshot reads carry the snapshot's LSN, not a stream position: they do not count.
     lsns = [e.lsn for e in events if e.lsn is not None and not e.is_snapshot]
     lsns += [last_lsn] if last_lsn else []
-    conn.execute(
-        """
-        INSERT INTO capture_state (source, last_event_at, last_commit_ts, last_lsn, events_total,
-                                   last_latency_ms, updated_at)
-        VALUES (%(s)s, clock_timestamp(), %(c)s, %(l)s, %(n)s, %(ms)s, clock_timestamp())
-        ON CONFLICT (source) DO UPDATE SET
-            last_event_at = CASE WHEN %(n)s > 0 THEN clock_timestamp()
-                                 ELSE capture_state.last_event_at END,
-            last_commit_ts = COALESCE(%(c)s, capture_state.last_commit_ts),
-            last_lsn = GREATEST(capture_state.last_lsn, %(l)s),
-            events_total = capture_state.events_total + %(n)s,
-            last_latency_ms = COALESCE(%(ms)s, capture_state.last_latency_ms),
-            updated_at = clock_timestamp()
-        """,
-        {"s": source, "c": latest, "l": max(lsns) if lsns else None, "n": len(events),
-         "ms": latency_ms},
-    )
+    inbox.record_progress(conn, source, len(events), latest, max(lsns) if lsns else None,
+                          latency_ms)

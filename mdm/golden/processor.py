@@ -16,17 +16,17 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.errors import MappingError
-from mdm.golden import repository as repo
+from mdm.golden import mirror
 from mdm.golden.assemble import assemble
 from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
 from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import apply_write_backs
 from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
 from mdm.model.inbox import CONTENT_POSITION_PREFIX, WRITE_BACK_SOURCE, InboxRow
-from mdm.propagate.outbox import enqueue_deliveries
 from mdm.rules.divergence import DivergenceDetector
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
+from mdm.store.repositories import golden, inbox, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Processor:
         """
         try:
             with conn.transaction():
-                events = repo.claim_pending(conn, limit)
+                events = inbox.claim_pending(conn, limit)
                 return self._apply(conn, events)
         except (psycopg.OperationalError, psycopg.errors.SerializationFailure):
             raise
@@ -106,7 +106,7 @@ class Processor:
         last_id = 0
         for _ in range(limit):
             with conn.transaction():
-                events = repo.claim_pending(conn, 1, after_id=last_id)  # one whole transaction
+                events = inbox.claim_pending(conn, 1, after_id=last_id)  # one whole transaction
                 if not events:
                     break
                 last_id = events[-1].id
@@ -117,7 +117,7 @@ class Processor:
                     logger.warning("transaction failed inbox_ids=%d..%d table=%s row_key=%s: %s",
                                    events[0].id, last_id, events[0].table, events[0].row_key, exc)
                     reason = f"processing error: {exc}"
-                    repo.finish_inbox(conn, [], {e.id: reason for e in events}, {})
+                    inbox.finish_inbox(conn, [], {e.id: reason for e in events}, {})
                     result = BatchResult(events=len(events), failed=len(events))
             _add(total, result)
         return total
@@ -135,6 +135,7 @@ class Processor:
             spec = self.project.sources.get(source)
             if spec is not None and spec.authority == "observed":
                 observed = self.divergence.apply(conn, source, source_events)
+                inbox.finish_inbox(conn, observed.done, {}, observed.skipped_ids)
                 if observed.diverged:  # it opened or updated tasks (ids stewards see)
                     _commit_synchronously(conn)
                 result.skipped += observed.skipped
@@ -156,7 +157,7 @@ class Processor:
         result.versions = len(all_versions)
         if all_versions:
             _commit_synchronously(conn)
-        result.deliveries = enqueue_deliveries(conn, self.project, all_versions, changed)
+        result.deliveries = outbox.enqueue_deliveries(conn, self.project, all_versions, changed)
         return result
 
     # -- loading ------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ class Processor:
               events: list[InboxRow]) -> _Batch:
         mappings = self.mappings.get(source, {})
         keys = {(e.table, e.row_key) for e in events if e.table in mappings}
-        rows = repo.load_rows(conn, source, keys)
+        rows = mirror.load_rows(conn, source, keys)
         objects: set[tuple[str, str]] = set()
         for e in events:
             mapping = mappings.get(e.table)
@@ -177,15 +178,15 @@ class Processor:
         for entity, obj in objects:
             spec = self.project.entities[entity]
             main_keys.add((spec.table, obj))
-        rows.update(repo.load_rows(conn, source, main_keys - rows.keys()))
+        rows.update(mirror.load_rows(conn, source, main_keys - rows.keys()))
         for entity in {e for e, _ in objects}:
             spec = self.project.entities[entity]
             parents = [o for e, o in objects if e == entity]
             for child in spec.children.values():
-                for key, image in repo.load_children(conn, source, child.table, parents).items():
+                for key, image in mirror.load_children(conn, source, child.table, parents).items():
                     rows.setdefault(key, image)
-        golden = repo.load_golden(conn, objects)
-        return _Batch(source=source, rows=rows, golden=golden)
+        states = golden.load_golden(conn, objects)
+        return _Batch(source=source, rows=rows, golden=states)
 
     # -- applying -----------------------------------------------------------------------------
     def _apply_events(self, batch: _Batch, events: list[InboxRow]) -> None:
@@ -279,12 +280,12 @@ class Processor:
 
     # -- saving -------------------------------------------------------------------------------
     def _save(self, conn: psycopg.Connection, batch: _Batch) -> None:
-        repo.save_rows(conn, batch.source, batch.rows)
+        mirror.save_rows(conn, batch.source, batch.rows)
         if batch.pending:
             _commit_synchronously(conn)
         states = list(batch.touched_states.values())
         new_states = [s for s in states if s.golden_id is None]
-        for state, golden_id in zip(new_states, repo.allocate_ids(conn, len(new_states))):
+        for state, golden_id in zip(new_states, golden.allocate_ids(conn, len(new_states))):
             state.golden_id = golden_id
         batch.versions = [
             NewVersion(s.golden_id or 0, v.version, v.entity, v.business_key, v.attributes,
@@ -294,10 +295,10 @@ class Processor:
         source_keys = {s.golden_id or 0: s.source_key for s in states}
         batch.versions, verdicts = judge_versions(conn, self.rules, batch.versions, source_keys)
         batch.versions = hold_key_clashes(conn, self.project, batch.versions, batch.source)
-        repo.save_golden(conn, states, batch.versions, batch.source)
+        golden.write_versions(conn, states, batch.versions, batch.source)
         if verdicts or any(self.rules.has_rules(v.entity) for v in batch.versions):
             store_results(conn, batch.versions, verdicts, batch.source)
-        repo.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
+        inbox.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
 
 
 def _is_older(position: str, mirrored: str) -> bool:

@@ -11,72 +11,23 @@ Runs inside the processing transaction, after the rules have judged the batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
 from mdm.model.golden import Cause, NewVersion
-from mdm.propagate.outbox import enqueue_deliveries
-from mdm.steward.tasks import OPEN_TASK_SQL
+from mdm.model.tasks import KEY_CLASH, NewTask
+from mdm.store.repositories import golden, outbox, tasks
+from mdm.store.repositories.key_clashes import (
+    Holder,
+    close_clash_tasks,
+    is_waiting,
+    key_holders,
+    waiting_on,
+)
 
 logger = logging.getLogger(__name__)
-KEY_CLASH = "key_clash"
-
-HOLDERS_SQL = f"""
-SELECT g.id, g.business_key, g.source_key FROM golden_record g
-WHERE g.entity = %s AND g.status = 'active' AND g.business_key = ANY(%s) AND NOT g.id = ANY(%s)
-  AND NOT EXISTS (SELECT 1 FROM task t WHERE t.type = '{KEY_CLASH}' AND t.status = 'open'
-                  AND t.golden_id = g.id)
-ORDER BY g.id
-"""
-WAITING_SQL = f"""
-SELECT golden_id FROM task WHERE type = '{KEY_CLASH}' AND status = 'open' AND golden_id = ANY(%s)
-"""
-CLOSE_SQL = f"""
-WITH closed AS (
-    UPDATE task SET status = 'resolved', resolution = %s, resolved_by = 'system',
-        resolved_at = clock_timestamp(), updated_at = clock_timestamp()
-    WHERE type = '{KEY_CLASH}' AND status = 'open' AND golden_id = ANY(%s)
-    RETURNING id, golden_id, version)
-INSERT INTO decision (task_id, actor, action, reason, golden_id, version)
-SELECT id, 'system', %s, %s, golden_id, version FROM closed
-"""
-
-
-@dataclass(frozen=True)
-class Holder:
-    golden_id: int
-    business_key: str
-    source_key: str
-
-
-def key_holders(conn: psycopg.Connection, entity: str, keys: Iterable[str],
-                excluding: Iterable[int] = ()) -> dict[str, Holder]:
-    """The released active record holding each key (records waiting on a clash do not hold)."""
-    rows = conn.execute(HOLDERS_SQL, (entity, list(set(keys)), list(excluding))).fetchall()
-    found: dict[str, Holder] = {}
-    for golden_id, key, source_key in rows:
-        found.setdefault(key, Holder(int(golden_id), key, source_key))
-    return found
-
-
-def is_waiting(conn: psycopg.Connection, golden_ids: Iterable[int]) -> set[int]:
-    """Those of the records that wait on a key clash (an open key_clash task)."""
-    ids = list(golden_ids)
-    if not ids:
-        return set()
-    return {int(r[0]) for r in conn.execute(WAITING_SQL, (ids,)).fetchall()}
-
-
-def close_clash_tasks(conn: psycopg.Connection, golden_ids: Sequence[int], resolution: str,
-                      reason: str) -> int:
-    if not golden_ids:
-        return 0
-    return conn.execute(CLOSE_SQL, (resolution, list(golden_ids), resolution, reason)).rowcount
 
 
 def hold_key_clashes(conn: psycopg.Connection, project: Project, versions: list[NewVersion],
@@ -93,9 +44,7 @@ def hold_key_clashes(conn: psycopg.Connection, project: Project, versions: list[
     held = {(gid, newest[gid].business_key) for gid in clashes}
     out = [_quarantined(v) if (v.golden_id, v.business_key) in held else v for v in versions]
     if clashes:
-        with conn.cursor() as cur:
-            cur.executemany(OPEN_TASK_SQL, [_task(newest[g], h, system)
-                                            for g, h in clashes.items()])
+        tasks.open_tasks(conn, [_task(newest[g], h, system) for g, h in clashes.items()])
         logger.warning("key clashes held back count=%d (%s)", len(clashes), ", ".join(
             f"{newest[g].entity} {newest[g].business_key}" for g in list(clashes)[:5]))
     free = sorted(waiting - clashes.keys())
@@ -139,14 +88,14 @@ def _quarantined(v: NewVersion) -> NewVersion:
                       v.valid_from, v.cause, "quarantined", v.checks, v.previous)
 
 
-def _task(v: NewVersion, holder: Holder, system: str) -> tuple[Any, ...]:
+def _task(v: NewVersion, holder: Holder, system: str) -> NewTask:
     summary = (f"{v.entity} {v.business_key} v{v.version} held back: business key "
                f"{v.business_key} is held by another active {v.entity} (golden id "
                f"{holder.golden_id}); give one of them another key in {system}")
     detail = {"key": v.business_key, "quality": "quarantined",
               "held_by": {"golden_id": holder.golden_id, "source_key": holder.source_key}}
-    return (KEY_CLASH, v.entity, v.business_key, v.golden_id, v.version, system, "error",
-            summary, Jsonb(detail))
+    return NewTask(KEY_CLASH, v.entity, v.business_key, v.golden_id, v.version, system, "error",
+                   summary, detail)
 
 
 def _release_vacated(conn: psycopg.Connection, project: Project, versions: Sequence[NewVersion],
@@ -172,26 +121,15 @@ def _release_vacated(conn: psycopg.Connection, project: Project, versions: Seque
 
 def _release(conn: psycopg.Connection, project: Project, entity: str, keys: list[str],
              batch_ids: list[int], system: str) -> None:
-    rows = conn.execute(
-        f"""
-        SELECT DISTINCT ON (t.business_key) g.id, g.version, g.business_key, g.attributes,
-               g.status, v.valid_from
-        FROM task t JOIN golden_record g ON g.id = t.golden_id
-        JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-        WHERE t.type = '{KEY_CLASH}' AND t.status = 'open' AND t.entity = %s
-          AND t.business_key = ANY(%s) AND g.business_key = t.business_key
-          AND NOT g.id = ANY(%s)
-        ORDER BY t.business_key, g.id
-        """, (entity, keys, batch_ids)).fetchall()
+    rows = waiting_on(conn, entity, keys, batch_ids)
     if not rows:
         return
     released = [NewVersion(int(r[0]), int(r[1]), entity, r[2], r[3], r[4], r[5],
                            Cause("key_freed", system, None, None, None, None, None, None, None))
                 for r in rows]
-    conn.execute("UPDATE golden_version SET quality = 'ok' WHERE (golden_id, version) IN "
-                 "(SELECT * FROM unnest(%s::bigint[], %s::int[])) AND quality = 'quarantined'",
-                 ([v.golden_id for v in released], [v.version for v in released]))
+    golden.release_versions(conn, [(v.golden_id, v.version) for v in released],
+                            only_quarantined=True)
     close_clash_tasks(conn, [v.golden_id for v in released], "released",
                       "the record holding the key gave it up")
-    enqueue_deliveries(conn, project, released)
+    outbox.enqueue_deliveries(conn, project, released)
     logger.info("key clashes released entity=%s keys=%s", entity, ",".join(keys))

@@ -15,12 +15,12 @@ from typing import Any
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
 from mdm.model.inbox import InboxRow
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
+from mdm.store.repositories import golden, inbox
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class WriteBacks:
 def apply_write_backs(conn: psycopg.Connection, project: Project, rules: RuleEngine,
                       target: str, events: list[InboxRow]) -> WriteBacks:
     result = WriteBacks()
-    states = repo.load_golden_by_id(conn, {int(e.row_key) for e in events})
+    states = golden.load_golden_by_id(conn, {int(e.row_key) for e in events})
     done: list[int] = []
     failed: dict[int, str] = {}
     skipped: dict[int, str] = {}
@@ -67,11 +67,11 @@ def apply_write_backs(conn: psycopg.Connection, project: Project, rules: RuleEng
             # a rule task belongs to the record's system of record, not to the answering target
             index = [i for i, v in enumerate(versions) if project.entities[v.entity].source == source]
             mine = [versions[i] for i in index]
-            repo.save_golden(conn, [touched[v.golden_id] for v in mine
+            golden.write_versions(conn, [touched[v.golden_id] for v in mine
                                     if touched[v.golden_id].version == v.version], mine, source)
             store_results(conn, mine, {n: verdicts[i] for n, i in enumerate(index) if i in verdicts},
                           source)
-    repo.finish_inbox(conn, done, failed, skipped)
+    inbox.finish_inbox(conn, done, failed, skipped)
     result.versions, result.failed, result.skipped = versions, len(failed), len(skipped)
     if versions:
         logger.info("write-back target=%s versions=%d", target, len(versions))

@@ -11,9 +11,10 @@ from html import escape
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from mdm.lineage.queries import CAUSE_COLUMNS, cause_of
+from mdm.lineage.queries import cause_of
+from mdm.store.repositories import lineage
 
 KINDS = {  # column, fill, stroke, legend
     "cause": (0, "#eef4ff", "#3b6fd8", "what made the version: an ERP commit, a decision, an answer"),
@@ -29,9 +30,7 @@ def build(conn: Connection, entity: str, business_key: str, golden_id: int,
     """The lineage graph of the newest `versions` versions of one record."""
     graph: nx.DiGraph[str] = nx.DiGraph()
     base = f"/api/v1/records/{entity}/{business_key}"
-    rows = [dict(r._mapping) for r in conn.execute(text(
-        f"SELECT version, status, quality, valid_from, {CAUSE_COLUMNS} FROM golden_version "
-        "WHERE golden_id = :g ORDER BY version DESC LIMIT :l"), {"g": golden_id, "l": versions})]
+    rows = lineage.graph_versions(conn, golden_id, versions)
     for row in reversed(rows):
         v = f"version:{row['version']}"
         graph.add_node(v, kind="version", label=f"version {row['version']} · {row['status']}",
@@ -53,18 +52,15 @@ def build(conn: Connection, entity: str, business_key: str, golden_id: int,
 def _add_decisions(conn: Connection, graph: nx.DiGraph[str], golden_id: int, low: int) -> None:
     """Decisions about a version that did not make it (approve, push, retry, waive…); a decision
     that made a version is already that version's cause."""
-    for d in conn.execute(text(
-            "SELECT d.id, d.task_id, d.actor, d.action, d.reason, d.version, d.decided_at "
-            "FROM decision d WHERE d.golden_id = :g AND d.version >= :v "
-            "AND d.action <> 'approve_edited' ORDER BY d.id"), {"g": golden_id, "v": low}):
-        version = f"version:{d.version}"
+    for d in lineage.decisions_since_version(conn, golden_id, low):
+        version = f"version:{d['version']}"
         if not graph.has_node(version):
             continue
-        node = f"decision:{d.id}"
-        graph.add_node(node, kind="cause", label=f"decision: {d.action} by {d.actor}",
-                       detail=f"task {d.task_id} · {d.decided_at:%Y-%m-%d %H:%M:%S}"
-                              + (f" · {d.reason}" if d.reason else ""),
-                       href=f"/api/v1/tasks/{d.task_id}", order=d.version)
+        node = f"decision:{d['id']}"
+        graph.add_node(node, kind="cause", label=f"decision: {d['action']} by {d['actor']}",
+                       detail=f"task {d['task_id']} · {d['decided_at']:%Y-%m-%d %H:%M:%S}"
+                              + (f" · {d['reason']}" if d["reason"] else ""),
+                       href=f"/api/v1/tasks/{d['task_id']}", order=d["version"])
         graph.add_edge(node, version, label="decided")
 
 
@@ -82,21 +78,18 @@ def _cause_box(cause: dict[str, Any], base: str) -> dict[str, str]:
 
 
 def _add_deliveries(conn: Connection, graph: nx.DiGraph[str], golden_id: int, low: int) -> None:
-    for d in conn.execute(text(
-            "SELECT id, version, target, status, attempts, response_status, target_id, acked_at, "
-            "last_error FROM delivery WHERE golden_id = :g AND version >= :v ORDER BY version, id"),
-            {"g": golden_id, "v": low}):
-        node = f"delivery:{d.id}"
-        detail = f"{d.status} after {d.attempts} attempt(s)" + (
-            f" · HTTP {d.response_status}" if d.response_status else "")
-        graph.add_node(node, kind="delivery", label=f"→ {d.target} (#{d.id})", detail=detail,
-                       href=f"/api/v1/deliveries/{d.id}", order=d.version)
-        graph.add_edge(f"version:{d.version}", node, label="sent")
-        if d.acked_at is not None:
-            ack = f"ack:{d.id}"
-            graph.add_node(ack, kind="ack", label=f"{d.target} acknowledged",
-                           detail=f"{d.acked_at:%Y-%m-%d %H:%M:%S} · id {d.target_id or '—'}",
-                           href=f"/api/v1/deliveries/{d.id}", order=d.version)
+    for d in lineage.graph_deliveries(conn, golden_id, low):
+        node = f"delivery:{d['id']}"
+        detail = f"{d['status']} after {d['attempts']} attempt(s)" + (
+            f" · HTTP {d['response_status']}" if d["response_status"] else "")
+        graph.add_node(node, kind="delivery", label=f"→ {d['target']} (#{d['id']})",
+                       detail=detail, href=f"/api/v1/deliveries/{d['id']}", order=d["version"])
+        graph.add_edge(f"version:{d['version']}", node, label="sent")
+        if d["acked_at"] is not None:
+            ack = f"ack:{d['id']}"
+            graph.add_node(ack, kind="ack", label=f"{d['target']} acknowledged",
+                           detail=f"{d['acked_at']:%Y-%m-%d %H:%M:%S} · id {d['target_id'] or '—'}",
+                           href=f"/api/v1/deliveries/{d['id']}", order=d["version"])
             graph.add_edge(node, ack, label="acked")
 
 

@@ -12,30 +12,9 @@ import logging
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.store.repositories import lineage
 
 logger = logging.getLogger(__name__)
-
-DOOMED = """
-doomed AS (
-    SELECT v.golden_id, v.version FROM golden_version v
-    JOIN golden_record g ON g.id = v.golden_id
-    WHERE v.entity = %(entity)s AND v.version < g.version
-      AND (%(days)s::int IS NULL OR v.valid_to < clock_timestamp() - make_interval(days => %(days)s::int))
-      AND (%(keep)s::int IS NULL OR v.version < g.version - %(keep)s::int)
-      AND NOT EXISTS (SELECT 1 FROM task t WHERE t.golden_id = v.golden_id
-                      AND t.version = v.version AND t.status = 'open')
-      AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.golden_id = v.golden_id
-                      AND d.version = v.version AND d.status IN ('pending', 'failed'))
-    LIMIT %(batch)s)"""
-PRUNE_SQL = f"""
-WITH {DOOMED},
-gone_deliveries AS (
-    DELETE FROM delivery d USING doomed x WHERE d.golden_id = x.golden_id AND d.version = x.version),
-gone_results AS (
-    DELETE FROM rule_result r USING doomed x WHERE r.golden_id = x.golden_id AND r.version = x.version)
-DELETE FROM golden_version v USING doomed x WHERE v.golden_id = x.golden_id AND v.version = x.version
-"""
-COUNT_SQL = f"WITH {DOOMED} SELECT count(*) FROM doomed"
 
 
 def prune(conn: psycopg.Connection, project: Project, dry_run: bool = False,
@@ -49,13 +28,12 @@ def prune(conn: psycopg.Connection, project: Project, dry_run: bool = False,
         params = {"entity": entity, "days": policy.keep_days, "keep": policy.keep_versions,
                   "batch": 10**12 if dry_run else batch}
         if dry_run:
-            row = conn.execute(COUNT_SQL, params).fetchone()
-            counts[entity] = int(row[0]) if row else 0
+            counts[entity] = lineage.count_doomed(conn, params)
             continue
         total, rounds = 0, 0
         while max_batches is None or rounds < max_batches:
             with conn.transaction():
-                dropped = conn.execute(PRUNE_SQL, params).rowcount
+                dropped = lineage.drop_doomed(conn, params)
             total, rounds = total + dropped, rounds + 1
             if dropped < batch:
                 break

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 OUTBOX_CHANNEL = "mdm_outbox"  # NOTIFY channel: deliveries are due
 
@@ -61,3 +61,14 @@ class Outcome:
     target_id: str | None = None
     error: str | None = None
     write_back: dict[str, Any] | None = None  # owned attribute → the value the target answered
+
+
+class FailedAttempt(NamedTuple):
+    """How a failed push is recorded: failed (due again after `delay_s`) or dead."""
+
+    status: str  # failed | dead
+    status_code: int | None
+    error: str | None
+    payload: dict[str, Any]
+    delay_s: float
+    delivery_id: int

@@ -1,5 +1,6 @@
-"""The outbox: one delivery row per (new version, target), written in the processing
-transaction; the propagator reads it. Also the outbox's state transitions.
+"""What a push attempt means for its delivery: acked, failed and due again after a backoff, or
+dead with a task for a steward; and the owned values a target's answer carries back. The rows
+are written by the outbox repository (mdm/store/repositories/outbox.py).
 """
 from __future__ import annotations
 
@@ -9,67 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from mdm.config.loader import Project
 from mdm.config.targets import Backoff, TargetMapping
-from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome, build_payload, idempotency_key
-from mdm.model.golden import NewVersion
-from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
-from mdm.steward.tasks import OPEN_TASK_SQL
+from mdm.model.deliveries import FailedAttempt, Outcome
+from mdm.model.tasks import DEAD_DELIVERY, NewTask
+from mdm.store.repositories import outbox
 
 logger = logging.getLogger(__name__)
-
-
-def enqueue_deliveries(conn: psycopg.Connection, project: Project,
-                       versions: Sequence[NewVersion],
-                       changed: dict[tuple[int, int], set[str]] | None = None) -> int:
-    """Insert a delivery for every version and every target its entity maps to (for a version
-    listed in `changed`, only the targets that map one of the attributes it changed).
-
-    The payload is not copied here: it is built from the immutable version when the push is
-    made (and stored then), so versions superseded before sending cost nothing.
-    """
-    rows = []
-    for v in versions:
-        if v.quality == "quarantined":
-            continue  # stored, not propagated, until a steward approves or a later version passes
-        spec = project.entities[v.entity]
-        only = (changed or {}).get((v.golden_id, v.version))
-        for target, mapping in spec.targets.items():
-            if only is not None and not only & set(mapping.fields.values()):
-                continue
-            operation = "retire" if v.status == "retired" else "upsert"
-            rows.append((v.golden_id, v.version, v.entity, v.business_key, target, operation,
-                         idempotency_key(v.golden_id, v.version, target)))
-    if not rows:
-        return 0
-    with conn.cursor() as cur:
-        with cur.copy("COPY delivery (golden_id, version, entity, business_key, target, operation, "
-                      "idempotency_key) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return len(rows)
-
-
-def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, version: int,
-                 target: str, reason_tag: str) -> int:
-    """One more delivery of an existing version to one target (a steward's "push again"). Its
-    idempotency key is new, so a target that dedupes on the key applies it again."""
-    if target not in project.targets:
-        raise ValueError(f"unknown target {target}")
-    row = conn.execute(
-        "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
-        "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
-        "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
-        "FROM golden_version WHERE golden_id = %s AND version = %s RETURNING id",
-        (target, f"{idempotency_key(golden_id, version, target)}-{reason_tag}", golden_id,
-         version)).fetchone()
-    if row is None:
-        raise ValueError(f"no version {version} of golden record {golden_id}")
-    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return int(row[0])
 
 
 def write_back_values(mapping: TargetMapping, reply: Any,
@@ -97,137 +44,38 @@ def next_delay_s(backoff: Backoff, attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling) / 1000.0
 
 
-SUPERSEDE_SQL = """
-UPDATE delivery d SET status = 'superseded'
-FROM (SELECT id, version, max(version) OVER (PARTITION BY golden_id) AS latest
-      FROM delivery WHERE target = %s AND status IN ('pending', 'failed')) o
-WHERE d.id = o.id AND o.version < o.latest
-"""
-
-CLAIM_SQL = """
-SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
-       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version
-FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
-LEFT JOIN LATERAL (
-    SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
-    AND target = d.target AND status = 'acked' ORDER BY version DESC, id DESC LIMIT 1) a ON true
-WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
-ORDER BY d.id LIMIT %s
-"""
-
-
-async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str,
-                    limit: int) -> list[Delivery]:
-    """Supersede older open versions of each record, then return the due deliveries.
-
-    After superseding, each record has at most one open delivery per target, so version
-    n+1 can never overtake version n at the target; a claimed delivery older than a version
-    the target has already acknowledged (whatever re-opened it) is superseded too, not sent:
-    it would put old data back. Each delivery carries the key the target last acknowledged
-    the record under when that differs (a rename).
-    """
-    async with conn.transaction():
-        superseded = await conn.execute(SUPERSEDE_SQL, (target,))
-        if superseded.rowcount:
-            logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
-        cur = await conn.execute(CLAIM_SQL, (target, limit))
-        rows = await cur.fetchall()
-        overtaken = [r[0] for r in rows if r[12] is not None and r[12] > r[2]]
-        if overtaken:
-            await conn.execute("UPDATE delivery SET status = 'superseded' WHERE id = ANY(%s)",
-                               (overtaken,))
-            logger.warning("deliveries superseded by a newer acked version target=%s ids=%s",
-                           target, sorted(overtaken))
-    due = []
-    for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts, acked_key, acked_version) in rows:
-        if acked_version is not None and acked_version > version:
-            continue
-        mapping = project.entities[entity].targets[target_]
-        owned = {a: attributes.get(a) for a in mapping.write_back.values()} or None
-        due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,
-                            build_payload(mapping, attributes, status), idem, attempts, owned,
-                            acked_key if acked_key not in (None, key) else None))
-    return due
-
-
-WRITE_BACK_SQL = """
-INSERT INTO inbox (source, position, table_name, row_key, op, commit_ts, after)
-VALUES (%s, %s, %s, %s, 'w', clock_timestamp(), %s) ON CONFLICT DO NOTHING
-"""
-
-# A record that reached the target (a retry, a replay, a later version) closes its open
-# dead-delivery task: there is nothing left to decide.
-CLOSE_DEAD_SQL = """
-WITH closed AS (
-    UPDATE task t SET status = 'resolved', resolution = 'delivered', resolved_by = 'system',
-        resolved_at = clock_timestamp(), updated_at = clock_timestamp()
-    FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS a(golden_id, target, version)
-    WHERE t.type = 'dead_delivery' AND t.status = 'open' AND t.golden_id = a.golden_id
-      AND t.system = a.target AND t.version <= a.version
-    RETURNING t.id, a.version)
-INSERT INTO decision (task_id, actor, action, reason, version)
-SELECT id, 'system', 'delivered', 'version ' || version || ' reached the target', version FROM closed
-"""
-
-
 async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
                           max_attempts: int, backoff: Backoff) -> None:
-    """Store acks (and the target's id as an xref) and failures (with the next attempt time)."""
-    async with conn.transaction(), conn.cursor() as cur:
-        acked = [o for o in outcomes if o.acked]
-        if acked:
-            await cur.executemany(
-                "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
-                "response_status = %s, target_id = %s, payload = %s, last_error = NULL, "
-                "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
-                [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
-                 for o in acked])
-            written_back = [o for o in acked if o.write_back]
-            if written_back:  # processing turns them into versions, in inbox order
-                await cur.executemany(WRITE_BACK_SQL, [
-                    (WRITE_BACK_SOURCE + o.delivery.target, f"delivery-{o.delivery.id}",
-                     o.delivery.entity, str(o.delivery.golden_id), Jsonb(o.write_back))
-                    for o in written_back])
-                await cur.execute(f"NOTIFY {INBOX_CHANNEL}")
-            await cur.execute(CLOSE_DEAD_SQL, ([o.delivery.golden_id for o in acked],
-                                               [o.delivery.target for o in acked],
-                                               [o.delivery.version for o in acked]))
-            await cur.executemany(
-                "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
-                "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
-                "updated_at = clock_timestamp()",
-                [(o.delivery.golden_id, o.delivery.target, o.target_id)
-                 for o in acked if o.target_id])
-        failed = [o for o in outcomes if not o.acked]
-        if failed:
-            await cur.executemany(
-                "UPDATE delivery SET status = %s, attempts = attempts + 1, "
-                "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
-                "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
-                [_failure_params(o, max_attempts, backoff) for o in failed])
-            dead = [o for o in failed if o.terminal or o.delivery.attempts + 1 >= max_attempts]
-            if dead:  # a steward decides: retry once the cause is fixed, or waive
-                await cur.executemany(OPEN_TASK_SQL, [_dead_task(o) for o in dead])
-    for o in outcomes:
-        if not o.acked:
-            _log_failure(o, max_attempts)
+    """Store acks (and the target's id as an xref) and failures (with the next attempt time),
+    in one transaction; a delivery dead now gets a task."""
+    failed = [o for o in outcomes if not o.acked]
+    await outbox.record_outcomes(
+        conn, [o for o in outcomes if o.acked],
+        [_failure_params(o, max_attempts, backoff) for o in failed],
+        [_dead_task(o) for o in failed if _is_dead(o, max_attempts)])
+    for o in failed:
+        _log_failure(o, max_attempts)
 
 
-def _dead_task(o: Outcome) -> tuple[Any, ...]:
+def _is_dead(o: Outcome, max_attempts: int) -> bool:
+    return o.terminal or o.delivery.attempts + 1 >= max_attempts
+
+
+def _dead_task(o: Outcome) -> NewTask:
     d = o.delivery
-    return ("dead_delivery", d.entity, d.business_key, d.golden_id, d.version, d.target, "error",
-            f"delivery of {d.entity} {d.business_key} v{d.version} to {d.target} is dead after "
-            f"{d.attempts + 1} attempt(s): {o.error}",
-            Jsonb({"delivery_id": d.id, "attempts": d.attempts + 1, "status_code": o.status_code,
-                   "error": o.error, "payload": d.payload}))
+    return NewTask(
+        DEAD_DELIVERY, d.entity, d.business_key, d.golden_id, d.version, d.target, "error",
+        f"delivery of {d.entity} {d.business_key} v{d.version} to {d.target} is dead after "
+        f"{d.attempts + 1} attempt(s): {o.error}",
+        {"delivery_id": d.id, "attempts": d.attempts + 1, "status_code": o.status_code,
+         "error": o.error, "payload": d.payload})
 
 
-def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> tuple[Any, ...]:
+def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> FailedAttempt:
     attempts = o.delivery.attempts + 1
-    dead = o.terminal or attempts >= max_attempts
-    return ("dead" if dead else "failed", o.status_code, o.error, Jsonb(o.delivery.payload),
-            0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id)
+    dead = _is_dead(o, max_attempts)
+    return FailedAttempt("dead" if dead else "failed", o.status_code, o.error, o.delivery.payload,
+                         0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id)
 
 
 def _log_failure(o: Outcome, max_attempts: int) -> None:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
-from mdm.model.deliveries import OUTBOX_CHANNEL, idempotency_key
+from mdm.store.repositories import golden, outbox, redelivery
 
 logger = logging.getLogger(__name__)
 RETRYABLE = ("dead", "failed")
@@ -53,10 +52,7 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
                    only: Sequence[str] = RETRYABLE) -> Retried:
     """Make a dead (or failed) delivery due now with fresh attempts, or the current
     releasable version's delivery in its stead; raises RetryRefused with the reason."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        d = cur.execute("SELECT id, golden_id, version, entity, business_key, target, status, "
-                        "last_error FROM delivery WHERE id = %s FOR UPDATE",
-                        (delivery_id,)).fetchone()
+    d = redelivery.lock_delivery(conn, delivery_id)
     if d is None:
         raise RetryRefused(404, f"no delivery {delivery_id}")
     if d["status"] not in only:
@@ -65,13 +61,13 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
     current = _releasable(conn, d)
     _refuse_if_overtaken(conn, d, current)
     if d["version"] >= current:
-        conn.execute("UPDATE delivery SET status = 'pending', attempts = 0, "
-                     "next_attempt_at = clock_timestamp() WHERE id = %s", (delivery_id,))
+        redelivery.make_due(conn, delivery_id)
         due_id, replaced = delivery_id, False
     else:
-        due_id, replaced = _current_delivery(conn, d, current), True
-        conn.execute("UPDATE delivery SET status = 'superseded' WHERE id = %s", (delivery_id,))
-    conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+        due_id = redelivery.due_delivery_of(conn, d["golden_id"], d["target"], current, d["id"])
+        replaced = True
+        redelivery.supersede(conn, delivery_id)
+    outbox.notify(conn)
     logger.info("delivery retry id=%d entity=%s key=%s target=%s v%d due=%d", delivery_id,
                 d["entity"], d["business_key"], d["target"], max(d["version"], current), due_id)
     return Retried(due_id, delivery_id, max(d["version"], current), d["target"], d["entity"],
@@ -79,20 +75,16 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
 
 
 def _releasable(conn: psycopg.Connection, d: dict[str, Any]) -> int:
-    row = conn.execute("SELECT max(version) FROM golden_version WHERE golden_id = %s "
-                       "AND quality <> 'quarantined'", (d["golden_id"],)).fetchone()
-    if row is None or row[0] is None:
+    version = golden.releasable_version(conn, d["golden_id"])
+    if version is None:
         raise RetryRefused(409, f"{d['entity']} {d['business_key']} has no version that may be "
                                 "propagated (every version is quarantined): decide its rule "
                                 "task first")
-    return int(row[0])
+    return version
 
 
 def _refuse_if_overtaken(conn: psycopg.Connection, d: dict[str, Any], current: int) -> None:
-    row = conn.execute(
-        "SELECT version, id FROM delivery WHERE golden_id = %s AND target = %s "
-        "AND status = 'acked' AND version > %s ORDER BY version DESC LIMIT 1",
-        (d["golden_id"], d["target"], d["version"])).fetchone()
+    row = redelivery.newer_acked(conn, d["golden_id"], d["target"], d["version"])
     if row is None:
         return
     then = (f"version {current} (the current one) is not there yet: "
@@ -102,24 +94,3 @@ def _refuse_if_overtaken(conn: psycopg.Connection, d: dict[str, Any], current: i
         f"delivery {d['id']} carries {d['entity']} {d['business_key']} version {d['version']}, "
         f"but version {row[0]} already reached {d['target']} (delivery {row[1]}); re-sending "
         f"version {d['version']} would put older data back. {then}"))
-
-
-def _current_delivery(conn: psycopg.Connection, d: dict[str, Any], version: int) -> int:
-    """The delivery of `version` to d's target, made due now: an open or dead one if there is
-    one, else a new one (an idempotency key of its own: it is a new push)."""
-    row = conn.execute(
-        "UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp() "
-        "WHERE id = (SELECT id FROM delivery WHERE golden_id = %s AND target = %s AND version = %s "
-        "AND status IN ('pending', 'failed', 'dead') ORDER BY id DESC LIMIT 1) RETURNING id",
-        (d["golden_id"], d["target"], version)).fetchone()
-    if row is not None:
-        return int(row[0])
-    row = conn.execute(
-        "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
-        "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
-        "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
-        "FROM golden_version WHERE golden_id = %s AND version = %s RETURNING id",
-        (d["target"], f"{idempotency_key(d['golden_id'], version, d['target'])}-retry{d['id']}",
-         d["golden_id"], version)).fetchone()
-    assert row is not None  # the version was just read
-    return int(row[0])

@@ -14,24 +14,7 @@ from datetime import datetime
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.model.deliveries import OUTBOX_CHANNEL
-
-REPLAY_SQL = """
-INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, idempotency_key)
-SELECT g.id, g.version, g.entity, g.business_key, %(target)s,
-       CASE WHEN v.status = 'retired' THEN 'retire' ELSE 'upsert' END,
-       'mdm-g' || g.id || '-v' || g.version || '-' || %(target)s || '-replay-' || %(tag)s
-FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-WHERE g.entity = %(entity)s AND v.quality <> 'quarantined'
-  AND (%(key)s::text IS NULL OR g.business_key = %(key)s)
-  AND (%(since)s::timestamptz IS NULL OR EXISTS (
-        SELECT 1 FROM golden_version s WHERE s.golden_id = g.id AND s.valid_from >= %(since)s))
-"""
-HELD_SQL = """
-SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-WHERE g.entity = %(entity)s AND v.quality = 'quarantined'
-  AND (%(key)s::text IS NULL OR g.business_key = %(key)s)
-"""
+from mdm.store.repositories import outbox, redelivery
 
 
 @dataclass(frozen=True)
@@ -53,8 +36,7 @@ def replay(conn: psycopg.Connection, project: Project, entity: str, target: str,
     params = {"entity": entity, "target": target, "key": key, "since": since,
               "tag": str(time.time_ns())}
     with conn.transaction():
-        queued = conn.execute(REPLAY_SQL, params).rowcount
-        row = conn.execute(HELD_SQL, params).fetchone()
+        queued, held = redelivery.queue_replay(conn, params)
         if queued:
-            conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
-    return Replay(queued=queued, quarantined=int(row[0]) if row else 0)
+            outbox.notify(conn)
+    return Replay(queued=queued, quarantined=held)

@@ -17,8 +17,10 @@ from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget, RestTarget
 from mdm.propagate.base import Propagator, RateLimiter, open_propagator
 from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome
-from mdm.propagate.outbox import claim_due, record_outcomes
+from mdm.propagate.outbox import record_outcomes
 from mdm.propagate.storable import clean_text, storable, unrecordable
+from mdm.store.repositories import inbox
+from mdm.store.repositories.outbox import claim_due
 from mdm.rules.reconcile import reconcile_forever
 
 logger = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ class TargetLoop:
         await self._record(conn, outcomes)
         acked = sum(o.acked for o in outcomes)
         logger.info("pushed target=%s deliveries=%d acked=%d", self.target.name, len(due), acked)
-        if len(due) >= LOADED_BATCH and await _inbox_busy(conn):
+        if len(due) >= LOADED_BATCH and await inbox.has_pending(conn):
             # Under load, let newer versions pile up and supersede older ones: fewer pushes
             # of states that are already stale, more CPU for capture.
             await _pause(stop, LOADED_LINGER_S)
@@ -146,14 +148,6 @@ async def _discard(conn: psycopg.AsyncConnection | None) -> None:
             await conn.close()
         except psycopg.Error:
             pass
-
-
-async def _inbox_busy(conn: psycopg.AsyncConnection) -> bool:
-    """True while processing still has change events to turn into versions."""
-    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM inbox WHERE status = 'pending')")
-    row = await cur.fetchone()
-    await conn.commit()
-    return bool(row and row[0])
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

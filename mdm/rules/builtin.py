@@ -16,6 +16,7 @@ import psycopg
 from mdm.config.rules import CheckRule
 from mdm.model.golden import Previous
 from mdm.rules.uscc import is_valid_uscc
+from mdm.store.repositories import golden
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def uscc_check_digit(conn: psycopg.Connection, entity: str, check: CheckRule,
     return failures
 
 
-def _key_column(check: CheckRule) -> str:
+def _key_column(check: CheckRule) -> golden.KeyColumn:
     return "source_key" if check.by == "source_key" else "business_key"
 
 
@@ -74,10 +75,7 @@ def reference_active(conn: psycopg.Connection, entity: str, check: CheckRule,
     if not wanted:
         return []
     column = _key_column(check)
-    rows = conn.execute(
-        f"SELECT {column}, status FROM golden_record WHERE entity = %s AND {column} = ANY(%s)",
-        (target, list(wanted)),
-    ).fetchall()
+    rows = golden.status_by_key(conn, target, column, list(wanted))
     status: dict[str, str] = {str(k): s for k, s in rows}
     # The batch itself may create or retire the referenced record (not yet in the store).
     for s in (others or {}).get(target, batch if target == entity else ()):
@@ -101,11 +99,7 @@ def no_cycle(conn: psycopg.Connection, entity: str, check: CheckRule,
              others: Mapping[str, Sequence[Subject]] | None = None) -> list[Failure]:
     """Following `attribute` (a parent pointer) from record to record must never loop."""
     column = _key_column(check)
-    rows = conn.execute(
-        f"SELECT {column}, attributes ->> %s FROM golden_record "
-        "WHERE entity = %s AND status = 'active'",
-        (check.attribute, entity),
-    ).fetchall()
+    rows = golden.parents_of_active(conn, entity, column, check.attribute)
     parent: dict[str, str | None] = {str(k): p for k, p in rows}
     for s in batch:
         key = s.source_key if check.by == "source_key" else s.business_key

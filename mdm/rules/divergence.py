@@ -27,11 +27,11 @@ from mdm.config.loader import Project
 from mdm.config.models import EntitySpec, ObservedTable
 from mdm.config.rules import DivergenceRule
 from mdm.config.targets import TargetMapping
-from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
 from mdm.model.deliveries import build_payload
 from mdm.model.inbox import InboxRow
-from mdm.steward import tasks
+from mdm.model.tasks import DIVERGENCE, NewTask
+from mdm.store.repositories import deliveries, golden, mirror, tasks
 
 logger = logging.getLogger(__name__)
 RECENT_DELIVERIES = 20  # delivered versions per record looked at (newest first)
@@ -52,6 +52,8 @@ class ObservedOutcome:
     diverged: int = 0
     skipped: int = 0
     converged: list[tuple[str, int]] = field(default_factory=list)  # (key, version)
+    done: list[int] = field(default_factory=list)  # inbox ids compared
+    skipped_ids: dict[int, str] = field(default_factory=dict)  # inbox id → why not
 
 
 def normalise(value: Any, attribute_type: str, how: Sequence[str]) -> Any:
@@ -120,11 +122,12 @@ class DivergenceDetector:
 
     def apply(self, conn: psycopg.Connection, source: str,
               events: Sequence[InboxRow]) -> ObservedOutcome:
-        """Compare a batch of a target database's row changes; mark the inbox rows done."""
+        """Compare a batch of a target database's row changes (the inbox rows it compared are
+        `done`, the others `skipped_ids` with the reason)."""
         spec = self.project.sources[source]
         target = spec.observes or ""
         outcome = ObservedOutcome()
-        done, skipped = [], {}
+        done, skipped = outcome.done, outcome.skipped_ids
         latest: dict[tuple[str, str], InboxRow] = {}
         for event in events:
             observed = spec.tables.get(event.table)
@@ -138,7 +141,6 @@ class DivergenceDetector:
             by_table.setdefault(table, []).append(event)
         for table, table_events in by_table.items():
             self._table(conn, source, target, table, spec.tables[table], table_events, outcome)
-        repo.finish_inbox(conn, done, {}, skipped)
         outcome.skipped = len(skipped)
         return outcome
 
@@ -204,14 +206,10 @@ class DivergenceDetector:
                  table: str, events: Sequence[InboxRow], rules: Sequence[DivergenceRule],
                  outcome: ObservedOutcome) -> None:
         """A row deleted in the target while its golden record is active: someone removed it."""
-        gone = {row_key: key for row_key, key in conn.execute(
-            "DELETE FROM source_row WHERE source = %s AND table_name = %s AND row_key = ANY(%s) "
-            "RETURNING row_key, data ->> 'key'", (source, table, [e.row_key for e in events]))}
+        gone = mirror.forget_rows(conn, source, table, [e.row_key for e in events])
         if not gone:
             return
-        records = {r[0]: r for r in conn.execute(
-            "SELECT business_key, id, version FROM golden_record WHERE entity = %s "
-            "AND status = 'active' AND business_key = ANY(%s)", (spec.entity, list(gone.values())))}
+        records = golden.active_by_key(conn, spec.entity, list(gone.values()))
         severity = "error" if any(r.severity == "error" for r in rules) else "warning"
         for event in events:
             record = records.get(gone.get(event.row_key, ""))
@@ -229,14 +227,8 @@ def _remember_keys(conn: psycopg.Connection, source: str, table: str,
                    rows: Mapping[str, tuple[InboxRow, dict[str, Any]]]) -> None:
     """Which business key each target row holds, so that its delete (which carries only the
     row's id) can be told. Written once per row: echoes of later pushes cost an index probe."""
-    if rows:
-        conn.execute(
-            "INSERT INTO source_row (source, table_name, row_key, data, position) "
-            "SELECT %s, %s, r, jsonb_build_object('key', k), p "
-            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS x(r, k, p) "
-            "ON CONFLICT DO NOTHING",
-            (source, table, [e.row_key for e, _ in rows.values()], list(rows),
-             [e.position for e, _ in rows.values()]))
+    mirror.remember_keys(conn, source, table,
+                         {key: (e.row_key, e.position) for key, (e, _) in rows.items()})
 
 
 @dataclass(frozen=True)
@@ -287,20 +279,7 @@ class _Sent:
 def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
                      keys: list[str]) -> dict[str, _Sent]:
     mapping = spec.targets[target]
-    rows = conn.execute(
-        """
-        SELECT g.business_key, g.id, g.version, g.attributes, g.status, d.version, v.attributes,
-               v.status, d.in_flight, d.acked_at
-        FROM golden_record g
-        LEFT JOIN LATERAL (
-            SELECT version, bool_or(status IN ('pending', 'failed')) AS in_flight,
-                   min(acked_at) FILTER (WHERE status = 'acked') AS acked_at
-            FROM delivery WHERE golden_id = g.id AND target = %s
-            GROUP BY version ORDER BY version DESC LIMIT %s) d ON true
-        LEFT JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
-        WHERE g.entity = %s AND g.business_key = ANY(%s)
-        ORDER BY g.business_key, d.version DESC
-        """, (target, RECENT_DELIVERIES, spec.entity, keys)).fetchall()
+    rows = deliveries.recent_sends(conn, spec.entity, target, keys, RECENT_DELIVERIES)
     out: dict[str, _Sent] = {}
     for (key, gid, version, attrs, status, d_version, d_attrs, d_status, in_flight,
          acked_at) in rows:
@@ -314,9 +293,8 @@ def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
 def open_divergence(conn: psycopg.Connection, entity: str, key: str, golden_id: int | None,
                     version: int | None, system: str, severity: str, summary: str,
                     detail: dict[str, Any]) -> int:
-    task_id = tasks.open_task(conn, type="divergence", entity=entity, business_key=key,
-                              golden_id=golden_id, version=version, system=system,
-                              severity=severity, summary=summary, detail=detail)
+    task_id = tasks.open_task(conn, NewTask(DIVERGENCE, entity, key, golden_id, version, system,
+                                            severity, summary, detail))
     logger.info("divergence task=%d %s", task_id, summary)
     return task_id
 

@@ -20,6 +20,7 @@ import psycopg
 from mdm.config.loader import Project
 from mdm.config.rules import CheckRule, ExpectationRule, RuleFile, named_columns
 from mdm.rules.builtin import CHECKS, Subject
+from mdm.store.repositories import golden
 
 if TYPE_CHECKING:
     from mdm.rules.expectations import ExpectationRunner
@@ -257,12 +258,7 @@ def _uniqueness_context(conn: psycopg.Connection, business_key: str, entity: str
             continue
         values = list({str(v) for s in subjects if (v := s.attributes.get(column)) is not None})
         if values:
-            # The business key has its own indexed column; other attributes live in JSON.
-            where = "business_key = ANY(%s)" if column == business_key else "attributes ->> %s = ANY(%s)"
-            params = (values,) if column == business_key else (column, values)
-            rows = conn.execute(
-                f"SELECT id, attributes FROM golden_record WHERE entity = %s AND status = 'active' "
-                f"AND {where} AND NOT id = ANY(%s)", (entity, *params, ids)).fetchall()
+            rows = golden.active_sharing(conn, entity, column, column == business_key, values, ids)
             out += [(r[0], r[1]) for r in rows if r[0] not in seen]
             seen.update(r[0] for r in rows)
     return out

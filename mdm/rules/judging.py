@@ -10,14 +10,12 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 
-from mdm.golden.uniqueness import is_waiting
 from mdm.model.golden import Cause, NewVersion
-from mdm.propagate.outbox import enqueue_deliveries
+from mdm.model.tasks import RULE_VIOLATION, NewTask
 from mdm.rules.builtin import Subject
 from mdm.rules.engine import RuleEngine, Verdict
-from mdm.steward import tasks
+from mdm.store.repositories import golden, key_clashes, outbox, rule_results, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -59,23 +57,18 @@ def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
                   closing_same_version: bool = False) -> None:
     """rule_result rows for what did not pass; one task per record whose newest version in the
     batch failed; open rule tasks of records whose newest version passed are closed."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[rule_results.ResultRow] = []
     for i, verdict in verdicts.items():
         v = versions[i]
         rows += [(v.golden_id, v.version, v.entity, v.business_key, f.rule, f.kind, f.attribute,
                   f.severity, f.outcome, _json(f.observed), _json(f.expectation), f.detail)
                  for f in verdict.findings]
-    if rows:
-        with conn.cursor() as cur, cur.copy(
-            "COPY rule_result (golden_id, version, entity, business_key, rule, kind, attribute, "
-            "severity, outcome, observed, expectation, detail) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+    rule_results.store_results(conn, rows)
     newest: dict[int, int] = {}
     for i, v in enumerate(versions):
         newest[v.golden_id] = i
-    passed, failing = [], []
+    passed: list[tuple[str, str, int]] = []
+    failing: list[NewTask] = []
     for i in newest.values():
         v, found = versions[i], verdicts.get(i)
         if found is not None and found.failed:
@@ -83,16 +76,15 @@ def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
         else:
             passed.append((v.entity, v.business_key, v.version))
     if failing:  # one round trip for the batch's tasks, however many records failed
-        with conn.cursor() as cur:
-            cur.executemany(tasks.OPEN_TASK_SQL, failing)
+        tasks.open_tasks(conn, failing)
         logger.info("rule tasks opened or refreshed count=%d (%s)", len(failing),
-                    ", ".join(f"{t[1]} {t[2]}" for t in failing[:5])
+                    ", ".join(f"{t.entity} {t.business_key}" for t in failing[:5])
                     + (" …" if len(failing) > 5 else ""))
     tasks.close_rule_tasks(conn, passed, system, closing_same_version)
 
 
-def _rule_task(v: NewVersion, verdict: Verdict, system: str) -> tuple[Any, ...]:
-    """Parameters of tasks.OPEN_TASK_SQL for a version that failed rules."""
+def _rule_task(v: NewVersion, verdict: Verdict, system: str) -> NewTask:
+    """The task of a version that failed rules."""
     failed = verdict.failed
     quarantined = verdict.quality == "quarantined"
     rules = ", ".join(sorted({f.rule for f in failed}))
@@ -102,8 +94,8 @@ def _rule_task(v: NewVersion, verdict: Verdict, system: str) -> tuple[Any, ...]:
         {"rule": f.rule, "attribute": f.attribute, "severity": f.severity,
          "observed": f.observed, "expectation": f.expectation, "detail": f.detail}
         for f in failed]}
-    return ("rule_violation", v.entity, v.business_key, v.golden_id, v.version, system,
-            "error" if quarantined else "warning", summary, Jsonb(detail))
+    return NewTask(RULE_VIOLATION, v.entity, v.business_key, v.golden_id, v.version, system,
+                   "error" if quarantined else "warning", summary, detail)
 
 
 def _json(value: Any) -> str | None:
@@ -123,30 +115,22 @@ def rerun_batch(conn: psycopg.Connection, engine: RuleEngine, entity: str, after
     """Re-judge the current versions of up to `size` active records after `after_id` (one
     transaction): their stored results are replaced, tasks opened or closed. Versions already
     propagated stay propagated; a failure opens a task for a steward. Returns the last id."""
-    rows = conn.execute(
-        "SELECT g.id, g.source_key, g.business_key, g.version, g.attributes, v.quality "
-        "FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version "
-        "WHERE g.entity = %s AND g.status = 'active' AND g.id > %s ORDER BY g.id LIMIT %s",
-        (entity, after_id, size)).fetchall()
+    rows = golden.current_versions(conn, entity, after_id, size)
     if not rows:
         return None
     subjects = [Subject(i, r[0], r[1], r[2], r[4]) for i, r in enumerate(rows)]
     verdicts = engine.judge(conn, entity, subjects)
-    conn.execute("DELETE FROM rule_result WHERE (golden_id, version) IN "
-                 "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
-                 ([r[0] for r in rows], [r[3] for r in rows]))
+    rule_results.drop_results(conn, [(r[0], r[3]) for r in rows])
     versions = [_current_version(entity, r) for r in rows]
     store_results(conn, versions, dict(enumerate(verdicts)), engine.project.entities[entity].source,
                   closing_same_version=True)
-    waiting = is_waiting(conn, [r[0] for r in rows])  # held back by a key clash, not a rule
+    waiting = key_clashes.is_waiting(conn, [r[0] for r in rows])  # held back by a key clash, not a rule
     released = [v for v, r, verdict in zip(versions, rows, verdicts)
                 if r[5] == "quarantined" and verdict.quality != "quarantined"
                 and r[0] not in waiting]
     if released:  # the changed rules no longer hold these back
-        conn.execute("UPDATE golden_version SET quality = 'ok' WHERE (golden_id, version) IN "
-                     "(SELECT * FROM unnest(%s::bigint[], %s::int[]))",
-                     ([v.golden_id for v in released], [v.version for v in released]))
-        enqueue_deliveries(conn, engine.project, released)
+        golden.release_versions(conn, [(v.golden_id, v.version) for v in released])
+        outbox.enqueue_deliveries(conn, engine.project, released)
     for verdict in verdicts:
         for name in verdict.passed:
             counts.passed[name] = counts.passed.get(name, 0) + 1

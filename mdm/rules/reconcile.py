@@ -22,19 +22,9 @@ from mdm.config.rules import DivergenceRule
 from mdm.config.targets import RestTarget
 from mdm.model.deliveries import build_payload
 from mdm.rules.divergence import compare, key_field, open_divergence
-from mdm.steward import tasks
+from mdm.store.repositories import deliveries, tasks
 
 logger = logging.getLogger(__name__)
-
-LATEST_SQL = """
-SELECT g.business_key, g.id, d.version, d.status, v.attributes, v.status
-FROM golden_record g
-JOIN LATERAL (SELECT version, status FROM delivery WHERE golden_id = g.id AND target = %s
-              ORDER BY version DESC, id DESC LIMIT 1) d ON true
-JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
-WHERE g.entity = %s AND g.business_key = ANY(%s)
-"""
-
 
 def reconcile_forever(project: Project, target: RestTarget, hub_url: str,
                       stop: threading.Event) -> None:
@@ -86,7 +76,7 @@ def _compare_page(conn: psycopg.Connection, spec: EntitySpec, target: str,
     key_name = key_field(spec, target)
     by_key = {str(i[key_name]): i for i in items if i.get(key_name) is not None}
     mapping = spec.targets[target]
-    latest = {r[0]: r for r in conn.execute(LATEST_SQL, (target, spec.entity, list(by_key)))}
+    latest = {r[0]: r for r in deliveries.latest_sends(conn, spec.entity, target, list(by_key))}
     now = datetime.now(UTC).isoformat()
     diverged, converged = 0, []
     for key, item in by_key.items():

@@ -14,16 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
-from mdm.golden import repository as repo
 from mdm.golden.decode import DecodeError, decode
-from mdm.golden.uniqueness import KEY_CLASH, close_clash_tasks, key_holders
 from mdm.model.golden import Cause, GoldenState, NewVersion
-from mdm.propagate.outbox import enqueue_deliveries, enqueue_push
+from mdm.model.tasks import KEY_CLASH
 from mdm.propagate.redeliver import RetryRefused, retry_delivery
+from mdm.store.repositories import golden, outbox, tasks
+from mdm.store.repositories.key_clashes import close_clash_tasks, key_holders
 
 logger = logging.getLogger(__name__)
 ACTIONS = {
@@ -60,8 +58,7 @@ def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, actio
     if not actor.strip():
         raise DecisionError(400, "an actor is required: who decides")
     with conn.transaction():
-        with conn.cursor(row_factory=dict_row) as cur:
-            task = cur.execute("SELECT * FROM task WHERE id = %s FOR UPDATE", (task_id,)).fetchone()
+        task = tasks.lock_task(conn, task_id)
         if task is None:
             raise DecisionError(404, f"no task {task_id}")
         allowed = ACTIONS.get(task["type"], ("waive",))
@@ -74,15 +71,8 @@ def resolve_task(conn: psycopg.Connection, project: Project, task_id: int, actio
         handler = {"approve": _approve, "approve_edited": _approve_edited, "push": _push,
                    "change_request": _change_request, "retry": _retry, "waive": _waive}[action]
         decision, before, after = handler(conn, project, task, actor, reason, values or {})
-        conn.execute(
-            "INSERT INTO decision (task_id, actor, action, reason, before, after, golden_id, "
-            "version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (task_id, actor, action, reason, Jsonb(before), Jsonb(after), task["golden_id"],
-             decision.version))
-        conn.execute(
-            "UPDATE task SET status = %s, resolution = %s, resolved_by = %s, "
-            "resolved_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s",
-            (decision.status, action, actor, task_id))
+        tasks.record_decision(conn, task, actor, action, reason, before, after, decision.version,
+                              decision.status)
     logger.info("decision task=%d action=%s actor=%s version=%s", task_id, action, actor,
                 decision.version)
     return decision
@@ -92,12 +82,7 @@ Result = tuple[Decision, Any, Any]
 
 
 def _current(conn: psycopg.Connection, task: dict[str, Any]) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT g.id, g.source_key, g.business_key, g.version, g.status, g.attributes, "
-            "v.quality, v.valid_from FROM golden_record g JOIN golden_version v "
-            "ON v.golden_id = g.id AND v.version = g.version WHERE g.id = %s FOR UPDATE OF g",
-            (task["golden_id"],)).fetchone()
+    row = golden.lock_current(conn, task["golden_id"])
     if row is None:
         raise DecisionError(409, f"the task's record (golden id {task['golden_id']}) is gone")
     return row
@@ -120,13 +105,12 @@ def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], a
              reason: str | None, values: dict[str, Any]) -> Result:
     current = _current_version(conn, task)
     _refuse_held_key(conn, task["entity"], current["business_key"], current)
-    conn.execute("UPDATE golden_version SET quality = 'approved' WHERE golden_id = %s "
-                 "AND version = %s", (current["id"], current["version"]))
+    golden.approve_version(conn, current["id"], current["version"])
     if current["quality"] != "quarantined":
         # a warning's version was propagated when it was made: approving only accepts it
         return (Decision(task["id"], "approve", actor, "resolved", current["version"]),
                 {"quality": current["quality"]}, {"quality": "approved"})
-    enqueue_deliveries(conn, project, [NewVersion(
+    outbox.enqueue_deliveries(conn, project, [NewVersion(
         current["id"], current["version"], task["entity"], current["business_key"],
         current["attributes"], current["status"], current["valid_from"], _decided(task, actor),
         quality="approved")])
@@ -161,11 +145,11 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
     version = NewVersion(state.golden_id, state.version, state.entity, state.business_key,
                          attributes, state.status, state.valid_from, _decided(task, actor),
                          quality="approved")
-    repo.save_golden(conn, [state], [version], spec.source)
+    golden.write_versions(conn, [state], [version], spec.source)
     if task["type"] != KEY_CLASH:  # (a key_clash task is closed by this decision itself)
         close_clash_tasks(conn, [state.golden_id], "superseded", f"a steward's version "
                           f"{state.version} gives it the key {state.business_key}")
-    enqueue_deliveries(conn, project, [version])
+    outbox.enqueue_deliveries(conn, project, [version])
     before = {k: current["attributes"].get(k) for k in edited}
     return Decision(task["id"], "approve_edited", actor, "resolved", state.version), before, edited
 
@@ -185,16 +169,14 @@ def _refuse_held_key(conn: psycopg.Connection, entity: str, key: str,
 
 def _push(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,
           reason: str | None, values: dict[str, Any]) -> Result:
-    row = conn.execute(
-        "SELECT version FROM golden_version WHERE golden_id = %s AND quality <> 'quarantined' "
-        "ORDER BY version DESC LIMIT 1", (task["golden_id"],)).fetchone()
-    if row is None:
+    version = golden.releasable_version(conn, task["golden_id"])
+    if version is None:
         raise DecisionError(409, "the record has no version that may be propagated")
-    delivery_id = enqueue_push(conn, project, task["golden_id"], row[0], task["system"],
-                               f"task{task['id']}")
+    delivery_id = outbox.enqueue_push(conn, project, task["golden_id"], version, task["system"],
+                                      f"task{task['id']}")
     detail = task["detail"]
-    return (Decision(task["id"], "push", actor, "resolved", row[0], (delivery_id,)),
-            {"target": detail.get("fields")}, {"pushed_version": row[0]})
+    return (Decision(task["id"], "push", actor, "resolved", version, (delivery_id,)),
+            {"target": detail.get("fields")}, {"pushed_version": version})
 
 
 def _retry(conn: psycopg.Connection, project: Project, task: dict[str, Any], actor: str,

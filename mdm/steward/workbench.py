@@ -12,7 +12,7 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.errors import Conflict, InvalidRequest, NotFound, RequestError
-from mdm.steward import tasks
+from mdm.store.repositories import tasks
 from mdm.steward.decisions import DecisionError, resolve_task
 from mdm.steward.erp_write import apply_requests
 from mdm.store.repositories import workbench as repo

@@ -1,4 +1,5 @@
-"""Read queries over golden records: current state, xrefs, history."""
+"""Read queries over golden records for the surfaces (API, CLI, workbench): one record with its
+xrefs, a page of an entity's records. SQLAlchemy connections; nothing is written."""
 from __future__ import annotations
 
 from typing import Any
@@ -34,25 +35,3 @@ def list_records(conn: Connection, entity: str, limit: int = 100, offset: int = 
         "ORDER BY business_key LIMIT :l OFFSET :o"),
         {"e": entity, "s": status, "l": limit, "o": offset})
     return [_record(r, {}) for r in rows]
-
-
-def history(conn: Connection, golden_id: int, as_of: Any = None) -> list[dict[str, Any]]:
-    """Versions newest first; with `as_of`, only the version valid at that instant
-    (valid_from <= as_of < valid_to)."""
-    rows = conn.execute(text(
-        "SELECT version, status, attributes, valid_from, valid_to, recorded_at, cause_kind, "
-        "cause_source, cause_table, cause_row_key, cause_op, cause_lsn, cause_tx_id, "
-        "cause_commit_ts, cause_task_id, cause_actor, quality, checks "
-        "FROM golden_version WHERE golden_id = :g "
-        "AND (CAST(:t AS timestamptz) IS NULL OR (valid_from <= :t "
-        "AND (valid_to IS NULL OR valid_to > :t))) ORDER BY version DESC"),
-        {"g": golden_id, "t": as_of})
-    return [dict(r._mapping) for r in rows]
-
-
-def deliveries_of(conn: Connection, golden_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(text(
-        "SELECT id, version, target, operation, status, attempts, response_status, target_id, "
-        "last_error, created_at, acked_at FROM delivery WHERE golden_id = :g "
-        "ORDER BY version DESC, target"), {"g": golden_id})
-    return [dict(r._mapping) for r in rows]
