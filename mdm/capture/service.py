@@ -24,7 +24,7 @@ def primary_keys(project: Project, source: str) -> dict[str, str]:
     for entity in project.entities.values():
         if entity.source == source:
             keys[entity.table] = entity.primary_key
-            keys.update({c.table: c.primary_key for c in entity.children.values()})
+            keys.update({c.spec.table: c.spec.primary_key for c in entity.child_tables})
     return keys
 
 

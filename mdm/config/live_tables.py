@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mdm.config.loader import Project
-from mdm.config.models import Attribute, ChildSpec, EntitySpec, ObservedTable, SourceSpec
+from mdm.config.models import Attribute, ChildTable, EntitySpec, ObservedTable, SourceSpec
 from mdm.config.row_filter import RowFilter
 from mdm.config.targets import SqlTarget, TargetMapping
 
@@ -97,15 +97,15 @@ def _entity(spec: EntitySpec) -> list[WantedTable]:
     if spec.retired_when:
         columns.append(Wanted("retired_when.column", spec.retired_when.column))
     main = WantedTable(database, file, "table", spec.table, tuple(columns), ignored=ignored,
-                       ignore_in=tuple(c.table for c in spec.children.values()),
+                       ignore_in=tuple(c.spec.table for c in spec.child_tables),
                        check_ignored=True, where=spec.row_filter, note_unmapped=True)
-    return [main, *(_child(spec, name, child, ignored) for name, child in spec.children.items())]
+    return [main, *(_child(spec, table, ignored) for table in spec.child_tables)]
 
 
-def _child(spec: EntitySpec, name: str, child: ChildSpec,
-           ignored: tuple[Wanted, ...]) -> WantedTable:
-    prefix = f"children.{name}."
-    parent = Wanted(f"{prefix}parent_column", child.parent_column, what=f"{spec.table}'s key")
+def _child(spec: EntitySpec, table: ChildTable, ignored: tuple[Wanted, ...]) -> WantedTable:
+    prefix, child = f"{table.key}.", table.spec
+    parent = Wanted(f"{prefix}parent_column", child.parent_column,
+                    what=f"{table.parent_table}'s key")
     columns = [Wanted(f"{prefix}primary_key", child.primary_key), parent,
                *_attributes(child.attributes, prefix, child.order_by)]
     if child.retired_when:
@@ -113,7 +113,7 @@ def _child(spec: EntitySpec, name: str, child: ChildSpec,
     return WantedTable(f"source {spec.source}", f"golden_records/{spec.entity}.yaml",
                        f"{prefix}table", child.table, tuple(columns), ignored=ignored,
                        where=child.row_filter, where_key=f"{prefix}where",
-                       same_type_as=((parent, spec.table, spec.primary_key),),
+                       same_type_as=((parent, table.parent_table, table.parent_primary_key),),
                        note_unmapped=True)
 
 

@@ -62,7 +62,7 @@ class Project:
             return sorted(spec_of_source.tables)
         for spec in self.entities.values():
             if spec.source == source:
-                children += [c.table for c in spec.children.values()]
+                children += [c.spec.table for c in spec.child_tables]
         mains = [self.entities[e].table for e in self.entity_order()
                  if self.entities[e].source == source]
         return sorted(children) + mains

@@ -5,7 +5,9 @@ Every model forbids unknown keys, so a typo in a project file is an error naming
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -116,7 +118,11 @@ class SourceSpec(Spec):
 class Attribute(Spec):
     type: AttributeType = "string"
     column: str | None = Field(None, description="Source column; defaults to the attribute name.")
-    required: bool = False
+    required: bool = Field(False, description="The attribute must have a value: a row where "
+                           "it is empty (NULL or '') is kept failed with its reason. "
+                           "On the business key: false (the default) allows drafts, records "
+                           "without a key yet (a document before it is numbered), keyed by "
+                           "their source row until the key arrives; true refuses such rows.")
     description: str | None = None
     owner: Identifier | None = Field(
         None, description="A target that owns this attribute (survivorship): its value comes "
@@ -131,24 +137,53 @@ class RetiredWhen(Spec):
 
 
 class ChildSpec(Spec):
-    """A child table whose rows are part of the parent's golden record (a list attribute)."""
+    """A child table whose rows are part of the parent's golden record (a list attribute).
+
+    Child lists nest to any depth: a template's variants, each with its cost prices
+    (`children:` inside a child). Each row of a nested list lists its own children."""
 
     table: str = Field(description="schema.table of the child rows.")
     primary_key: str = "id"
-    parent_column: str = Field(description="Column holding the parent's primary key.")
+    parent_column: str = Field(description="Column holding the parent's primary key: the main "
+                               "row's, or for a nested child list the parent child row's.")
     attributes: dict[Identifier, Attribute]
     retired_when: RetiredWhen | None = None
     where: Where = Field(None, description=WHERE_DESCRIPTION)
     order_by: str | None = Field(None, description="Attribute to sort the list by.")
+    children: dict[Identifier, ChildSpec] = Field(
+        default_factory=dict, description="Child lists of each row of this list (a variant's "
+        "cost prices), keyed by list name; their `parent_column` holds this table's key.")
 
     @field_validator("table")
     @classmethod
     def _qualified(cls, value: str) -> str:
         return value if "." in value else f"public.{value}"
 
+    @model_validator(mode="after")
+    def _lists_are_not_attributes(self) -> ChildSpec:
+        clash = set(self.children) & set(self.attributes)
+        if clash:
+            raise ValueError(f"children and attributes share names: {sorted(clash)}")
+        return self
+
     @property
     def row_filter(self) -> RowFilter | None:
         return None if self.where is None else parse_where(self.where)
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """One child list of an entity at any depth, with where its rows hang."""
+
+    path: tuple[str, ...]  # list names from the record down: ("variants", "prices")
+    spec: ChildSpec
+    parent_table: str  # the table whose key `parent_column` holds
+    parent_primary_key: str
+
+    @property
+    def key(self) -> str:
+        """Its key in the entity's file: children.variants.children.prices"""
+        return ".".join(f"children.{name}" for name in self.path)
 
 
 class HistoryPolicy(Spec):
@@ -193,6 +228,12 @@ class EntitySpec(Spec):
         clash = set(self.children) & set(self.attributes)
         if clash:
             raise ValueError(f"children and attributes share names: {sorted(clash)}")
+        seen = {self.table: "table"}
+        for child in self.child_tables:
+            if child.spec.table in seen:
+                raise ValueError(f"{child.key}.table: {child.spec.table} is already the table "
+                                 f"of {seen[child.spec.table]}; a table holds one list")
+            seen[child.spec.table] = child.key
         for target, mapping in self.targets.items():
             problem = self.mapping_problem(mapping)
             if problem:
@@ -215,9 +256,34 @@ class EntitySpec(Spec):
         """Attributes owned by a target (attribute → target), not read from the source."""
         return {name: a.owner for name, a in self.attributes.items() if a.owner}
 
+    def business_key_of(self, attributes: Mapping[str, Any]) -> str | None:
+        """The business key the attributes carry; None for a draft (the key attribute is empty:
+        NULL or ''), which is a record by its identity until it gets a key."""
+        value = attributes.get(self.business_key)
+        return None if value is None or value == "" else str(value)
+
+    @property
+    def allows_drafts(self) -> bool:
+        """Records without a business key yet: unless the key attribute is `required: true`."""
+        return not self.attributes[self.business_key].required
+
+    @property
+    def child_tables(self) -> list[ChildTable]:
+        """Every child list at every depth, each before the lists nested in it."""
+        found: list[ChildTable] = []
+
+        def walk(children: Mapping[str, ChildSpec], path: tuple[str, ...], table: str,
+                 key: str) -> None:
+            for name, child in children.items():
+                found.append(ChildTable((*path, name), child, table, key))
+                walk(child.children, (*path, name), child.table, child.primary_key)
+
+        walk(self.children, (), self.table, self.primary_key)
+        return found
+
     @property
     def tables(self) -> list[str]:
-        return [self.table, *(c.table for c in self.children.values())]
+        return [self.table, *(c.spec.table for c in self.child_tables)]
 
     @property
     def row_filter(self) -> RowFilter | None:
@@ -228,7 +294,7 @@ class EntitySpec(Spec):
         """schema.table → its `where:` filter, for the main table and child tables that have one
         (for the snapshot's SELECT and `mdm check --live`)."""
         filters = {self.table: self.row_filter} if self.row_filter else {}
-        for child in self.children.values():
-            if child.row_filter is not None:
-                filters[child.table] = child.row_filter
+        for child in self.child_tables:
+            if child.spec.row_filter is not None:
+                filters[child.spec.table] = child.spec.row_filter
         return filters

@@ -60,9 +60,10 @@ def check_entity_references(entity: EntitySpec, sources: Mapping[str, SourceSpec
     for attr, owner in entity.owned.items():
         if not found.declared("targets", owner, targets):
             found.add(where, [f"attributes.{attr}.owner: '{owner}' is not a target in targets/"])
-    for name, child in entity.children.items():
+    for table in entity.child_tables:
+        child, name = table.spec, table.path[-1]
         if child.order_by is not None and child.order_by not in child.attributes:
-            found.add(where, [f"children.{name}.order_by: '{child.order_by}' is not an attribute "
+            found.add(where, [f"{table.key}.order_by: '{child.order_by}' is not an attribute "
                               f"of {name} (known: {_known(child.attributes)})"])
 
 

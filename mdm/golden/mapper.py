@@ -3,6 +3,7 @@ row passes the table's `where:` filter, and the decoded attribute values the hub
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,21 +33,22 @@ class RowImage:
 
 @dataclass(frozen=True)
 class TableMapping:
-    """One captured table's place in an entity: the main table or one of its child tables."""
+    """One captured table's place in an entity: the main table or one of its child tables (at
+    any depth: a variant's prices hang under the variants, which hang under the template)."""
 
     entity: EntitySpec
-    child: str | None  # child name (e.g. bank_accounts), None for the main table
+    child: str | None  # child list name (e.g. bank_accounts, prices), None for the main table
     primary_key: str
     attributes: dict[str, Attribute]
     retired_when: RetiredWhen | None
     parent_column: str | None
     row_filter: RowFilter | None = None
+    parent_table: str | None = None  # the table whose row parent_column names (None: main)
 
-    def object_key(self, row_key: str, image: RowImage | None) -> str | None:
-        """The source key of the golden record this row belongs to."""
-        if self.child is None:
-            return row_key
-        return image.parent_key if image else None
+    @property
+    def is_nested(self) -> bool:
+        """A child of a child: its parent row is itself a child row."""
+        return self.parent_table is not None and self.parent_table != self.entity.table
 
 
 def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
@@ -57,11 +59,32 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
         sourced = {n: a for n, a in spec.attributes.items() if a.owner is None}
         mappings[spec.table] = TableMapping(
             spec, None, spec.primary_key, sourced, spec.retired_when, None, spec.row_filter)
-        for name, child in spec.children.items():
-            mappings[child.table] = TableMapping(
-                spec, name, child.primary_key, dict(child.attributes), child.retired_when,
-                child.parent_column, child.row_filter)
+        for child in spec.child_tables:
+            c = child.spec
+            mappings[c.table] = TableMapping(
+                spec, child.path[-1], c.primary_key, dict(c.attributes), c.retired_when,
+                c.parent_column, c.row_filter, child.parent_table)
     return mappings
+
+
+def object_of(mappings: Mapping[str, TableMapping], table: str, row_key: str,
+              parent_key: str | None, rows: Mapping[tuple[str, str], RowImage]) -> str | None:
+    """The source key of the golden record a row of `table` belongs to: a main row's own key,
+    a child row's parent key, and for a nested child row the key found hop by hop through the
+    mirrored parent rows (`rows`: a price names its variant, the variant its template). None
+    while a parent row on the way is unknown (the record is assembled once it arrives)."""
+    mapping = mappings[table]
+    while mapping.parent_table is not None:
+        if parent_key is None:
+            return None
+        parent = mappings[mapping.parent_table]
+        if parent.parent_table is None:
+            return parent_key
+        image = rows.get((mapping.parent_table, parent_key))
+        if image is None:
+            return None
+        mapping, parent_key = parent, image.parent_key
+    return row_key
 
 
 def _is_retired(rule: RetiredWhen | None, row: dict[str, Any]) -> bool:
