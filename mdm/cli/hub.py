@@ -137,11 +137,11 @@ def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) ->
 
         run_role_forever(run_capture, project, url, settings.state_dir, on_exit=finish)
     elif role is Role.process:
-        from mdm.golden.service import run_processing
+        from mdm.pipeline.service import run_processing
 
         run_role_forever(run_processing, project, url, on_exit=finish)
     elif role is Role.propagate:
-        from mdm.propagate.worker import run_propagation
+        from mdm.pipeline.propagation import run_propagation
 
         run_role_forever(run_propagation, project, url, on_exit=finish)
     else:

@@ -7,7 +7,6 @@ the owner is not sent its own answer back and nothing loops.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,63 +17,44 @@ from mdm.config.loader import Project
 from mdm.golden.decode import DecodeError, decode
 from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
 from mdm.model.inbox import InboxRow
-from mdm.rules.engine import RuleEngine
-from mdm.rules.judging import judge_versions, store_results
-from mdm.store.repositories import golden, inbox
-
-logger = logging.getLogger(__name__)
+from mdm.store.repositories import golden
 
 
 @dataclass
 class WriteBacks:
-    versions: list[NewVersion] = field(default_factory=list)
+    """A target's answers as new versions of the records (`pending`: each with the record's
+    state, not yet judged or written), and what became of each inbox event."""
+
+    pending: list[tuple[GoldenState, NewVersion]] = field(default_factory=list)
     changed: dict[tuple[int, int], set[str]] = field(default_factory=dict)  # (id, version) → attrs
-    failed: int = 0
-    skipped: int = 0
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)
 
 
-def apply_write_backs(conn: psycopg.Connection, project: Project, rules: RuleEngine,
-                      target: str, events: list[InboxRow]) -> WriteBacks:
+def answered_versions(conn: psycopg.Connection, project: Project, target: str,
+                      events: list[InboxRow]) -> WriteBacks:
+    """The versions `target`'s answers make: one per record whose owned values changed. Locks
+    the records (FOR UPDATE)."""
     result = WriteBacks()
     states = golden.load_golden_by_id(conn, {int(e.row_key) for e in events})
-    done: list[int] = []
-    failed: dict[int, str] = {}
-    skipped: dict[int, str] = {}
-    pending: list[tuple[GoldenState, NewVersion]] = []
     for event in events:
         state = states.get(int(event.row_key))
         if state is None:
-            skipped[event.id] = f"no golden record {event.row_key}"
+            result.skipped[event.id] = f"no golden record {event.row_key}"
             continue
         try:
             values = _owned_values(project, target, state.entity, event.after or {})
         except DecodeError as exc:
-            failed[event.id] = f"write-back from {target}: {exc}"
+            result.failed[event.id] = f"write-back from {target}: {exc}"
             continue
-        done.append(event.id)
+        result.done.append(event.id)
         changed = {a for a, v in values.items() if state.attributes.get(a) != v}
         if not changed:
             continue
         version = _new_version(state, {**state.attributes, **values}, target, event)
-        pending.append((state, version))
+        result.pending.append((state, version))
         result.changed[(version.golden_id, version.version)] = changed
-    versions = [v for _, v in pending]
-    if versions:
-        source_keys = {s.golden_id or 0: s.source_key for s in states.values()}
-        versions, verdicts = judge_versions(conn, rules, versions, source_keys)
-        touched = {s.golden_id: s for s, _ in pending}
-        for source in {project.entities[v.entity].source for v in versions}:
-            # a rule task belongs to the record's system of record, not to the answering target
-            index = [i for i, v in enumerate(versions) if project.entities[v.entity].source == source]
-            mine = [versions[i] for i in index]
-            golden.write_versions(conn, [touched[v.golden_id] for v in mine
-                                    if touched[v.golden_id].version == v.version], mine, source)
-            store_results(conn, mine, {n: verdicts[i] for n, i in enumerate(index) if i in verdicts},
-                          source)
-    inbox.finish_inbox(conn, done, failed, skipped)
-    result.versions, result.failed, result.skipped = versions, len(failed), len(skipped)
-    if versions:
-        logger.info("write-back target=%s versions=%d", target, len(versions))
     return result
 
 

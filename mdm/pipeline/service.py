@@ -1,4 +1,5 @@
-"""The processing process: drain the inbox batch by batch, woken by NOTIFY from capture."""
+"""The processing role: drain the inbox batch by batch (one transaction each, see
+processing.py), woken by NOTIFY from capture; history retention when idle."""
 from __future__ import annotations
 
 import gc
@@ -11,9 +12,10 @@ import psycopg
 from psycopg.types.json import set_json_loads
 
 from mdm.config.loader import Project
-from mdm.golden.processor import Processor
 from mdm.lineage.retention import prune
 from mdm.model.inbox import INBOX_CHANNEL
+from mdm.pipeline.processing import Processor
+from mdm.rules.engine import validate_expectations
 
 logger = logging.getLogger(__name__)
 PROCESSOR_LOCK = 727275  # one processor at a time keeps per-record ordering simple
@@ -23,8 +25,6 @@ def run_processing(project: Project, hub_url: str, stop: threading.Event,
                    batch_size: int = 5000) -> None:
     processor = Processor(project)
     if any(r.expectations for r in project.rules.values()):
-        from mdm.rules.engine import validate_expectations
-
         validate_expectations(project)  # a bad rule file stops here, naming file and key
         started = time.perf_counter()
         _ = processor.rules.runner  # import Great Expectations now, not in the first batch
@@ -50,7 +50,7 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
     with psycopg.connect(hub_url) as conn, psycopg.connect(hub_url, autocommit=True) as listener:
         # Off by default: a batch that only moves mirrors and inbox status is redone
         # identically if the server loses it. A batch that writes golden records, versions,
-        # deliveries or tasks turns it back on for its own commit (processor's
+        # deliveries or tasks turns it back on for its own commit (processing's
         # _commit_synchronously): a redo would allocate other golden ids and idempotency keys
         # after the lost ones were pushed, so those must be durable before anyone sees them.
         set_json_loads(orjson.loads, conn)  # inbox rows and mirrors are JSON-heavy

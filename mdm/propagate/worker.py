@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Awaitable
 
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.targets import AnyTarget, RestTarget
+from mdm.config.targets import AnyTarget
 from mdm.propagate.base import Propagator, RateLimiter, open_propagator
 from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome
 from mdm.propagate.outbox import record_outcomes
 from mdm.propagate.storable import clean_text, storable, unrecordable
 from mdm.store.repositories import inbox
 from mdm.store.repositories.outbox import claim_due
-from mdm.rules.reconcile import reconcile_forever
 
 logger = logging.getLogger(__name__)
 CLAIM_LIMIT = 500
@@ -170,7 +170,10 @@ async def _listen(hub_url: str, loops: list[TargetLoop], stop: asyncio.Event) ->
             await asyncio.sleep(1.0)
 
 
-async def propagate_forever(project: Project, hub_url: str, stop_flag: threading.Event) -> None:
+async def propagate_forever(project: Project, hub_url: str, stop_flag: threading.Event,
+                            *alongside: Awaitable[None]) -> None:
+    """Run one loop per target until `stop_flag` is set (and `alongside` with them: the
+    targets' read-back, see mdm/pipeline/propagation.py)."""
     targets = list(project.targets.values())
     stop = asyncio.Event()
     loops = [TargetLoop(t, project, hub_url) for t in targets]
@@ -183,26 +186,5 @@ async def propagate_forever(project: Project, hub_url: str, stop_flag: threading
         for loop in loops:
             loop.wake.set()
 
-    readers = [_reconciling(project, t, hub_url, stop_flag)
-               for t in targets if isinstance(t, RestTarget) and t.reconcile is not None]
     await asyncio.gather(watch_stop(), _listen(hub_url, loops, stop), *(l.run(stop) for l in loops),
-                         *readers)
-
-
-async def _reconciling(project: Project, target: RestTarget, hub_url: str,
-                       stop_flag: threading.Event) -> None:
-    """A target's read-back, restarted after an error it did not expect (a value the hub
-    cannot store, a bug): like a target loop, it never ends the propagation process."""
-    pause = FAULT_PAUSE_S[0]
-    while not stop_flag.is_set():
-        try:
-            await asyncio.to_thread(reconcile_forever, project, target, hub_url, stop_flag)
-        except Exception as exc:  # noqa: BLE001 — the target loops must go on
-            logger.exception("reconcile error target=%s: %s; restarting in %.0fs", target.name,
-                             clean_text(str(exc), 300), pause)
-            await asyncio.to_thread(stop_flag.wait, pause)
-            pause = min(pause * 2, FAULT_PAUSE_S[1])
-
-
-def run_propagation(project: Project, hub_url: str, stop: threading.Event) -> None:
-    asyncio.run(propagate_forever(project, hub_url, stop))
+                         *alongside)

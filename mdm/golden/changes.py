@@ -1,0 +1,226 @@
+"""Deciding versions: apply one source's change events to the mirror and the golden records'
+states, and make at most one new version per record and source transaction — none when nothing
+the record carries changed (an edit of an ignored audit column).
+
+Ordering: events are applied in inbox order (capture appends in commit order); a row's mirror
+keeps the position of the event that last wrote it, and an older event is skipped. Runs inside
+the processing transaction (mdm/pipeline/processing.py), which judges and writes the versions.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.errors import MappingError
+from mdm.golden import mirror
+from mdm.golden.assemble import assemble
+from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
+from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
+from mdm.model.inbox import CONTENT_POSITION_PREFIX, InboxRow
+from mdm.store.repositories import golden
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceBatch:
+    """In-memory working set of one source's events in a batch: mirrors, golden states, new
+    versions (`pending` until their records have golden ids), and what became of each event."""
+
+    source: str
+    rows: dict[tuple[str, str], RowImage]
+    golden: dict[tuple[str, str], GoldenState]
+    children: dict[tuple[str, str], dict[str, RowImage]] = field(default_factory=dict)
+    pending: list[tuple[GoldenState, NewVersion]] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)
+    dirty: dict[tuple[str, str], InboxRow] = field(default_factory=dict)
+    touched_states: dict[tuple[str, str], GoldenState] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for (table, row_key), image in self.rows.items():
+            self.index_child(table, row_key, image)
+
+    def index_child(self, table: str, row_key: str, image: RowImage) -> None:
+        if image.parent_key is not None:
+            self.children.setdefault((table, image.parent_key), {})[row_key] = image
+
+    def put(self, table: str, row_key: str, image: RowImage) -> None:
+        old = self.rows.get((table, row_key))
+        if old is not None and old.parent_key is not None and old.parent_key != image.parent_key:
+            self.children.get((table, old.parent_key), {}).pop(row_key, None)
+        self.rows[(table, row_key)] = image
+        self.index_child(table, row_key, image)
+
+
+class ChangeApplier:
+    """Turns a system of record's change events into golden versions. One instance per
+    process; not thread-safe."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.mappings = {name: table_mappings(project, name) for name, spec in project.sources.items()
+                         if spec.authority == "system_of_record"}
+
+    def apply(self, conn: psycopg.Connection, source: str, events: list[InboxRow]) -> SourceBatch:
+        """Load what the events touch and apply them: the batch's new versions are pending."""
+        batch = self._load(conn, source, events)
+        self._apply_events(batch, events)
+        return batch
+
+    # -- loading ------------------------------------------------------------------------------
+    def _load(self, conn: psycopg.Connection, source: str,
+              events: list[InboxRow]) -> SourceBatch:
+        mappings = self.mappings.get(source, {})
+        keys = {(e.table, e.row_key) for e in events if e.table in mappings}
+        rows = mirror.load_rows(conn, source, keys)
+        objects: set[tuple[str, str]] = set()
+        for e in events:
+            mapping = mappings.get(e.table)
+            if mapping is None:
+                continue
+            obj = _object_of(mapping, e, rows.get((e.table, e.row_key)))
+            if obj is not None:
+                objects.add((mapping.entity.entity, obj))
+        main_keys = set()
+        for entity, obj in objects:
+            spec = self.project.entities[entity]
+            main_keys.add((spec.table, obj))
+        rows.update(mirror.load_rows(conn, source, main_keys - rows.keys()))
+        for entity in {e for e, _ in objects}:
+            spec = self.project.entities[entity]
+            parents = [o for e, o in objects if e == entity]
+            for child in spec.children.values():
+                for key, image in mirror.load_children(conn, source, child.table, parents).items():
+                    rows.setdefault(key, image)
+        states = golden.load_golden(conn, objects)
+        return SourceBatch(source=source, rows=rows, golden=states)
+
+    # -- applying -----------------------------------------------------------------------------
+    def _apply_events(self, batch: SourceBatch, events: list[InboxRow]) -> None:
+        mappings = self.mappings.get(batch.source, {})
+        current_tx: object = object()
+        for event in events:
+            if event.tx_id != current_tx:
+                self._flush(batch)
+                current_tx = event.tx_id
+            mapping = mappings.get(event.table)
+            if mapping is None:
+                batch.skipped[event.id] = f"table {event.table} is not mapped by any entity"
+                continue
+            self._apply_event(batch, mapping, event)
+        self._flush(batch)
+
+    def _apply_event(self, batch: SourceBatch, mapping: TableMapping, event: InboxRow) -> None:
+        key = (event.table, event.row_key)
+        previous = batch.rows.get(key)
+        # A snapshot read is never stale: it comes before the stream it starts, and a later
+        # re-snapshot (slot lost, snapshot.mode=when_needed) is newer than all that came before.
+        if previous is not None and event.op != "r" and _is_older(event.position, previous.position):
+            batch.skipped[event.id] = (f"stale: position {event.position} is older than the "
+                                       f"mirrored {previous.position}")
+            return
+        try:
+            image = self._image_after(mapping, event, previous)
+        except MappingError as exc:
+            batch.failed[event.id] = str(exc)
+            logger.warning("unmappable row kept as failed inbox_id=%d: %s", event.id, exc)
+            return
+        image.dirty = True
+        batch.put(event.table, event.row_key, image)
+        obj = mapping.object_key(event.row_key, image)
+        if obj is None:
+            batch.done.append(event.id)
+            return
+        batch.dirty[(mapping.entity.entity, obj)] = event
+        batch.done.append(event.id)
+
+    def _image_after(self, mapping: TableMapping, event: InboxRow,
+                     previous: RowImage | None) -> RowImage:
+        if event.op == "d":
+            if previous is None:  # a row the hub never saw alive: nothing to retire
+                return RowImage(attrs={}, retired=True, position=event.position, deleted=True)
+            return RowImage(attrs=previous.attrs, retired=previous.retired, position=event.position,
+                            parent_key=previous.parent_key, deleted=True)
+        if event.after is None:
+            raise MappingError(event.table, event.row_key, f"op {event.op} carries no row image")
+        return map_row(mapping, event.table, event.row_key, event.after, previous, event.position)
+
+    def _flush(self, batch: SourceBatch) -> None:
+        """Make one version per golden record touched by the transaction just applied."""
+        for (entity, obj), event in batch.dirty.items():
+            spec = self.project.entities[entity]
+            main = batch.rows.get((spec.table, obj))
+            if main is None or (main.deleted and not main.attrs):
+                continue  # children without their main row yet, or a row never seen alive
+            children = {name: batch.children.get((child.table, obj), {})
+                        for name, child in spec.children.items()}
+            attributes, status = assemble(spec, main, children)
+            state = batch.golden.get((entity, obj)) or GoldenState(entity=entity, source_key=obj)
+            for name in spec.owned:  # a target's values survive the source's changes
+                attributes[name] = state.attributes.get(name)
+            if not state.is_new and state.attributes == attributes and state.status == status:
+                continue
+            if state.is_new and status == "retired" and main.deleted:
+                continue
+            self._new_version(batch, spec.business_key, state, attributes, status, event)
+        batch.dirty.clear()
+
+    def _new_version(self, batch: SourceBatch, business_key: str, state: GoldenState,
+                     attributes: dict[str, object], status: str, event: InboxRow) -> None:
+        valid_from = event.commit_ts or datetime.now(UTC)
+        if state.valid_from is not None and valid_from < state.valid_from:
+            valid_from = state.valid_from  # validity intervals never overlap
+        previous = None if state.is_new or state.status != "active" else Previous(
+            state.attributes, None if state.checks is None else frozenset(state.checks))
+        state.checks = None  # the next version's predecessor is judged in this batch
+        state.version += 1
+        state.attributes, state.status = attributes, status
+        state.business_key = str(attributes.get(business_key, state.business_key))
+        state.valid_from = valid_from
+        batch.golden[(state.entity, state.source_key)] = state
+        batch.touched_states[(state.entity, state.source_key)] = state
+        cause = Cause("change_event", event.source, event.table, event.row_key, event.op,
+                      event.lsn, event.tx_id, event.commit_ts, event.id)
+        batch.pending.append((state, NewVersion(0, state.version, state.entity,
+                                                state.business_key, attributes, status,
+                                                valid_from, cause, previous=previous)))
+
+    # -- saving -------------------------------------------------------------------------------
+    def keep(self, conn: psycopg.Connection, batch: SourceBatch) -> list[NewVersion]:
+        """Write the batch's mirror rows, give new records their golden ids, and return the
+        pending versions with those ids (not yet judged or written)."""
+        mirror.save_rows(conn, batch.source, batch.rows)
+        new_states = [s for s in batch.touched_states.values() if s.golden_id is None]
+        for state, golden_id in zip(new_states, golden.allocate_ids(conn, len(new_states))):
+            state.golden_id = golden_id
+        return [
+            NewVersion(s.golden_id or 0, v.version, v.entity, v.business_key, v.attributes,
+                       v.status, v.valid_from, v.cause, previous=v.previous)
+            for s, v in batch.pending
+        ]
+
+
+def _is_older(position: str, mirrored: str) -> bool:
+    """Whether an event at `position` is older than the one the mirror holds. Only stream
+    positions (commit LSN / LSN) are ordered; an event without an LSN is keyed by a hash of its
+    content (`h/…`), which says nothing about order: such events apply in inbox order."""
+    if position.startswith(CONTENT_POSITION_PREFIX) or mirrored.startswith(CONTENT_POSITION_PREFIX):
+        return False
+    return mirrored > position
+
+
+def _object_of(mapping: TableMapping, event: InboxRow, image: RowImage | None) -> str | None:
+    if mapping.child is None:
+        return event.row_key
+    if event.op == "d" or event.after is None:
+        # With the default REPLICA IDENTITY a delete's `before` holds only the key; Debezium
+        # fills the other NOT NULL columns with type defaults (0, ''), so trust the mirror.
+        return image.parent_key if image else None
+    parent = event.after.get(mapping.parent_column or "")
+    return str(parent) if parent is not None else (image.parent_key if image else None)
