@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.config.models import EntitySpec
 from mdm.errors import MappingError
 from mdm.golden import mirror
-from mdm.golden.assemble import assemble
-from mdm.golden.mapper import RowImage, TableMapping, map_row, table_mappings
+from mdm.golden.assemble import assemble_record
+from mdm.golden.loading import load_touched
+from mdm.golden.mapper import RowImage, TableMapping, map_row, object_of, table_mappings
 from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
 from mdm.model.inbox import CONTENT_POSITION_PREFIX, InboxRow
 from mdm.store.repositories import golden
@@ -64,8 +66,8 @@ class ChangeApplier:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.mappings = {name: table_mappings(project, name) for name, spec in project.sources.items()
-                         if spec.authority == "system_of_record"}
+        # the tables of the entities each source is the system of record of (not its copies)
+        self.mappings = {name: table_mappings(project, name) for name in project.sources}
 
     def apply(self, conn: psycopg.Connection, source: str, events: list[InboxRow]) -> SourceBatch:
         """Load what the events touch and apply them: the batch's new versions are pending."""
@@ -76,30 +78,9 @@ class ChangeApplier:
     # -- loading ------------------------------------------------------------------------------
     def _load(self, conn: psycopg.Connection, source: str,
               events: list[InboxRow]) -> SourceBatch:
-        mappings = self.mappings.get(source, {})
-        keys = {(e.table, e.row_key) for e in events if e.table in mappings}
-        rows = mirror.load_rows(conn, source, keys)
-        objects: set[tuple[str, str]] = set()
-        for e in events:
-            mapping = mappings.get(e.table)
-            if mapping is None:
-                continue
-            obj = _object_of(mapping, e, rows.get((e.table, e.row_key)))
-            if obj is not None:
-                objects.add((mapping.entity.entity, obj))
-        main_keys = set()
-        for entity, obj in objects:
-            spec = self.project.entities[entity]
-            main_keys.add((spec.table, obj))
-        rows.update(mirror.load_rows(conn, source, main_keys - rows.keys()))
-        for entity in {e for e, _ in objects}:
-            spec = self.project.entities[entity]
-            parents = [o for e, o in objects if e == entity]
-            for child in spec.children.values():
-                for key, image in mirror.load_children(conn, source, child.table, parents).items():
-                    rows.setdefault(key, image)
-        states = golden.load_golden(conn, objects)
-        return SourceBatch(source=source, rows=rows, golden=states)
+        rows, records = load_touched(conn, self.project, self.mappings.get(source, {}), source,
+                                     events)
+        return SourceBatch(source=source, rows=rows, golden=golden.load_golden(conn, records))
 
     # -- applying -----------------------------------------------------------------------------
     def _apply_events(self, batch: SourceBatch, events: list[InboxRow]) -> None:
@@ -132,12 +113,14 @@ class ChangeApplier:
             logger.warning("unmappable row kept as failed inbox_id=%d: %s", event.id, exc)
             return
         image.dirty = True
+        mappings = self.mappings.get(batch.source, {})
+        # a child row that moves to another parent changes the record it leaves too
+        left = None if previous is None else object_of(
+            mappings, event.table, event.row_key, previous.parent_key, batch.rows)
         batch.put(event.table, event.row_key, image)
-        obj = mapping.object_key(event.row_key, image)
-        if obj is None:
-            batch.done.append(event.id)
-            return
-        batch.dirty[(mapping.entity.entity, obj)] = event
+        joined = object_of(mappings, event.table, event.row_key, image.parent_key, batch.rows)
+        for obj in {left, joined} - {None}:
+            batch.dirty[(mapping.entity.entity, str(obj))] = event
         batch.done.append(event.id)
 
     def _image_after(self, mapping: TableMapping, event: InboxRow,
@@ -158,9 +141,7 @@ class ChangeApplier:
             main = batch.rows.get((spec.table, obj))
             if main is None or (main.deleted and not main.attrs):
                 continue  # children without their main row yet, or a row never seen alive
-            children = {name: batch.children.get((child.table, obj), {})
-                        for name, child in spec.children.items()}
-            attributes, status = assemble(spec, main, children)
+            attributes, status = assemble_record(spec, main, obj, batch.children)
             state = batch.golden.get((entity, obj)) or GoldenState(entity=entity, source_key=obj)
             for name in spec.owned:  # a target's values survive the source's changes
                 attributes[name] = state.attributes.get(name)
@@ -168,10 +149,10 @@ class ChangeApplier:
                 continue
             if state.is_new and status == "retired" and main.deleted:
                 continue
-            self._new_version(batch, spec.business_key, state, attributes, status, event)
+            self._new_version(batch, spec, state, attributes, status, event)
         batch.dirty.clear()
 
-    def _new_version(self, batch: SourceBatch, business_key: str, state: GoldenState,
+    def _new_version(self, batch: SourceBatch, spec: EntitySpec, state: GoldenState,
                      attributes: dict[str, object], status: str, event: InboxRow) -> None:
         valid_from = event.commit_ts or datetime.now(UTC)
         if state.valid_from is not None and valid_from < state.valid_from:
@@ -181,7 +162,7 @@ class ChangeApplier:
         state.checks = None  # the next version's predecessor is judged in this batch
         state.version += 1
         state.attributes, state.status = attributes, status
-        state.business_key = str(attributes.get(business_key, state.business_key))
+        state.business_key = spec.business_key_of(attributes)  # None: a draft, no key yet
         state.valid_from = valid_from
         batch.golden[(state.entity, state.source_key)] = state
         batch.touched_states[(state.entity, state.source_key)] = state
@@ -213,14 +194,3 @@ def _is_older(position: str, mirrored: str) -> bool:
     if position.startswith(CONTENT_POSITION_PREFIX) or mirrored.startswith(CONTENT_POSITION_PREFIX):
         return False
     return mirrored > position
-
-
-def _object_of(mapping: TableMapping, event: InboxRow, image: RowImage | None) -> str | None:
-    if mapping.child is None:
-        return event.row_key
-    if event.op == "d" or event.after is None:
-        # With the default REPLICA IDENTITY a delete's `before` holds only the key; Debezium
-        # fills the other NOT NULL columns with type defaults (0, ''), so trust the mirror.
-        return image.parent_key if image else None
-    parent = event.after.get(mapping.parent_column or "")
-    return str(parent) if parent is not None else (image.parent_key if image else None)
