@@ -33,9 +33,13 @@ def _address(written: str, where: str) -> dict[str, str]:
 
 def _source(spec: SourceSpec, project: Project, state: dict[str, Any] | None) -> dict[str, Any]:
     where = f"cdc/{spec.name}.yaml"
-    return {"name": spec.name, "file": where, "authority": spec.authority, "connector": spec.connector,
+    return {"name": spec.name, "file": where, "connector": spec.connector,
             "url": _address(spec.url, where), "slot": spec.slot, "snapshot_mode": spec.snapshot_mode,
-            "tables": len(project.captured_tables(spec.name)), "observes": spec.observes,
+            "tables": len(project.captured_tables(spec.name)),
+            # the role is per table: entities of record here, and the target copies observed
+            "system_of_record_of": project.entities_of_record(spec.name),
+            "observes": spec.observes,
+            "observed_tables": {t: o.entity for t, o in sorted(spec.tables.items())},
             "write_method": spec.write_method, "capture": state}
 
 

@@ -248,17 +248,28 @@ def measure_single_edits(stack: DemoStack, targets_of: Callable[[str], list[str]
 
 
 def project_variant(project: Path, copy: Path, rules: bool) -> Path:
-    """A copy of the project without observed sources (the same ERP capture, mapping and
-    targets), with or without rules/: what the rules' cost is measured with."""
+    """A copy of the project without observed tables (the same capture of record, mapping and
+    targets), with or without rules/: what the rules' cost is measured with. A source that
+    only observes is left out; one that is also a system of record loses its `tables:`."""
     import yaml
 
     if copy.exists():
         shutil.rmtree(copy)
     for folder in ("cdc", "golden_records", "targets", *(("rules",) if rules else ())):
         shutil.copytree(project / folder, copy / folder)
+    of_record = {yaml.safe_load(p.read_text(encoding="utf-8")).get("source", "erp")
+                 for p in (copy / "golden_records").glob("*.y*ml")}
     for path in (copy / "cdc").glob("*.y*ml"):
-        if yaml.safe_load(path.read_text(encoding="utf-8")).get("authority") == "observed":
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not spec.get("tables"):
+            continue
+        if spec.get("name") not in of_record:
             path.unlink()
+            continue
+        for key in ("tables", "observes", "authority"):
+            spec.pop(key, None)
+        path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False),
+                        encoding="utf-8")
     return copy
 
 

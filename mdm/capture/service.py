@@ -1,5 +1,6 @@
-"""The capture process: one Debezium engine per source (the system of record, and the targets'
-own databases it observes), plus slot watchers."""
+"""The capture process: one Debezium engine per source database (one slot, one publication:
+the tables it is the system of record of and the targets' copies it observes), plus slot
+watchers."""
 from __future__ import annotations
 
 import logging
@@ -16,11 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 def primary_keys(project: Project, source: str) -> dict[str, str]:
-    """table → key column of every mapped table: capture reads row keys from the row image."""
-    spec = project.sources[source]
-    if spec.authority == "observed":
-        return {table: observed.primary_key for table, observed in spec.tables.items()}
-    keys: dict[str, str] = {}
+    """table → key column of every captured table (of record and observed): capture reads row
+    keys from the row image."""
+    keys = {table: observed.primary_key
+            for table, observed in project.observed_tables(source).items()}
     for entity in project.entities.values():
         if entity.source == source:
             keys[entity.table] = entity.primary_key
@@ -29,9 +29,9 @@ def primary_keys(project: Project, source: str) -> dict[str, str]:
 
 
 def capture_sources(project: Project) -> list[str]:
-    """Systems of record first, then the observed copies (targets' own databases)."""
+    """Systems of record first, then the databases that only hold observed copies."""
     names = [name for name in project.sources if project.captured_tables(name)]
-    return sorted(names, key=lambda n: project.sources[n].authority != "system_of_record")
+    return sorted(names, key=lambda n: not project.entities_of_record(n))
 
 
 def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading.Event) -> None:
@@ -67,8 +67,8 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
              **kind.engine_properties(spec, project.captured_tables(name), hub_url)}
     threading.Thread(target=kind.watch_position, name=f"slot-{name}", daemon=True,
                      args=(spec, source_url, hub_url, stop)).start()
-    logger.info("capture starting source=%s authority=%s tables=%d slot=%s", name, spec.authority,
-                len(project.captured_tables(name)), spec.slot)
+    logger.info("capture starting source=%s tables=%d observed=%d slot=%s", name,
+                len(project.captured_tables(name)), len(spec.tables), spec.slot)
     delay = 1.0
     while not stop.is_set():
         try:

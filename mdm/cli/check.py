@@ -36,10 +36,12 @@ def check(project: ProjectOpt = None, live: LiveOpt = False) -> None:
     _print_secrets_file_warning()
     if problems:
         _print_findings([Finding(f, "", p) for f, p in problems], err=True)
+        _print_notes(loaded.notes, err=True)
         if live:
             err_console.print("--live skipped: fix the files first", highlight=False)
         raise typer.Exit(1)
     _print_summary(settings.project_dir, loaded)
+    _print_notes(loaded.notes, err=False)
     if live and not _check_live(loaded):
         raise typer.Exit(1)
 
@@ -104,6 +106,13 @@ def _print_findings(findings: Sequence[Finding], err: bool) -> None:
     summary = f"{errors} problem(s)" if err else f"{errors} error(s), {notes} note(s)"
     out.print(f"{'[red]' if errors else ''}{summary} in {len(by_file)} file(s)"
               f"{'[/red]' if errors else ''}", highlight=False, soft_wrap=True)
+
+
+def _print_notes(notes: Sequence[tuple[str, str]], err: bool) -> None:
+    """What still works but should change (a deprecated key): `note  file: key: …`."""
+    out = err_console if err else console
+    for file, note in notes:
+        out.print(f"[yellow]note[/yellow]  {file}: {note}", highlight=False, soft_wrap=True)
 
 
 def _print_summary(root: Path, loaded: Project) -> None:

@@ -3,7 +3,7 @@
 with the key in the project file that names each one and the attribute type it should fit.
 
 Databases are named "source <name>" (cdc/<name>.yaml: the tables of the entities it is the
-system of record for, or the tables it observes) and "target <name>" (a `kind: sql` target's
+system of record for, and the tables it observes) and "target <name>" (a `kind: sql` target's
 tables). Every future key that names a column (a reference's foreign key …) adds its Wanted
 entries here and its comparison in live_check.py.
 """
@@ -64,7 +64,7 @@ def wanted_tables(project: Project) -> dict[str, list[WantedTable]]:
     """database → the tables the project maps there, in file order."""
     out: dict[str, list[WantedTable]] = {}
     for name, source in project.sources.items():
-        if source.authority == "observed":
+        if source.tables:  # the observed copies; the tables of record follow
             out[f"source {name}"] = _observed(source, project)
     for spec in project.entities.values():
         out.setdefault(f"source {spec.source}", []).extend(_entity(spec))

@@ -6,6 +6,7 @@ all of them at once: every file is read even after a bad one.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mdm.config.models import EntitySpec, SourceSpec
+from mdm.config.models import EntitySpec, ObservedTable, SourceSpec
 from mdm.config.project_checks import (
     Findings,
     attach_mappings,
@@ -24,10 +25,12 @@ from mdm.config.project_checks import (
     check_rules,
     check_tables_unique,
 )
+from mdm.config.role_checks import check_roles
 from mdm.config.rules import RuleFile
 from mdm.config.targets import AnyTarget, TargetSpec
 from mdm.errors import ConfigError
 
+logger = logging.getLogger(__name__)
 M = TypeVar("M")
 ENV_PATTERN = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -42,6 +45,7 @@ class Project:
     entities: dict[str, EntitySpec] = field(default_factory=dict)
     targets: dict[str, AnyTarget] = field(default_factory=dict)
     rules: dict[str, RuleFile] = field(default_factory=dict)
+    notes: tuple[tuple[str, str], ...] = ()  # (file, `key: …`): deprecations, not problems
 
     def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
         return self._table_index().get((source, table))
@@ -53,19 +57,26 @@ class Project:
                 index[(spec.source, table)] = spec
         return index
 
+    def entities_of_record(self, source: str) -> list[str]:
+        """The entities whose system of record `source` is (their `source:`), referenced first."""
+        return [e for e in self.entity_order() if self.entities[e].source == source]
+
+    def observed_tables(self, source: str) -> dict[str, ObservedTable]:
+        """schema.table → the observed copy `source` holds there (its `tables:`)."""
+        spec = self.sources.get(source)
+        return dict(spec.tables) if spec is not None else {}
+
     def captured_tables(self, source: str) -> list[str]:
-        """Child tables first: Debezium snapshots tables in this order, so a parent's children
-        are mirrored before the parent row arrives and the first version is whole."""
+        """Every table of the source's one slot and publication: the tables of the entities of
+        record, child tables first (Debezium snapshots tables in this order, so a parent's
+        children are mirrored before the parent row arrives and the first version is whole),
+        then the observed copies."""
         children, mains = [], []
-        spec_of_source = self.sources.get(source)
-        if spec_of_source is not None and spec_of_source.authority == "observed":
-            return sorted(spec_of_source.tables)
         for spec in self.entities.values():
             if spec.source == source:
                 children += [c.spec.table for c in spec.child_tables]
-        mains = [self.entities[e].table for e in self.entity_order()
-                 if self.entities[e].source == source]
-        return sorted(children) + mains
+        mains = [self.entities[e].table for e in self.entities_of_record(source)]
+        return sorted(children) + mains + sorted(self.observed_tables(source))
 
     def entity_order(self) -> list[str]:
         """Entities with the ones that rules reference first (suppliers before the materials
@@ -259,6 +270,8 @@ def load_project(root: Path) -> Project:
     project, problems = read_project(root)
     if problems:
         raise ConfigError.of(problems)
+    for file, note in project.notes:
+        logger.warning("%s: %s", file, note)
     return project
 
 
@@ -281,8 +294,10 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     rule_files: dict[str, RuleFile] = _read_folder(root, "rules", RuleFile, "entity", found)
     rules = check_rules(rule_files, entities, found)
     check_observed(sources, entities, targets, found)
+    notes = check_roles(sources, entities, found)
     check_tables_unique(entities, found)
-    project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules)
+    project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
+                      notes=tuple(notes))
     return project, found.problems
 
 

@@ -54,16 +54,20 @@ class ObservedTable(Spec):
 
 
 class SourceSpec(Spec):
-    """One captured database: Debezium connector settings for it."""
+    """One captured database: Debezium connector settings for it (one slot, one publication).
+
+    Its role is decided per table, not per database: the tables of the entities that name it
+    as their system of record (`source:` in golden_records/) make golden versions; the tables
+    under `tables:` are observed copies of a target (`observes:`), compared, never golden."""
 
     name: Identifier = Field(description="Source name, e.g. erp; used in xrefs and lineage.")
     connector: Literal["postgresql"] = Field(
         "postgresql", description="Debezium connector. Others (mysql, sqlserver …) are planned."
     )
-    authority: Literal["system_of_record", "observed"] = Field(
-        "system_of_record",
-        description="system_of_record: its changes make golden versions. observed: divergence only.",
-    )
+    authority: Literal["system_of_record", "observed"] | None = Field(
+        None, description="Deprecated: the role is decided per table (an entity's `source:`, "
+        "this file's `tables:`). Still accepted where it agrees with them; `mdm check` says "
+        "to remove it.")
     url: str = Field(
         description="Connection URL, postgresql://user:password@host:port/db. "
         "Write ${ENV_VAR} to take it (or part of it) from the environment."
@@ -89,11 +93,12 @@ class SourceSpec(Spec):
         default_factory=dict, description="Extra Debezium properties, passed through as given."
     )
     observes: Identifier | None = Field(
-        None, description="authority observed: the target (targets/<name>.yaml) whose own "
-        "database this is; its changes are compared with what the hub sent there.")
+        None, description="The target (targets/<name>.yaml) whose copies `tables:` hold: "
+        "their changes are compared with what the hub sent there (divergence), never golden.")
     tables: dict[str, ObservedTable] = Field(
-        default_factory=dict, description="authority observed: schema.table → the entity whose "
-        "copy the table holds.")
+        default_factory=dict, description="Observed tables: schema.table → the entity (of "
+        "record elsewhere) whose copy the table holds. The same database may also be the "
+        "system of record of other entities.")
     write_method: Literal["none", "sql"] = Field(
         "none", description="How a change request a steward accepts reaches this system of "
         "record. none: recorded for the ERP team (GET /api/v1/change-requests.csv). sql: also "
@@ -104,13 +109,21 @@ class SourceSpec(Spec):
         "(default: url). ${ENV_VAR} allowed.")
 
     @model_validator(mode="after")
-    def _observed_needs_target(self) -> SourceSpec:
-        if self.authority == "observed" and (not self.observes or not self.tables):
-            raise ValueError("authority observed needs `observes: <target>` and `tables:`")
-        if self.authority == "system_of_record" and (self.observes or self.tables):
-            raise ValueError("`observes` and `tables` belong to sources with authority observed")
-        if self.authority == "observed" and self.write_method != "none":
-            raise ValueError("write_method: change requests are written to a system of record only")
+    def _observed_tables_name_a_target(self) -> SourceSpec:
+        # the cross-file side of the roles (entities of record, write_method): role_checks.py
+        if self.authority == "observed" and not self.tables:
+            raise ValueError("authority: 'observed' but no observed tables: add `observes: "
+                             "<target>` and `tables:`, or remove `authority:` (the role is "
+                             "decided per table)")
+        if self.authority == "system_of_record" and self.tables:
+            raise ValueError("authority: 'system_of_record' contradicts `tables:` (observed "
+                             "copies): the role is decided per table now; remove `authority:`")
+        if self.tables and not self.observes:
+            raise ValueError("observes: required with `tables:` (the target whose copies "
+                             "those tables hold)")
+        if self.observes and not self.tables:
+            raise ValueError("tables: required with `observes:` (schema.table → the entity "
+                             "whose copy it holds)")
         return self
 
 
@@ -199,7 +212,10 @@ class HistoryPolicy(Spec):
 class EntitySpec(Spec):
     entity: Identifier
     description: str | None = None
-    source: Identifier = Field("erp", description="The source (cdc/<name>.yaml) of record.")
+    source: Identifier = Field("erp", description="The system of record: the source "
+                               "(cdc/<name>.yaml) whose changes to `table` and the children's "
+                               "tables make this entity's versions. Other sources may hold "
+                               "observed copies of it (their `tables:`).")
     table: str = Field(description="schema.table of the main rows.")
     primary_key: str = Field("id", description="The table's key column (often a surrogate id).")
     business_key: Identifier = Field(description="Attribute that people know the record by.")

@@ -94,7 +94,7 @@ def _check_check(where: str, check: Any, entity: EntitySpec,
 
 def check_observed_sources(source: SourceSpec, entities: Mapping[str, EntitySpec],
                            targets: Mapping[str, Any]) -> list[str]:
-    if source.authority != "observed":
+    if not source.tables:
         return []
     if source.observes not in targets:
         return [f"observes: '{source.observes}' is not a target in targets/ "

@@ -26,7 +26,7 @@ def test_demo_rules_load_with_every_rule_kind(project: Path):
     kinds = {c.check for r in loaded.rules.values() for c in r.checks}
     assert kinds == {"uscc_check_digit", "no_cycle", "reference_active"}
     assert {d.target for d in loaded.rules["supplier"].divergence} == {"oa", "wms"}
-    assert loaded.sources["oa"].authority == "observed" and loaded.captured_tables("oa")
+    assert loaded.sources["oa"].observes == "oa" and loaded.captured_tables("oa")
 
 
 def test_unknown_expectation_type_is_named_with_a_suggestion(project: Path):
