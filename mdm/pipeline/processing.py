@@ -102,14 +102,18 @@ class Processor:
             by_source.setdefault(event.source, []).append(event)
         made = _Versions([], {})
         for source, source_events in by_source.items():
-            spec = self.project.sources.get(source)
-            if spec is not None and spec.authority == "observed":
-                self._observed(conn, source, source_events, result)
-            elif source.startswith(WRITE_BACK_SOURCE):  # a target's answer
+            if source.startswith(WRITE_BACK_SOURCE):  # a target's answer
                 self._write_backs(conn, source.removeprefix(WRITE_BACK_SOURCE), source_events,
                                   result, made)
-            else:
-                self._system_of_record(conn, source, source_events, result, made)
+                continue
+            # the role is per table: a target's copy is compared, a table of record is golden
+            observed = self.project.observed_tables(source)
+            copies = [e for e in source_events if e.table in observed]
+            if copies:
+                self._observed(conn, source, copies, result)
+            if len(copies) < len(source_events):
+                self._system_of_record(conn, source, [e for e in source_events
+                                                      if e.table not in observed], result, made)
         result.versions = len(made.versions)
         if made.versions:
             _commit_synchronously(conn)
