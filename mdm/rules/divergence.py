@@ -2,13 +2,14 @@
 
 Row changes of the tables a source observes (its `tables:`, a target's copies; the same
 database may hold tables of record too) arrive in the inbox like any other. Each is compared,
-field by field as the entity's divergence rules say, with the payloads the target may still be echoing: those of deliveries in flight (pending
-or failed, not acknowledged yet), of the newest acknowledged one and of anything newer, and —
-for a row change committed before a newer version was acknowledged — of the versions the
-target held until then (capture of the target lags behind its acks). A change equal to one of
-them echoes the hub's own propagation (never flagged); anything else, an older delivered value
-restored by hand included, is a hand edit and opens (or refreshes) one divergence task for the
-record and system. An echo of the newest delivery closes an open divergence task.
+field by field as the entity's divergence rules say, with the payloads the target may still be
+echoing: those of deliveries in flight (pending or failed, not acknowledged yet), of the newest
+acknowledged one and of anything newer, and — for a row change committed before a newer version
+was acknowledged — of the versions the target held until then (capture of the target lags
+behind its acks). A change equal to one of them echoes the hub's own propagation (never
+flagged); anything else, an older delivered value restored by hand included, is a hand edit and
+opens (or refreshes) one divergence task for the record and system. An echo of the newest
+delivery closes an open divergence task.
 """
 from __future__ import annotations
 
