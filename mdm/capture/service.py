@@ -23,7 +23,8 @@ def primary_keys(project: Project, source: str) -> dict[str, str]:
             for table, observed in project.observed_tables(source).items()}
     for entity in project.entities.values():
         if entity.source == source:
-            keys[entity.table] = entity.primary_key
+            if isinstance(entity.primary_key, str):  # a composite key: Debezium's key struct
+                keys[entity.table] = entity.primary_key
             keys.update({c.spec.table: c.spec.primary_key for c in entity.child_tables})
     return keys
 

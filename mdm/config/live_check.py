@@ -161,6 +161,7 @@ def check_table(wanted: WantedTable, catalog: Catalog) -> list[Finding]:
     out += _ignored(wanted, table, catalog)
     out += _filter(wanted, table, catalog)
     out += _same_type(wanted, table, catalog)
+    out += _foreign_keys(wanted, table)
     unmapped = sorted(set(table.columns) - wanted.used_columns())
     if wanted.note_unmapped and unmapped:
         out.append(Finding(wanted.file, wanted.key, f"columns of {table.name} neither mapped nor "
@@ -236,6 +237,23 @@ def _same_type(wanted: WantedTable, table: Table, catalog: Catalog) -> list[Find
         out.append(Finding(wanted.file, w.key, f"column {table.name}.{mine.name} is "
                            f"{mine.type}, but {other_table}.{other_name}, the key it points "
                            f"to, is {other.type}"))
+    return out
+
+
+def _foreign_keys(wanted: WantedTable, table: Table) -> list[Finding]:
+    """A reference with no foreign key behind it is a note: the hub follows it anyway (a row
+    naming a record that does not exist is held), but the database does not keep it whole."""
+    out = []
+    for ref in wanted.references:
+        declared = any(k.columns == ref.columns and k.table == ref.table
+                       and k.referenced == ref.referenced for k in table.foreign_keys)
+        if declared or any(c not in table.columns for c in ref.columns):
+            continue
+        out.append(Finding(wanted.file, ref.key, f"no foreign key {table.name} "
+                           f"({', '.join(ref.columns)}) → {ref.table} "
+                           f"({', '.join(ref.referenced)}) in the database: the hub follows "
+                           f"the reference anyway and holds a row naming a {ref.entity} it "
+                           "does not know", "note"))
     return out
 
 

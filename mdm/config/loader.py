@@ -25,6 +25,7 @@ from mdm.config.project_checks import (
     check_rules,
     check_tables_unique,
 )
+from mdm.config.reference_checks import check_references
 from mdm.config.role_checks import check_roles
 from mdm.config.rules import RuleFile
 from mdm.config.targets import AnyTarget, TargetSpec
@@ -90,6 +91,10 @@ class Project:
             for check in rules.checks:
                 if check.references and check.references != entity:
                     graph.add_edge(check.references, entity)
+        for entity, spec in self.entities.items():  # and what reference attributes point at
+            for reference in spec.references.values():
+                if reference.entity != entity and reference.entity in self.entities:
+                    graph.add_edge(reference.entity, entity)
         try:
             return list(nx.lexicographical_topological_sort(graph))
         except nx.NetworkXUnfeasible:  # references in a circle: no order helps
@@ -296,6 +301,7 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     check_observed(sources, entities, targets, found)
     notes = check_roles(sources, entities, found)
     check_tables_unique(entities, found)
+    check_references(entities, targets, found)
     project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
                       notes=tuple(notes))
     return project, found.problems

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from mdm.config.references import (
+    Duration,
+    Reference,
+    ReferenceField,
+    mapped_reference_problem,
+    reference_problem,
+)
 from mdm.config.row_filter import RowFilter, RowFilterError, parse_where
 from mdm.config.targets import Identifier, Spec, TargetMapping
 
@@ -140,6 +148,26 @@ class Attribute(Spec):
     owner: Identifier | None = Field(
         None, description="A target that owns this attribute (survivorship): its value comes "
         "back from that target's replies (`write_back:` in its mapping), never from the source.")
+    references: ReferenceField = Field(
+        None, description="The entity this attribute points at over the source's foreign key "
+        "(`references: department`, or {entity, columns, format, model}: see Reference). Its "
+        "value is the referenced record's source key; targets get it as their mapping says "
+        "(`dept_code: department.code`, `dept_id: department.xref`).")
+
+    @model_validator(mode="after")
+    def _reference_fits(self) -> Attribute:
+        if self.references is not None:
+            problem = reference_problem(self.references, self.model_fields_set, self.column,
+                                        self.owner)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    def source_columns(self, name: str) -> list[str]:
+        """The columns the attribute reads: its column, or a composite reference's columns."""
+        if self.references is not None and self.references.columns:
+            return list(self.references.columns)
+        return [self.column or name]
 
 
 class RetiredWhen(Spec):
@@ -217,7 +245,10 @@ class EntitySpec(Spec):
                                "tables make this entity's versions. Other sources may hold "
                                "observed copies of it (their `tables:`).")
     table: str = Field(description="schema.table of the main rows.")
-    primary_key: str = Field("id", description="The table's key column (often a surrogate id).")
+    primary_key: str | list[str] = Field(
+        "id", description="The table's key column (often a surrogate id), or for a composite "
+        "key its columns in the order of the table's primary key constraint (the record's "
+        "source key joins their values with |, as Debezium's key has them).")
     business_key: Identifier = Field(description="Attribute that people know the record by.")
     attributes: dict[Identifier, Attribute]
     retired_when: RetiredWhen | None = None
@@ -231,6 +262,10 @@ class EntitySpec(Spec):
     targets: dict[Identifier, TargetMapping] = Field(
         default_factory=dict, description="target name → how this entity is written there "
         "(or declare it in the target's own file under `entities:`).")
+    unknown_reference_task_after: Duration = Field(
+        timedelta(minutes=10), description="A version whose reference points at a record the "
+        "hub does not know is held (not propagated) until that record arrives; held this long "
+        "(90s, 10m, 2h, 1d), it gets an unknown_reference task.")
 
     @field_validator("table")
     @classmethod
@@ -244,6 +279,9 @@ class EntitySpec(Spec):
         clash = set(self.children) & set(self.attributes)
         if clash:
             raise ValueError(f"children and attributes share names: {sorted(clash)}")
+        if len(self.key_columns) > 1 and self.children:
+            raise ValueError("children: child lists of an entity with a composite primary_key "
+                             "are not supported yet (a child's parent_column holds one key)")
         seen = {self.table: "table"}
         for child in self.child_tables:
             if child.spec.table in seen:
@@ -260,9 +298,23 @@ class EntitySpec(Spec):
         """`fields.<field>: …` when a mapped attribute does not exist, else None."""
         names = set(self.attributes) | set(self.children)
         for field, attr in mapping.fields.items():
-            if attr not in names:
+            if "." in attr:  # a reference's record: department.code, department.xref
+                problem = mapped_reference_problem(self.entity, self.references, attr)
+                if problem:
+                    return f"fields.{field}: {problem}"
+            elif attr not in names:
                 return f"fields.{field}: '{attr}' is not an attribute or child of {self.entity}"
         return None
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The primary key's columns, in order (one for a surrogate id)."""
+        return [self.primary_key] if isinstance(self.primary_key, str) else list(self.primary_key)
+
+    @property
+    def references(self) -> dict[str, Reference]:
+        """Reference attributes → where each points."""
+        return {n: a.references for n, a in self.attributes.items() if a.references is not None}
 
     def column_of(self, attribute: str) -> str:
         return self.attributes[attribute].column or attribute
@@ -294,7 +346,7 @@ class EntitySpec(Spec):
                 found.append(ChildTable((*path, name), child, table, key))
                 walk(child.children, (*path, name), child.table, child.primary_key)
 
-        walk(self.children, (), self.table, self.primary_key)
+        walk(self.children, (), self.table, self.key_columns[0])
         return found
 
     @property

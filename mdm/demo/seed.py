@@ -306,6 +306,8 @@ def _insert_materials(conn: psycopg.Connection, rng: random.Random, count: int,
     _copy(conn, "material", ("code", "name", "spec", "category", "uom", "standard_price",
                              "weight_kg", "default_supplier_code", "shelf_life_days",
                              "effective_from", "description", "active"), rows)
+    conn.execute("UPDATE material m SET default_supplier_id = s.id FROM supplier s "
+                 "WHERE s.code = m.default_supplier_code")
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:

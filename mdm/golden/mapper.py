@@ -12,6 +12,7 @@ from mdm.config.models import Attribute, EntitySpec, RetiredWhen
 from mdm.config.row_filter import RowFilter
 from mdm.errors import MappingError
 from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
+from mdm.golden.references import ReferenceValueError, referenced_key
 from mdm.golden.row_filter import RowValueError, matches
 
 
@@ -58,7 +59,8 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
             continue
         sourced = {n: a for n, a in spec.attributes.items() if a.owner is None}
         mappings[spec.table] = TableMapping(
-            spec, None, spec.primary_key, sourced, spec.retired_when, None, spec.row_filter)
+            spec, None, "|".join(spec.key_columns), sourced, spec.retired_when, None,
+            spec.row_filter)
         for child in spec.child_tables:
             c = child.spec
             mappings[c.table] = TableMapping(
@@ -110,6 +112,9 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
         return _excluded(mapping, row, previous, position)
     attrs: dict[str, Any] = {}
     for name, attribute in mapping.attributes.items():
+        if attribute.references is not None:
+            attrs[name] = _reference(table, row_key, name, attribute, row, previous)
+            continue
         column = attribute.column or name
         raw = row.get(column)
         if raw == UNAVAILABLE:
@@ -138,6 +143,33 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
                     position=position, parent_key=parent_key)
 
 
+def _reference(table: str, row_key: str, name: str, attribute: Attribute, row: dict[str, Any],
+               previous: RowImage | None) -> str | None:
+    """A reference attribute's value: the referenced record's source key (see
+    golden/references.py); an unchanged TOAST value or a column the row image lacks keeps the
+    mirrored value."""
+    assert attribute.references is not None
+    columns = attribute.source_columns(name)
+    raws = [row.get(c) for c in columns]
+    kept = previous is not None and name in previous.attrs
+    if UNAVAILABLE in raws or (kept and any(c not in row for c in columns)):
+        if previous is None or not kept:
+            missing = columns[raws.index(UNAVAILABLE)]
+            raise MappingError(table, row_key, f"column {missing} is an unchanged TOAST value "
+                               "and the hub holds no earlier value (set REPLICA IDENTITY FULL "
+                               "on the table, or re-snapshot)")
+        value: str | None = previous.attrs[name]
+    else:
+        try:
+            value = referenced_key(attribute.references, raws)
+        except ReferenceValueError as exc:
+            raise MappingError(table, row_key, f"column {', '.join(columns)} (references "
+                               f"{attribute.references.entity}): {exc}") from exc
+    if attribute.required and value is None:
+        raise MappingError(table, row_key, f"column {', '.join(columns)} is required but empty")
+    return value
+
+
 def _passes(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any],
             previous: RowImage | None) -> bool:
     assert mapping.row_filter is not None
@@ -162,6 +194,8 @@ def _mirrored(mapping: TableMapping, column: str, previous: RowImage | None) -> 
     if previous is None or previous.deleted:
         return UNAVAILABLE
     for name, attribute in mapping.attributes.items():
+        if attribute.references is not None:  # holds a source key, not the column's value
+            continue
         if (attribute.column or name) == column and name in previous.attrs:
             return previous.attrs[name]
     return UNAVAILABLE

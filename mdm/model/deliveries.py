@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from mdm.model.references import ReferencedRecord, field_path, render_field
+
 OUTBOX_CHANNEL = "mdm_outbox"  # NOTIFY channel: deliveries are due
 
 
@@ -23,10 +25,17 @@ class FieldMapping(Protocol):
     def active_field(self) -> str | None: ...
 
 
-def build_payload(mapping: FieldMapping, attributes: Mapping[str, Any],
-                  status: str) -> dict[str, Any]:
-    """The target's fields for a version: each mapped attribute, and the active flag if mapped."""
-    payload = {field: attributes.get(attr) for field, attr in mapping.fields.items()}
+def build_payload(mapping: FieldMapping, attributes: Mapping[str, Any], status: str,
+                  referenced: Mapping[str, ReferencedRecord] | None = None,
+                  target: str | None = None) -> dict[str, Any]:
+    """The target's fields for a version: each mapped attribute, and the active flag if mapped.
+    A field rendered from a reference (`department.code`, `department.xref`) takes its value
+    from `referenced` (reference attribute → the record it points at; see model/references.py)
+    and `target` (whose xref `.xref` means); None where the record is not given."""
+    found = referenced or {}
+    payload = {field: attributes.get(attr) if "." not in attr
+               else render_field(field_path(attr), attributes, found, target)
+               for field, attr in mapping.fields.items()}
     if mapping.active_field:
         payload[mapping.active_field] = status == "active"
     return payload

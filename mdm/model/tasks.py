@@ -9,7 +9,8 @@ RULE_VIOLATION = "rule_violation"
 DIVERGENCE = "divergence"
 DEAD_DELIVERY = "dead_delivery"
 KEY_CLASH = "key_clash"
-TASK_TYPES = (RULE_VIOLATION, DIVERGENCE, DEAD_DELIVERY, KEY_CLASH)
+UNKNOWN_REFERENCE = "unknown_reference"  # a version held on a reference the hub does not know
+TASK_TYPES = (RULE_VIOLATION, DIVERGENCE, DEAD_DELIVERY, KEY_CLASH, UNKNOWN_REFERENCE)
 STATUSES = ("open", "resolved", "waived")
 
 

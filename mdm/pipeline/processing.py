@@ -8,7 +8,7 @@ A crash anywhere leaves nothing half-done: the batch is redone, and redoing it i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -18,10 +18,12 @@ from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import answered_versions
 from mdm.model.golden import GoldenState, NewVersion
 from mdm.model.inbox import WRITE_BACK_SOURCE, InboxRow
+from mdm.pipeline.references import References
 from mdm.rules.divergence import DivergenceDetector
 from mdm.rules.engine import RuleEngine
 from mdm.rules.judging import judge_versions, store_results
 from mdm.store.repositories import golden, inbox, outbox
+from mdm.store.repositories.outbox import Rerender
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class _Versions:
 
     versions: list[NewVersion]
     changed: dict[tuple[int, int], set[str]]
+    rerenders: list[Rerender] = field(default_factory=list)  # referrers to re-send
 
 
 class Processor:
@@ -52,6 +55,7 @@ class Processor:
         self.changes = ChangeApplier(project)
         self.rules = RuleEngine(project)
         self.divergence = DivergenceDetector(project)
+        self.references = References(project)
 
     # -- one batch ----------------------------------------------------------------------------
     def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
@@ -71,6 +75,16 @@ class Processor:
         except Exception as exc:  # noqa: BLE001 — isolate the bad event below
             logger.warning("batch failed, retrying event by event: %s", exc)
             return self._process_one_by_one(conn, limit)
+
+    def open_reference_tasks(self, conn: psycopg.Connection) -> int:
+        """In its own transaction: unknown_reference tasks for versions held too long."""
+        with conn.transaction():
+            if not self.references.referring:
+                return 0
+            opened = self.references.open_overdue_tasks(conn)
+            if opened:
+                _commit_synchronously(conn)
+            return opened
 
     def _process_one_by_one(self, conn: psycopg.Connection, limit: int) -> BatchResult:
         total = BatchResult()

@@ -43,6 +43,7 @@ def run_processing(project: Project, hub_url: str, stop: threading.Event,
 
 
 PRUNE_EVERY_S = 3600.0
+HOLDS_EVERY_S = 1.0  # how often held versions are checked for their unknown_reference task
 
 
 def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
@@ -59,7 +60,7 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
         listener.execute(f"LISTEN {INBOX_CHANNEL}")
         _take_lock(conn, stop)
         logger.info("processing started")
-        pruned_at = time.monotonic()
+        pruned_at = holds_at = time.monotonic()
         while not stop.is_set():
             started = time.perf_counter()
             result = processor.process_batch(conn, batch_size)

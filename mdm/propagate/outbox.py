@@ -45,14 +45,15 @@ def next_delay_s(backoff: Backoff, attempts: int) -> float:
 
 
 async def record_outcomes(conn: psycopg.AsyncConnection, outcomes: Sequence[Outcome],
-                          max_attempts: int, backoff: Backoff) -> None:
+                          max_attempts: int, backoff: Backoff, wake: bool = False) -> None:
     """Store acks (and the target's id as an xref) and failures (with the next attempt time),
-    in one transaction; a delivery dead now gets a task."""
+    in one transaction; a delivery dead now gets a task. With `wake`, acks wake the other
+    targets' loops (some of their deliveries wait for records acknowledged here)."""
     failed = [o for o in outcomes if not o.acked]
     await outbox.record_outcomes(
         conn, [o for o in outcomes if o.acked],
         [_failure_params(o, max_attempts, backoff) for o in failed],
-        [_dead_task(o) for o in failed if _is_dead(o, max_attempts)])
+        [_dead_task(o) for o in failed if _is_dead(o, max_attempts)], wake)
     for o in failed:
         _log_failure(o, max_attempts)
 

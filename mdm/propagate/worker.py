@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.config.references import is_awaited_elsewhere
 from mdm.config.targets import AnyTarget
 from mdm.propagate.base import Propagator, RateLimiter, open_propagator
 from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome
@@ -41,6 +42,8 @@ class TargetLoop:
         self._propagator: Propagator | None = None
         self.wake = asyncio.Event()
         self.limiter = RateLimiter(target.rate_limit_per_s) if target.rate_limit_per_s else None
+        # deliveries to other targets wait for acks here: acks wake their loops
+        self.wakes = is_awaited_elsewhere(project.entities, target.name)
 
     @property
     def propagator(self) -> Propagator:
@@ -62,7 +65,8 @@ class TargetLoop:
         by one, and an outcome it refuses alone becomes that delivery's terminal failure."""
         outcomes = [storable(o) for o in outcomes]
         try:
-            await record_outcomes(conn, outcomes, self.target.max_attempts, self.target.backoff)
+            await record_outcomes(conn, outcomes, self.target.max_attempts, self.target.backoff,
+                                  self.wakes)
             return
         except REFUSED as exc:
             logger.warning("outcomes refused as a batch target=%s deliveries=%d: %s; "
@@ -71,7 +75,7 @@ class TargetLoop:
         for outcome in outcomes:
             try:
                 await record_outcomes(conn, [outcome], self.target.max_attempts,
-                                      self.target.backoff)
+                                      self.target.backoff, self.wakes)
             except REFUSED as exc:
                 logger.warning("outcome refused target=%s delivery=%d: %s; recorded as dead",
                                self.target.name, outcome.delivery.id, clean_text(str(exc), 300))

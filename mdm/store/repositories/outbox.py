@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
+from mdm.config.models import EntitySpec
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
     Delivery,
@@ -20,10 +22,13 @@ from mdm.model.deliveries import (
     build_payload,
     idempotency_key,
 )
+from mdm.config.references import Wait, waits_of
 from mdm.model.golden import NewVersion
+from mdm.model.references import ReferencedRecord, Requirement, field_path
 from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
 from mdm.model.tasks import NewTask
 from mdm.store.repositories.inbox import WRITE_BACK_SQL
+from mdm.store.repositories.reference_holds import record_ids
 from mdm.store.repositories.tasks import CLOSE_DEAD_SQL, OPEN_TASK_SQL, task_params
 
 logger = logging.getLogger(__name__)
@@ -41,29 +46,70 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
     listed in `changed`, only the targets that map one of the attributes it changed).
 
     The payload is not copied here: it is built from the immutable version when the push is
-    made (and stored then), so versions superseded before sending cost nothing.
+    made (and stored then), so versions superseded before sending cost nothing. An upsert
+    whose mapping renders a reference waits (`requires_*`) until the referenced record is
+    acknowledged where config/references.py's `waits_of` says.
     """
     rows = []
     for v in versions:
-        if v.quality == "quarantined":
+        if v.quality in HELD_BACK:
             continue  # stored, not propagated, until a steward approves or a later version passes
+        if v.business_key is None:
+            continue  # a draft: targets address records by key; it goes with its first one
         spec = project.entities[v.entity]
         only = (changed or {}).get((v.golden_id, v.version))
         for target, mapping in spec.targets.items():
             if only is not None and not only & set(mapping.fields.values()):
                 continue
             operation = "retire" if v.status == "retired" else "upsert"
-            rows.append((v.golden_id, v.version, v.entity, v.business_key, target, operation,
-                         idempotency_key(v.golden_id, v.version, target)))
+            rows.append((v, target, operation))
     if not rows:
         return 0
+    needs = requirements(conn, project, [(v, t) for v, t, op in rows if op == "upsert"])
     with conn.cursor() as cur:
-        with cur.copy("COPY delivery (golden_id, version, entity, business_key, target, operation, "
-                      "idempotency_key) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        with cur.copy(f"COPY delivery ({_ENQUEUED}) FROM STDIN") as copy:
+            for v, target, operation in rows:
+                copy.write_row((v.golden_id, v.version, v.entity, v.business_key, target,
+                                operation, idempotency_key(v.golden_id, v.version, target)))
     notify(conn)
     return len(rows)
+
+
+HELD_BACK = ("quarantined", "held")  # versions not propagated: an error rule, an unknown reference
+_ENQUEUED = ("golden_id, version, entity, business_key, target, operation, idempotency_key")
+
+
+def requirements(conn: psycopg.Connection, project: Project,
+                 wanted: Sequence[tuple[NewVersion, str]]) -> dict[tuple[int, str],
+                                                                   list[Requirement]]:
+    """(golden id, target) → the referenced records its delivery there waits for (each
+    acknowledged at a target, any version). A reference to a record the hub does not know is
+    left out: such versions are held before they are enqueued."""
+    waits: dict[tuple[str, str], tuple[Wait, ...]] = {}
+    pending: list[tuple[int, str, Wait, str]] = []
+    for v, target in wanted:
+        found = waits.get((v.entity, target))
+        if found is None:
+            found = waits[(v.entity, target)] = waits_of(project.entities, v.entity, target)
+        for wait in found:
+            key = v.attributes.get(wait.attribute)
+            if key is not None:
+                pending.append((v.golden_id, target, wait, str(key)))
+    if not pending:
+        return {}
+    ids = record_ids(conn, [(w.referenced, key) for _, _, w, key in pending])
+    out: dict[tuple[int, str], list[Requirement]] = {}
+    for golden_id, target, wait, key in pending:
+        referenced = ids.get((wait.referenced, key))
+        if referenced is not None and referenced != golden_id:
+            out.setdefault((golden_id, target), []).append(Requirement(referenced, wait.at))
+    return out
+
+
+def _requires(needs: Sequence[Requirement]) -> tuple[Any, Any, Any]:
+    if not needs:
+        return None, None, None
+    return ([n.golden_id for n in needs], [n.target for n in needs], [n.version for n in needs])
 
 
 def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, version: int,
@@ -76,11 +122,13 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
         "INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, "
         "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
         "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
-        "FROM golden_version WHERE golden_id = %s AND version = %s RETURNING id",
+        "FROM golden_version WHERE golden_id = %s AND version = %s "
+        "AND business_key IS NOT NULL RETURNING id",
         (target, f"{idempotency_key(golden_id, version, target)}-{reason_tag}", golden_id,
          version)).fetchone()
     if row is None:
-        raise ValueError(f"no version {version} of golden record {golden_id}")
+        raise ValueError(f"no version {version} of golden record {golden_id} with a business "
+                         "key (a draft's version goes to no target)")
     notify(conn)
     return int(row[0])
 
@@ -126,6 +174,7 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
                                (overtaken,))
             logger.warning("deliveries superseded by a newer acked version target=%s ids=%s",
                            target, sorted(overtaken))
+        referenced = await _referenced(conn, project, target, rows)
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
          idem, attempts, acked_key, acked_version) in rows:
@@ -133,17 +182,61 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
             continue
         mapping = project.entities[entity].targets[target_]
         owned = {a: attributes.get(a) for a in mapping.write_back.values()} or None
-        due.append(Delivery(id_, golden_id, version, entity, key, target_, operation,
-                            build_payload(mapping, attributes, status), idem, attempts, owned,
+        payload = build_payload(mapping, attributes, status, referenced.get(id_), target_)
+        due.append(Delivery(id_, golden_id, version, entity, key, target_, operation, payload,
+                            idem, attempts, owned,
                             acked_key if acked_key not in (None, key) else None))
     return due
 
 
+REFERENCED_SQL = """
+SELECT k.e, k.s, g.id, v.attributes,
+       (SELECT jsonb_object_agg(x.system, x.key) FROM xref x WHERE x.golden_id = g.id)
+FROM unnest(%s::text[], %s::text[]) AS k(e, s)
+JOIN golden_record g ON g.entity = k.e AND g.source_key = k.s
+LEFT JOIN LATERAL (SELECT attributes FROM golden_version WHERE golden_id = g.id
+                   AND quality NOT IN ('quarantined', 'held') ORDER BY version DESC LIMIT 1) v ON true
+"""
+
+
+async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: str,
+                      rows: Sequence[Any]) -> dict[int, dict[str, ReferencedRecord]]:
+    """delivery id → reference attribute → the record it points at, for the deliveries whose
+    mapping renders `ref.attribute` / `ref.xref` fields: the referenced record's newest
+    version a target may receive (not quarantined or held) and its keys in every system."""
+    wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (attribute, entity, key)
+    for row in rows:
+        spec = project.entities[row[3]]
+        for attribute in _rendered_references(spec, target):
+            key = row[7].get(attribute)
+            if key is not None:
+                entity = spec.references[attribute].entity
+                wanted.setdefault(row[0], []).append((attribute, entity, str(key)))
+    if not wanted:
+        return {}
+    keys = sorted({(e, k) for refs in wanted.values() for _, e, k in refs})
+    cur = await conn.execute(REFERENCED_SQL, ([e for e, _ in keys], [k for _, k in keys]))
+    records = {(e, k): ReferencedRecord(int(g), attrs or {}, xrefs or {})
+               for e, k, g, attrs, xrefs in await cur.fetchall()}
+    return {delivery: {a: records[(e, k)] for a, e, k in refs if (e, k) in records}
+            for delivery, refs in wanted.items()}
+
+
+def _rendered_references(spec: EntitySpec, target: str) -> list[str]:
+    """The reference attributes whose record a mapping renders (`department.code`)."""
+    mapping = spec.targets.get(target)
+    if mapping is None:
+        return []
+    return sorted({field_path(a).attribute for a in mapping.fields.values() if "." in a})
+
+
 async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome],
-                          failed: Sequence[FailedAttempt], dead: Sequence[NewTask]) -> None:
+                          failed: Sequence[FailedAttempt], dead: Sequence[NewTask],
+                          wake: bool = False) -> None:
     """In one transaction: acks (the target's id as xref, its answer into the inbox, dead
     tasks of the record there closed), failures (with their next attempt time) and the tasks of
-    deliveries that are dead now."""
+    deliveries that are dead now. With `wake`, acks wake the propagators (deliveries to other
+    targets wait for records acknowledged here: `dept_id: department.xref.oa`)."""
     async with conn.transaction(), conn.cursor() as cur:
         if acked:
             await cur.executemany(
@@ -168,6 +261,8 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
                 "updated_at = clock_timestamp()",
                 [(o.delivery.golden_id, o.delivery.target, o.target_id)
                  for o in acked if o.target_id])
+            if wake:
+                await cur.execute(f"NOTIFY {OUTBOX_CHANNEL}")
         if failed:
             await cur.executemany(
                 "UPDATE delivery SET status = %s, attempts = attempts + 1, "
@@ -180,3 +275,53 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
 
 def _failure_params(f: FailedAttempt) -> tuple[Any, ...]:
     return (f.status, f.status_code, f.error, Jsonb(f.payload), f.delay_s, f.delivery_id)
+
+
+RERENDER_SQL = """
+INSERT INTO delivery (golden_id, version, entity, business_key, target, operation,
+                      idempotency_key, requires_id, requires_at, requires_version)
+SELECT g.id, g.version, g.entity, g.business_key, r.target, 'upsert',
+       'mdm-g' || g.id || '-v' || g.version || '-' || r.target || '-r' || r.ref_id || 'v'
+           || r.ref_version,
+       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.ref_id] END,
+       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.at] END,
+       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.ref_version] END
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::int[], %s::text[])
+     AS r(entity, attribute, ref_key, target, ref_id, ref_version, at)
+JOIN golden_record g ON g.entity = r.entity AND g.status = 'active'
+     AND g.attributes ->> r.attribute = r.ref_key
+JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
+WHERE v.quality NOT IN ('quarantined', 'held')
+  AND NOT EXISTS (SELECT 1 FROM delivery o WHERE o.golden_id = g.id AND o.target = r.target
+                  AND o.status IN ('pending', 'failed'))
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class Rerender:
+    """The referring records of `entity` whose `attribute` names `ref_key` show the referenced
+    record at `target` (`dept_code: department.code`): re-sent there, since that record's
+    version `ref_version` changed what they show; waiting for it to be acknowledged at `at`."""
+
+    entity: str
+    attribute: str
+    ref_key: str
+    target: str
+    ref_id: int
+    ref_version: int
+    at: str | None
+
+
+def enqueue_rerenders(conn: psycopg.Connection, rerenders: Sequence[Rerender]) -> int:
+    """One more delivery of the current version of each referring active record that has no
+    delivery open at the target already (that one renders the new values anyway). A scan of
+    the referring entity's records per referenced record changed: renames are rare."""
+    if not rerenders:
+        return 0
+    columns = [[getattr(r, f) for r in rerenders] for f in (
+        "entity", "attribute", "ref_key", "target", "ref_id", "ref_version", "at")]
+    count = conn.execute(RERENDER_SQL, columns).rowcount
+    if count:
+        notify(conn)
+    return count

@@ -1,0 +1,150 @@
+"""Schemas of references in golden_records/*.yaml: an attribute that points at another
+entity's record over the source's foreign key (`references:`), and how long a version whose
+reference is unknown waits before a task is opened. Cross-file checks: reference_checks.py.
+
+    department: {references: department, column: department_id}        # an integer id
+    bin: {references: {entity: bin, columns: [wh_code, bin_code]}}      # a composite key
+    shipment: {references: {entity: shipment, format: "model,id", model: stock.shipment.in},
+               column: origin}                                         # 'stock.shipment.in,1'
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from mdm.config.targets import Identifier, Spec
+from mdm.model.references import FieldPathError, field_path
+
+if TYPE_CHECKING:
+    from mdm.config.models import EntitySpec
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Reference(Spec):
+    """Where a reference attribute points: the record of `entity` whose primary key the
+    referring column(s) hold. Its golden value is that record's source key."""
+
+    entity: Identifier = Field(description="The referenced entity (golden_records/<entity>.yaml), "
+                               "captured from the same source.")
+    columns: list[str] | None = Field(
+        None, min_length=2, description="A composite key: the referring columns, in the order "
+        "of the referenced entity's primary_key columns. Empty when any of them is NULL.")
+    format: Literal["id", "model,id"] = Field(
+        "id", description="id: the column holds the referenced key. model,id: a string "
+        "reference naming a model and an id in one column ('stock.shipment.in,1', Tryton's "
+        "Reference fields); a value naming another model is no reference to this entity.")
+    model: str | None = Field(None, description="format model,id: the model name a value must "
+                              "carry, e.g. stock.shipment.in.")
+
+    @model_validator(mode="after")
+    def _format_fits(self) -> Reference:
+        if self.format == "model,id" and not self.model:
+            raise ValueError("model: required with format 'model,id' (the model name the "
+                             "column's values carry, e.g. stock.shipment.in)")
+        if self.model is not None and self.format != "model,id":
+            raise ValueError("model: only with format: 'model,id'")
+        if self.columns is not None and self.format != "id":
+            raise ValueError("columns: a composite reference holds the key columns themselves "
+                             "(format id)")
+        return self
+
+
+def _short_form(value: Any) -> Any:
+    """`references: department` is `references: {entity: department}`."""
+    return {"entity": value} if isinstance(value, str) else value
+
+
+ReferenceField = Annotated[Reference | None, BeforeValidator(_short_form)]
+
+
+def reference_problem(reference: Reference, given: Collection[str], column: str | None,
+                      owner: str | None) -> str | None:
+    """What is wrong with a reference attribute's other keys (`key: …`), or None."""
+    if "type" in given:
+        return ("type: a reference's value is the key of the record it points to; leave type "
+                "out (mdm check --live compares the column with that key)")
+    if owner is not None:
+        return "owner: a reference comes from the source's foreign key, not from a target"
+    if reference.columns is not None and column is not None:
+        return "column: a composite reference names its columns in references.columns"
+    return None
+
+
+def mapped_reference_problem(entity: str, references: Mapping[str, Reference],
+                             text: str) -> str | None:
+    """What is wrong with a mapping's `ref.attribute` / `ref.xref[.target]` within the entity's
+    own file (the referenced entity's side: reference_checks.py), or None."""
+    try:
+        path = field_path(text)
+    except FieldPathError as exc:
+        return str(exc)
+    if path.attribute not in references:
+        known = ", ".join(sorted(references)) or "none"
+        return (f"'{text}': {path.attribute} is not a reference attribute of {entity} (give it "
+                f"`references: <entity>`; reference attributes: {known})")
+    return None
+
+
+def _duration(value: Any) -> Any:
+    """'10m', '90s', '2h', '1d', '500ms' or a number of seconds → timedelta."""
+    if isinstance(value, timedelta) or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError("expected a duration such as 90s, 10m, 2h or 1d")
+    return timedelta(seconds=float(match.group(1)) * UNITS[match.group(2) or "s"])
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A delivery of `entity`'s records to a target waits for the record its reference
+    `attribute` points at (of `referenced`) to be acknowledged at `at`."""
+
+    attribute: str
+    referenced: str
+    at: str
+
+
+def waits_of(entities: Mapping[str, EntitySpec], entity: str, target: str) -> tuple[Wait, ...]:
+    """What a delivery of `entity` to `target` waits for: every reference its mapping renders
+    there (`department`, `department.code`) when the referenced entity is written to the same
+    target, and every `ref.xref[.<t>]` at the target whose key it renders."""
+    spec = entities[entity]
+    mapping = spec.targets.get(target)
+    if mapping is None:
+        return ()
+    found: dict[tuple[str, str], Wait] = {}
+    for text in mapping.fields.values():
+        path = field_path(text)
+        attribute = spec.attributes.get(path.attribute)
+        if attribute is None or attribute.references is None:
+            continue
+        referenced = attribute.references.entity
+        if path.xref:
+            at = path.xref_target or target
+        elif referenced in entities and target in entities[referenced].targets:
+            at = target
+        else:
+            continue
+        found[(path.attribute, at)] = Wait(path.attribute, referenced, at)
+    return tuple(found.values())
+
+
+def is_awaited_elsewhere(entities: Mapping[str, EntitySpec], target: str) -> bool:
+    """Whether deliveries to other targets wait for acknowledgements at `target`
+    (`dept_id: department.xref.oa` on a target other than oa)."""
+    return any(wait.at == target
+               for name, spec in entities.items() for other in spec.targets if other != target
+               for wait in waits_of(entities, name, other))

@@ -1,0 +1,220 @@
+"""References in one processing transaction.
+
+A version whose reference names a record the hub does not know yet (an employee of a
+department no event has brought, in a source without foreign keys; a receipt for a PO not seen
+yet) is held: stored with quality 'held', not propagated, with its reason in `reference_hold`.
+It is released — its quality back, its deliveries enqueued — when that record arrives, in the
+same batch (then it is never held) or a later one; a later version that no longer names an
+unknown record supersedes the hold. A hold older than its entity's
+`unknown_reference_task_after` gets an `unknown_reference` task (the processing loop asks).
+
+A referenced record whose new version changes what its referrers show at a target (a
+department's code, shown as the employees' dept_code at OA) re-sends those referrers there.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from mdm.config.loader import Project
+from mdm.config.models import Attribute, EntitySpec
+from mdm.model.golden import Cause, NewVersion
+from mdm.model.references import field_path
+from mdm.model.tasks import UNKNOWN_REFERENCE, NewTask
+from mdm.store.repositories import reference_holds, tasks
+from mdm.store.repositories.outbox import Rerender
+from mdm.store.repositories.reference_holds import Hold, Overdue, RecordKey
+
+logger = logging.getLogger(__name__)
+HELD = "held"
+
+
+@dataclass(frozen=True)
+class _Named:
+    """One reference value of a version: `attribute` (list.attribute in a child list) names
+    the record `key` of `entity`."""
+
+    attribute: str
+    entity: str
+    key: str
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """Records of `entity` show, at `target`, attributes `shown` of the record their reference
+    `attribute` names; `waits`: the referenced entity is written to that target too."""
+
+    entity: str
+    attribute: str
+    target: str
+    shown: frozenset[str]
+    waits: bool
+
+
+class References:
+    """What one project's references need from each processing batch. One per processor."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.referring = {name for name, spec in project.entities.items()
+                          if any(True for _ in _reference_attributes(spec))}
+        self.shown = _shown_by_referrers(project.entities)
+
+    # -- holding and releasing ------------------------------------------------------------------
+    def hold_unknown(self, conn: psycopg.Connection, versions: list[NewVersion],
+                     known: set[RecordKey], system: str) -> list[NewVersion]:
+        """The batch's versions (same order), those naming a record neither the store nor the
+        batch (`known`: its records) holds set to quality 'held'; each record's holds written
+        as its newest version has them (others dropped, and their task closed)."""
+        mine = [v for v in versions if v.entity in self.referring and v.status == "active"]
+        if not mine:
+            return versions
+        named = {id(v): list(_named_in(self.project.entities[v.entity], v.attributes))
+                 for v in mine}
+        asked = {(n.entity, n.key) for ns in named.values() for n in ns} - known
+        known = known | set(reference_holds.record_ids(conn, asked))
+        newest = {v.golden_id: v for v in versions}
+        out, holds = [], []
+        for v in versions:
+            unknown = [n for n in named.get(id(v), ()) if (n.entity, n.key) not in known]
+            if not unknown:
+                out.append(v)
+                continue
+            out.append(replace(v, quality=HELD))
+            if newest[v.golden_id] is v:
+                holds += [Hold(v.golden_id, n.attribute, n.entity, n.key, v.version, v.entity,
+                               v.business_key or "", system, v.quality) for n in unknown]
+        ids = sorted({v.golden_id for v in versions if v.entity in self.referring})
+        dropped = reference_holds.drop_other_holds(conn, ids, holds)
+        reference_holds.hold(conn, holds)
+        reference_holds.close_tasks(conn, dropped, "superseded",
+                                    "a later version names no unknown record")
+        if holds:
+            logger.warning("versions held on unknown references count=%d (%s)", len(holds),
+                           ", ".join(f"{h.entity} {h.business_key}: {h.attribute} → "
+                                     f"{h.referenced_entity} {h.referenced_key}"
+                                     for h in holds[:5]))
+        return out
+
+    def release_arrived(self, conn: psycopg.Connection, versions: Sequence[NewVersion],
+                        source_keys: Mapping[int, str], system: str) -> list[NewVersion]:
+        """After the batch's versions are written: the records they created release the
+        versions held on them (when nothing else holds those). The released current versions,
+        to be delivered (those that were quarantined before their hold stay so)."""
+        arrived = {(v.entity, source_keys[v.golden_id]) for v in versions
+                   if v.version == 1 and v.golden_id in source_keys}
+        resolved = reference_holds.resolve(conn, arrived)
+        if not resolved:
+            return []
+        rows = reference_holds.release(conn, resolved)
+        reference_holds.close_tasks(conn, [r[0] for r in rows], "released",
+                                    "the record its reference names arrived")
+        cause = Cause("reference_known", system, None, None, None, None, None, None, None)
+        released = [NewVersion(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], cause,
+                               str(r[7])) for r in rows]
+        if released:
+            logger.info("held versions released count=%d (%s)", len(released), ", ".join(
+                f"{v.entity} {v.business_key}" for v in released[:5]))
+        return [v for v in released if v.quality != "quarantined"]
+
+    # -- re-rendering ---------------------------------------------------------------------------
+    def rerenders(self, versions: Sequence[NewVersion],
+                  source_keys: Mapping[int, str]) -> list[Rerender]:
+        """The referrers to re-send because a referenced record changed what they show."""
+        out = []
+        for v in versions:
+            shown = self.shown.get(v.entity)
+            if not shown or v.previous is None or v.quality in ("quarantined", HELD) \
+                    or v.status != "active" or v.golden_id not in source_keys:
+                continue
+            before, after = v.previous.attributes, v.attributes
+            changed = {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
+            for s in shown:
+                if s.shown & changed:
+                    out.append(Rerender(s.entity, s.attribute, source_keys[v.golden_id],
+                                        s.target, v.golden_id, v.version,
+                                        s.target if s.waits else None))
+        return out
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def open_overdue_tasks(self, conn: psycopg.Connection) -> int:
+        """An unknown_reference task for each record held longer than its entity allows."""
+        waits = {e: self.project.entities[e].unknown_reference_task_after for e in self.referring}
+        by_record: dict[int, list[Overdue]] = {}
+        for hold in reference_holds.overdue(conn, waits):
+            by_record.setdefault(hold.golden_id, []).append(hold)
+        opened = [(g, tasks.open_task(conn, _task(h))) for g, h in by_record.items()]
+        reference_holds.mark_tasked(conn, opened)
+        if opened:
+            logger.warning("unknown_reference tasks opened count=%d", len(opened))
+        return len(opened)
+
+
+def _task(holds: list[Overdue]) -> NewTask:
+    first = holds[0]
+    waited = datetime.now(UTC) - first.held_since
+    names = "; ".join(f"{h.attribute} names {h.referenced_entity} {h.referenced_key}"
+                      for h in holds)
+    key = first.business_key or f"(draft {first.golden_id})"
+    summary = (f"{first.entity} {key} v{first.version} held for {int(waited.total_seconds())}s "
+               f"on an unknown reference: {names}, which {first.system} has not sent; create "
+               f"it in {first.system} (it is released on arrival) or correct the reference")
+    detail: dict[str, Any] = {
+        "held_since": first.held_since.isoformat(),
+        "references": [{"attribute": h.attribute, "entity": h.referenced_entity,
+                        "key": h.referenced_key} for h in holds]}
+    return NewTask(UNKNOWN_REFERENCE, first.entity, key, first.golden_id, first.version,
+                   first.system, "error", summary, detail)
+
+
+def _reference_attributes(spec: EntitySpec) -> Iterator[tuple[tuple[str, ...], str, Attribute]]:
+    """(list path, attribute name, attribute) of every reference, main and child lists."""
+    for name, attribute in spec.attributes.items():
+        if attribute.references is not None:
+            yield (), name, attribute
+    for table in spec.child_tables:
+        for name, attribute in table.spec.attributes.items():
+            if attribute.references is not None:
+                yield table.path, name, attribute
+
+
+def _named_in(spec: EntitySpec, attributes: Mapping[str, Any]) -> Iterator[_Named]:
+    for path, name, attribute in _reference_attributes(spec):
+        assert attribute.references is not None
+        for row in _rows_at(attributes, path):
+            key = row.get(name)
+            if key is not None:
+                yield _Named(".".join((*path, name)), attribute.references.entity, str(key))
+
+
+def _rows_at(attributes: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[Mapping[str, Any]]:
+    """The rows of the (nested) child list at `path`; the record itself for ()."""
+    if not path:
+        yield attributes
+        return
+    for row in attributes.get(path[0]) or ():
+        if isinstance(row, Mapping):
+            yield from _rows_at(row, path[1:])
+
+
+def _shown_by_referrers(entities: Mapping[str, EntitySpec]) -> dict[str, list[_Shown]]:
+    """Referenced entity → which referrers show which of its attributes at which target."""
+    out: dict[str, list[_Shown]] = {}
+    for name, spec in entities.items():
+        for target, mapping in spec.targets.items():
+            shown: dict[str, set[str]] = {}
+            for text in mapping.fields.values():
+                path = field_path(text)
+                if path.referenced is not None and path.attribute in spec.references:
+                    shown.setdefault(path.attribute, set()).add(path.referenced)
+            for attribute, attrs in shown.items():
+                referenced = spec.references[attribute].entity
+                waits = referenced in entities and target in entities[referenced].targets
+                out.setdefault(referenced, []).append(
+                    _Shown(name, attribute, target, frozenset(attrs), waits))
+    return out
