@@ -21,7 +21,8 @@ from mdm.golden import mirror
 from mdm.golden.assemble import assemble_record
 from mdm.golden.loading import load_touched
 from mdm.golden.mapper import RowImage, TableMapping, map_row, object_of, table_mappings
-from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
+from mdm.golden.versions import next_version
+from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.inbox import CONTENT_POSITION_PREFIX, InboxRow
 from mdm.store.repositories import golden
 
@@ -154,23 +155,14 @@ class ChangeApplier:
 
     def _new_version(self, batch: SourceBatch, spec: EntitySpec, state: GoldenState,
                      attributes: dict[str, object], status: str, event: InboxRow) -> None:
-        valid_from = event.commit_ts or datetime.now(UTC)
-        if state.valid_from is not None and valid_from < state.valid_from:
-            valid_from = state.valid_from  # validity intervals never overlap
-        previous = None if state.is_new or state.status != "active" else Previous(
-            state.attributes, None if state.checks is None else frozenset(state.checks))
-        state.checks = None  # the next version's predecessor is judged in this batch
-        state.version += 1
-        state.attributes, state.status = attributes, status
-        state.business_key = spec.business_key_of(attributes)  # None: a draft, no key yet
-        state.valid_from = valid_from
-        batch.golden[(state.entity, state.source_key)] = state
-        batch.touched_states[(state.entity, state.source_key)] = state
         cause = Cause("change_event", event.source, event.table, event.row_key, event.op,
                       event.lsn, event.tx_id, event.commit_ts, event.id)
-        batch.pending.append((state, NewVersion(0, state.version, state.entity,
-                                                state.business_key, attributes, status,
-                                                valid_from, cause, previous=previous)))
+        version = next_version(state, attributes, status,
+                               spec.business_key_of(attributes),  # None: a draft, no key yet
+                               cause, event.commit_ts or datetime.now(UTC))
+        batch.golden[(state.entity, state.source_key)] = state
+        batch.touched_states[(state.entity, state.source_key)] = state
+        batch.pending.append((state, version))
 
     # -- saving -------------------------------------------------------------------------------
     def keep(self, conn: psycopg.Connection, batch: SourceBatch) -> list[NewVersion]:

@@ -15,7 +15,8 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.golden.decode import DecodeError, decode
-from mdm.model.golden import Cause, GoldenState, NewVersion, Previous
+from mdm.golden.versions import next_version
+from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.inbox import InboxRow
 from mdm.store.repositories import golden
 
@@ -73,14 +74,6 @@ def _owned_values(project: Project, target: str, entity: str,
 def _new_version(state: GoldenState, attributes: dict[str, Any], target: str,
                  event: InboxRow) -> NewVersion:
     now = datetime.now(UTC)
-    valid_from = max(now, state.valid_from) if state.valid_from else now
-    previous = Previous(state.attributes, None if state.checks is None else frozenset(state.checks)) \
-        if state.status == "active" else None
-    state.version += 1
-    state.attributes = attributes
-    state.valid_from = valid_from
-    state.checks = None
     cause = Cause("write_back", target, event.table, state.business_key, "w", None, None,
                   event.commit_ts or now, event.id)
-    return NewVersion(state.golden_id or 0, state.version, state.entity, state.business_key,
-                      attributes, state.status, valid_from, cause, previous=previous)
+    return next_version(state, attributes, state.status, state.business_key, cause, now)

@@ -17,6 +17,7 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.golden.decode import DecodeError, decode
+from mdm.golden.versions import next_version
 from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.tasks import KEY_CLASH
 from mdm.propagate.redeliver import RetryRefused, retry_delivery
@@ -138,13 +139,12 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
     if key is None or not str(key).strip():
         raise DecisionError(400, f"{spec.business_key} cannot be empty: it is the business key")
     _refuse_held_key(conn, spec.entity, str(key), current)
-    state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"] + 1,
-                        str(key), attributes, current["status"],
-                        max(datetime.now(UTC), current["valid_from"]))
-    assert state.golden_id is not None and state.valid_from is not None
-    version = NewVersion(state.golden_id, state.version, state.entity, state.business_key,
-                         attributes, state.status, state.valid_from, _decided(task, actor),
-                         quality="approved")
+    state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"],
+                        current["business_key"], current["attributes"], current["status"],
+                        current["valid_from"])
+    version = next_version(state, attributes, current["status"], str(key),
+                           _decided(task, actor), datetime.now(UTC), quality="approved")
+    assert state.golden_id is not None
     golden.write_versions(conn, [state], [version], spec.source)
     if task["type"] != KEY_CLASH:  # (a key_clash task is closed by this decision itself)
         close_clash_tasks(conn, [state.golden_id], "superseded", f"a steward's version "
