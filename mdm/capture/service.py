@@ -7,8 +7,12 @@ import logging
 import threading
 from pathlib import Path
 
-from mdm.capture.debezium import InboxHandler, run_engine
+import psycopg
+
+from mdm.capture.debezium import InboxHandler, offsets_table, run_engine
 from mdm.capture.registry import source_kind
+from mdm.capture.signals import EngineHandle, reopen_for_start, send_snapshot_signals
+from mdm.capture.snapshots import prepare_snapshots
 from mdm.config.loader import Project, expand_env
 from mdm.config.row_filter import snapshot_overrides
 from mdm.errors import ConfigError, TransientError
@@ -47,19 +51,33 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
         urls[name] = expand_env(project.sources[name].url, where)
         source_kind(project.sources[name]).check_url(urls[name], where)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    prepared = {name: _prepare(project, name, urls[name], hub_url) for name in sources}
     threads = []
     for name in sources:
         thread = threading.Thread(target=_capture_source, name=f"capture-{name}", daemon=True,
-                                  args=(project, name, urls[name], hub_url, state_dir, stop))
+                                  args=(project, name, urls[name], hub_url, state_dir, stop,
+                                        prepared[name]))
         thread.start()
         threads.append(thread)
     for thread in threads:
         thread.join()
 
 
+def _prepare(project: Project, name: str, source_url: str, hub_url: str) -> bool:
+    """Signal table and new tables (mdm/capture/snapshots.py) before the engine starts: a
+    ConfigError stops capture here; an unreachable database is retried by the source's thread."""
+    try:
+        prepare_snapshots(project, name, source_url, hub_url)
+    except psycopg.OperationalError as exc:
+        logger.warning("cannot compare captured tables yet source=%s (retried): %s", name, exc)
+        return False
+    return True
+
+
 def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
-                    state_dir: Path, stop: threading.Event) -> None:
+                    state_dir: Path, stop: threading.Event, prepared: bool = True) -> None:
     spec = project.sources[name]
+    tables = project.captured_tables(name)
     kind = source_kind(spec)
     filters = {table: row_filter for entity in project.entities.values() if entity.source == name
                for table, row_filter in entity.row_filters.items()}
@@ -68,14 +86,25 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
              **kind.engine_properties(spec, project.captured_tables(name), hub_url)}
     threading.Thread(target=kind.watch_position, name=f"slot-{name}", daemon=True,
                      args=(spec, source_url, hub_url, stop)).start()
+    handle = EngineHandle()
+    threading.Thread(target=send_snapshot_signals, name=f"signals-{name}", daemon=True,
+                     args=(name, hub_url, handle, stop)).start()
     logger.info("capture starting source=%s tables=%d observed=%d slot=%s", name,
                 len(project.captured_tables(name)), len(spec.tables), spec.slot)
     delay = 1.0
     while not stop.is_set():
         try:
-            run_engine(props, InboxHandler(name, hub_url, primary_keys(project, name)),
-                       state_dir / "logs", stop)
-        except TransientError as exc:
+            prepared = prepared or _prepare(project, name, source_url, hub_url)
+            if not prepared:  # new tables must be known before the engine reads them
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            with handle.lock:  # no signal goes out between the reopening and the new engine
+                reopen_for_start(spec, offsets_table(spec), hub_url)
+            handler = InboxHandler(name, hub_url, primary_keys(project, name), tables,
+                                   spec.signal_table)
+            run_engine(props, handler, state_dir / "logs", stop, handle)
+        except (TransientError, psycopg.OperationalError) as exc:
             logger.warning("capture engine stopped source=%s, restarting in %.0fs: %s", name, delay, exc)
             stop.wait(delay)
             delay = min(delay * 2, 30.0)

@@ -225,6 +225,9 @@ def _print_status(result: Any, project: Project) -> None:
     console.print(f"quarantined (held back from the targets): {result.quarantined}; open tasks: "
                   + (", ".join(f"{k}={v}" for k, v in sorted(result.open_tasks.items())) or "none")
                   + ("  → mdm tasks list" if result.open_tasks else ""))
+    from mdm.cli.resync import print_snapshots
+
+    print_snapshots(result)
     if result.failed_events:
         failed = Table(title="failed change events (kept in the inbox)")
         for col in ("inbox id", "table", "row key", "op", "reason"):

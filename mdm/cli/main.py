@@ -44,10 +44,11 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, check, demo, hub, lineage, propagation, steward, users
+    from mdm.cli import bench, check, demo, hub, lineage, propagation, resync, steward, users
 
     check.register(app)
     hub.register(app)
+    resync.register(app)
     steward.register(app)
     propagation.register(app)
     lineage.register(app)

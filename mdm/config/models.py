@@ -100,6 +100,13 @@ class SourceSpec(Spec):
     debezium: dict[str, str] = Field(
         default_factory=dict, description="Extra Debezium properties, passed through as given."
     )
+    signal_table: str | None = Field(
+        None, description="schema.table in this database for Debezium's incremental snapshots "
+        "(a new table or child list on a running hub, `mdm resync`): capture creates it if "
+        "absent (id varchar(64) PRIMARY KEY, type varchar(32), data text), adds it to the "
+        "publication and writes the snapshot windows' watermarks there; its rows never reach "
+        "the inbox. Unset: read-only incremental snapshots (PostgreSQL 13 or later, nothing "
+        "written in this database; heartbeats must run in a transaction).")
     observes: Identifier | None = Field(
         None, description="The target (targets/<name>.yaml) whose copies `tables:` hold: "
         "their changes are compared with what the hub sent there (divergence), never golden.")
@@ -115,6 +122,16 @@ class SourceSpec(Spec):
     write_url: str | None = Field(
         None, description="write_method sql: a connection allowed to update the mapped tables "
         "(default: url). ${ENV_VAR} allowed.")
+
+    @field_validator("signal_table")
+    @classmethod
+    def _signal_table_qualified(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.split(".")
+        if len(parts) > 2 or not all(p and p.replace("_", "a").isalnum() for p in parts):
+            raise ValueError(f"expected schema.table (letters, digits, _), got {value!r}")
+        return value if len(parts) == 2 else f"public.{value}"
 
     @model_validator(mode="after")
     def _observed_tables_name_a_target(self) -> SourceSpec:

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from mdm.model.snapshots import TableSnapshot
+
 
 @dataclass
 class SourceStatus:
@@ -31,6 +33,8 @@ class PipelineStatus:
     failed_events: list[dict[str, Any]] = field(default_factory=list)
     open_tasks: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    snapshots: list[TableSnapshot] = field(default_factory=list)  # per table and kind
+    snapshot_requests: list[dict[str, Any]] = field(default_factory=list)  # open, then recent
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +62,25 @@ def delivery_counts(conn: Connection) -> dict[str, dict[str, int]]:
     return outbox
 
 
+def snapshot_figures(conn: Connection, recent: int = 10
+                     ) -> tuple[list[TableSnapshot], list[dict[str, Any]]]:
+    """Each table's latest initial and incremental snapshot (pending, running with rows so
+    far, done, aborted), and the incremental snapshot requests not finished plus the `recent`
+    last finished ones, newest first."""
+    tables = [TableSnapshot(r.source, r.table_name, r.kind, r.state, int(r.rows), r.request_id,
+                            r.started_at, r.finished_at)
+              for r in conn.execute(text(
+                  "SELECT source, table_name, kind, state, rows, request_id, started_at, "
+                  "finished_at FROM snapshot_progress ORDER BY source, table_name, kind"))]
+    columns = ("id, source, reason, entity, keys, tables, status, requested_at, sent_at, "
+               "finished_at, error")
+    requests = [dict(r._mapping) for r in conn.execute(text(
+        f"(SELECT {columns} FROM snapshot_request WHERE status IN ('pending', 'sent', 'running')) "
+        f"UNION ALL (SELECT {columns} FROM snapshot_request WHERE status IN ('done', 'failed') "
+        "ORDER BY id DESC LIMIT :n) ORDER BY id DESC"), {"n": recent})]
+    return tables, requests
+
+
 def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
     sources = [SourceStatus(*r) for r in conn.execute(text(
         "SELECT source, events_total, last_event_at, last_commit_ts, last_latency_ms, "
@@ -77,4 +100,6 @@ def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
     quarantined = conn.execute(text(
         "SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id "
         "AND v.version = g.version WHERE v.quality = 'quarantined'")).scalar_one()
-    return PipelineStatus(sources, inbox, outbox, golden, failed, open_tasks, int(quarantined))
+    snapshots, requests = snapshot_figures(conn)
+    return PipelineStatus(sources, inbox, outbox, golden, failed, open_tasks, int(quarantined),
+                          snapshots, requests)
