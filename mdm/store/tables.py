@@ -24,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -180,6 +180,60 @@ capture_state = Table(
     Column("slot_lag_bytes", BigInteger),
     Column("slot_checked_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+)
+
+# The tables capture read per source when it last started (migration 0012): a table the
+# project maps from now on gets an incremental snapshot of its own (mdm/capture/snapshots.py).
+capture_table = Table(
+    "capture_table",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    PrimaryKeyConstraint("source", "table_name"),
+)
+
+# Incremental snapshots asked for (new tables, `mdm resync`); capture sends them one at a time.
+snapshot_request = Table(
+    "snapshot_request",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("reason", Text, nullable=False),  # new_tables | resync
+    Column("entity", Text),
+    Column("keys", JSONB),
+    Column("tables", ARRAY(Text), nullable=False),
+    Column("conditions", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("requested_by", Text),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("error", Text),
+    CheckConstraint("reason IN ('new_tables', 'resync')", name="snapshot_request_reason_ck"),
+    CheckConstraint("status IN ('pending', 'sent', 'running', 'done', 'failed')",
+                    name="snapshot_request_status_ck"),
+)
+Index("snapshot_request_open_ix", snapshot_request.c.source, snapshot_request.c.id,
+      postgresql_where=text("status IN ('pending', 'sent', 'running')"))
+
+# Per table, the latest initial and incremental snapshot as capture sees them.
+snapshot_progress = Table(
+    "snapshot_progress",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # initial | incremental
+    Column("state", Text, nullable=False),  # pending | running | done | aborted
+    Column("rows", BigInteger, nullable=False, server_default=text("0")),
+    Column("request_id", BigInteger),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    PrimaryKeyConstraint("source", "table_name", "kind"),
+    CheckConstraint("kind IN ('initial', 'incremental')", name="snapshot_progress_kind_ck"),
+    CheckConstraint("state IN ('pending', 'running', 'done', 'aborted')",
+                    name="snapshot_progress_state_ck"),
 )
 
 # Rule results that did not pass, one row per (version, rule, offending value). Passing rules
