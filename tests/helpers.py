@@ -13,6 +13,9 @@ from psycopg.rows import dict_row
 
 from mdm.config.loader import Project
 from mdm.config.models import EntitySpec
+from mdm.golden.references import referenced_key
+from mdm.model.deliveries import build_payload
+from mdm.model.references import ReferencedRecord
 
 
 def rows(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -53,7 +56,10 @@ def erp_state(erp_url: str, spec: EntitySpec) -> dict[str, dict[str, Any]]:
     expected: dict[str, dict[str, Any]] = {}
     for row in rows(erp_url, f"SELECT * FROM {spec.table}"):
         attrs = {name: canonical(row[spec.column_of(name)]) for name in spec.attributes
-                 if name not in spec.owned}
+                 if name not in spec.owned and name not in spec.references}
+        for name, reference in spec.references.items():  # the referenced record's source key
+            columns = spec.attributes[name].source_columns(name)
+            attrs[name] = referenced_key(reference, [row[c] for c in columns])
         for child_name, child in spec.children.items():
             kids = rows(erp_url, f"SELECT * FROM {child.table} WHERE {child.parent_column} = %s",
                         (row[spec.primary_key],))
@@ -70,12 +76,15 @@ def target_rows(url: str, table: str, key_column: str) -> dict[str, dict[str, An
     return {str(r[key_column]): r for r in rows(url, f"SELECT * FROM {table}")}
 
 
-def expected_target_row(project: Project, entity: str, target: str, record: dict[str, Any]) -> dict[str, Any]:
-    mapping = project.entities[entity].targets[target]
-    expected = {field: record["attributes"].get(attr) for field, attr in mapping.fields.items()}
-    if mapping.active_field:
-        expected[mapping.active_field] = record["status"] == "active"
-    return expected
+def expected_target_row(project: Project, entity: str, target: str, record: dict[str, Any],
+                        hub_url: str | None = None) -> dict[str, Any]:
+    """The target's copy of a golden record; fields rendered from a reference
+    (`department.code`, `department.xref`) read the referenced record's current values from
+    the hub (`hub_url`)."""
+    spec = project.entities[entity]
+    mapping = spec.targets[target]
+    referenced = _referenced(spec, record["attributes"], hub_url) if hub_url else {}
+    return build_payload(mapping, record["attributes"], record["status"], referenced, target)
 
 
 def target_table(system: str, path: str) -> tuple[str, str]:
@@ -113,15 +122,37 @@ def convergence_problems(project: Project, erp_url: str, hub_url: str,
                 table, key_column = target_table(target, mapping.path or "")
             copies = target_rows(target_urls[target], table, key_column)
             for record in actual.values():
-                want_row = expected_target_row(project, entity, target, record)
+                want_row = expected_target_row(project, entity, target, record, hub_url)
                 have = copies.get(record["business_key"])
                 if have is None:
                     problems.append(f"{entity} {record['business_key']}: missing at {target}")
                     continue
-                diff = {f: (v, canonical(have[f])) for f, v in want_row.items() if canonical(have[f]) != v}
+                diff = {f: (v, canonical(have[f])) for f, v in want_row.items()
+                        if not _same(f, v, canonical(have[f]), mapping.fields)}
                 if diff:
                     problems.append(f"{entity} {record['business_key']} at {target}: {diff}")
     return problems
+
+
+def _same(field: str, want: Any, have: Any, fields: dict[str, str]) -> bool:
+    """A target's key of a referenced record (`department.xref`) is text in the hub's xref
+    and whatever type the target's column has (OA HR's integer dept_id)."""
+    if want == have:
+        return True
+    return ".xref" in fields.get(field, "") and want is not None and str(have) == str(want)
+
+
+def _referenced(spec: EntitySpec, attributes: dict[str, Any],
+                hub_url: str) -> dict[str, ReferencedRecord]:
+    found = {}
+    for name, reference in spec.references.items():
+        key = attributes.get(name)
+        for r in rows(hub_url, "SELECT g.id, g.attributes, coalesce((SELECT jsonb_object_agg("
+                      "system, key) FROM xref WHERE golden_id = g.id), '{}') AS xrefs FROM "
+                      "golden_record g WHERE entity = %s AND source_key = %s",
+                      (reference.entity, key)) if key is not None else ():
+            found[name] = ReferencedRecord(r["id"], r["attributes"], r["xrefs"])
+    return found
 
 
 def _sourced(spec: EntitySpec, attributes: dict[str, Any]) -> dict[str, Any]:

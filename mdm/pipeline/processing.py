@@ -133,6 +133,7 @@ class Processor:
             _commit_synchronously(conn)
         result.deliveries = outbox.enqueue_deliveries(conn, self.project, made.versions,
                                                       made.changed)
+        result.deliveries += outbox.enqueue_rerenders(conn, made.rerenders)
         return result
 
     # -- by kind of source ----------------------------------------------------------------------
@@ -146,11 +147,14 @@ class Processor:
         source_keys = {s.golden_id or 0: s.source_key for s in states}
         versions, verdicts = judge_versions(conn, self.rules, versions, source_keys)
         versions = hold_key_clashes(conn, self.project, versions, source)
+        versions = self.references.hold_unknown(conn, versions, set(batch.golden), source)
         golden.write_versions(conn, states, versions, source)
         if verdicts or any(self.rules.has_rules(v.entity) for v in versions):
             store_results(conn, versions, verdicts, source)
         inbox.finish_inbox(conn, batch.done, batch.failed, batch.skipped)
         made.versions += versions
+        made.versions += self.references.release_arrived(conn, versions, source_keys, source)
+        made.rerenders += self.references.rerenders(versions, source_keys)
         result.failed += len(batch.failed)
         result.skipped += len(batch.skipped)
 

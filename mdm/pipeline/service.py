@@ -62,6 +62,9 @@ def _drain_forever(processor: Processor, hub_url: str, stop: threading.Event,
         logger.info("processing started")
         pruned_at = holds_at = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - holds_at > HOLDS_EVERY_S:
+                processor.open_reference_tasks(conn)
+                holds_at = time.monotonic()
             started = time.perf_counter()
             result = processor.process_batch(conn, batch_size)
             if result.events:

@@ -161,10 +161,38 @@ delivery = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
     Column("sent_at", DateTime(timezone=True)),
     Column("acked_at", DateTime(timezone=True)),
+    # What it waits for (0013): referenced records (golden id, target, least version) that
+    # must be acknowledged at those targets before it is claimed.
+    Column("requires_id", ARRAY(BigInteger)),
+    Column("requires_at", ARRAY(Text)),
+    Column("requires_version", ARRAY(Integer)),
 )
 Index("delivery_open_ix", delivery.c.target, delivery.c.next_attempt_at,
       postgresql_where=text("status IN ('pending', 'failed')"))
 Index("delivery_record_ix", delivery.c.golden_id, delivery.c.target, delivery.c.version)
+
+# Versions held on an unknown reference (0013): per record, each reference of its current
+# version (quality 'held') that points at a record the hub does not know yet.
+reference_hold = Table(
+    "reference_hold",
+    metadata,
+    Column("golden_id", BigInteger, nullable=False),
+    Column("attribute", Text, nullable=False),  # list.attribute for a child list's
+    Column("referenced_entity", Text, nullable=False),
+    Column("referenced_key", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("business_key", Text, nullable=False),
+    Column("system", Text, nullable=False),
+    Column("quality", Text, nullable=False),  # the version's quality before the hold
+    Column("held_since", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("task_id", BigInteger),  # the unknown_reference task, once opened
+    PrimaryKeyConstraint("golden_id", "attribute", "referenced_key"),
+)
+Index("reference_hold_referenced_ix", reference_hold.c.referenced_entity,
+      reference_hold.c.referenced_key)
+Index("reference_hold_due_ix", reference_hold.c.held_since,
+      postgresql_where=text("task_id IS NULL"))
 
 # What capture last saw per source: the basis of capture lag.
 capture_state = Table(

@@ -70,13 +70,15 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
         with cur.copy(f"COPY delivery ({_ENQUEUED}) FROM STDIN") as copy:
             for v, target, operation in rows:
                 copy.write_row((v.golden_id, v.version, v.entity, v.business_key, target,
-                                operation, idempotency_key(v.golden_id, v.version, target)))
+                                operation, idempotency_key(v.golden_id, v.version, target),
+                                *_requires(needs.get((v.golden_id, target), ()))))
     notify(conn)
     return len(rows)
 
 
 HELD_BACK = ("quarantined", "held")  # versions not propagated: an error rule, an unknown reference
-_ENQUEUED = ("golden_id, version, entity, business_key, target, operation, idempotency_key")
+_ENQUEUED = ("golden_id, version, entity, business_key, target, operation, idempotency_key, "
+             "requires_id, requires_at, requires_version")
 
 
 def requirements(conn: psycopg.Connection, project: Project,
@@ -148,6 +150,12 @@ LEFT JOIN LATERAL (
     SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
     AND target = d.target AND status = 'acked' ORDER BY version DESC, id DESC LIMIT 1) a ON true
 WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
+  -- references before referrers: each record it requires is acknowledged where it must be
+  -- (no requirement: unnest of NULLs is no row, one cheap test per candidate)
+  AND NOT EXISTS (
+    SELECT 1 FROM unnest(d.requires_id, d.requires_at, d.requires_version) AS r(golden_id, target, version)
+    WHERE NOT EXISTS (SELECT 1 FROM delivery q WHERE q.golden_id = r.golden_id
+                      AND q.target = r.target AND q.version >= r.version AND q.status = 'acked'))
 ORDER BY d.id LIMIT %s
 """
 
