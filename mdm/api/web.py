@@ -27,6 +27,7 @@ from mdm.steward.decisions import ACTIONS
 from mdm.steward.signin import SigninFailed, SigninRefused, retry_after
 from mdm.steward.users import create_session, end_session, list_tokens, list_users
 from mdm.store.repositories import tasks
+from mdm.store.repositories.reference_holds import referenced_of
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
@@ -157,15 +158,17 @@ def web_router() -> APIRouter:
             found = [t for t in found if t["created_at"] <= cutoff]
         if q.strip():
             needle = normalised(q.strip())
-            found = [t for t in found if needle in normalised(f"{t['business_key']} {t['summary']}")]
+            found = [t for t in found
+                     if needle in normalised(f"{t['business_key'] or ''} {t['summary']}")]
         names = workbench.record_names(raw(db), [t["golden_id"] for t in found
                                                   if t["golden_id"] is not None])
         for t in found:
             t["name"] = names.get(t["golden_id"], "")
         if sort == "name":
-            found.sort(key=lambda t: (pinyin_key(t["name"] or t["business_key"]), t["business_key"]))
+            found.sort(key=lambda t: (pinyin_key(t["name"] or t["business_key"] or ""),
+                                      t["business_key"] or ""))  # a draft's task has no key
         elif sort == "key":
-            found.sort(key=lambda t: (t["entity"], t["business_key"]))
+            found.sort(key=lambda t: (t["entity"], t["business_key"] or ""))
         counts = tasks.count_open(raw(db))
         return _page(request, "inbox.html", who=caller.who, csrf=caller.csrf, tasks=found,
                      counts=counts, entities=sorted(project.entities), systems=_systems(project),
@@ -224,8 +227,10 @@ def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any]:
     spec = project.entities.get(task["entity"])
     systems = []
     if record is not None and spec is not None:
+        referenced = referenced_of(raw(db), spec, record["attributes"])
         for target, mapping in sorted(spec.targets.items()):
-            golden = build_payload(mapping, record["attributes"], record["status"])
+            golden = build_payload(mapping, record["attributes"], record["status"], referenced,
+                                   target)
             copy, flagged = _copy(db, task, target, record["id"])
             systems.append({"name": target, "rows": [
                 {"field": f, "golden": golden.get(f), "theirs": None if copy is None else copy.get(f),

@@ -22,8 +22,8 @@ def load_touched(conn: psycopg.Connection, project: Project,
                  events: Sequence[InboxRow]) -> tuple[Rows, Records]:
     """The mirrored rows the events need and the records they touch. A child row that moves
     to another parent touches both the parent it leaves and the one it joins."""
-    rows = mirror.load_rows(conn, source, {(e.table, e.row_key) for e in events
-                                           if e.table in mappings})
+    touched = {(e.table, e.row_key) for e in events if e.table in mappings}
+    rows = mirror.load_rows(conn, source, touched)
     records: Records = set()
     parents: set[tuple[str, str]] = set()  # (child table, key of its parent row)
     for event in events:
@@ -38,7 +38,7 @@ def load_touched(conn: psycopg.Connection, project: Project,
             if parent is not None:
                 parents.add((event.table, parent))
     records |= _records_of(conn, source, mappings, parents, rows)
-    _load_records(conn, project, source, records, rows)
+    _load_records(conn, project, source, records, rows, touched)
     return rows, records
 
 
@@ -78,9 +78,11 @@ def _records_of(conn: psycopg.Connection, source: str, mappings: Mapping[str, Ta
 
 
 def _load_records(conn: psycopg.Connection, project: Project, source: str, records: Records,
-                  rows: Rows) -> None:
+                  rows: Rows, touched: set[tuple[str, str]]) -> None:
     """Each record's main row and child rows at every depth (what the batch already holds
-    stays: it is newer)."""
+    stays: it is newer). The rows nested under a child row are read for the mirrored child
+    rows and for those the events bring (a variant the hub has not mirrored yet may hang
+    under a touched record, and its prices arrived in an earlier batch)."""
     main_keys = {(project.entities[e].table, key) for e, key in records}
     rows.update(mirror.load_rows(conn, source, main_keys - rows.keys()))
     for entity in {e for e, _ in records}:
@@ -92,4 +94,4 @@ def _load_records(conn: psycopg.Connection, project: Project, source: str, recor
                     conn, source, table, owners.get(child.parent_table, [])).items():
                 rows.setdefault(key, image)
             if child.spec.children:
-                owners[table] = sorted({r for t, r in rows if t == table})
+                owners[table] = sorted({r for t, r in rows.keys() | touched if t == table})

@@ -6,7 +6,9 @@ record at every target. Such a version is stored (the golden record mirrors its 
 held back: quarantined, not delivered, with one `key_clash` task. The record waits until its
 key is its own again — a later version with a free key, the holder giving the key up (renamed
 or retired), or a steward's approve_edited with a free key — and is then delivered.
-Runs inside the processing transaction, after the rules have judged the batch.
+A draft (a record without a business key yet) holds and claims no key; its first number is
+claimed like a new record's key. Runs inside the processing transaction, after the rules have
+judged the batch.
 """
 from __future__ import annotations
 
@@ -54,11 +56,13 @@ def hold_key_clashes(conn: psycopg.Connection, project: Project, versions: list[
 
 
 def _claims_key(project: Project, v: NewVersion) -> bool:
-    """A new (or reactivated) record, or one whose business key changed."""
+    """A new (or reactivated) record with a key, or one whose business key changed (a rename,
+    or a draft's first number). A draft claims no key: records without one never clash."""
+    if v.business_key is None:
+        return False
     if v.previous is None:
         return True
-    key = project.entities[v.entity].business_key
-    return str(v.previous.attributes.get(key, "")) != v.business_key
+    return project.entities[v.entity].business_key_of(v.previous.attributes) != v.business_key
 
 
 def _clashes(conn: psycopg.Connection, claiming: Sequence[NewVersion],
@@ -70,16 +74,18 @@ def _clashes(conn: psycopg.Connection, claiming: Sequence[NewVersion],
         by_entity.setdefault(v.entity, []).append(v)
     claimed = {v.golden_id for v in claiming}
     for entity, mine in by_entity.items():
-        taken = key_holders(conn, entity, [v.business_key for v in mine], list(newest))
+        keyed = [(v, v.business_key) for v in mine if v.business_key is not None]
+        taken = key_holders(conn, entity, [key for _, key in keyed], list(newest))
         for v in newest.values():  # records of the batch that keep their key hold it
-            if v.entity == entity and v.golden_id not in claimed and v.status == "active":
+            if (v.entity == entity and v.golden_id not in claimed and v.status == "active"
+                    and v.business_key is not None):
                 taken.setdefault(v.business_key, Holder(v.golden_id, v.business_key, ""))
-        for v in mine:  # oldest record first: it takes a key nobody holds
-            holder = taken.get(v.business_key)
+        for v, key in keyed:  # oldest record first: it takes a key nobody holds
+            holder = taken.get(key)
             if holder is not None and holder.golden_id != v.golden_id:
                 found[v.golden_id] = holder
             elif v.status == "active":
-                taken[v.business_key] = Holder(v.golden_id, v.business_key, "")
+                taken[key] = Holder(v.golden_id, key, "")
     return found
 
 
@@ -105,14 +111,14 @@ def _release_vacated(conn: psycopg.Connection, project: Project, versions: Seque
     for v in versions:
         if v.previous is None:
             continue
-        old = str(v.previous.attributes.get(project.entities[v.entity].business_key, ""))
-        if old != v.business_key:
+        old = project.entities[v.entity].business_key_of(v.previous.attributes)
+        if old is not None and old != v.business_key:  # renamed, or its number cleared
             vacated.setdefault(v.entity, set()).add(old)
-        elif v.status != "active":
+        elif v.status != "active" and v.business_key is not None:
             vacated.setdefault(v.entity, set()).add(v.business_key)
     for entity, keys in vacated.items():
         keys -= {v.business_key for v in newest.values()
-                 if v.entity == entity and v.status == "active"}
+                 if v.entity == entity and v.status == "active" and v.business_key is not None}
         still_held = key_holders(conn, entity, keys, list(newest)) if keys else {}
         keys -= still_held.keys()
         if keys:

@@ -25,11 +25,12 @@ KINDS = {  # column, fill, stroke, legend
 BOX_W, BOX_H, GAP_X, GAP_Y, TOP = 250, 46, 40, 12, 90
 
 
-def build(conn: Connection, entity: str, business_key: str, golden_id: int,
+def build(conn: Connection, entity: str, business_key: str | None, golden_id: int,
           versions: int = 30) -> nx.DiGraph[str]:
-    """The lineage graph of the newest `versions` versions of one record."""
+    """The lineage graph of the newest `versions` versions of one record (a draft, without a
+    business key, is addressed by its golden id)."""
     graph: nx.DiGraph[str] = nx.DiGraph()
-    base = f"/api/v1/records/{entity}/{business_key}"
+    base = f"/api/v1/records/{entity}/{golden_id if business_key is None else business_key}"
     rows = lineage.graph_versions(conn, golden_id, versions)
     for row in reversed(rows):
         v = f"version:{row['version']}"
@@ -156,7 +157,7 @@ def _clip(label: str, limit: int = 38) -> str:
 
 def page(title: str, svg: str, record: dict[str, Any], versions: int) -> str:
     """The lineage page around the SVG: what the reader is looking at, in plain words."""
-    entity, key = record["entity"], record["business_key"]
+    entity, key = record["entity"], record["business_key"] or str(record["golden_id"])  # a draft
     api = f"/api/v1/records/{escape(entity)}/{escape(key)}"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(title)}</title><style>

@@ -14,7 +14,7 @@ class GoldenState:
     source_key: str
     golden_id: int | None = None
     version: int = 0
-    business_key: str = ""
+    business_key: str | None = None  # None: a draft, identified by source_key until it has one
     attributes: dict[str, Any] = field(default_factory=dict)
     status: str = "active"
     valid_from: datetime | None = None
@@ -49,7 +49,7 @@ class NewVersion:
     golden_id: int
     version: int
     entity: str
-    business_key: str
+    business_key: str | None  # None: a draft (no key yet); it reaches no target
     attributes: dict[str, Any]
     status: str
     valid_from: datetime
@@ -57,6 +57,11 @@ class NewVersion:
     quality: str = "ok"  # ok | warning | quarantined | approved
     checks: tuple[str, ...] | None = None  # rules passed (None: no rules for the entity)
     previous: Previous | None = None  # what the record was before this version (not stored)
+
+    @property
+    def label(self) -> str:
+        """How people tell the record: its business key, or a draft's golden id."""
+        return self.business_key if self.business_key is not None else f"#{self.golden_id} (draft)"
 
 
 @dataclass(frozen=True)

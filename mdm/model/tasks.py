@@ -16,11 +16,12 @@ STATUSES = ("open", "resolved", "waived")
 
 @dataclass(frozen=True)
 class NewTask:
-    """A task to open, or to refresh: at most one is open per (type, entity, key, system)."""
+    """A task to open, or to refresh: at most one is open per (type, entity, key, system) —
+    per (type, entity, record, system) for a draft, which has no key yet."""
 
     type: str
     entity: str
-    business_key: str
+    business_key: str | None  # None: the record is a draft
     golden_id: int | None
     version: int | None
     system: str

@@ -26,7 +26,7 @@ class Subject:
     index: int  # position in the micro-batch
     golden_id: int
     source_key: str
-    business_key: str
+    business_key: str | None  # None: a draft (no key yet); checks by business key skip it
     attributes: Mapping[str, Any]
     status: str = "active"
     previous: Previous | None = None  # None: a new record (or judged from scratch)
@@ -80,7 +80,8 @@ def reference_active(conn: psycopg.Connection, entity: str, check: CheckRule,
     # The batch itself may create or retire the referenced record (not yet in the store).
     for s in (others or {}).get(target, batch if target == entity else ()):
         key = s.source_key if check.by == "source_key" else s.business_key
-        status[key] = s.status
+        if key is not None:
+            status[key] = s.status
     failures = []
     for subject in batch:
         for value in _values(check, subject):
@@ -103,6 +104,8 @@ def no_cycle(conn: psycopg.Connection, entity: str, check: CheckRule,
     parent: dict[str, str | None] = {str(k): p for k, p in rows}
     for s in batch:
         key = s.source_key if check.by == "source_key" else s.business_key
+        if key is None:
+            continue
         value = s.attributes.get(check.attribute)
         parent[key] = None if value in (None, "") else str(value)
     graph: nx.DiGraph[str] = nx.DiGraph()

@@ -67,18 +67,18 @@ def store_results(conn: psycopg.Connection, versions: Sequence[NewVersion],
     newest: dict[int, int] = {}
     for i, v in enumerate(versions):
         newest[v.golden_id] = i
-    passed: list[tuple[str, str, int]] = []
+    passed: list[tuple[str, str | None, int, int]] = []
     failing: list[NewTask] = []
     for i in newest.values():
         v, found = versions[i], verdicts.get(i)
         if found is not None and found.failed:
             failing.append(_rule_task(v, found, system))
         else:
-            passed.append((v.entity, v.business_key, v.version))
+            passed.append((v.entity, v.business_key, v.version, v.golden_id))
     if failing:  # one round trip for the batch's tasks, however many records failed
         tasks.open_tasks(conn, failing)
         logger.info("rule tasks opened or refreshed count=%d (%s)", len(failing),
-                    ", ".join(f"{t.entity} {t.business_key}" for t in failing[:5])
+                    ", ".join(f"{t.entity} {t.business_key or t.golden_id}" for t in failing[:5])
                     + (" …" if len(failing) > 5 else ""))
     tasks.close_rule_tasks(conn, passed, system, closing_same_version)
 
@@ -88,7 +88,7 @@ def _rule_task(v: NewVersion, verdict: Verdict, system: str) -> NewTask:
     failed = verdict.failed
     quarantined = verdict.quality == "quarantined"
     rules = ", ".join(sorted({f.rule for f in failed}))
-    summary = (f"{v.entity} {v.business_key} v{v.version} "
+    summary = (f"{v.entity} {v.label} v{v.version} "
                f"{'quarantined' if quarantined else 'propagated with warnings'}: {rules}")
     detail = {"quality": verdict.quality, "findings": [
         {"rule": f.rule, "attribute": f.attribute, "severity": f.severity,

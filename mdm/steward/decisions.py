@@ -135,14 +135,15 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
             raise DecisionError(400, f"{name}: {exc}") from exc
     current = _current_version(conn, task)
     attributes = {**current["attributes"], **edited}
-    key = attributes.get(spec.business_key)
-    if key is None or not str(key).strip():
+    key = spec.business_key_of(attributes)  # None: it stays (or becomes) a draft
+    if (key is None and not spec.allows_drafts) or (key is not None and not key.strip()):
         raise DecisionError(400, f"{spec.business_key} cannot be empty: it is the business key")
-    _refuse_held_key(conn, spec.entity, str(key), current)
+    if key is not None:
+        _refuse_held_key(conn, spec.entity, key, current)
     state = GoldenState(task["entity"], current["source_key"], current["id"], current["version"],
                         current["business_key"], current["attributes"], current["status"],
                         current["valid_from"])
-    version = next_version(state, attributes, current["status"], str(key),
+    version = next_version(state, attributes, current["status"], key,
                            _decided(task, actor), datetime.now(UTC), quality="approved")
     assert state.golden_id is not None
     golden.write_versions(conn, [state], [version], spec.source)

@@ -1,8 +1,9 @@
 """SQL on steward tasks and their decisions (`task`, `decision`): open (or refresh) tasks, close
 them automatically, lock one for a decision and record it, list and show them.
 
-At most one open task per (type, entity, key, system): a repeated finding refreshes the open
-task instead of piling up new ones. Each function runs in the caller's transaction.
+At most one open task per (type, entity, key, system) — per (type, entity, record, system) for
+a draft, whose key is NULL: a repeated finding refreshes the open task instead of piling up new
+ones. Each function runs in the caller's transaction.
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ DO UPDATE SET golden_id = EXCLUDED.golden_id, version = EXCLUDED.version,
     updated_at = clock_timestamp()
 RETURNING id
 """
+# The same for a draft (business_key NULL): its open task is unique per record (0014).
+OPEN_DRAFT_TASK_SQL = OPEN_TASK_SQL.replace(
+    "ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'",
+    "ON CONFLICT (type, entity, golden_id, system) WHERE status = 'open' AND business_key IS NULL")
 # A record that reached the target (a retry, a replay, a later version) closes its open
 # dead-delivery task: there is nothing left to decide. Parameters: golden ids, targets, versions.
 CLOSE_DEAD_SQL = """
@@ -48,35 +53,45 @@ def task_params(t: NewTask) -> tuple[Any, ...]:
 
 def open_task(conn: psycopg.Connection, task: NewTask) -> int:
     """Open the task, or refresh the open one of its (type, entity, key, system); its id."""
-    row = conn.execute(OPEN_TASK_SQL, task_params(task)).fetchone()
+    sql = OPEN_TASK_SQL if task.business_key is not None else OPEN_DRAFT_TASK_SQL
+    row = conn.execute(sql, task_params(task)).fetchone()
     assert row is not None
     return int(row[0])
 
 
 def open_tasks(conn: psycopg.Connection, tasks: Sequence[NewTask]) -> None:
     """`open_task` for many, in one round trip."""
-    if tasks:
-        with conn.cursor() as cur:
-            cur.executemany(OPEN_TASK_SQL, [task_params(t) for t in tasks])
+    keyed = [task_params(t) for t in tasks if t.business_key is not None]
+    drafts = [task_params(t) for t in tasks if t.business_key is None]
+    with conn.cursor() as cur:
+        for sql, params in ((OPEN_TASK_SQL, keyed), (OPEN_DRAFT_TASK_SQL, drafts)):
+            if params:
+                cur.executemany(sql, params)
 
 
-def close_rule_tasks(conn: psycopg.Connection, passed: Sequence[tuple[str, str, int]],
-                     system: str, same_version: bool = False) -> int:
+def close_rule_tasks(conn: psycopg.Connection,
+                     passed: Sequence[tuple[str, str | None, int, int]], system: str,
+                     same_version: bool = False) -> int:
     """A later version that passes releases the record: its open rule task is closed (with
-    `same_version`, also one about the very version that now passes changed rules)."""
+    `same_version`, also one about the very version that now passes changed rules). `passed`:
+    (entity, business key, version, golden id); a draft's task (no key) is found by record."""
     if not passed:
         return 0
     rows = conn.execute(
         """
         UPDATE task t SET status = 'resolved', resolution = 'superseded',
             resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
-        FROM unnest(%s::text[], %s::text[], %s::int[]) AS p(entity, business_key, version)
+        FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])
+             AS p(entity, business_key, version, golden_id)
         WHERE t.type = 'rule_violation' AND t.status = 'open' AND t.system = %s
-          AND t.entity = p.entity AND t.business_key = p.business_key AND (t.version < p.version OR (%s AND t.version = p.version))
+          AND t.entity = p.entity
+          AND (t.business_key = p.business_key
+               OR (t.business_key IS NULL AND t.golden_id = p.golden_id))
+          AND (t.version < p.version OR (%s AND t.version = p.version))
         RETURNING t.id, p.version
         """,
-        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed], system,
-         same_version),
+        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed],
+         [p[3] for p in passed], system, same_version),
     ).fetchall()
     if rows:
         with conn.cursor() as cur:
