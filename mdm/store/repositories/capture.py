@@ -139,11 +139,15 @@ def apply_progress(conn: psycopg.Connection, source: str, steps: Sequence[Progre
 
 
 def _add_rows(conn: psycopg.Connection, source: str, step: SnapshotRows) -> None:
+    # A table already done takes no more rows: Debezium holds a table's last snapshot row back
+    # (to mark it `last`) until after it has reported the table's scan complete with its count.
     conn.execute(
         "INSERT INTO snapshot_progress (source, table_name, kind, state, rows, started_at) "
         "VALUES (%(s)s, %(t)s, %(k)s, 'running', %(n)s, clock_timestamp()) "
-        "ON CONFLICT (source, table_name, kind) DO UPDATE SET rows = snapshot_progress.rows "
-        "+ %(n)s, state = CASE WHEN snapshot_progress.state = 'pending' THEN 'running' "
+        "ON CONFLICT (source, table_name, kind) DO UPDATE SET rows = CASE WHEN "
+        "snapshot_progress.state IN ('done', 'aborted') THEN snapshot_progress.rows "
+        "ELSE snapshot_progress.rows + %(n)s END, "
+        "state = CASE WHEN snapshot_progress.state = 'pending' THEN 'running' "
         "ELSE snapshot_progress.state END, updated_at = clock_timestamp()",
         {"s": source, "t": step.table, "k": step.kind, "n": step.rows})
 
