@@ -1,0 +1,124 @@
+"""`mdm resync ENTITY [KEY…]` re-reads an entity, or some of its records, from the ERP while
+capture goes on: each row read again goes through processing, so unchanged records make no
+version. This hub keeps its snapshot watermarks in a signal table (`signal_table:` in
+cdc/erp.yaml), which capture creates, publishes and keeps out of the inbox. Real PostgreSQL,
+real Debezium, the demo OA/WMS."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mdm.config.loader import PROJECT_FOLDERS, load_project
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle
+from mdm.runtime.settings import REPO_ROOT
+from tests.conftest import running_stack
+from tests.helpers import convergence_problems, edit_file, eventually, execute, rows, target_databases
+from tests.integration.test_incremental_snapshot import snapshot_reads
+
+SUPPLIER_TABLES = ("public.supplier", "public.supplier_bank_account",
+                   "public.supplier_tax_identifier")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoStack, Path]]:
+    project = tmp_path_factory.mktemp("project")
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, project / folder)
+    edit_file(project / "cdc/erp.yaml", "\nslot: mdm_erp\n",
+              "\nslot: mdm_erp\nsignal_table: public.mdm_signal\n")
+    with running_stack(tmp_path_factory.mktemp("stack"), project_dir=project) as stack:
+        yield stack, project
+
+
+def resync(stack: DemoStack, project: Path, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "mdm.cli.main", "resync", *args,
+                           "--project", str(project)], env=stack.env(), capture_output=True,
+                          text=True, timeout=400, check=True).stdout
+
+
+def _versions(hub_url: str) -> dict[tuple[str, str], int]:
+    return {(r["entity"], r["business_key"]): r["version"] for r in rows(
+        hub_url, "SELECT entity, business_key, version FROM golden_record")}
+
+
+def _rows_of(erp_url: str, code: str) -> dict[str, int]:
+    [counts] = rows(erp_url, """
+        SELECT (SELECT count(*) FROM supplier_bank_account b WHERE b.supplier_id = s.id) AS banks,
+               (SELECT count(*) FROM supplier_tax_identifier t WHERE t.supplier_id = s.id) AS taxes
+        FROM supplier s WHERE s.code = %s""", (code,))
+    return {"public.supplier": 1, "public.supplier_bank_account": counts["banks"],
+            "public.supplier_tax_identifier": counts["taxes"]}
+
+
+def _read_again(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {t: after.get(t, 0) - n for t, n in before.items() if after.get(t, 0) != n}
+
+
+def test_resync_of_one_record_rereads_its_rows_and_makes_no_version(hub):
+    stack, project = hub
+    before, versions = snapshot_reads(stack.hub_url), _versions(stack.hub_url)
+    out = resync(stack, project, "supplier", "S0003", "--wait")
+    assert re.search(r"resync #\d+ done", out), out
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    expected = {t: n for t, n in _rows_of(stack.erp_url, "S0003").items() if n}
+    assert _read_again(before, snapshot_reads(stack.hub_url)) == expected
+    assert _versions(stack.hub_url) == versions  # the same rows: no version anywhere
+
+
+def test_resync_of_an_entity_rereads_it_while_capture_goes_on(hub):
+    stack, project = hub
+    before, versions = snapshot_reads(stack.hub_url), _versions(stack.hub_url)
+    out = resync(stack, project, "supplier")
+    request = int(re.search(r"resync #(\d+) queued", out).group(1))  # type: ignore[union-attr]
+    # capture streams changes while it re-reads: these reach the hub as they happen
+    execute(stack.erp_url, "UPDATE supplier SET name = name || '·重读中' WHERE code = 'S0007'",
+            "UPDATE material SET name = name || '·重读中' WHERE code = 'M-1004'")
+    assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM snapshot_request WHERE "
+                                                  "id = %s", (request,))[0]["status"] == "done",
+                      300)
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+
+    erp_rows = {t: rows(stack.erp_url, f"SELECT count(*) AS n FROM {t}")[0]["n"]
+                for t in SUPPLIER_TABLES}
+    assert _read_again(before, snapshot_reads(stack.hub_url)) == erp_rows
+    changed = {k for k, v in _versions(stack.hub_url).items() if versions.get(k) != v}
+    assert changed == {("supplier", "S0007"), ("material", "M-1004")}
+    assert rows(stack.hub_url, "SELECT attributes->>'name' AS name FROM golden_record WHERE "
+                               "entity = 'supplier' AND business_key = 'S0007'")[0]["name"].endswith("·重读中")
+    assert convergence_problems(load_project(project), stack.erp_url, stack.hub_url,
+                                target_databases(stack)) == []
+    progress = {r["table_name"]: r for r in rows(
+        stack.hub_url, "SELECT * FROM snapshot_progress WHERE kind = 'incremental' AND "
+                       "request_id = %s", (request,))}
+    assert {t: (p["state"], p["rows"]) for t, p in progress.items()} == {
+        t: ("done", n) for t, n in erp_rows.items()}
+
+
+def test_the_signal_table_is_created_published_and_kept_out_of_the_inbox(hub):
+    stack, _ = hub
+    assert rows(stack.erp_url, "SELECT to_regclass('public.mdm_signal') AS t")[0]["t"] is not None
+    published = {r["tablename"] for r in rows(
+        stack.erp_url, "SELECT tablename FROM pg_publication_tables WHERE pubname = 'mdm_erp'")}
+    assert "mdm_signal" in published
+    # the resyncs above wrote their signals and windows' watermarks there
+    assert rows(stack.erp_url, "SELECT count(*) AS n FROM mdm_signal")[0]["n"] >= 2
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM inbox WHERE table_name = "
+                               "'public.mdm_signal'")[0]["n"] == 0
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM snapshot_progress WHERE table_name "
+                               "= 'public.mdm_signal'")[0]["n"] == 0
+
+
+def test_resync_of_an_unknown_entity_fails_naming_the_entities(hub):
+    stack, project = hub
+    done = subprocess.run([sys.executable, "-m", "mdm.cli.main", "resync", "suplier",
+                           "--project", str(project)], env=stack.env(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert "no entity 'suplier'" in done.stderr and "supplier" in done.stderr
