@@ -86,7 +86,7 @@ golden_record = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("entity", Text, nullable=False),
     Column("source_key", Text, nullable=False),
-    Column("business_key", Text, nullable=False),
+    Column("business_key", Text),  # NULL: a draft, no key yet (0014)
     Column("attributes", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("version", Integer, nullable=False),
@@ -103,7 +103,7 @@ golden_version = Table(
     Column("golden_id", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
     Column("entity", Text, nullable=False),
-    Column("business_key", Text, nullable=False),
+    Column("business_key", Text),  # NULL: a draft, no key yet (0014)
     Column("attributes", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("valid_from", DateTime(timezone=True), nullable=False),
@@ -182,7 +182,7 @@ reference_hold = Table(
     Column("referenced_key", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("entity", Text, nullable=False),
-    Column("business_key", Text, nullable=False),
+    Column("business_key", Text),  # NULL: a draft, no key yet (0014)
     Column("system", Text, nullable=False),
     Column("quality", Text, nullable=False),  # the version's quality before the hold
     Column("held_since", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
@@ -273,7 +273,7 @@ rule_result = Table(
     Column("golden_id", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),
     Column("entity", Text, nullable=False),
-    Column("business_key", Text, nullable=False),
+    Column("business_key", Text),  # NULL: a draft, no key yet (0014)
     Column("rule", Text, nullable=False),
     Column("kind", Text, nullable=False),  # expectation | check
     Column("attribute", Text),
@@ -294,7 +294,7 @@ task = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("type", Text, nullable=False),  # rule_violation | divergence
     Column("entity", Text, nullable=False),
-    Column("business_key", Text, nullable=False),
+    Column("business_key", Text),  # NULL: a draft, no key yet (0014)
     Column("golden_id", BigInteger),
     Column("version", Integer),
     Column("system", Text, nullable=False),
@@ -310,6 +310,8 @@ task = Table(
 )
 Index("task_open_uq", task.c.type, task.c.entity, task.c.business_key, task.c.system,
       unique=True, postgresql_where=text("status = 'open'"))
+Index("task_open_draft_uq", task.c.type, task.c.entity, task.c.golden_id, task.c.system,
+      unique=True, postgresql_where=text("status = 'open' AND business_key IS NULL"))
 Index("task_status_ix", task.c.status, task.c.created_at)
 Index("task_key_clash_ix", task.c.golden_id,
       postgresql_where=text("type = 'key_clash' AND status = 'open'"))
