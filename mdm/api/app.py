@@ -24,7 +24,7 @@ from mdm.api.users import users_router
 from mdm.api.web import web_router
 from mdm.config.loader import Project
 from mdm.store.repositories.deliveries import deliveries_of, list_deliveries
-from mdm.store.repositories.records import list_records
+from mdm.store.repositories.records import list_records, referenced_records
 from mdm.runtime.settings import Settings
 from mdm.store.database import create_hub_engine, libpq_url
 from mdm.steward.signin import SignIn, SigninPolicy
@@ -100,7 +100,11 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
 
     @app.get("/api/v1/records/{entity}/{key}")
     def record(entity: str, key: str, request: Request, _: Reader, db: Db) -> dict[str, Any]:
-        return record_or_404(request, db, entity, key)
+        found = record_or_404(request, db, entity, key)
+        named = {a: (r.entity, str(found["attributes"][a]))
+                 for a, r in project.entities[entity].references.items()
+                 if found["attributes"].get(a) is not None}
+        return {**found, "references": referenced_records(db, named)}
 
     @app.get("/api/v1/records/{entity}/{key}/deliveries")
     def record_deliveries(entity: str, key: str, request: Request, _: Reader,

@@ -29,6 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "divergence": {"en": "divergence", "zh": "数据不一致"},
     "dead_delivery": {"en": "dead delivery", "zh": "推送失败"},
     "key_clash": {"en": "business key clash", "zh": "编码冲突"},
+    "unknown_reference": {"en": "unknown reference", "zh": "引用未知"},
     "selected": {"en": "selected", "zh": "已选"},
     "waive_selected": {"en": "Waive selected", "zh": "批量忽略"},
     "push_selected": {"en": "Push golden value to selected", "zh": "批量重新推送"},

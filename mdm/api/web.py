@@ -27,6 +27,7 @@ from mdm.steward.decisions import ACTIONS
 from mdm.steward.signin import SigninFailed, SigninRefused, retry_after
 from mdm.steward.users import create_session, end_session, list_tokens, list_users
 from mdm.store.repositories import tasks
+from mdm.store.repositories.reference_holds import referenced_of
 
 LOGIN_COOKIE = "mdm_login_csrf"
 _env = Environment(loader=PackageLoader("mdm.api", "templates"), autoescape=select_autoescape())
@@ -226,8 +227,10 @@ def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any]:
     spec = project.entities.get(task["entity"])
     systems = []
     if record is not None and spec is not None:
+        referenced = referenced_of(raw(db), spec, record["attributes"])
         for target, mapping in sorted(spec.targets.items()):
-            golden = build_payload(mapping, record["attributes"], record["status"])
+            golden = build_payload(mapping, record["attributes"], record["status"], referenced,
+                                   target)
             copy, flagged = _copy(db, task, target, record["id"])
             systems.append({"name": target, "rows": [
                 {"field": f, "golden": golden.get(f), "theirs": None if copy is None else copy.get(f),

@@ -222,7 +222,8 @@ def _print_status(result: Any, project: Project) -> None:
         console.print(f"outbox {target}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     for entity, counts in sorted(result.golden.items()):
         console.print(f"golden {entity}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-    console.print(f"quarantined (held back from the targets): {result.quarantined}; open tasks: "
+    console.print(f"quarantined (held back from the targets): {result.quarantined}; held on an "
+                  f"unknown reference: {result.held}; open tasks: "
                   + (", ".join(f"{k}={v}" for k, v in sorted(result.open_tasks.items())) or "none")
                   + ("  → mdm tasks list" if result.open_tasks else ""))
     from mdm.cli.resync import print_snapshots

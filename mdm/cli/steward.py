@@ -43,7 +43,8 @@ def _connect(project: Any, database_url: str | None) -> tuple[Project, psycopg.C
 @tasks_app.command("list")
 def list_cmd(status: Annotated[str, typer.Option(help="open | resolved | waived | all")] = "open",
              type: Annotated[str | None, typer.Option(
-                 help="rule_violation | divergence | dead_delivery | key_clash")] = None,
+                 help="rule_violation | divergence | dead_delivery | key_clash | "
+                 "unknown_reference")] = None,
              entity: str | None = None, system: str | None = None, limit: int = 50) -> None:
     """List tasks, newest first, with the open count per type (through the hub's API)."""
     params = {k: v for k, v in {"status": status, "type": type, "entity": entity,

@@ -25,7 +25,7 @@ from mdm.config.project_checks import (
     check_rules,
     check_tables_unique,
 )
-from mdm.config.reference_checks import check_references
+from mdm.config.reference_checks import check_divergence_fields, check_references
 from mdm.config.role_checks import check_roles
 from mdm.config.rules import RuleFile
 from mdm.config.targets import AnyTarget, TargetSpec
@@ -302,6 +302,7 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     notes = check_roles(sources, entities, found)
     check_tables_unique(entities, found)
     check_references(entities, targets, found)
+    check_divergence_fields(rules, entities, found)
     project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
                       notes=tuple(notes))
     return project, found.problems

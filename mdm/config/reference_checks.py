@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from mdm.config.models import Attribute, EntitySpec
 from mdm.config.project_checks import Findings
 from mdm.config.references import Reference
+from mdm.config.rules import RuleFile
 from mdm.config.targets import AnyTarget
 from mdm.model.references import FieldPath, FieldPathError, field_path
 
@@ -112,3 +113,22 @@ def _xref_problem(text: str, path: FieldPath, target: str, referenced: EntitySpe
                 f"there (map {referenced.entity} to {at}, or name a target it is written to: "
                 f"{path.attribute}.xref.<target>)")
     return None
+
+
+def check_divergence_fields(rules: Mapping[str, RuleFile], entities: Mapping[str, EntitySpec],
+                            found: Findings) -> None:
+    """A divergence rule compares a target's copy with the version it was sent; a field
+    rendered from a referenced record (`dept_code: department.code`) shows that record's
+    current values, not the version's, so it is not compared (yet): say so."""
+    for entity, rule_file in rules.items():
+        spec = entities.get(entity)
+        if spec is None:
+            continue
+        for i, rule in enumerate(rule_file.divergence):
+            mapping = spec.targets.get(rule.target)
+            for name in rule.fields:
+                text = mapping.fields.get(name, "") if mapping is not None else ""
+                if "." in text:
+                    found.add(found.file_of("rules", entity), [
+                        f"divergence.{i}.fields: '{name}' is rendered from a referenced record "
+                        f"({text}); divergence compares the record's own fields only"])

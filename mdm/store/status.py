@@ -35,6 +35,7 @@ class PipelineStatus:
     quarantined: int = 0
     snapshots: list[TableSnapshot] = field(default_factory=list)  # per table and kind
     snapshot_requests: list[dict[str, Any]] = field(default_factory=list)  # open, then recent
+    held: int = 0  # records whose current version is held on an unknown reference
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,5 +102,6 @@ def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
         "SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id "
         "AND v.version = g.version WHERE v.quality = 'quarantined'")).scalar_one()
     snapshots, requests = snapshot_figures(conn)
+    held = conn.execute(text("SELECT count(DISTINCT golden_id) FROM reference_hold")).scalar_one()
     return PipelineStatus(sources, inbox, outbox, golden, failed, open_tasks, int(quarantined),
-                          snapshots, requests)
+                          snapshots, requests, int(held))

@@ -251,3 +251,23 @@ def test_a_composite_reference_follows_the_key_columns(stack):
     assert _record(stack, "item", "2")["attributes"]["bin"] is None
     items = {r["item_no"]: r["bin_label"] for r in _hr(stack, "SELECT * FROM hr_item")}
     assert items == {"IT1": "一号库七架", "IT2": None}
+
+
+def test_a_record_shows_the_business_key_of_what_it_references_looked_up(stack):
+    import psycopg
+
+    from mdm.config.loader import load_project
+    from mdm.store.database import create_hub_engine
+    from mdm.store.repositories.records import referenced_records
+    from mdm.store.repositories.reference_holds import referenced_of
+
+    engine = create_hub_engine(stack.hub_url)
+    with engine.connect() as conn:
+        shown = referenced_records(conn, {"department": ("department", "2"),
+                                          "missing": ("department", "404")})
+    engine.dispose()
+    assert shown["department"]["business_key"] == "D02" and shown["missing"] is None
+    spec = load_project(stack.project_dir).entities["employee"]
+    with psycopg.connect(stack.hub_url) as conn:
+        [record] = referenced_of(conn, spec, {"department": "2"}).values()
+    assert record.attributes["code"] == "D02" and "hr" in record.xrefs

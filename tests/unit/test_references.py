@@ -170,6 +170,14 @@ def test_reference_mistakes_name_file_key_and_expectation(project: Path, file, o
         load_project(project)
 
 
+def test_a_divergence_rule_on_a_field_rendered_from_a_reference_is_refused(project: Path):
+    edit_file(project / "rules/employee.yaml", "fields: [staff_name, title, mobile, email]",
+              "fields: [staff_name, dept_code]")
+    with pytest.raises(ConfigError, match=r"rules/employee.yaml: divergence.0.fields: 'dept_code'"
+                       r" is rendered from a referenced record \(department.code\)"):
+        load_project(project)
+
+
 def test_a_reference_across_sources_is_refused(project: Path):
     edit_file(project / "golden_records/department.yaml", "source: erp", "source: oa")
     with pytest.raises(ConfigError, match=r"golden_records/employee.yaml: attributes.department."

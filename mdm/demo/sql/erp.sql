@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS material (
     standard_price      numeric(14,4),
     weight_kg           numeric(12,3),
     default_supplier_code varchar(20),
-    default_supplier_id integer REFERENCES supplier(id),  -- the same supplier, by its id
+    default_supplier_id integer REFERENCES supplier(id) ON DELETE SET NULL,  -- the same, by id
     shelf_life_days     integer,
     effective_from      date,
     description         text,                        -- long text: TOAST-able
@@ -111,7 +111,8 @@ DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
                    AND table_name = 'material' AND column_name = 'default_supplier_id') THEN
-        ALTER TABLE material ADD COLUMN default_supplier_id integer REFERENCES supplier(id);
+        ALTER TABLE material ADD COLUMN default_supplier_id integer
+            REFERENCES supplier(id) ON DELETE SET NULL;
         UPDATE material m SET default_supplier_id = s.id FROM supplier s
         WHERE s.code = m.default_supplier_code;
     END IF;

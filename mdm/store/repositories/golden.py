@@ -164,9 +164,10 @@ def approve_version(conn: psycopg.Connection, golden_id: int, version: int) -> N
 
 
 def releasable_version(conn: psycopg.Connection, golden_id: int) -> int | None:
-    """The record's newest version not held back (quarantined); None if every one is."""
+    """The record's newest version not held back (quarantined, or held on an unknown
+    reference); None if every one is."""
     row = conn.execute("SELECT max(version) FROM golden_version WHERE golden_id = %s "
-                       "AND quality <> 'quarantined'", (golden_id,)).fetchone()
+                       "AND quality NOT IN ('quarantined', 'held')", (golden_id,)).fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 

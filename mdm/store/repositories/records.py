@@ -35,3 +35,17 @@ def list_records(conn: Connection, entity: str, limit: int = 100, offset: int = 
         "ORDER BY business_key LIMIT :l OFFSET :o"),
         {"e": entity, "s": status, "l": limit, "o": offset})
     return [_record(r, {}) for r in rows]
+
+
+def referenced_records(conn: Connection, named: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Reference attribute → the record it names ((entity, source key) in `named`): its golden
+    id and business key, looked up now (a rename of the referenced record shows at once);
+    None for a record the hub does not know (yet)."""
+    found: dict[str, Any] = {}
+    for attribute, (entity, key) in named.items():
+        row = conn.execute(text("SELECT id, business_key, status FROM golden_record WHERE "
+                                "entity = :e AND source_key = :k"), {"e": entity, "k": key}).first()
+        found[attribute] = None if row is None else {
+            "entity": entity, "source_key": key, "golden_id": row.id,
+            "business_key": row.business_key, "status": row.status}
+    return found

@@ -15,7 +15,7 @@ SELECT g.id, g.version, g.entity, g.business_key, %(target)s,
        CASE WHEN v.status = 'retired' THEN 'retire' ELSE 'upsert' END,
        'mdm-g' || g.id || '-v' || g.version || '-' || %(target)s || '-replay-' || %(tag)s
 FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-WHERE g.entity = %(entity)s AND v.quality <> 'quarantined'
+WHERE g.entity = %(entity)s AND v.quality NOT IN ('quarantined', 'held')
   AND g.business_key IS NOT NULL  -- a draft goes to no target
   AND (%(key)s::text IS NULL OR g.business_key = %(key)s)
   AND (%(since)s::timestamptz IS NULL OR EXISTS (
@@ -23,14 +23,15 @@ WHERE g.entity = %(entity)s AND v.quality <> 'quarantined'
 """
 HELD_SQL = """
 SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-WHERE g.entity = %(entity)s AND v.quality = 'quarantined'
+WHERE g.entity = %(entity)s AND v.quality IN ('quarantined', 'held')
   AND (%(key)s::text IS NULL OR g.business_key = %(key)s)
 """
 
 
 def queue_replay(conn: psycopg.Connection, params: dict[str, Any]) -> tuple[int, int]:
     """Queue the current version of the chosen records again (params: entity, target, key,
-    since, tag); (deliveries queued, current versions held back by quarantine)."""
+    since, tag); (deliveries queued, current versions held back: quarantined, or held on an
+    unknown reference)."""
     queued = conn.execute(REPLAY_SQL, params).rowcount
     row = conn.execute(HELD_SQL, params).fetchone()
     return queued, int(row[0]) if row else 0

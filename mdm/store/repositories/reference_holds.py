@@ -1,17 +1,19 @@
 """SQL on references (`reference_hold`, and golden_record by (entity, source key)): which
-referenced records the hub knows, the versions held on a reference it does not know yet, their
+referenced records the hub knows (and what a payload shows of them), the versions held on a reference it does not know yet, their
 release when that record arrives, and the unknown_reference tasks of holds that waited too
 long. Each function runs in the caller's transaction.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from mdm.config.models import EntitySpec
+from mdm.model.references import ReferencedRecord
 from mdm.model.tasks import UNKNOWN_REFERENCE
 
 RecordKey = tuple[str, str]  # (entity, source key)
@@ -179,3 +181,28 @@ def held_count(conn: psycopg.Connection) -> int:
     """Records whose current version is held on an unknown reference."""
     row = conn.execute("SELECT count(DISTINCT golden_id) FROM reference_hold").fetchone()
     return int(row[0]) if row else 0
+
+
+REFERENCED_SQL = """
+SELECT k.e, k.s, g.id, v.attributes,
+       (SELECT jsonb_object_agg(x.system, x.key) FROM xref x WHERE x.golden_id = g.id)
+FROM unnest(%s::text[], %s::text[]) AS k(e, s)
+JOIN golden_record g ON g.entity = k.e AND g.source_key = k.s
+LEFT JOIN LATERAL (SELECT attributes FROM golden_version WHERE golden_id = g.id
+                   AND quality NOT IN ('quarantined', 'held') ORDER BY version DESC LIMIT 1) v ON true
+"""
+
+
+def referenced_of(conn: psycopg.Connection, spec: EntitySpec,
+                  attributes: Mapping[str, Any]) -> dict[str, ReferencedRecord]:
+    """Reference attribute → the record it names, as a payload renders it (its newest version
+    a target may receive, its keys in every system): for showing a record's copy beside its
+    golden fields."""
+    named = {a: (r.entity, str(attributes[a])) for a, r in spec.references.items()
+             if attributes.get(a) is not None}
+    if not named:
+        return {}
+    keys = sorted(set(named.values()))
+    rows = conn.execute(REFERENCED_SQL, ([e for e, _ in keys], [k for _, k in keys])).fetchall()
+    records = {(e, k): ReferencedRecord(int(g), a or {}, x or {}) for e, k, g, a, x in rows}
+    return {a: records[key] for a, key in named.items() if key in records}
