@@ -38,10 +38,3 @@ def _lists(specs: Mapping[str, ChildSpec], parent_key: str,
                        else dict(r.attrs) for k, r in live]
     return lists
 
-
-def assemble(spec: EntitySpec, main: RowImage,
-             children: dict[str, dict[str, RowImage]]) -> tuple[dict[str, Any], str]:
-    """(attributes, status) from the top-level lists only (list name → rows); nested lists come
-    out empty. Kept for callers that have not moved to assemble_record."""
-    by_parent = {(child.table, ""): children.get(name, {}) for name, child in spec.children.items()}
-    return assemble_record(spec, main, "", by_parent)
