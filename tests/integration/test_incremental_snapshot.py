@@ -171,3 +171,20 @@ def test_status_shows_each_tables_initial_and_incremental_snapshot(hub):
             in metrics)
     assert ('mdm_snapshot_in_progress{kind="incremental",source="erp",table="public.warehouse"} '
             '0.0' in metrics)
+
+
+def test_resync_of_a_record_on_a_read_only_hub_writes_nothing_in_the_erp(hub):
+    stack, project = hub
+    before = snapshot_reads(stack.hub_url)
+    versions = rows(stack.hub_url, "SELECT count(*) AS n FROM golden_version")[0]["n"]
+    out = subprocess.run([sys.executable, "-m", "mdm.cli.main", "resync", "warehouse", "WH03",
+                          "--wait", "--project", str(project)], env=stack.env(),
+                         capture_output=True, text=True, timeout=400, check=True).stdout
+    assert "done: rows re-read public.warehouse 1" in out
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    after = snapshot_reads(stack.hub_url)
+    assert {t: after[t] - n for t, n in before.items() if after[t] != n} == {"public.warehouse": 1}
+    assert rows(stack.hub_url, "SELECT count(*) AS n FROM golden_version")[0]["n"] == versions
+    erp_tables = {r["tablename"] for r in rows(
+        stack.erp_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert not {t for t in erp_tables if "signal" in t}
