@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mdm.config.live_check import Catalog, Column, Table, compare
 from mdm.config.loader import load_project
 from mdm.config.models import EntitySpec
 from mdm.errors import ConfigError
@@ -139,3 +140,32 @@ def test_assembly_nests_each_variants_prices_in_order_without_gone_rows(tmp_path
                                 {"valid_from": "2026-02-01", "price": "2.00"}]},
         {"sku": "B", "prices": []},
     ]}
+
+
+# -- mdm check --live -------------------------------------------------------------------------
+def _catalog(price_parent: str = "integer") -> dict[str, Catalog]:
+    def table(name: str, columns: dict[str, tuple[str, str]]) -> Table:
+        return Table(name, {c: Column(c, w, f, 2 if f == "numeric" else None)
+                            for c, (w, f) in columns.items()})
+    integer, text = ("integer", "integer"), ("text", "text")
+    tables = {
+        "public.t_template": table("public.t_template", {"id": integer, "code": text,
+                                                         "name": text}),
+        "public.t_variant": table("public.t_variant", {"id": integer, "template_id": integer,
+                                                       "sku": text}),
+        "public.t_cost_price": table("public.t_cost_price", {
+            "id": integer, "variant_id": (price_parent, price_parent), "valid_from":
+            ("date", "date"), "price": ("numeric(12,2)", "numeric"), "active":
+            ("boolean", "boolean")}),
+    }
+    return {"source erp": Catalog("source erp", tables, {}, frozenset(tables))}
+
+
+def test_live_check_types_a_nested_parent_column_against_the_parent_rows_key(tmp_path: Path):
+    project = load_project(_project(tmp_path))
+    assert [f for f in compare(project, _catalog()) if f.level == "error"] == []
+    [found] = [f for f in compare(project, _catalog(price_parent="text")) if f.level == "error"]
+    assert (found.file, found.key) == ("golden_records/template.yaml",
+                                       "children.variants.children.prices.parent_column")
+    assert "public.t_variant.id, the key it points to, is integer" in found.message
+
