@@ -161,8 +161,10 @@ def _entity(spec: EntitySpec, entities: Mapping[str, EntitySpec]) -> list[Wanted
 def _child(spec: EntitySpec, table: ChildTable, ignored: tuple[Wanted, ...],
            entities: Mapping[str, EntitySpec]) -> WantedTable:
     prefix, child = f"{table.key}.", table.spec
+    stringly = child.parent is not None  # 'model,id' text, not the parent's key itself
     parent = Wanted(f"{prefix}parent_column", child.parent_column,
-                    what=f"{table.parent_table}'s key")
+                    "string" if stringly else None, what=f"{table.parent_table}'s key")
+    parent_type = () if stringly else ((parent, table.parent_table, table.parent_primary_key),)
     columns = [Wanted(f"{prefix}primary_key", child.primary_key), parent,
                *_attributes(child.attributes, prefix, child.order_by)]
     if child.retired_when:
@@ -171,8 +173,7 @@ def _child(spec: EntitySpec, table: ChildTable, ignored: tuple[Wanted, ...],
     return WantedTable(f"source {spec.source}", f"golden_records/{spec.entity}.yaml",
                        f"{prefix}table", child.table, tuple(columns), ignored=ignored,
                        where=child.row_filter, where_key=f"{prefix}where",
-                       same_type_as=((parent, table.parent_table, table.parent_primary_key),
-                                     *same_type),
+                       same_type_as=(*parent_type, *same_type),
                        references=references, note_unmapped=True)
 
 

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from mdm.config.references import (
     Duration,
+    ParentReference,
     Reference,
     ReferenceField,
     mapped_reference_problem,
@@ -208,6 +209,9 @@ class ChildSpec(Spec):
     retired_when: RetiredWhen | None = None
     where: Where = Field(None, description=WHERE_DESCRIPTION)
     order_by: str | None = Field(None, description="Attribute to sort the list by.")
+    parent: ParentReference | None = Field(
+        None, description="When parent_column holds a string reference to the parent rather "
+        "than its key: {format: 'model,id', model: sale.sale} ('sale.sale,12').")
     children: dict[Identifier, ChildSpec] = Field(
         default_factory=dict, description="Child lists of each row of this list (a variant's "
         "cost prices), keyed by list name; their `parent_column` holds this table's key.")

@@ -148,3 +148,13 @@ def is_awaited_elsewhere(entities: Mapping[str, EntitySpec], target: str) -> boo
     return any(wait.at == target
                for name, spec in entities.items() for other in spec.targets if other != target
                for wait in waits_of(entities, name, other))
+
+
+class ParentReference(Spec):
+    """How a child row's `parent_column` names its parent row when it is not the parent's key
+    itself: a string reference ('sale.sale,12', Tryton's Reference fields)."""
+
+    format: Literal["model,id"] = Field(description="model,id: the column holds a model name "
+                                        "and the parent's id; a row naming another model is "
+                                        "no row of this list.")
+    model: str = Field(description="The parent's model name, e.g. sale.sale.")

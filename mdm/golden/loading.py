@@ -12,6 +12,7 @@ from mdm.config.loader import Project
 from mdm.golden import mirror
 from mdm.golden.mapper import RowImage, TableMapping
 from mdm.golden.mirror import Rows
+from mdm.golden.references import ReferenceValueError
 from mdm.model.inbox import InboxRow
 
 Records = set[tuple[str, str]]  # (entity, source key of the main row)
@@ -48,8 +49,11 @@ def _new_parent(mapping: TableMapping, event: InboxRow, image: RowImage | None) 
         # With the default REPLICA IDENTITY a delete's `before` holds only the key; Debezium
         # fills the other NOT NULL columns with type defaults (0, ''), so trust the mirror.
         return image.parent_key if image else None
-    parent = event.after.get(mapping.parent_column or "")
-    return str(parent) if parent is not None else (image.parent_key if image else None)
+    try:
+        parent = mapping.parent_key_of(event.after.get(mapping.parent_column or ""))
+    except ReferenceValueError:  # the mapper keeps the row failed, saying why
+        parent = None
+    return parent if parent is not None else (image.parent_key if image else None)
 
 
 def _records_of(conn: psycopg.Connection, source: str, mappings: Mapping[str, TableMapping],

@@ -9,10 +9,11 @@ from typing import Any
 
 from mdm.config.loader import Project
 from mdm.config.models import Attribute, EntitySpec, RetiredWhen
+from mdm.config.references import ParentReference
 from mdm.config.row_filter import RowFilter
 from mdm.errors import MappingError
 from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
-from mdm.golden.references import ReferenceValueError, referenced_key
+from mdm.golden.references import ReferenceValueError, parent_key, referenced_key
 from mdm.golden.row_filter import RowValueError, matches
 
 
@@ -45,6 +46,12 @@ class TableMapping:
     parent_column: str | None
     row_filter: RowFilter | None = None
     parent_table: str | None = None  # the table whose row parent_column names (None: main)
+    parent_reference: ParentReference | None = None  # parent_column holds 'model,id'
+
+    def parent_key_of(self, raw: Any) -> str | None:
+        """The parent row's key a parent_column value names (None: none, or not this list's:
+        a 'model,id' naming another model). Raises ReferenceValueError for no key."""
+        return parent_key(self.parent_reference, raw)
 
     @property
     def is_nested(self) -> bool:
@@ -65,7 +72,7 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
             c = child.spec
             mappings[c.table] = TableMapping(
                 spec, child.path[-1], c.primary_key, dict(c.attributes), c.retired_when,
-                c.parent_column, c.row_filter, child.parent_table)
+                c.parent_column, c.row_filter, child.parent_table, c.parent)
     return mappings
 
 
@@ -110,6 +117,8 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
     """
     if mapping.row_filter is not None and not _passes(mapping, table, row_key, row, previous):
         return _excluded(mapping, row, previous, position)
+    if mapping.parent_reference is not None and _parent_key(mapping, table, row_key, row) is None:
+        return _excluded(mapping, row, previous, position)  # a row of another model's list
     attrs: dict[str, Any] = {}
     for name, attribute in mapping.attributes.items():
         if attribute.references is not None:
@@ -135,12 +144,20 @@ def map_row(mapping: TableMapping, table: str, row_key: str, row: dict[str, Any]
             raise MappingError(table, row_key, f"column {column} is required but empty")
     parent_key = None
     if mapping.parent_column is not None:
-        parent = row.get(mapping.parent_column)
-        if parent is None:
+        parent_key = _parent_key(mapping, table, row_key, row)
+        if parent_key is None:
             raise MappingError(table, row_key, f"parent column {mapping.parent_column} is empty")
-        parent_key = str(parent)
     return RowImage(attrs=attrs, retired=_is_retired(mapping.retired_when, row),
                     position=position, parent_key=parent_key)
+
+
+def _parent_key(mapping: TableMapping, table: str, row_key: str,
+                row: dict[str, Any]) -> str | None:
+    assert mapping.parent_column is not None
+    try:
+        return mapping.parent_key_of(row.get(mapping.parent_column))
+    except ReferenceValueError as exc:
+        raise MappingError(table, row_key, f"parent column {mapping.parent_column}: {exc}") from exc
 
 
 def _reference(table: str, row_key: str, name: str, attribute: Attribute, row: dict[str, Any],
@@ -205,7 +222,10 @@ def _excluded(mapping: TableMapping, row: dict[str, Any], previous: RowImage | N
               position: str) -> RowImage:
     """The mirror of a row the filter does not keep: deleted, with the attributes it last had
     as a row of the entity (so a record that stops matching retires with its last values)."""
-    parent = row.get(mapping.parent_column) if mapping.parent_column else None
-    parent_key = str(parent) if parent is not None else previous.parent_key if previous else None
+    try:
+        parent = mapping.parent_key_of(row.get(mapping.parent_column or ""))
+    except ReferenceValueError:
+        parent = None
+    parent_key = parent if parent is not None else previous.parent_key if previous else None
     return RowImage(attrs=dict(previous.attrs) if previous else {}, retired=False,
                     position=position, parent_key=parent_key, deleted=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mdm.config.references import Reference
+from mdm.config.references import ParentReference, Reference
 
 KEY_SEPARATOR = "|"  # how a composite primary key's values make one source key
 
@@ -28,6 +28,14 @@ def referenced_key(reference: Reference, values: Sequence[Any]) -> str | None:
     if any(v is None for v in values):
         return None
     return KEY_SEPARATOR.join(key_text(v) for v in values)
+
+
+def parent_key(parent: ParentReference | None, raw: Any) -> str | None:
+    """The parent row's key a child row's parent_column value names: the value itself, or the
+    id of a 'model,id' string naming the parent's model (None: no parent of this list)."""
+    if parent is not None:
+        return _model_reference(parent.model, raw)
+    return None if raw is None else key_text(raw)
 
 
 def key_text(value: Any) -> str:

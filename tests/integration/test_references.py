@@ -52,6 +52,14 @@ table: public.shipment
 business_key: number
 attributes:
   number: {type: string, required: true}
+children:
+  lines:   # Tryton-style: each line names its document as 'model,id'
+    table: public.shipment_line
+    parent_column: origin
+    parent: {format: "model,id", model: stock.shipment.in}
+    attributes:
+      product: {type: string}
+    order_by: product
 """
 MOVE = """entity: move
 table: public.stock_move
@@ -86,6 +94,7 @@ ERP = [
     "CREATE TABLE emp (id integer PRIMARY KEY, code varchar(20) NOT NULL, name text, "
     "dept_id integer)",
     "CREATE TABLE shipment (id integer PRIMARY KEY, number varchar(20) NOT NULL)",
+    "CREATE TABLE shipment_line (id integer PRIMARY KEY, origin varchar(60), product text)",
     "CREATE TABLE stock_move (id integer PRIMARY KEY, code varchar(20) NOT NULL, origin varchar(60))",
     "CREATE TABLE bin (wh varchar(10), code varchar(10), label varchar(20) NOT NULL, "
     "PRIMARY KEY (wh, code))",
@@ -240,6 +249,20 @@ def test_a_string_reference_names_a_model_and_an_id(stack):
     assert [_record(stack, "move", k)["attributes"]["shipment"] for k in "123"] == ["1", None, None]
     moves = {r["move_no"]: r["shipment_no"] for r in _hr(stack, "SELECT * FROM hr_move")}
     assert moves == {"MV1": "IN/0001", "MV2": None, "MV3": None}
+
+
+def test_child_rows_find_their_parent_by_a_string_reference(stack):
+    execute(stack.erp_url, "INSERT INTO shipment VALUES (2, 'IN/0002')",
+            "INSERT INTO shipment_line VALUES (1, 'stock.shipment.in,2', '螺栓'), "
+            "(2, 'stock.shipment.out,2', '螺母'), (3, 'stock.shipment.in,2', '垫圈')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    lines = _record(stack, "shipment", "2")["attributes"]["lines"]
+    assert [line["product"] for line in lines] == ["垫圈", "螺栓"]  # the 'out' line is another list's
+    assert rows(stack.hub_url, "SELECT 1 FROM inbox WHERE status = 'failed'") == []
+    execute(stack.erp_url, "UPDATE shipment_line SET origin = 'stock.shipment.out,2' WHERE id = 3")
+    wait_idle(stack.erp_url, stack.hub_url)
+    lines = _record(stack, "shipment", "2")["attributes"]["lines"]
+    assert [line["product"] for line in lines] == ["螺栓"]
 
 
 def test_a_composite_reference_follows_the_key_columns(stack):

@@ -90,6 +90,26 @@ def test_a_reference_value_that_is_no_key_keeps_the_row_failed_naming_the_column
         map_row(mapping, "public.employee", "5", row, None, "1")
 
 
+def test_a_child_row_finds_its_parent_by_a_model_id_string():
+    from mdm.config.loader import Project
+    from mdm.config.models import EntitySpec
+
+    spec = EntitySpec.model_validate({
+        "entity": "sale", "table": "sale_sale", "business_key": "number",
+        "attributes": {"number": {}}, "children": {"lines": {
+            "table": "sale_line", "parent_column": "origin",
+            "parent": {"format": "model,id", "model": "sale.sale"},
+            "attributes": {"product": {}}}}})
+    mapping = table_mappings(Project(Path("."), entities={"sale": spec}), "erp")["public.sale_line"]
+    mine = map_row(mapping, "public.sale_line", "1", {"origin": "sale.sale,12", "product": "x"},
+                   None, "1")
+    assert (mine.parent_key, mine.deleted) == ("12", False)
+    other = map_row(mapping, "public.sale_line", "2", {"origin": "purchase.purchase,12"}, None, "1")
+    assert other.deleted  # another model's line: no row of this list
+    with pytest.raises(MappingError, match="parent column origin: expected 'model,id'"):
+        map_row(mapping, "public.sale_line", "3", {"origin": "12"}, None, "1")
+
+
 # -- rendering ----------------------------------------------------------------------------------
 def test_field_paths_parse_attribute_reference_and_xref():
     assert field_path("code") == FieldPath("code")
