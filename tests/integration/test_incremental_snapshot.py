@@ -188,3 +188,16 @@ def test_resync_of_a_record_on_a_read_only_hub_writes_nothing_in_the_erp(hub):
     erp_tables = {r["tablename"] for r in rows(
         stack.erp_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert not {t for t in erp_tables if "signal" in t}
+
+
+def test_resync_after_a_new_child_list_gives_every_record_the_list(hub):
+    stack, project = hub
+    without = rows(stack.hub_url, "SELECT count(*) AS n FROM golden_record WHERE entity = "
+                                  "'supplier' AND NOT attributes ? 'contacts'")[0]["n"]
+    assert without == 20
+    subprocess.run([sys.executable, "-m", "mdm.cli.main", "resync", "supplier", "--wait",
+                    "--project", str(project)], env=stack.env(), capture_output=True,
+                   text=True, timeout=400, check=True)
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    assert convergence_problems(load_project(project), stack.erp_url, stack.hub_url,
+                                target_databases(stack)) == []
