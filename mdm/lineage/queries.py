@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from mdm.config.models import EntitySpec
+from mdm.model.references import field_path
 from mdm.store.repositories import lineage
 
 
@@ -118,7 +119,8 @@ def _add_receipts(conn: Connection, spec: EntitySpec, golden_id: int, attribute:
     """Per segment and target mapping the attribute: the first acknowledged delivery of a
     version in the segment, or, if none was acknowledged, what became of its deliveries."""
     fields = {target: field for target, mapping in spec.targets.items()
-              for field, attr in mapping.fields.items() if attr == attribute}
+              for field, attr in mapping.fields.items()
+              if attr == attribute or field_path(attr).attribute == attribute}
     if not fields or not segments:
         return
     targets = list(fields)
@@ -160,7 +162,8 @@ def why(conn: Connection, spec: EntitySpec, golden_id: int, target: str,
         return {**answer, "delivered": None, "set_by": None,
                 "explanation": f"{target} has acknowledged no delivery of this record"}
     answer["delivered"] = sent
-    origin = _origin(conn, golden_id, attribute, sent["version"])
+    # a field shown from a referenced record (department.code): the version that set the reference
+    origin = _origin(conn, golden_id, field_path(attribute).attribute, sent["version"])
     answer["set_in_version"], answer["set_by"] = origin
     answer["divergence"] = lineage.open_divergence(conn, golden_id, target)
     answer["explanation"] = _explain(answer, sent["value"])

@@ -213,9 +213,12 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
     mapping renders `ref.attribute` / `ref.xref` fields: the referenced record's newest
     version a target may receive (not quarantined or held) and its keys in every system."""
     wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (attribute, entity, key)
+    rendered: dict[str, list[str]] = {}
     for row in rows:
         spec = project.entities[row[3]]
-        for attribute in _rendered_references(spec, target):
+        if spec.entity not in rendered:
+            rendered[spec.entity] = _rendered_references(spec, target)
+        for attribute in rendered[spec.entity]:
             key = row[7].get(attribute)
             if key is not None:
                 entity = spec.references[attribute].entity
