@@ -15,7 +15,7 @@ import psycopg
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection, Engine
 
-from mdm.errors import NotFound
+from mdm.errors import InvalidParameter, NotFound
 
 
 def _connection(request: Request) -> Iterator[Connection]:
@@ -55,13 +55,27 @@ def entity_or_404(request: Request, entity: str) -> None:
 
 
 def record_or_404(request: Request, db: Connection, entity: str, key: str) -> dict[str, Any]:
-    """The golden record `key` (business key or golden id) of `entity`; NotFound says why not."""
-    from mdm.store.repositories.records import find_record
+    """The golden record of `entity` whose business key is `key` — or, with `?by=golden_id`,
+    whose golden id is `key` (never one for the other: a business key "42" is not golden id
+    42); NotFound says why not."""
+    from mdm.store.repositories.records import find_record, find_record_by_id
 
     entity_or_404(request, entity)
+    by = request.query_params.get("by", "business_key")
+    if by == "golden_id":
+        if not (key.isascii() and key.isdigit() and 0 < int(key) <= BIGINT):  # "²" is a digit too
+            raise InvalidParameter("key", f"golden id {key!r} is not a number 1 … 2^63-1")
+        found = find_record_by_id(db, entity, int(key))
+        if found is None:
+            raise NotFound(entity, key, f"no {entity} with golden id {key}")
+        return found
+    if by != "business_key":
+        raise InvalidParameter("by", f"by={by!r}: a record is looked up by business_key (the "
+                                     "default) or golden_id")
     found = find_record(db, entity, key)
     if found is None:
-        raise NotFound(entity, key, f"no {entity} with business key or golden id {key!r}")
+        raise NotFound(entity, key, f"no {entity} with business key {key!r} (a golden id is "
+                                    "looked up with ?by=golden_id)")
     return found
 
 

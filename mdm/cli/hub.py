@@ -250,7 +250,7 @@ def _bytes(value: int | None) -> str:
 
 
 def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
-            key: Annotated[str | None, typer.Argument(help="Business key or golden id.")] = None,
+            key: Annotated[str | None, typer.Argument(help="Business key.")] = None,
             as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant, e.g. 2026-11-01T08:00+08:00")] = None,
             limit: int = 20) -> None:
     """Show golden records of an entity, or one record with its xrefs and versions.

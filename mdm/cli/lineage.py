@@ -39,7 +39,7 @@ def _value(value: Any) -> str:
 
 
 def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
-                key: Annotated[str, typer.Argument(help="Business key or golden id.")],
+                key: Annotated[str, typer.Argument(help="Business key.")],
                 limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20) -> None:
     """Every version of a record, newest first: what made it and what it changed.
 
@@ -60,7 +60,7 @@ def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplie
 
 def lineage_cmd(
         entity: Annotated[str, typer.Argument(help="Entity, e.g. material.")],
-        key: Annotated[str, typer.Argument(help="Business key or golden id.")],
+        key: Annotated[str, typer.Argument(help="Business key.")],
         field: Annotated[str | None, typer.Option("--field", "-f", help="An attribute: each value it took; "
                                                   "with --target, that target's field.")] = None,
         target: Annotated[str | None, typer.Option("--target", "-t", help="With --field: why this target "

@@ -182,7 +182,7 @@ def test_the_cli_asks_the_hub_with_a_token_and_the_role_decides(stack):
     unknown = _mdm(stack, "history", "suppliers", "S0001")
     assert unknown.returncode == 1 and "unknown entity 'suppliers'" in unknown.stderr, unknown.stderr
     missing = _mdm(stack, "lineage", "supplier", "NOPE", "--field", "name")
-    assert missing.returncode == 1 and "no supplier with business key or golden id 'NOPE'" in missing.stderr
+    assert missing.returncode == 1 and "no supplier with business key 'NOPE'" in missing.stderr
 
 
 def _midpoint(a: str, b: str) -> str:

@@ -152,7 +152,7 @@ def test_api_serves_records_history_and_metrics(stack):
 
     record = stack.client().get("/api/v1/records/supplier/S0001").json()
     assert record["business_key"] == "S0001" and set(record["xrefs"]) == {"erp", "oa", "wms"}
-    by_id = stack.client().get(f"/api/v1/records/supplier/{record['golden_id']}").json()
+    by_id = stack.client().get(f"/api/v1/records/supplier/{record['golden_id']}?by=golden_id").json()
     assert by_id["business_key"] == "S0001"
     history = stack.client().get("/api/v1/records/supplier/S0001/history").json()
     assert history[0]["version"] == record["version"] and history[-1]["version"] == 1
@@ -162,6 +162,28 @@ def test_api_serves_records_history_and_metrics(stack):
     assert 'mdm_golden_records{entity="supplier",status="active"}' in metrics
     assert "mdm_slot_retained_wal_bytes" in metrics and "mdm_capture_latency_ms" in metrics
     assert httpx.get(f"{stack.api_url}/readyz").json() == {"status": "ready"}
+
+
+def test_a_business_key_lookup_never_answers_with_the_record_whose_golden_id_it_is(stack):
+    client = stack.client()
+    other = client.get("/api/v1/records/customer/C0001").json()
+    key = str(other["golden_id"])  # a customer numbered like C0001's golden id
+    execute(stack.erp_url, "INSERT INTO customer (code, name, region, credit_limit) "
+                           f"VALUES ('{key}', '编号客户', '华东', 1000.00)")
+    _settle(stack)
+    numbered = client.get(f"/api/v1/records/customer/{key}").json()
+    assert numbered["business_key"] == key and numbered["golden_id"] != other["golden_id"]
+
+    execute(stack.erp_url, f"UPDATE customer SET code = 'CN-{key}' WHERE code = '{key}'")
+    _settle(stack)
+    gone = client.get(f"/api/v1/records/customer/{key}")  # no customer holds the key any more
+    assert gone.status_code == 404 and "?by=golden_id" in gone.json()["detail"]
+    assert client.get(f"/api/v1/records/customer/{key}/history").status_code == 404
+    by_id = client.get(f"/api/v1/records/customer/{key}?by=golden_id").json()
+    assert by_id["business_key"] == "C0001"
+    assert client.get(f"/api/v1/records/customer/{key}/history?by=golden_id").status_code == 200
+    assert client.get("/api/v1/records/customer/C0001?by=golden_id").status_code == 422
+    assert client.get("/api/v1/records/customer/C0001?by=name").status_code == 422
 
 
 def test_idle_slot_does_not_pile_up_wal_while_other_databases_write(stack):

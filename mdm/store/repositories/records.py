@@ -14,15 +14,24 @@ def _record(row: Any, xrefs: dict[str, str]) -> dict[str, Any]:
 
 
 def find_record(conn: Connection, entity: str, key: str) -> dict[str, Any] | None:
-    """By business key, or by golden id when `key` is all digits and no business key matches."""
+    """The record of `entity` whose business key is `key` (an active one before a retired one
+    that held the key once) — only by business key: a key that happens to be another record's
+    golden id never answers with that record (`find_record_by_id` looks up a golden id)."""
     row = conn.execute(text(
         "SELECT * FROM golden_record WHERE entity = :e AND business_key = :k "
         "ORDER BY status = 'active' DESC, id LIMIT 1"), {"e": entity, "k": key}).first()
-    if row is None and key.isascii() and key.isdigit() and int(key) < 2**63:  # '²' is a digit too
-        row = conn.execute(text("SELECT * FROM golden_record WHERE entity = :e AND id = :i"),
-                           {"e": entity, "i": int(key)}).first()
-    if row is None:
-        return None
+    return None if row is None else _with_xrefs(conn, row)
+
+
+def find_record_by_id(conn: Connection, entity: str, golden_id: int) -> dict[str, Any] | None:
+    """The record of `entity` with this golden id (a draft has no business key: this is how it
+    is addressed)."""
+    row = conn.execute(text("SELECT * FROM golden_record WHERE entity = :e AND id = :i"),
+                       {"e": entity, "i": golden_id}).first()
+    return None if row is None else _with_xrefs(conn, row)
+
+
+def _with_xrefs(conn: Connection, row: Any) -> dict[str, Any]:
     xrefs = {r.system: r.key for r in conn.execute(
         text("SELECT system, key FROM xref WHERE golden_id = :g ORDER BY system"), {"g": row.id})}
     return _record(row, xrefs)
