@@ -25,21 +25,29 @@ KINDS = {  # column, fill, stroke, legend
 BOX_W, BOX_H, GAP_X, GAP_Y, TOP = 250, 46, 40, 12, 90
 
 
+def record_address(entity: str, business_key: str | None, golden_id: int) -> tuple[str, str]:
+    """A record's API path and the query that goes with it: by business key, or for a draft
+    (no business key yet) by golden id (`?by=golden_id`, a lookup never made implicitly)."""
+    if business_key is not None:
+        return f"/api/v1/records/{entity}/{business_key}", ""
+    return f"/api/v1/records/{entity}/{golden_id}", "?by=golden_id"
+
+
 def build(conn: Connection, entity: str, business_key: str | None, golden_id: int,
           versions: int = 30) -> nx.DiGraph[str]:
     """The lineage graph of the newest `versions` versions of one record (a draft, without a
     business key, is addressed by its golden id)."""
     graph: nx.DiGraph[str] = nx.DiGraph()
-    base = f"/api/v1/records/{entity}/{golden_id if business_key is None else business_key}"
+    base, by = record_address(entity, business_key, golden_id)
     rows = lineage.graph_versions(conn, golden_id, versions)
     for row in reversed(rows):
         v = f"version:{row['version']}"
         graph.add_node(v, kind="version", label=f"version {row['version']} · {row['status']}",
                        detail=f"valid from {row['valid_from']:%Y-%m-%d %H:%M:%S%z} · {row['quality']}",
-                       href=f"{base}/versions/{row['version']}", order=row["version"])
+                       href=f"{base}/versions/{row['version']}{by}", order=row["version"])
         cause = cause_of(row)
         c = f"cause:{row['version']}"
-        graph.add_node(c, kind="cause", **_cause_box(cause, base), order=row["version"])
+        graph.add_node(c, kind="cause", **_cause_box(cause, base, by), order=row["version"])
         graph.add_edge(c, v, label="made")
         if graph.has_node(f"version:{row['version'] - 1}"):
             graph.add_edge(f"version:{row['version'] - 1}", v, label="next")
@@ -65,13 +73,13 @@ def _add_decisions(conn: Connection, graph: nx.DiGraph[str], golden_id: int, low
         graph.add_edge(node, version, label="decided")
 
 
-def _cause_box(cause: dict[str, Any], base: str) -> dict[str, str]:
+def _cause_box(cause: dict[str, Any], base: str, by: str) -> dict[str, str]:
     if cause["kind"] == "decision":
         return {"label": f"decision by {cause['actor']}", "detail": f"task {cause['task_id']}",
                 "href": f"/api/v1/tasks/{cause['task_id']}"}
     if cause["kind"] == "write_back":
         return {"label": f"answer from {cause['target']}", "detail": f"inbox event {cause['inbox_id']}",
-                "href": f"{base}/history"}
+                "href": f"{base}/history{by}"}
     when = f"{cause['commit_ts']:%Y-%m-%d %H:%M:%S}" if cause["commit_ts"] else "snapshot"
     return {"label": f"{cause['source']} tx {cause['tx_id']} · {cause['op']} {cause['table']}",
             "detail": f"row {cause['row_key']} · {when} · LSN {cause['lsn']}",
@@ -157,8 +165,11 @@ def _clip(label: str, limit: int = 38) -> str:
 
 def page(title: str, svg: str, record: dict[str, Any], versions: int) -> str:
     """The lineage page around the SVG: what the reader is looking at, in plain words."""
-    entity, key = record["entity"], record["business_key"] or str(record["golden_id"])  # a draft
-    api = f"/api/v1/records/{escape(entity)}/{escape(key)}"
+    entity = record["entity"]
+    key = record["business_key"] or f"(draft {record['golden_id']})"
+    address, by = record_address(entity, record["business_key"], record["golden_id"])
+    api = escape(address)
+    more = f"?versions={versions * 4}" + (f"&{by[1:]}" if by else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(title)}</title><style>
 body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
@@ -172,7 +183,7 @@ made the version (an ERP commit with its transaction id and LSN, a steward's dec
 target's own answer) and any decision taken about it, the version itself, each delivery of it to a target, and the target's
 acknowledgement. The newest version is at the top; dashed arrows join a version to the next.
 Click a box to see its data. Showing the newest {versions} versions
-(<a href="?versions={versions * 4}">more</a>).</p>
-<p>Also: <a href="{api}/history">history with changes</a> ·
-<a href="{api}">current record</a> · <a href="{api}/lineage">this graph as JSON</a></p>
+(<a href="{more}">more</a>).</p>
+<p>Also: <a href="{api}/history{by}">history with changes</a> ·
+<a href="{api}{by}">current record</a> · <a href="{api}/lineage{by}">this graph as JSON</a></p>
 <div class="svg">{svg}</div></body></html>"""
