@@ -37,7 +37,7 @@ def golden(hub_url: str, entity: str) -> dict[str, dict[str, Any]]:
 
 
 def canonical(value: Any) -> Any:
-    """A typed database value as the hub's canonical JSON value (see mdm.golden.decode)."""
+    """A typed database value as the hub's canonical JSON value (see mdm.model.decode)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):

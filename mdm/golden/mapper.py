@@ -12,9 +12,9 @@ from mdm.config.models import Attribute, EntitySpec, RetiredWhen
 from mdm.config.references import ParentReference
 from mdm.config.row_filter import RowFilter
 from mdm.errors import MappingError
-from mdm.golden.decode import UNAVAILABLE, DecodeError, decode
 from mdm.golden.references import ReferenceValueError, parent_key, referenced_key
 from mdm.golden.row_filter import RowValueError, matches
+from mdm.model.decode import UNAVAILABLE, DecodeError, decode
 
 
 @dataclass

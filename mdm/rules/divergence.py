@@ -28,7 +28,7 @@ from mdm.config.loader import Project
 from mdm.config.models import EntitySpec, ObservedTable
 from mdm.config.rules import DivergenceRule
 from mdm.config.targets import TargetMapping
-from mdm.golden.decode import DecodeError, decode
+from mdm.model.decode import DecodeError, decode
 from mdm.model.deliveries import build_payload
 from mdm.model.inbox import InboxRow
 from mdm.model.tasks import DIVERGENCE, NewTask

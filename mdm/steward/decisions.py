@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.golden.decode import DecodeError, decode
 from mdm.golden.versions import next_version
+from mdm.model.decode import DecodeError, decode
 from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.tasks import KEY_CLASH
 from mdm.propagate.redeliver import RetryRefused, retry_delivery

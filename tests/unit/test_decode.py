@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdm.golden.decode import DecodeError, decode
+from mdm.model.decode import DecodeError, decode
 
 
 def test_decimal_keeps_its_scale_exactly():
