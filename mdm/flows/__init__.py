@@ -1,0 +1,1 @@
+"""Flows: hop conditions, commands, links — issue 13."""
