@@ -23,12 +23,13 @@ from mdm.model.snapshots import (ProgressStep, SnapshotEnded, SnapshotKind, Snap
                                  SnapshotRows, SnapshotStarted, TableDone, TableRunning,
                                  request_of_signal, signal_id)
 from mdm.store.repositories.capture import (mark_request, next_request, reopen_requests,
-                                            resumed_correlation_id)
+                                            requeue_unstarted, resumed_correlation_id)
 
 logger = logging.getLogger(__name__)
 _AGGREGATES: dict[str, SnapshotKind] = {"Initial Snapshot": "initial",
                                         "Incremental Snapshot": "incremental"}
 _READ_OK = ("SUCCEEDED", "EMPTY")  # a table scan's status when its rows were read
+UNSTARTED_AFTER_S = 60.0  # a signal the engine has not started by then is sent again
 
 
 class EngineHandle:
@@ -112,6 +113,9 @@ def _send_next(conn: psycopg.Connection, source: str, handle: EngineHandle) -> N
     with handle.lock:
         if not handle.is_running:
             return
+        for lost in requeue_unstarted(conn, source, UNSTARTED_AFTER_S):
+            logger.warning("snapshot request not started by the engine within %.0fs, sending "
+                           "it again source=%s request=%d", UNSTARTED_AFTER_S, source, lost)
         request = next_request(conn, source)
         if request is None or not handle.signal(signal_id(request.id), "execute-snapshot",
                                                 signal_data(request)):

@@ -87,7 +87,12 @@ def test_resync_of_an_entity_rereads_it_while_capture_goes_on(hub):
 
     erp_rows = {t: rows(stack.erp_url, f"SELECT count(*) AS n FROM {t}")[0]["n"]
                 for t in SUPPLIER_TABLES}
-    assert _read_again(before, snapshot_reads(stack.hub_url)) == erp_rows
+    read_again = _read_again(before, snapshot_reads(stack.hub_url))
+    # S0007's snapshot read is dropped when its update streams in within the same window
+    # (Debezium's watermarks: the streamed change is newer); otherwise every row is read again
+    assert read_again.pop("public.supplier") in (erp_rows["public.supplier"] - 1,
+                                                 erp_rows["public.supplier"])
+    assert read_again == {t: n for t, n in erp_rows.items() if t != "public.supplier"}
     changed = {k for k, v in _versions(stack.hub_url).items() if versions.get(k) != v}
     assert changed == {("supplier", "S0007"), ("material", "M-1004")}
     assert rows(stack.hub_url, "SELECT attributes->>'name' AS name FROM golden_record WHERE "
@@ -97,8 +102,9 @@ def test_resync_of_an_entity_rereads_it_while_capture_goes_on(hub):
     progress = {r["table_name"]: r for r in rows(
         stack.hub_url, "SELECT * FROM snapshot_progress WHERE kind = 'incremental' AND "
                        "request_id = %s", (request,))}
-    assert {t: (p["state"], p["rows"]) for t, p in progress.items()} == {
-        t: ("done", n) for t, n in erp_rows.items()}
+    assert {t: p["state"] for t, p in progress.items()} == dict.fromkeys(erp_rows, "done")
+    assert progress["public.supplier_bank_account"]["rows"] == erp_rows["public.supplier_bank_account"]
+    assert progress["public.supplier"]["rows"] >= erp_rows["public.supplier"] - 1
 
 
 def test_the_signal_table_is_created_published_and_kept_out_of_the_inbox(hub):
@@ -122,3 +128,39 @@ def test_resync_of_an_unknown_entity_fails_naming_the_entities(hub):
                           text=True, timeout=120)
     assert done.returncode == 1
     assert "no entity 'suplier'" in done.stderr and "supplier" in done.stderr
+
+
+def test_a_request_handed_to_an_engine_that_stopped_is_sent_again_at_the_next_start(hub):
+    stack, project = hub
+    stack.stop_process("hub")
+    # as if the engine had taken the signal and died before starting the snapshot
+    [request] = rows(stack.hub_url, """
+        INSERT INTO snapshot_request (source, reason, entity, keys, tables, conditions, status,
+                                      sent_at)
+        VALUES ('erp', 'resync', 'customer', '["C0002"]', ARRAY['public.customer'],
+                '{"public.customer": "CAST(\\"code\\" AS text) IN (''C0002'')"}', 'sent',
+                clock_timestamp()) RETURNING id""")
+    before = snapshot_reads(stack.hub_url)
+    stack.start_hub()
+    assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM snapshot_request WHERE "
+                                                  "id = %s", (request["id"],))[0]["status"] == "done",
+                      300)
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    assert _read_again(before, snapshot_reads(stack.hub_url)) == {"public.customer": 1}
+
+
+def test_a_request_the_running_engine_never_started_is_sent_again(hub):
+    stack, _ = hub
+    # as if Debezium had restarted its task inside the engine and lost the queued signal
+    [request] = rows(stack.hub_url, """
+        INSERT INTO snapshot_request (source, reason, entity, keys, tables, conditions, status,
+                                      sent_at)
+        VALUES ('erp', 'resync', 'customer', '["C0003"]', ARRAY['public.customer'],
+                '{"public.customer": "CAST(\\"code\\" AS text) IN (''C0003'')"}', 'sent',
+                clock_timestamp() - interval '10 minutes') RETURNING id""")
+    before = snapshot_reads(stack.hub_url)
+    assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM snapshot_request WHERE "
+                                                  "id = %s", (request["id"],))[0]["status"] == "done",
+                      300)
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    assert _read_again(before, snapshot_reads(stack.hub_url)) == {"public.customer": 1}

@@ -99,6 +99,19 @@ def reopen_requests(conn: psycopg.Connection, source: str, resumed: int | None) 
     return cur.rowcount
 
 
+def requeue_unstarted(conn: psycopg.Connection, source: str, after_s: float) -> list[int]:
+    """Requests handed to the engine more than `after_s` ago that it never started, while no
+    initial snapshot holds it up: pending again (Debezium restarting its task inside the
+    engine loses what its in-process channel held). Returns their ids."""
+    rows = conn.execute(
+        "UPDATE snapshot_request SET status = 'pending', sent_at = NULL WHERE source = %(s)s "
+        "AND status = 'sent' AND sent_at < clock_timestamp() - make_interval(secs => %(t)s) "
+        "AND NOT EXISTS (SELECT 1 FROM snapshot_progress WHERE source = %(s)s AND kind = "
+        "'initial' AND state IN ('pending', 'running')) RETURNING id",
+        {"s": source, "t": after_s}).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def resumed_correlation_id(conn: psycopg.Connection, offsets_table: str) -> str | None:
     """The incremental snapshot Debezium resumes at its next start: the correlation id in the
     source's newest stored offset (Debezium's JDBC offset store), or None (none, or no offsets
