@@ -240,6 +240,8 @@ def make_python_handler(handler: InboxHandler) -> Any:
 def jvm_options(log_dir: Path) -> list[str]:
     return ["--enable-native-access=ALL-UNNAMED",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dmdm.logdir={log_dir}",
+            # a JVM crash report goes beside the hub's logs, not into the working directory
+            f"-XX:ErrorFile={log_dir / 'hs_err_pid%p.log'}",
             "-Xms128m", "-Xmx1g"]
 
 

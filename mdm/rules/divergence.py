@@ -67,7 +67,7 @@ def normalise(value: Any, attribute_type: str, how: Sequence[str]) -> Any:
         value = decode(attribute_type, value)
     except DecodeError:
         value = str(value)
-    if attribute_type in ("decimal", "integer"):
+    if attribute_type in ("decimal", "integer", "float"):
         try:
             return Decimal(str(value))
         except InvalidOperation:

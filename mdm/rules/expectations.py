@@ -22,7 +22,7 @@ import pandas as pd
 
 from mdm.config.rules import named_columns
 
-AttributeType = str  # string, integer, decimal, boolean, date, timestamp, timestamptz, time, json
+AttributeType = str  # string, integer, decimal, float, boolean, date, timestamp, timestamptz, time, json
 
 # Index lists for map expectations, without the per-value summaries GX would also compute.
 _RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": 0,
@@ -151,6 +151,7 @@ def _to_date(value: Any) -> date | None:
 _CONVERTERS: dict[str, Callable[[list[Any]], Any]] = {
     "integer": lambda v: pd.Series(pd.array(v, dtype="Int64")),
     "decimal": lambda v: pd.to_numeric(pd.Series(v, dtype=object)).astype("float64"),
+    "float": lambda v: pd.to_numeric(pd.Series(v, dtype=object)).astype("float64"),
     "boolean": lambda v: pd.Series(pd.array(v, dtype="boolean")),
     # date objects, not datetime64: GX parses a bound like "2024-01-31" into a date, and pandas
     # Timestamps refuse to compare with dates.

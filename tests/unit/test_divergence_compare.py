@@ -64,3 +64,11 @@ def test_blank_and_missing_are_the_same_when_trimming():
 def test_key_field_is_the_target_field_carrying_the_business_key():
     assert key_field(SUPPLIER, "oa") == "vendor_code"
     assert key_field(SUPPLIER, "wms") == "supplier_no"
+
+
+def test_float_values_compare_as_numbers_with_the_tolerance():
+    from mdm.rules.divergence import same
+    assert normalise(500.0, "float", []) == normalise("500", "float", [])
+    assert normalise(0.1, "float", []) == normalise("0.10", "float", [])
+    assert same(normalise(0.1, "float", []), normalise(0.1004, "float", []), 0.001)
+    assert not same(normalise(0.1, "float", []), normalise(0.102, "float", []), 0.001)
