@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 
+from mdm.store.repositories.capture import save_slot_figures
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,15 +38,7 @@ def read_slot(source_url: str, slot: str) -> SlotStatus:
 
 def record_slot(hub_url: str, source: str, status: SlotStatus) -> None:
     with psycopg.connect(hub_url, autocommit=True) as conn:
-        conn.execute(
-            """
-            INSERT INTO capture_state (source, slot_retained_bytes, slot_lag_bytes, slot_checked_at)
-            VALUES (%s, %s, %s, clock_timestamp())
-            ON CONFLICT (source) DO UPDATE SET slot_retained_bytes = EXCLUDED.slot_retained_bytes,
-                slot_lag_bytes = EXCLUDED.slot_lag_bytes, slot_checked_at = clock_timestamp()
-            """,
-            (source, status.retained_bytes, status.lag_bytes),
-        )
+        save_slot_figures(conn, source, status.retained_bytes, status.lag_bytes)
 
 
 def watch_slot(source: str, source_url: str, slot: str, hub_url: str, warn_bytes: int,

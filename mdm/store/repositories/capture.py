@@ -18,6 +18,21 @@ from mdm.model.snapshots import (ProgressStep, SnapshotEnded, SnapshotRequest, S
 OPEN = ("pending", "sent", "running")
 
 
+# -- the replication slot's figures (capture_state) ----------------------------------------------
+def save_slot_figures(conn: psycopg.Connection, source: str, retained_bytes: int,
+                      lag_bytes: int) -> None:
+    """The WAL a source's slot retains and the part capture has not confirmed yet."""
+    conn.execute(
+        """
+        INSERT INTO capture_state (source, slot_retained_bytes, slot_lag_bytes, slot_checked_at)
+        VALUES (%s, %s, %s, clock_timestamp())
+        ON CONFLICT (source) DO UPDATE SET slot_retained_bytes = EXCLUDED.slot_retained_bytes,
+            slot_lag_bytes = EXCLUDED.slot_lag_bytes, slot_checked_at = clock_timestamp()
+        """,
+        (source, retained_bytes, lag_bytes),
+    )
+
+
 # -- the tables captured per source -------------------------------------------------------------
 def known_tables(conn: psycopg.Connection, source: str) -> set[str]:
     rows = conn.execute("SELECT table_name FROM capture_table WHERE source = %s", (source,))
