@@ -284,8 +284,10 @@ def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
     out: dict[str, _Sent] = {}
     for (key, gid, version, attrs, status, d_version, d_attrs, d_status, in_flight,
          acked_at) in rows:
-        sent = out.setdefault(key, _Sent(gid, version, build_payload(mapping, attrs, status), [],
-                                         mapping))
+        sent = out.get(key)
+        if sent is None:  # one payload per record: the rows repeat its current version
+            sent = out[key] = _Sent(gid, version, build_payload(mapping, attrs, status), [],
+                                    mapping)
         if d_version is not None:
             sent.sent.append(_Delivered(d_version, d_attrs, d_status, bool(in_flight), acked_at))
     return out
