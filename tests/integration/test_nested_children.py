@@ -13,29 +13,8 @@ from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from tests.helpers import execute, rows
 from tests.integration.schema_stack import schema_stack, write_project
+from tests.nested_template import TEMPLATE
 
-TEMPLATE = """entity: template
-table: public.t_template
-business_key: code
-attributes:
-  code: {type: string, required: true}
-  name: {type: string}
-children:
-  variants:
-    table: public.t_variant
-    parent_column: template_id
-    order_by: sku
-    attributes:
-      sku: {type: string}
-    children:
-      prices:
-        table: public.t_cost_price
-        parent_column: variant_id
-        order_by: valid_from
-        attributes:
-          valid_from: {type: date}
-          price: {type: decimal}
-"""
 ERP = [
     "CREATE TABLE t_template (id integer PRIMARY KEY, code varchar(20) NOT NULL, name text)",
     "CREATE TABLE t_variant (id integer PRIMARY KEY, template_id integer NOT NULL "

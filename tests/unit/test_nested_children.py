@@ -13,30 +13,9 @@ from mdm.config.models import EntitySpec
 from mdm.errors import ConfigError
 from mdm.golden.assemble import assemble_record
 from mdm.golden.mapper import RowImage, object_of, table_mappings
+from tests.nested_template import TEMPLATE as NESTED
 
-TEMPLATE = """entity: template
-table: public.t_template
-business_key: code
-attributes:
-  code: {type: string, required: true}
-  name: {type: string}
-children:
-  variants:
-    table: public.t_variant
-    parent_column: template_id
-    order_by: sku
-    attributes:
-      sku: {type: string}
-    children:
-      prices:
-        table: public.t_cost_price
-        parent_column: variant_id
-        order_by: valid_from
-        attributes:
-          valid_from: {type: date}
-          price: {type: decimal}
-        retired_when: {column: active, equals: false}
-"""
+TEMPLATE = NESTED + "        retired_when: {column: active, equals: false}\n"  # on prices
 
 
 def _project(tmp_path: Path, template: str = TEMPLATE) -> Path:
