@@ -3,12 +3,13 @@ foreign keys of the tables the project maps, and whether each `where:` runs ther
 against the database's own catalog, never its rows; the comparison with the project is
 mdm/config/live_check.py.
 
-One reader per connector (CATALOG_READERS): PostgreSQL now; the MySQL family (issue 14) adds
-its reader and its type table here.
+One reader per connector, registered with its source kind (SourceKind.read_catalog in
+mdm/capture/registry.py): PostgreSQL now; the MySQL family (issue 14) adds its reader and its
+type table here.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -127,10 +128,6 @@ def _refusal(conn: psycopg.Connection[Any], table: str, where: str) -> str | Non
     return None
 
 
-CatalogReader = Callable[[str, Probe], Catalog]
-CATALOG_READERS: Mapping[str, CatalogReader] = {"postgresql": read_postgres_catalog}
-
-
 def url_connector(url: str) -> str:
     """The database kind a (SQLAlchemy) URL names: postgresql+psycopg://… → postgresql."""
     scheme = url.partition("://")[0].partition("+")[0].lower()
@@ -146,17 +143,19 @@ def libpq_url(url: str) -> str:
 def read_catalog(probe: Probe) -> Catalog:
     """Read one database's catalog; CatalogUnavailable says why it could not (secrets
     masked). The URL's ${ENV} references are expanded as the loader does."""
+    from mdm.capture.registry import SOURCE_KINDS  # the registry imports this module's readers
+
     try:
         url = expand_env(probe.url, probe.file)
     except ConfigError as exc:
         raise CatalogUnavailable("; ".join(exc.problems)) from exc
     connector = probe.connector or url_connector(url)
-    reader = CATALOG_READERS.get(connector)
-    if reader is None:
+    kind = SOURCE_KINDS.get(connector)
+    if kind is None:
         raise NoCatalogReader(f"no catalog reader for {connector} yet (PostgreSQL only; the "
                               "MySQL family comes with issue 14): not checked")
     try:
-        return reader(libpq_url(url), probe)
+        return kind.read_catalog(libpq_url(url), probe)
     except psycopg.Error as exc:
         reason = mask_secrets(str(exc).strip())
         raise CatalogUnavailable(f"cannot read the database: {reason}") from exc

@@ -1,6 +1,7 @@
-"""Source kinds → how the capture process reads them: the one table capture picks its engine
-by, keyed by `connector:` in cdc/*.yaml. A new connector is its `Literal` value in
-mdm/config/models.py, its module here, and one entry in SOURCE_KINDS;
+"""Source kinds → how the hub reads them: the one table capture picks its engine by and
+`mdm check --live` picks its catalog reader by, keyed by `connector:` in cdc/*.yaml (a SQL
+target's database by its URL's scheme). A new connector is its `Literal` value in
+mdm/config/models.py, its modules here, and one entry in SOURCE_KINDS;
 tests/unit/test_kind_registry.py fails while a declared connector has none.
 
 HTTP ingest (Debezium Server's HTTP sink, mdm/capture/http_ingest.py) is no entry: it is the
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from typing import get_args
 
 from mdm.capture.debezium import debezium_properties, parse_url
+from mdm.capture.introspect import read_postgres_catalog
 from mdm.capture.slot import watch_slot
+from mdm.config.live_check import Catalog, Probe
 from mdm.config.models import SourceSpec
 from mdm.errors import ConfigError
 
@@ -25,11 +28,14 @@ class SourceKind:
     """What capture needs per kind of source. `check_url(url, file)` raises a ConfigError
     naming the file for a URL the engine cannot use; `engine_properties(spec, tables, hub_url)`
     are the embedded Debezium engine's properties; `watch_position(spec, url, hub_url, stop)`
-    runs until `stop`, recording how far behind the source's log the capture is."""
+    runs until `stop`, recording how far behind the source's log the capture is;
+    `read_catalog(url, probe)` reads the probe's tables from the database's catalog (libpq URL,
+    ${ENV} expanded) for `mdm check --live`."""
 
     check_url: Callable[[str, str], object]
     engine_properties: Callable[[SourceSpec, list[str], str], dict[str, str]]
     watch_position: Callable[[SourceSpec, str, str, threading.Event], None]
+    read_catalog: Callable[[str, Probe], Catalog]
 
 
 def _watch_replication_slot(spec: SourceSpec, url: str, hub_url: str,
@@ -39,7 +45,8 @@ def _watch_replication_slot(spec: SourceSpec, url: str, hub_url: str,
 
 SOURCE_KINDS: Mapping[str, SourceKind] = {
     "postgresql": SourceKind(check_url=parse_url, engine_properties=debezium_properties,
-                             watch_position=_watch_replication_slot),
+                             watch_position=_watch_replication_slot,
+                             read_catalog=read_postgres_catalog),
 }
 
 
