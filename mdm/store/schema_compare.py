@@ -1,4 +1,4 @@
-"""How Alembic compares the hub's tables (store/tables.py) with a database: the options
+"""How Alembic compares the hub's tables (store/tables/) with a database: the options
 migrations/env.py gives autogenerate and tests/integration/test_schema_metadata.py uses."""
 from __future__ import annotations
 

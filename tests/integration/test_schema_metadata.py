@@ -1,4 +1,4 @@
-"""store/tables.py describes the schema the migrations build: Alembic's autogenerate comparison
+"""store/tables/ describes the schema the migrations build: Alembic's autogenerate comparison
 of a database upgraded to head with the SQLAlchemy metadata finds nothing to add or drop (only
 Debezium's offset tables, which no migration creates, are left out), and the check constraints
 (which autogenerate does not compare) carry the same names."""
@@ -64,7 +64,7 @@ def _copy_without(skip_table: str) -> MetaData:
 
 def test_autogenerate_finds_no_difference_between_migrations_and_tables(head_url: str) -> None:
     diff = _diff(head_url, metadata)
-    assert diff == [], "tables.py differs from the migrated schema:\n" + pprint.pformat(diff)
+    assert diff == [], "store/tables/ differs from the migrated schema:\n" + pprint.pformat(diff)
 
 
 def test_the_comparison_sees_a_missing_table_a_changed_type_and_default(head_url: str) -> None:
