@@ -3,8 +3,13 @@
     MdmError
     ├── ConfigError        a project file is wrong: carries the path and one line per problem
     ├── TransientError     the same input may succeed later (network, lock, target 5xx): retry
+    │   └── TargetUnavailable   a target cannot take a delivery now (unreachable, timeout, 5xx,
+    │                           408/425/429, a broker returning it): carries target, status, reason
     ├── TerminalError      needs a data fix or a person (target 4xx, unmappable row)
-    │   └── MappingError   a change event cannot be mapped onto its entity
+    │   ├── MappingError        a change event cannot be mapped: carries table, row key, reason
+    │   ├── TargetRefused       a target refuses a delivery for its data (4xx, a constraint, a
+    │   │                       message too large): carries target, status, reason
+    │   └── UnrecordableAnswer  a target took a delivery, but the hub cannot store its answer
     ├── RuntimeSetupError  the embedded PostgreSQL or JVM could not be started
     └── RequestError       a use case refuses a request as asked; nothing was changed (4xx)
         ├── NotFound           what was asked for is not there: carries kind and identifier
@@ -18,7 +23,9 @@
 
 The API answers a RequestError with the status of its class (mdm/api/errors.py: 404, 409,
 400, 422, 401, 403) and `{"detail": message}`; TransientError is 503 with Retry-After.
-Retrying code branches on TransientError vs TerminalError, never on message text.
+Retrying code branches on TransientError vs TerminalError, never on message text: each target
+kind (mdm/propagate/) translates its library's failures into TargetUnavailable or TargetRefused,
+and mdm/propagate/base.py's `failed` makes the delivery's outcome from the class.
 """
 from __future__ import annotations
 
@@ -58,6 +65,41 @@ class TransientError(MdmError):
 
 class TerminalError(MdmError):
     """Retrying the same input will not help; a person or a data fix is needed."""
+
+
+class TargetUnavailable(TransientError):
+    """Target `target` could not take a delivery now: unreachable, timed out, an answer that
+    says "later" (HTTP 5xx, 408, 425, 429; `status_code`) or that cannot be read, a broker that
+    returned the message. The delivery stays queued and is retried with backoff. The message is
+    `reason` (what was tried and what happened, with the target's redacted address)."""
+
+    def __init__(self, target: str, reason: str, status_code: int | None = None) -> None:
+        self.target = target
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(reason)
+
+
+class TargetRefused(TerminalError):
+    """Target `target` refused a delivery for what it holds: HTTP 4xx (`status_code`), a
+    constraint or a value its table does not take, a message larger than the broker takes.
+    Sending the same again will not help: the delivery is dead, with a task for a steward."""
+
+    def __init__(self, target: str, reason: str, status_code: int | None = None) -> None:
+        self.target = target
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(reason)
+
+
+class UnrecordableAnswer(TerminalError):
+    """Target `target` answered a delivery with something the hub's database cannot store
+    (`problem`: a NUL character, a number PostgreSQL cannot keep, a refused row)."""
+
+    def __init__(self, target: str, problem: str) -> None:
+        self.target = target
+        self.problem = problem
+        super().__init__(problem)
 
 
 class MappingError(TerminalError):

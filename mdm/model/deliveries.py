@@ -61,7 +61,9 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one push attempt produced."""
+    """What one push attempt produced. A failure's `terminal` is the class of the error it
+    came from (a TerminalError: dead now; anything else: retried), as mdm/propagate/base.py's
+    `failed` decides it; the outbox records it and branches on it."""
 
     delivery: Delivery
     acked: bool

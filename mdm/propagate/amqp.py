@@ -3,6 +3,10 @@ entity, each publish awaited until the broker confirms it (publisher confirms).
 
 The message id is the delivery's idempotency key; a message the broker cannot route to any
 queue is returned (mandatory) and counts as a failure, so nothing is silently dropped.
+
+aio-pika's exceptions are translated here, once (`publish_error`): every one is
+TargetUnavailable — a returned message is retried until a queue is bound, a broken channel is
+reopened on the next claim. A broker takes any well-formed message, so nothing is refused.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import AmqpTarget
-from mdm.propagate.base import envelope, redact
+from mdm.errors import TargetUnavailable
+from mdm.propagate.base import envelope, failed, redact
 from mdm.model.deliveries import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
@@ -60,8 +65,8 @@ class AmqpPropagator:
         try:
             exchange = await self._open()
         except (aiormq.exceptions.AMQPError, OSError, TimeoutError) as exc:
-            error = f"cannot reach {self.where}: {exc!r}"
-            return [Outcome(d, acked=False, error=error) for d in deliveries]
+            error = TargetUnavailable(self.target.name, f"cannot reach {self.where}: {exc!r}")
+            return [failed(d, error) for d in deliveries]
         semaphore = asyncio.Semaphore(self.target.concurrency * 8)  # confirms are pipelined
 
         async def one(d: Delivery) -> Outcome:
@@ -85,12 +90,17 @@ class AmqpPropagator:
         try:
             await exchange.publish(message, routing_key=mapping_key, mandatory=True,
                                    timeout=self.target.timeout_s)
-        except aio_pika.exceptions.DeliveryError as exc:
-            return Outcome(d, acked=False, error=f"broker did not take the message "
-                           f"(routing key {mapping_key!r}): {exc!r}")
         except (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError) as exc:
-            return Outcome(d, acked=False, error=f"publish to {self.where} failed: {exc!r}")
+            return failed(d, self.publish_error(exc, mapping_key))
         return Outcome(d, acked=True, target_id=f"{self.target.exchange}/{mapping_key}")
+
+    def publish_error(self, exc: Exception, routing_key: str) -> TargetUnavailable:
+        """A message the broker returned (no queue bound for `routing_key`) or did not
+        confirm, or a channel that broke: for later."""
+        if isinstance(exc, aio_pika.exceptions.DeliveryError):
+            return TargetUnavailable(self.target.name, f"broker did not take the message "
+                                     f"(routing key {routing_key!r}): {exc!r}")
+        return TargetUnavailable(self.target.name, f"publish to {self.where} failed: {exc!r}")
 
     def routing_key(self, d: Delivery) -> str:
         return self.project.entities[d.entity].targets[self.target.name].routing_key or d.entity

@@ -1,5 +1,6 @@
-"""What every propagator shares: the interface the target loop calls, the message envelope of
-the message targets, a rate limiter, and opening a target by its kind (through the registry)."""
+"""What every propagator shares: the interface the target loop calls, the one place a failure
+becomes a delivery's outcome (`failed`), the message envelope of the message targets, a rate
+limiter, and opening a target by its kind (through the registry)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,14 +11,16 @@ from typing import Any, Protocol
 from mdm.config.loader import Project
 from mdm.config.targets import AnyTarget
 from mdm.config.urls import redact
+from mdm.errors import TargetRefused, TargetUnavailable, TerminalError, TransientError
 from mdm.model.deliveries import Delivery, Outcome
 
-__all__ = ["Propagator", "RateLimiter", "envelope", "open_propagator", "redact"]
+__all__ = ["Propagator", "RateLimiter", "envelope", "failed", "open_propagator", "redact"]
 
 
 class Propagator(Protocol):
     """Delivers claimed deliveries to one target. Never raises for a target's fault: each
-    delivery gets an Outcome (acked, or failed with `terminal` saying whether a retry can help)."""
+    delivery gets an Outcome, acked or `failed(d, error)` with the error its kind translated
+    the failure into (TargetUnavailable, TargetRefused)."""
 
     async def deliver_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]: ...
 
@@ -30,6 +33,20 @@ def open_propagator(target: AnyTarget, project: Project) -> Propagator:
     from mdm.propagate.registry import propagator_class  # its kind modules import this one
 
     return propagator_class(target)(target, project)
+
+
+def failed(d: Delivery, error: BaseException) -> Outcome:
+    """The outcome of a push of `d` that failed with `error`. Terminal (dead now, a task for a
+    steward) exactly when `error` is a TerminalError; anything else is retried with backoff
+    until the target's max_attempts: a TransientError, and an exception no kind translated (a
+    propagator's bug, a library's surprise), recorded by its repr."""
+    if isinstance(error, (TransientError, TerminalError)):
+        text = str(error)
+    else:
+        text = f"propagator error: {error!r}"
+    status = error.status_code if isinstance(error, (TargetRefused, TargetUnavailable)) else None
+    return Outcome(d, acked=False, terminal=isinstance(error, TerminalError), status_code=status,
+                   error=text)
 
 
 def envelope(d: Delivery) -> dict[str, Any]:

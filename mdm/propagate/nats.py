@@ -3,6 +3,10 @@
 Nats-Msg-Id carries the delivery's idempotency key: within the stream's duplicate window the
 server stores a re-sent message once (the PubAck says `duplicate`), so a push repeated after
 a crash is not seen twice by consumers. The stream is created if it does not exist.
+
+nats-py's exceptions are translated here, once (`publish_error`): a message larger than the
+server takes is TargetRefused; anything else (unreachable, timeout, no JetStream) is
+TargetUnavailable, and the connection is reopened on the next claim.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from nats.js.errors import NotFoundError
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import NatsTarget
-from mdm.propagate.base import envelope, redact
+from mdm.errors import TargetRefused, TargetUnavailable
+from mdm.propagate.base import envelope, failed, redact
 from mdm.model.deliveries import Delivery, Outcome
 
 logger = logging.getLogger(__name__)
@@ -72,8 +77,8 @@ class NatsPropagator:
         try:
             js = await self._open()
         except (NatsError, OSError, TimeoutError) as exc:
-            error = f"cannot reach {self.where}: {exc!r}"
-            return [Outcome(d, acked=False, error=error) for d in deliveries]
+            error = TargetUnavailable(self.target.name, f"cannot reach {self.where}: {exc!r}")
+            return [failed(d, error) for d in deliveries]
         semaphore = asyncio.Semaphore(self.target.concurrency * 8)
 
         async def one(d: Delivery) -> Outcome:
@@ -94,8 +99,14 @@ class NatsPropagator:
                                             "Mdm-Version": str(d.version),
                                             **({"Mdm-Previous-Key": d.previous_key}
                                                if d.previous_key else {})})
-        except MaxPayloadError as exc:
-            return Outcome(d, acked=False, terminal=True, error=f"message too large: {exc!r}")
         except (NatsError, OSError, TimeoutError) as exc:
-            return Outcome(d, acked=False, error=f"publish to {self.where} failed: {exc!r}")
+            return failed(d, self.publish_error(exc))
         return Outcome(d, acked=True, target_id=f"{ack.stream}:{ack.seq}")
+
+    def publish_error(self, exc: NatsError | OSError | TimeoutError,
+                      ) -> TargetRefused | TargetUnavailable:
+        """A message larger than the server's max_payload never fits: refused; the rest
+        (timeouts, a lost connection, no JetStream answer) may pass later."""
+        if isinstance(exc, MaxPayloadError):
+            return TargetRefused(self.target.name, f"message too large: {exc!r}")
+        return TargetUnavailable(self.target.name, f"publish to {self.where} failed: {exc!r}")

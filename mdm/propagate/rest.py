@@ -6,8 +6,9 @@ alone: PUT on the old key's resource with the new key in the body, so the target
 record (404: it holds none under the old key, the new one is upserted); a target that cannot
 (`rename: recreate`, or it answers 409) gets the old key retired and the new one upserted.
 
-httpx's exceptions are translated here, once: connection problems, timeouts, 5xx, 408 and
-429 are transient (retried with backoff); other 4xx are terminal (the delivery is dead).
+httpx's exceptions and the target's statuses are translated here, once (`status_error`,
+`transport_error`): connection problems, timeouts, 5xx, 408, 425 and 429 are TargetUnavailable
+(retried with backoff); other 4xx are TargetRefused (the delivery is dead).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import httpx
 
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import RestTarget, TargetMapping
-from mdm.propagate.base import key_field, redact
+from mdm.errors import TargetRefused, TargetUnavailable
+from mdm.propagate.base import failed, key_field, redact
 from mdm.model.deliveries import Delivery, Outcome
 from mdm.propagate.outbox import write_back_values
 
@@ -84,14 +86,12 @@ class RestPropagator:
         try:
             response = await self.client.post(url, json={"items": items},
                                                headers={"X-MDM-Entity": ds[0].entity})
-        except httpx.TimeoutException as exc:
-            return [Outcome(d, acked=False, error=f"timeout after {self.target.timeout_s}s "
-                            f"({exc!r})") for d in ds]
         except httpx.TransportError as exc:
-            return [Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}") for d in ds]
+            error = self.transport_error(exc)
+            return [failed(d, error) for d in ds]
         if response.status_code >= 300:
             return [self._outcome(d, response) for d in ds]
-        return _batch_outcomes(ds, response, mapping)
+        return _batch_outcomes(self.target.name, ds, response, mapping)
 
     def _url(self, d: Delivery, key: str | None = None) -> str:
         mapping = self.project.entities[d.entity].targets[self.target.name]
@@ -109,11 +109,16 @@ class RestPropagator:
                 response = await self.client.delete(self._url(d), headers=headers)
             else:
                 response = await self.client.put(self._url(d), json=d.payload, headers=headers)
-        except httpx.TimeoutException as exc:
-            return Outcome(d, acked=False, error=f"timeout after {self.target.timeout_s}s ({exc!r})")
         except httpx.TransportError as exc:
-            return Outcome(d, acked=False, error=f"cannot reach {self.where}: {exc!r}")
+            return failed(d, self.transport_error(exc))
         return self._outcome(d, response)
+
+    def transport_error(self, exc: httpx.TransportError) -> TargetUnavailable:
+        """A request that got no answer (unreachable, reset, timed out): for later."""
+        if isinstance(exc, httpx.TimeoutException):
+            return TargetUnavailable(self.target.name,
+                                     f"timeout after {self.target.timeout_s}s ({exc!r})")
+        return TargetUnavailable(self.target.name, f"cannot reach {self.where}: {exc!r}")
 
     async def _rename(self, d: Delivery, mapping: TargetMapping,
                       headers: dict[str, str]) -> httpx.Response:
@@ -157,10 +162,18 @@ class RestPropagator:
             mapping = self.project.entities[d.entity].targets[self.target.name]
             return Outcome(d, acked=True, status_code=code, target_id=_target_id(body),
                            write_back=write_back_values(mapping, body, d.owned))
-        detail = response.text[:300]
-        terminal = 400 <= code < 500 and code not in TRANSIENT_STATUS
-        return Outcome(d, acked=False, terminal=terminal, status_code=code,
-                       error=f"HTTP {code}: {detail}")
+        return failed(d, status_error(self.target.name, code, response.text[:300]))
+
+
+def status_error(target: str, code: int, detail: object,
+                 in_batch: bool = False) -> TargetRefused | TargetUnavailable:
+    """What an answer other than 2xx means: a 4xx other than 408, 425 and 429 refuses the
+    delivery; anything else (5xx, those three, an unexpected 3xx, a batch result without a
+    status) says "later"."""
+    reason = f"HTTP {code}{' (in batch)' if in_batch else ''}: {detail}"
+    if 400 <= code < 500 and code not in TRANSIENT_STATUS:
+        return TargetRefused(target, reason, code)
+    return TargetUnavailable(target, reason, code)
 
 
 def _json(response: httpx.Response) -> Any:
@@ -178,28 +191,27 @@ def _target_id(body: Any) -> str | None:
     return None
 
 
-def _batch_outcomes(ds: Sequence[Delivery], response: httpx.Response,
+def _batch_outcomes(target: str, ds: Sequence[Delivery], response: httpx.Response,
                     mapping: TargetMapping) -> list[Outcome]:
     try:
         results = response.json()["results"]
         if not isinstance(results, list) or len(results) != len(ds):
             raise ValueError(f"{len(results)} results for {len(ds)} items")
     except (ValueError, KeyError, TypeError) as exc:  # the target acked something unreadable
-        return [Outcome(d, acked=False, status_code=response.status_code,
-                        error=f"unreadable batch answer: {exc}") for d in ds]
+        error = TargetUnavailable(target, f"unreadable batch answer: {exc}", response.status_code)
+        return [failed(d, error) for d in ds]
     outcomes = []
     for d, result in zip(ds, results, strict=True):
         try:
             code = int(result.get("status", 0))
         except (ValueError, TypeError, AttributeError):
-            outcomes.append(Outcome(d, acked=False, status_code=response.status_code,
-                                    error=f"unreadable batch result: {str(result)[:200]}"))
+            outcomes.append(failed(d, TargetUnavailable(
+                target, f"unreadable batch result: {str(result)[:200]}", response.status_code)))
             continue
         if 200 <= code < 300:
             outcomes.append(Outcome(d, acked=True, status_code=code, target_id=_target_id(result),
                                     write_back=write_back_values(mapping, result, d.owned)))
         else:
-            terminal = 400 <= code < 500 and code not in TRANSIENT_STATUS
-            outcomes.append(Outcome(d, acked=False, terminal=terminal, status_code=code,
-                                    error=f"HTTP {code} (in batch): {result.get('detail')}"))
+            outcomes.append(failed(d, status_error(target, code, result.get("detail"),
+                                                   in_batch=True)))
     return outcomes

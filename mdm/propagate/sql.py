@@ -3,7 +3,9 @@
 One claim is written in one transaction (a row at a time, each statement tiny on loopback);
 if a row is refused for its data (a constraint, a bad value), the batch is rolled back and
 written again one row per transaction, so the refused row is dead alone and the rest flow on.
-Lost connections and timeouts are transient: the claim is retried with backoff.
+Lost connections and timeouts are transient: the claim is retried with backoff. SQLAlchemy's
+exceptions are translated here, once (`SqlPropagator.error_of`): TargetUnavailable or
+TargetRefused.
 
 A record whose business key changed since the table last took it (a rename) is renamed in
 place: UPDATE … SET key = new WHERE key = old. If the table holds no row under the old key, it
@@ -25,7 +27,8 @@ from sqlalchemy import exc as sa_exc
 from mdm.config.loader import Project, expand_env
 from mdm.config.targets import SqlTarget, TargetMapping
 from mdm.config.urls import libpq_multi_host_to_sqlalchemy
-from mdm.propagate.base import redact
+from mdm.errors import TargetRefused, TargetUnavailable
+from mdm.propagate.base import failed, redact
 from mdm.model.deliveries import Delivery, Outcome
 from mdm.propagate.outbox import write_back_values
 
@@ -69,21 +72,27 @@ class SqlPropagator:
         try:
             with self.engine.begin() as conn:
                 return [self._acked(d, self._write(conn, d)) for d in deliveries]
-        except TRANSIENT as exc:
-            error = f"{self.where}: {_reason(exc)}"
-            return [Outcome(d, acked=False, error=error) for d in deliveries]
-        except (sa_exc.SQLAlchemyError, ValueError):
-            pass  # a row was refused: find which, one transaction per row
+        except (sa_exc.SQLAlchemyError, ValueError) as exc:
+            error = self.error_of(exc)
+            if isinstance(error, TargetUnavailable):
+                return [failed(d, error) for d in deliveries]
+        # a row was refused: find which, one transaction per row
         return [self._deliver_one(d) for d in deliveries]
 
     def _deliver_one(self, d: Delivery) -> Outcome:
         try:
             with self.engine.begin() as conn:
                 return self._acked(d, self._write(conn, d))
-        except TRANSIENT as exc:
-            return Outcome(d, acked=False, error=f"{self.where}: {_reason(exc)}")
         except (sa_exc.SQLAlchemyError, ValueError) as exc:
-            return Outcome(d, acked=False, terminal=True, error=f"refused: {_reason(exc)}")
+            return failed(d, self.error_of(exc))
+
+    def error_of(self, exc: sa_exc.SQLAlchemyError | ValueError,
+                 ) -> TargetUnavailable | TargetRefused:
+        """A lost connection, a timeout or a pool that cannot connect is for later; anything
+        else the database (or the mapping onto its table) refuses is for the row's data."""
+        if isinstance(exc, TRANSIENT):
+            return TargetUnavailable(self.target.name, f"{self.where}: {_reason(exc)}")
+        return TargetRefused(self.target.name, f"refused: {_reason(exc)}")
 
     def _acked(self, d: Delivery, written: tuple[str | None, dict[str, Any] | None]) -> Outcome:
         mapping = self.project.entities[d.entity].targets[self.target.name]

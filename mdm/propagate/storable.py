@@ -5,7 +5,7 @@ infinity in jsonb, and only small integers in `delivery.response_status`. A targ
 any of them (an error page with a NUL, a write-back value `1e999`), and recording it as is
 would fail the whole batch — and, claimed again, fail it again. So error texts are cleaned
 (and their secrets masked), and an acknowledgement carrying a value the hub cannot keep
-becomes that delivery's terminal failure, with a reason a person can read.
+becomes that delivery's terminal failure (UnrecordableAnswer), with a reason a person can read.
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from mdm.config.urls import mask_secrets
+from mdm.errors import UnrecordableAnswer
 from mdm.model.deliveries import Outcome
+from mdm.propagate.base import failed
 
 MAX_ERROR_CHARS = 2000
 SMALLINT = range(-32768, 32768)
@@ -67,11 +69,10 @@ def storable(outcome: Outcome) -> Outcome:
         if problem is None and outcome.target_id is not None:
             problem = unstorable(outcome.target_id, "the record id it answered")
         if problem is not None:
-            return replace(outcome, acked=False, terminal=True, status_code=status,
-                           target_id=None, write_back=None, error=clean_text(
-                               f"the target took the record, but its answer cannot be kept by "
-                               f"the hub: {problem}{note}. Fix the value at the target, then "
-                               f"retry the delivery."))
+            refusal = UnrecordableAnswer(outcome.delivery.target, clean_text(
+                f"the target took the record, but its answer cannot be kept by the hub: "
+                f"{problem}{note}. Fix the value at the target, then retry the delivery."))
+            return replace(failed(outcome.delivery, refusal), status_code=status)
     if error is not None or note:
         error = (error or "") + note
     return replace(outcome, status_code=status, error=error)
@@ -79,7 +80,6 @@ def storable(outcome: Outcome) -> Outcome:
 
 def unrecordable(outcome: Outcome, exc: BaseException) -> Outcome:
     """A terminal failure standing in for an outcome the database refused to record."""
-    return replace(outcome, acked=False, terminal=True, target_id=None, write_back=None,
-                   status_code=None, error=clean_text(
-                       f"the hub could not record the target's answer "
-                       f"({type(exc).__name__}: {exc}); answer was: {outcome.error or 'ok'}"))
+    return failed(outcome.delivery, UnrecordableAnswer(outcome.delivery.target, clean_text(
+        f"the hub could not record the target's answer ({type(exc).__name__}: {exc}); "
+        f"answer was: {outcome.error or 'ok'}")))

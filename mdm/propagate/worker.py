@@ -17,7 +17,7 @@ import psycopg
 from mdm.config.loader import Project
 from mdm.config.references import is_awaited_elsewhere
 from mdm.config.targets import AnyTarget
-from mdm.propagate.base import Propagator, RateLimiter, open_propagator
+from mdm.propagate.base import Propagator, RateLimiter, failed, open_propagator
 from mdm.model.deliveries import OUTBOX_CHANNEL, Delivery, Outcome
 from mdm.propagate.outbox import record_outcomes
 from mdm.propagate.storable import clean_text, storable, unrecordable
@@ -57,8 +57,10 @@ class TargetLoop:
         try:
             return await self._deliver_limited(due)
         except Exception as exc:  # noqa: BLE001 — a propagator's bug must not stop the others
-            logger.exception("propagator error target=%s; the claim stays queued", self.target.name)
-            return [Outcome(d, acked=False, error=f"propagator error: {exc!r}") for d in due]
+            # Classified like any failure: a TerminalError is dead, anything else retried.
+            logger.exception("propagator error target=%s; the claim is recorded as failed",
+                             self.target.name)
+            return [failed(d, exc) for d in due]
 
     async def _record(self, conn: psycopg.AsyncConnection, outcomes: list[Outcome]) -> None:
         """Record the outcomes together; if the database refuses the batch for its data, one
