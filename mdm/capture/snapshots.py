@@ -102,9 +102,13 @@ def _key_conditions(spec: EntitySpec, keys: Sequence[str]) -> dict[str, str]:
     listed = ", ".join(_literal(k) for k in keys)
     conditions = {spec.table: f"CAST({column} AS text) IN ({listed})"}
     for child in spec.child_tables:  # parents before the lists nested in them
-        parents = (f"SELECT {_ident(child.parent_primary_key)} FROM "
+        keys = ", ".join(_ident(k) for k in child.parent_keys)  # a composite key: (a, b) IN
+        parents = (f"SELECT {keys} FROM "
                    f"{_qualified(child.parent_table)} WHERE {conditions[child.parent_table]}")
-        conditions[child.spec.table] = f"{_ident(child.spec.parent_column)} IN ({parents})"
+        columns = ", ".join(_ident(c) for c in child.spec.parent_columns)
+        if len(child.spec.parent_columns) > 1:
+            columns = f"({columns})"
+        conditions[child.spec.table] = f"{columns} IN ({parents})"
     return conditions
 
 

@@ -162,10 +162,14 @@ def _child(spec: EntitySpec, table: ChildTable, ignored: tuple[Wanted, ...],
            entities: Mapping[str, EntitySpec]) -> WantedTable:
     prefix, child = f"{table.key}.", table.spec
     stringly = child.parent is not None  # 'model,id' text, not the parent's key itself
-    parent = Wanted(f"{prefix}parent_column", child.parent_column,
-                    "string" if stringly else None, what=f"{table.parent_table}'s key")
-    parent_type = () if stringly else ((parent, table.parent_table, table.parent_primary_key),)
-    columns = [Wanted(f"{prefix}primary_key", child.primary_key), parent,
+    composite = len(child.parent_columns) > 1
+    parents = [Wanted(f"{prefix}parent_column" + (f".{i}" if composite else ""), column,
+                      "string" if stringly else None, what=f"{table.parent_table}'s key")
+               for i, column in enumerate(child.parent_columns)]
+    parent_type = () if stringly else tuple(
+        (parent, table.parent_table, key) for parent, key in zip(parents, table.parent_keys,
+                                                                 strict=True))
+    columns = [Wanted(f"{prefix}primary_key", child.primary_key), *parents,
                *_attributes(child.attributes, prefix, child.order_by)]
     if child.retired_when:
         columns.append(Wanted(f"{prefix}retired_when.column", child.retired_when.column))

@@ -22,7 +22,7 @@ from mdm.config.references import (
     reference_problem,
 )
 from mdm.config.row_filter import RowFilter, RowFilterError, parse_where
-from mdm.config.targets import Identifier, Spec, TargetMapping
+from mdm.config.targets import Identifier, ListMapping, Spec, TargetMapping
 
 AttributeType = Literal[
     "string", "integer", "decimal", "float", "boolean", "date", "timestamp", "timestamptz",
@@ -98,6 +98,14 @@ class SourceSpec(Spec):
     snapshot_mode: Literal["initial", "no_data", "when_needed", "always"] = Field(
         "when_needed", description="when_needed: snapshot when there are no offsets or the slot "
         "lost their position; re-snapshotting is harmless (unchanged rows make no version).")
+    snapshot_start_timeout_s: float = Field(
+        60.0, gt=0, description="An incremental snapshot request (a new table, `mdm resync`) "
+        "the engine has not started this many seconds after it was sent (counted from the end "
+        "of an initial snapshot holding it up) is taken as lost and sent again.")
+    snapshot_attempts: int = Field(
+        3, ge=1, le=100, description="How many times capture sends one incremental snapshot "
+        "request (lost, or its snapshot skipped a table: Debezium's SQL_EXCEPTION …) before "
+        "it marks it failed with the reasons and goes on with the next request.")
     debezium: dict[str, str] = Field(
         default_factory=dict, description="Extra Debezium properties, passed through as given."
     )
@@ -203,8 +211,10 @@ class ChildSpec(Spec):
 
     table: str = Field(description="schema.table of the child rows.")
     primary_key: str = "id"
-    parent_column: str = Field(description="Column holding the parent's primary key: the main "
-                               "row's, or for a nested child list the parent child row's.")
+    parent_column: str | list[str] = Field(
+        description="Column holding the parent's primary key: the main row's, or for a nested "
+        "child list the parent child row's. Under an entity with a composite primary_key: its "
+        "columns in this table, in the order of the entity's key columns ([wh, bin_code]).")
     attributes: dict[Identifier, Attribute]
     retired_when: RetiredWhen | None = None
     where: Where = Field(None, description=WHERE_DESCRIPTION)
@@ -232,6 +242,50 @@ class ChildSpec(Spec):
     def row_filter(self) -> RowFilter | None:
         return None if self.where is None else parse_where(self.where)
 
+    @property
+    def parent_columns(self) -> list[str]:
+        """The column(s) naming the parent row, in the order of the parent's key columns."""
+        return [self.parent_column] if isinstance(self.parent_column, str) \
+            else list(self.parent_column)
+
+    @property
+    def references(self) -> dict[str, Reference]:
+        """Reference attributes of the list's rows → where each points."""
+        return {n: a.references for n, a in self.attributes.items() if a.references is not None}
+
+
+def list_mapping_problem(owner: str, child: ChildSpec, mapping: ListMapping) -> str | None:
+    """`fields.<field>: …` / `children.<list>…` when a child list's mapping names what its
+    rows do not have, else None."""
+    for field, attr in mapping.fields.items():
+        if "." in attr:
+            problem = mapped_reference_problem(owner, child.references, attr)
+            if problem:
+                return f"fields.{field}: {problem}"
+        elif attr not in child.attributes and attr not in child.children:
+            known = ", ".join(sorted([*child.attributes, *child.children]))
+            return (f"fields.{field}: '{attr}' is not an attribute or child list of the rows "
+                    f"of {owner} (known: {known})")
+    for name, nested in mapping.children.items():
+        if name not in child.children:
+            return f"children.{name}: not a child list of the rows of {owner}"
+        problem = list_mapping_problem(f"{owner}.{name}", child.children[name], nested)
+        if problem:
+            return f"children.{name}.{problem}"
+    return None
+
+
+def _parent_problem(child: ChildTable) -> str | None:
+    """What is wrong with how a child list names its parent row, or None."""
+    columns, keys = child.spec.parent_columns, child.parent_keys
+    if len(columns) != len(keys):
+        return (f"{len(columns)} column(s) for the {len(keys)} key column(s) of "
+                f"{child.parent_table} ({', '.join(keys)}); list one column of "
+                f"{child.spec.table} per key column, in that order")
+    if len(columns) > 1 and child.spec.parent is not None:
+        return "a 'model,id' parent (`parent:`) is one column"
+    return None
+
 
 @dataclass(frozen=True)
 class ChildTable:
@@ -240,7 +294,13 @@ class ChildTable:
     path: tuple[str, ...]  # list names from the record down: ("variants", "prices")
     spec: ChildSpec
     parent_table: str  # the table whose key `parent_column` holds
-    parent_primary_key: str
+    parent_primary_key: str  # the first of parent_key_columns (one for a surrogate id)
+    parent_key_columns: tuple[str, ...] = ()
+
+    @property
+    def parent_keys(self) -> tuple[str, ...]:
+        """The parent table's key columns that `parent_column` (or its columns) name."""
+        return self.parent_key_columns or (self.parent_primary_key,)
 
     @property
     def key(self) -> str:
@@ -300,11 +360,11 @@ class EntitySpec(Spec):
         clash = set(self.children) & set(self.attributes)
         if clash:
             raise ValueError(f"children and attributes share names: {sorted(clash)}")
-        if len(self.key_columns) > 1 and self.children:
-            raise ValueError("children: child lists of an entity with a composite primary_key "
-                             "are not supported yet (a child's parent_column holds one key)")
         seen = {self.table: "table"}
         for child in self.child_tables:
+            problem = _parent_problem(child)
+            if problem:
+                raise ValueError(f"{child.key}.parent_column: {problem}")
             if child.spec.table in seen:
                 raise ValueError(f"{child.key}.table: {child.spec.table} is already the table "
                                  f"of {seen[child.spec.table]}; a table holds one list")
@@ -325,6 +385,16 @@ class EntitySpec(Spec):
                     return f"fields.{field}: {problem}"
             elif attr not in names:
                 return f"fields.{field}: '{attr}' is not an attribute or child of {self.entity}"
+        for name, listed in mapping.children.items():
+            if name not in self.children:
+                known = ", ".join(sorted(self.children)) or "none"
+                return f"children.{name}: not a child list of {self.entity} (child lists: {known})"
+            if name not in mapping.fields.values():
+                return (f"children.{name}: the list is not mapped (give it a field: "
+                        f"`fields: {{{name}: {name}}}`)")
+            problem = list_mapping_problem(f"{self.entity}.{name}", self.children[name], listed)
+            if problem:
+                return f"children.{name}.{problem}"
         return None
 
     @property
@@ -362,12 +432,12 @@ class EntitySpec(Spec):
         found: list[ChildTable] = []
 
         def walk(children: Mapping[str, ChildSpec], path: tuple[str, ...], table: str,
-                 key: str) -> None:
+                 keys: tuple[str, ...]) -> None:
             for name, child in children.items():
-                found.append(ChildTable((*path, name), child, table, key))
-                walk(child.children, (*path, name), child.table, child.primary_key)
+                found.append(ChildTable((*path, name), child, table, keys[0], keys))
+                walk(child.children, (*path, name), child.table, (child.primary_key,))
 
-        walk(self.children, (), self.table, self.key_columns[0])
+        walk(self.children, (), self.table, tuple(self.key_columns))
         return found
 
     @property

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from mdm.config.models import Attribute, EntitySpec
+from mdm.config.models import Attribute, ChildSpec, EntitySpec
 from mdm.config.project_checks import Findings
 from mdm.config.references import Reference
 from mdm.config.rules import RuleFile
-from mdm.config.targets import AnyTarget
+from mdm.config.targets import AnyTarget, ListMapping, TargetMapping
 from mdm.model.references import FieldPath, FieldPathError, field_path
 
 
@@ -32,10 +32,28 @@ def check_references(entities: Mapping[str, EntitySpec], targets: Mapping[str, A
                 found.add(where, [f"{key}.references{problem}"])
         for target, mapping in spec.targets.items():
             file, prefix = _mapping_location(spec, target, targets, found)
-            for field, text in mapping.fields.items():
-                problem = _field_problem(spec, target, text, entities, targets)
-                if problem:
-                    found.add(file, [f"{prefix}.fields.{field}: {problem}"])
+            for key, references, fields in _mapped_fields(spec, mapping):
+                for field, text in fields.items():
+                    problem = _field_problem(references, target, text, entities, targets)
+                    if problem:
+                        found.add(file, [f"{prefix}.{key}fields.{field}: {problem}"])
+
+
+def _mapped_fields(spec: EntitySpec, mapping: TargetMapping) -> Iterator[
+        tuple[str, Mapping[str, Reference], Mapping[str, str]]]:
+    """(key prefix, the references there, fields) of a mapping and its child lists' mappings."""
+    def walk(key: str, children: Mapping[str, ChildSpec],
+             lists: Mapping[str, ListMapping]) -> Iterator[
+                 tuple[str, Mapping[str, Reference], Mapping[str, str]]]:
+        for name, listed in lists.items():
+            child = children.get(name)
+            if child is None:
+                continue  # reported on load
+            yield f"{key}children.{name}.", child.references, listed.fields
+            yield from walk(f"{key}children.{name}.", child.children, listed.children)
+
+    yield "", spec.references, mapping.fields
+    yield from walk("", spec.children, mapping.children)
 
 
 def _reference_attributes(spec: EntitySpec) -> Iterator[tuple[str, str, Attribute]]:
@@ -82,7 +100,7 @@ def _mapping_location(spec: EntitySpec, target: str, targets: Mapping[str, AnyTa
     return found.file_of("golden_records", spec.entity), f"targets.{target}"
 
 
-def _field_problem(spec: EntitySpec, target: str, text: str,
+def _field_problem(references: Mapping[str, Reference], target: str, text: str,
                    entities: Mapping[str, EntitySpec],
                    targets: Mapping[str, AnyTarget]) -> str | None:
     if "." not in text:
@@ -91,7 +109,7 @@ def _field_problem(spec: EntitySpec, target: str, text: str,
         path = field_path(text)
     except FieldPathError:
         return None  # reported by EntitySpec.mapping_problem
-    reference = spec.references.get(path.attribute)
+    reference = references.get(path.attribute)
     referenced = entities.get(reference.entity) if reference is not None else None
     if referenced is None:
         return None  # not a reference (reported on load), or its entity is the problem

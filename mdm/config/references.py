@@ -10,18 +10,18 @@ reference is unknown waits before a task is opened. Cross-file checks: reference
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from mdm.config.targets import Identifier, Spec
-from mdm.model.references import FieldPathError, field_path
+from mdm.config.targets import Identifier, ListMapping, Spec, TargetMapping
+from mdm.model.references import FieldPathError, field_path, listed_slot, rows_at
 
 if TYPE_CHECKING:
-    from mdm.config.models import EntitySpec
+    from mdm.config.models import Attribute, ChildSpec, EntitySpec
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -110,36 +110,113 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 @dataclass(frozen=True)
 class Wait:
     """A delivery of `entity`'s records to a target waits for the record its reference
-    `attribute` points at (of `referenced`) to be acknowledged at `at`."""
+    `attribute` points at (of `referenced`) to be acknowledged at `at`; `path`: the child list
+    whose rows hold the reference (a PO's lines), () for the record's own attribute."""
 
     attribute: str
     referenced: str
     at: str
+    path: tuple[str, ...] = ()
+
+    def keys_in(self, attributes: Mapping[str, Any]) -> list[str]:
+        """The referenced records' source keys a version names (one per list row)."""
+        return sorted({str(row[self.attribute]) for row in rows_at(attributes, self.path)
+                       if row.get(self.attribute) is not None})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A reference whose record a mapping renders (`department.code`, a line's
+    `material.code`): where the payload is given the record (`slots`)."""
+
+    path: tuple[str, ...]
+    attribute: str
+    entity: str
+
+    def slots(self, attributes: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """(slot, source key) of each record a version names here: the attribute itself for
+        the record's own reference, model/references.py's `listed_slot` for a list row's."""
+        for row in rows_at(attributes, self.path):
+            key = row.get(self.attribute)
+            if key is not None:
+                yield (listed_slot(self.path, self.attribute, key) if self.path
+                       else self.attribute), str(key)
+
+
+def _rendered_texts(spec: EntitySpec, mapping: TargetMapping) -> Iterator[
+        tuple[tuple[str, ...], Mapping[str, Attribute], list[str]]]:
+    """(list path, the attributes there, the texts a mapping renders from them): the record's
+    fields, then each mapped child list's (by its `children:` mapping, or every attribute)."""
+    def walk(attributes: Mapping[str, Attribute], children: Mapping[str, ChildSpec],
+             texts: list[str], lists: Mapping[str, ListMapping],
+             path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Mapping[str, Attribute],
+                                                      list[str]]]:
+        yield path, attributes, texts
+        for text in texts:
+            child = children.get(text)
+            if child is None:
+                continue
+            listed = lists.get(text)
+            inner = (list(listed.fields.values()) if listed is not None
+                     else [*child.attributes, *child.children])
+            yield from walk(child.attributes, child.children, inner,
+                            listed.children if listed is not None else {}, (*path, text))
+
+    yield from walk(spec.attributes, spec.children, list(mapping.fields.values()),
+                    mapping.children, ())
 
 
 def waits_of(entities: Mapping[str, EntitySpec], entity: str, target: str) -> tuple[Wait, ...]:
     """What a delivery of `entity` to `target` waits for: every reference its mapping renders
-    there (`department`, `department.code`) when the referenced entity is written to the same
-    target, and every `ref.xref[.<t>]` at the target whose key it renders."""
+    there (`department`, `department.code`, also a child list row's: `material.code` in the
+    lines' mapping) when the referenced entity is written to the same target, and every
+    `ref.xref[.<t>]` at the target whose key it renders."""
     spec = entities[entity]
     mapping = spec.targets.get(target)
     if mapping is None:
         return ()
-    found: dict[tuple[str, str], Wait] = {}
-    for text in mapping.fields.values():
-        path = field_path(text)
-        attribute = spec.attributes.get(path.attribute)
-        if attribute is None or attribute.references is None:
-            continue
-        referenced = attribute.references.entity
-        if path.xref:
-            at = path.xref_target or target
-        elif referenced in entities and target in entities[referenced].targets:
-            at = target
-        else:
-            continue
-        found[(path.attribute, at)] = Wait(path.attribute, referenced, at)
+    found: dict[tuple[tuple[str, ...], str, str], Wait] = {}
+    for path, attributes, texts in _rendered_texts(spec, mapping):
+        for text in texts:
+            fp = field_path(text)
+            attribute = attributes.get(fp.attribute)
+            if attribute is None or attribute.references is None:
+                continue
+            referenced = attribute.references.entity
+            if fp.xref:
+                at = fp.xref_target or target
+            elif referenced in entities and target in entities[referenced].targets:
+                at = target
+            else:
+                continue
+            found[(path, fp.attribute, at)] = Wait(fp.attribute, referenced, at, path)
     return tuple(found.values())
+
+
+def rendered_references(spec: EntitySpec, target: str) -> list[Rendered]:
+    """The references whose record `target`'s mapping renders (`department.code`, a list
+    row's `material.xref`), for loading those records with the deliveries."""
+    mapping = spec.targets.get(target)
+    if mapping is None:
+        return []
+    found: set[Rendered] = set()
+    for path, attributes, texts in _rendered_texts(spec, mapping):
+        for text in texts:
+            fp = field_path(text)
+            attribute = attributes.get(fp.attribute)
+            if fp.is_reference and attribute is not None and attribute.references is not None:
+                found.add(Rendered(path, fp.attribute, attribute.references.entity))
+    return sorted(found, key=lambda r: (r.path, r.attribute))
+
+
+def every_reference(spec: EntitySpec) -> list[Rendered]:
+    """Every reference of the entity, the record's own and its child lists' at any depth."""
+    found = [Rendered((), n, a.references.entity) for n, a in spec.attributes.items()
+             if a.references is not None]
+    for table in spec.child_tables:
+        found += [Rendered(table.path, n, a.references.entity)
+                  for n, a in table.spec.attributes.items() if a.references is not None]
+    return found
 
 
 def is_awaited_elsewhere(entities: Mapping[str, EntitySpec], target: str) -> bool:

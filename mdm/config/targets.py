@@ -18,6 +18,18 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ListMapping(Spec):
+    """How the rows of one child list are written inside the list's field (a PO's lines with
+    each line's material as the target knows it)."""
+
+    fields: dict[str, str] = Field(
+        description="item field: an attribute of the list's rows (or a nested list's name), "
+        "or a row's reference rendered like a record's (`material_code: material.code`, "
+        "`material_id: material.xref`).")
+    children: dict[Identifier, ListMapping] = Field(
+        default_factory=dict, description="Nested lists of each row, by list name, the same way.")
+
+
 class TargetMapping(Spec):
     """How one entity is written to one target. Which keys apply depends on the target's kind."""
 
@@ -25,6 +37,10 @@ class TargetMapping(Spec):
         default_factory=dict,
         description="target field: golden attribute (or child list name). Empty: every "
         "attribute and child list under its own name.")
+    children: dict[Identifier, ListMapping] = Field(
+        default_factory=dict, description="child list name → how its rows are written inside "
+        "the field that maps the list (`lines: {fields: {material_code: material.code, qty: "
+        "qty}}`). A list without one: each row as the hub holds it.")
     retire: Literal["flag", "delete"] = Field(
         "flag", description="flag: send active_field=false; delete: remove the target's row "
         "(rest: HTTP DELETE, sql: DELETE). Message targets always send the retirement.")

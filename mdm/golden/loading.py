@@ -50,7 +50,7 @@ def _new_parent(mapping: TableMapping, event: InboxRow, image: RowImage | None) 
         # fills the other NOT NULL columns with type defaults (0, ''), so trust the mirror.
         return image.parent_key if image else None
     try:
-        parent = mapping.parent_key_of(event.after.get(mapping.parent_column or ""))
+        parent = mapping.parent_key_of(event.after)
     except ReferenceValueError:  # the mapper keeps the row failed, saying why
         parent = None
     return parent if parent is not None else (image.parent_key if image else None)

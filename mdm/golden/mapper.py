@@ -47,11 +47,12 @@ class TableMapping:
     row_filter: RowFilter | None = None
     parent_table: str | None = None  # the table whose row parent_column names (None: main)
     parent_reference: ParentReference | None = None  # parent_column holds 'model,id'
+    parent_columns: tuple[str, ...] = ()  # parent_column, or a composite parent key's columns
 
-    def parent_key_of(self, raw: Any) -> str | None:
-        """The parent row's key a parent_column value names (None: none, or not this list's:
+    def parent_key_of(self, row: Mapping[str, Any]) -> str | None:
+        """The parent row's key a row's parent_column(s) name (None: none, or not this list's:
         a 'model,id' naming another model). Raises ReferenceValueError for no key."""
-        return parent_key(self.parent_reference, raw)
+        return parent_key(self.parent_reference, [row.get(c) for c in self.parent_columns])
 
     @property
     def is_nested(self) -> bool:
@@ -72,7 +73,8 @@ def table_mappings(project: Project, source: str) -> dict[str, TableMapping]:
             c = child.spec
             mappings[c.table] = TableMapping(
                 spec, child.path[-1], c.primary_key, dict(c.attributes), c.retired_when,
-                c.parent_column, c.row_filter, child.parent_table, c.parent)
+                ", ".join(c.parent_columns), c.row_filter, child.parent_table, c.parent,
+                tuple(c.parent_columns))
     return mappings
 
 
@@ -155,7 +157,7 @@ def _parent_key(mapping: TableMapping, table: str, row_key: str,
                 row: dict[str, Any]) -> str | None:
     assert mapping.parent_column is not None
     try:
-        return mapping.parent_key_of(row.get(mapping.parent_column))
+        return mapping.parent_key_of(row)
     except ReferenceValueError as exc:
         raise MappingError(table, row_key, f"parent column {mapping.parent_column}: {exc}") from exc
 
@@ -223,7 +225,7 @@ def _excluded(mapping: TableMapping, row: dict[str, Any], previous: RowImage | N
     """The mirror of a row the filter does not keep: deleted, with the attributes it last had
     as a row of the entity (so a record that stops matching retires with its last values)."""
     try:
-        parent = mapping.parent_key_of(row.get(mapping.parent_column or ""))
+        parent = mapping.parent_key_of(row)
     except ReferenceValueError:
         parent = None
     parent_key = parent if parent is not None else previous.parent_key if previous else None

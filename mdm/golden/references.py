@@ -30,12 +30,15 @@ def referenced_key(reference: Reference, values: Sequence[Any]) -> str | None:
     return KEY_SEPARATOR.join(key_text(v) for v in values)
 
 
-def parent_key(parent: ParentReference | None, raw: Any) -> str | None:
-    """The parent row's key a child row's parent_column value names: the value itself, or the
-    id of a 'model,id' string naming the parent's model (None: no parent of this list)."""
+def parent_key(parent: ParentReference | None, raws: Sequence[Any]) -> str | None:
+    """The parent row's key a child row's parent_column value(s) name: the value itself (a
+    composite key's values joined as the parent's own key is), or the id of a 'model,id'
+    string naming the parent's model (None: no parent of this list)."""
     if parent is not None:
-        return _model_reference(parent.model, raw)
-    return None if raw is None else key_text(raw)
+        return _model_reference(parent.model, raws[0])
+    if any(raw is None for raw in raws):
+        return None
+    return KEY_SEPARATOR.join(key_text(raw) for raw in raws)
 
 
 def key_text(value: Any) -> str:

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from mdm.model.references import ReferencedRecord, field_path, render_field
+from mdm.model.references import ListFields, ReferencedRecord, field_path, render_field, render_rows
 
 OUTBOX_CHANNEL = "mdm_outbox"  # NOTIFY channel: deliveries are due
 
@@ -24,6 +24,9 @@ class FieldMapping(Protocol):
     @property
     def active_field(self) -> str | None: ...
 
+    @property
+    def children(self) -> Mapping[str, ListFields]: ...
+
 
 def build_payload(mapping: FieldMapping, attributes: Mapping[str, Any], status: str,
                   referenced: Mapping[str, ReferencedRecord] | None = None,
@@ -31,11 +34,17 @@ def build_payload(mapping: FieldMapping, attributes: Mapping[str, Any], status: 
     """The target's fields for a version: each mapped attribute, and the active flag if mapped.
     A field rendered from a reference (`department.code`, `department.xref`) takes its value
     from `referenced` (reference attribute → the record it points at; see model/references.py)
-    and `target` (whose xref `.xref` means); None where the record is not given."""
+    and `target` (whose xref `.xref` means); None where the record is not given. A child list
+    with a mapping of its own (`children:`) is rendered row by row, its rows' references from
+    the records given under model/references.py's `listed_slot`."""
     found = referenced or {}
     payload = {field: attributes.get(attr) if "." not in attr
                else render_field(field_path(attr), attributes, found, target)
                for field, attr in mapping.fields.items()}
+    for field, attr in mapping.fields.items():  # a list with its rows' own mapping
+        if attr in mapping.children:
+            payload[field] = render_rows(mapping.children[attr], payload[field], found, target,
+                                         (attr,))
     if mapping.active_field:
         payload[mapping.active_field] = status == "active"
     return payload

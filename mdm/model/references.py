@@ -9,10 +9,10 @@ rename is no new version of its employees. Its business key is looked up where i
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 XREF = "xref"
 
@@ -65,6 +65,58 @@ class ReferencedRecord:
     golden_id: int
     attributes: Mapping[str, Any]
     xrefs: Mapping[str, str] = field(default_factory=dict)
+
+
+def listed_slot(path: tuple[str, ...], attribute: str, key: Any) -> str:
+    """Where the record a child list row's reference names is given to a payload: the list
+    path, the attribute and the key (`lines.material=7`), beside the record's own references
+    given under their attribute name (`department`)."""
+    return f"{'.'.join((*path, attribute))}={key}"
+
+
+def rows_at(attributes: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[Mapping[str, Any]]:
+    """The rows of the (nested) child list at `path`; the record itself for ()."""
+    if not path:
+        yield attributes
+        return
+    for row in attributes.get(path[0]) or ():
+        if isinstance(row, Mapping):
+            yield from rows_at(row, path[1:])
+
+
+class ListFields(Protocol):
+    """How a child list's rows are rendered (config.targets.ListMapping)."""
+
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+
+    @property
+    def children(self) -> Mapping[str, ListFields]: ...
+
+
+def render_rows(mapping: ListFields, rows: Any, referenced: Mapping[str, ReferencedRecord],
+                target: str | None, path: tuple[str, ...]) -> Any:
+    """A child list's rows as a target receives them: each row's mapped fields, a reference
+    rendered from the record given under its `listed_slot`, nested lists likewise."""
+    if not isinstance(rows, list):
+        return rows
+    out = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            out.append(row)
+            continue
+        item = {}
+        for name, text in mapping.fields.items():
+            nested = mapping.children.get(text)
+            if nested is not None:
+                item[name] = render_rows(nested, row.get(text), referenced, target, (*path, text))
+                continue
+            fp = field_path(text)
+            record = (referenced.get(listed_slot(path, fp.attribute, row.get(fp.attribute)))
+                      if fp.is_reference else None)
+            item[name] = render_field(fp, row, {fp.attribute: record} if record else {}, target)
+        out.append(item)
+    return out
 
 
 def render_field(path: FieldPath, attributes: Mapping[str, Any],

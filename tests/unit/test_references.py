@@ -126,6 +126,7 @@ class _Mapping:
     fields = {"staff_no": "code", "dept_code": "department.code", "dept_id": "department.xref",
               "oa_dept": "department.xref.oa", "erp_dept": "department"}
     active_field = "enabled"
+    children: dict[str, object] = {}
 
 
 def test_a_payload_renders_the_referenced_records_code_and_keys():

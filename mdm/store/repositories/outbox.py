@@ -13,7 +13,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.config.loader import Project
-from mdm.config.models import EntitySpec
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
     Delivery,
@@ -22,9 +21,9 @@ from mdm.model.deliveries import (
     build_payload,
     idempotency_key,
 )
-from mdm.config.references import Wait, waits_of
+from mdm.config.references import Rendered, Wait, rendered_references, waits_of
 from mdm.model.golden import NewVersion
-from mdm.model.references import ReferencedRecord, Requirement, field_path
+from mdm.model.references import ReferencedRecord, Requirement
 from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
 from mdm.model.tasks import NewTask
 from mdm.store.repositories.inbox import WRITE_BACK_SQL
@@ -94,9 +93,8 @@ def requirements(conn: psycopg.Connection, project: Project,
         if found is None:
             found = waits[(v.entity, target)] = waits_of(project.entities, v.entity, target)
         for wait in found:
-            key = v.attributes.get(wait.attribute)
-            if key is not None:
-                pending.append((v.golden_id, target, wait, str(key)))
+            for key in wait.keys_in(v.attributes):
+                pending.append((v.golden_id, target, wait, key))
     if not pending:
         return {}
     ids = record_ids(conn, [(w.referenced, key) for _, _, w, key in pending])
@@ -212,17 +210,15 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
     """delivery id → reference attribute → the record it points at, for the deliveries whose
     mapping renders `ref.attribute` / `ref.xref` fields: the referenced record's newest
     version a target may receive (not quarantined or held) and its keys in every system."""
-    wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (attribute, entity, key)
-    rendered: dict[str, list[str]] = {}
+    wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (slot, entity, key)
+    rendered: dict[str, list[Rendered]] = {}
     for row in rows:
         spec = project.entities[row[3]]
         if spec.entity not in rendered:
-            rendered[spec.entity] = _rendered_references(spec, target)
-        for attribute in rendered[spec.entity]:
-            key = row[7].get(attribute)
-            if key is not None:
-                entity = spec.references[attribute].entity
-                wanted.setdefault(row[0], []).append((attribute, entity, str(key)))
+            rendered[spec.entity] = rendered_references(spec, target)
+        for reference in rendered[spec.entity]:
+            for slot, key in reference.slots(row[7]):
+                wanted.setdefault(row[0], []).append((slot, reference.entity, key))
     if not wanted:
         return {}
     keys = sorted({(e, k) for refs in wanted.values() for _, e, k in refs})
@@ -231,14 +227,6 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
                for e, k, g, attrs, xrefs in await cur.fetchall()}
     return {delivery: {a: records[(e, k)] for a, e, k in refs if (e, k) in records}
             for delivery, refs in wanted.items()}
-
-
-def _rendered_references(spec: EntitySpec, target: str) -> list[str]:
-    """The reference attributes whose record a mapping renders (`department.code`)."""
-    mapping = spec.targets.get(target)
-    if mapping is None:
-        return []
-    return sorted({field_path(a).attribute for a in mapping.fields.values() if "." in a})
 
 
 async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome],

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from mdm.config.models import EntitySpec
+from mdm.config.references import every_reference
 from mdm.model.references import ReferencedRecord
 from mdm.model.tasks import UNKNOWN_REFERENCE
 
@@ -121,6 +122,16 @@ def hold(conn: psycopg.Connection, holds: Sequence[Hold]) -> None:
         conn.execute(HOLD_SQL, columns)
 
 
+def held_among(conn: psycopg.Connection, golden_ids: Iterable[int]) -> set[int]:
+    """Those of the records that are held now (one look on the primary key's first column)."""
+    ids = sorted(set(golden_ids))
+    if not ids:
+        return set()
+    rows = conn.execute("SELECT DISTINCT golden_id FROM reference_hold WHERE golden_id = "
+                        "ANY(%s)", (ids,)).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def drop_other_holds(conn: psycopg.Connection, golden_ids: Sequence[int],
                      keep: Sequence[Hold]) -> set[int]:
     """Remove the records' holds other than `keep`; the records that had one removed."""
@@ -195,11 +206,11 @@ LEFT JOIN LATERAL (SELECT attributes FROM golden_version WHERE golden_id = g.id
 
 def referenced_of(conn: psycopg.Connection, spec: EntitySpec,
                   attributes: Mapping[str, Any]) -> dict[str, ReferencedRecord]:
-    """Reference attribute → the record it names, as a payload renders it (its newest version
-    a target may receive, its keys in every system): for showing a record's copy beside its
-    golden fields."""
-    named = {a: (r.entity, str(attributes[a])) for a, r in spec.references.items()
-             if attributes.get(a) is not None}
+    """Reference attribute (a list row's: its `listed_slot`) → the record it names, as a
+    payload renders it (its newest version a target may receive, its keys in every system):
+    for showing a record's copy beside its golden fields."""
+    named = {slot: (r.entity, key) for r in every_reference(spec)
+             for slot, key in r.slots(attributes)}
     if not named:
         return {}
     keys = sorted(set(named.values()))

@@ -1,0 +1,211 @@
+"""References inside child lists, and child lists of a composite-key entity, on the real stack
+(embedded PostgreSQL, real Debezium, a SQL target): a purchase order's lines name their
+material over the line table's foreign key; the target receives each line with the material's
+code and its own id of it, only after those materials are acknowledged there; a line naming a
+material the hub does not know holds the order with its reason (a task after the wait) until
+it arrives. A bin keyed by (warehouse, code) lists its slots, matched over a two-column key."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mdm.demo.stack import DemoStack
+from mdm.demo.sync import wait_idle
+from tests.helpers import eventually, execute, rows
+from tests.integration.schema_stack import schema_stack, write_project
+
+HR = """name: hr
+kind: sql
+url: ${MDM_OA_DB_URL}
+max_attempts: 100
+backoff: {initial_ms: 100, max_ms: 500, multiplier: 2.0}
+"""
+MATERIAL = """entity: material
+table: public.material
+business_key: code
+attributes:
+  code: {type: string, required: true}
+  name: {type: string}
+targets:
+  hr: {table: hr_material, key: code, fields: {code: code, name: name}, retire: delete}
+"""
+PURCHASE_ORDER = """entity: purchase_order
+table: public.po
+business_key: number
+unknown_reference_task_after: 1s
+attributes:
+  number: {type: string, required: true}
+children:
+  lines:
+    table: public.po_line
+    parent_column: po_id
+    order_by: line_no
+    attributes:
+      line_no: {type: integer}
+      material: {references: material, column: material_id}
+      qty: {type: decimal}
+targets:
+  hr:
+    table: hr_po
+    key: po_no
+    retire: delete
+    fields: {po_no: number, lines: lines}
+    children:
+      lines: {fields: {line: line_no, material_code: material.code,
+                       material_ref: material.xref, qty: qty}}
+"""
+BIN = """entity: bin
+table: public.bin
+primary_key: [wh, code]
+business_key: label
+attributes:
+  label: {type: string, required: true}
+children:
+  slots:
+    table: public.bin_slot
+    parent_column: [bin_wh, bin_code]
+    order_by: slot
+    attributes:
+      slot: {type: string}
+"""
+# No foreign keys: a line may name a material the ERP does not have (yet).
+ERP = [
+    "CREATE TABLE material (id integer PRIMARY KEY, code varchar(20) NOT NULL, name text)",
+    "CREATE TABLE po (id integer PRIMARY KEY, number varchar(20) NOT NULL)",
+    "CREATE TABLE po_line (id integer PRIMARY KEY, po_id integer NOT NULL, line_no integer, "
+    "material_id integer, qty numeric(12, 3))",
+    "CREATE TABLE bin (wh varchar(10), code varchar(10), label varchar(20) NOT NULL, "
+    "PRIMARY KEY (wh, code))",
+    "CREATE TABLE bin_slot (id integer PRIMARY KEY, bin_wh varchar(10) NOT NULL, "
+    "bin_code varchar(10) NOT NULL, slot varchar(10))",
+    "INSERT INTO material VALUES (1, 'M01', '螺栓'), (2, 'M02', '螺母')",
+    "INSERT INTO po VALUES (1, 'PO1')",
+    "INSERT INTO po_line VALUES (1, 1, 1, 1, 5), (2, 1, 2, 2, 7.5)",
+    "INSERT INTO bin VALUES ('WH1', 'B07', '一号库七架'), ('WH2', 'B07', '二号库七架')",
+    "INSERT INTO bin_slot VALUES (1, 'WH1', 'B07', 'S2'), (2, 'WH1', 'B07', 'S1'), "
+    "(3, 'WH2', 'B07', 'S9')",
+]
+# The target: what it received, in order; materials refused (retried) while `refusing` has a row.
+HR_SQL = [
+    "CREATE TABLE received (seq serial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL)",
+    "CREATE TABLE refusing (what text PRIMARY KEY)",
+    "CREATE TABLE hr_material (id serial PRIMARY KEY, code varchar(20) NOT NULL UNIQUE, "
+    "name text)",
+    "CREATE TABLE hr_po (id serial PRIMARY KEY, po_no varchar(20) NOT NULL UNIQUE, lines jsonb)",
+    """CREATE FUNCTION log_received() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_TABLE_NAME = 'hr_material' AND EXISTS (SELECT 1 FROM refusing) THEN
+            RAISE EXCEPTION 'materials are refused for now' USING ERRCODE = '55P03';
+        END IF;
+        INSERT INTO received (tbl, key) VALUES (TG_TABLE_NAME, coalesce(
+            to_jsonb(NEW) ->> 'code', to_jsonb(NEW) ->> 'po_no'));
+        RETURN NEW;
+    END $$""",
+    "CREATE TRIGGER hr_material_received BEFORE INSERT OR UPDATE ON hr_material "
+    "FOR EACH ROW EXECUTE FUNCTION log_received()",
+    "CREATE TRIGGER hr_po_received BEFORE INSERT OR UPDATE ON hr_po "
+    "FOR EACH ROW EXECUTE FUNCTION log_received()",
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    project = write_project(tmp_path_factory.mktemp("project"), {
+        "targets/hr.yaml": HR, "golden_records/material.yaml": MATERIAL,
+        "golden_records/purchase_order.yaml": PURCHASE_ORDER, "golden_records/bin.yaml": BIN})
+    with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"oa": HR_SQL}) as s:
+        yield s
+
+
+def _hr(stack: DemoStack, sql: str) -> list[dict[str, Any]]:
+    return rows(stack.pg.url("oa"), sql)
+
+
+def _lines(stack: DemoStack, number: str) -> list[dict[str, Any]] | None:
+    found = _hr(stack, f"SELECT lines FROM hr_po WHERE po_no = '{number}'")
+    return found[0]["lines"] if found else None
+
+
+def _material_ids(stack: DemoStack) -> dict[str, str]:
+    return {r["code"]: str(r["id"]) for r in _hr(stack, "SELECT id, code FROM hr_material")}
+
+
+def _record(stack: DemoStack, entity: str, key: str) -> dict[str, Any]:
+    [record] = rows(stack.hub_url, "SELECT g.*, v.quality FROM golden_record g JOIN golden_version"
+                    " v ON v.golden_id = g.id AND v.version = g.version WHERE g.entity = %s "
+                    "AND g.source_key = %s", (entity, key))
+    return record
+
+
+def test_a_lines_material_is_stored_as_its_source_key_and_sent_as_its_code_and_target_id(stack):
+    lines = _record(stack, "purchase_order", "1")["attributes"]["lines"]
+    assert [line["material"] for line in lines] == ["1", "2"]
+    assert eventually(lambda: _lines(stack, "PO1") is not None)
+    ids = _material_ids(stack)
+    assert _lines(stack, "PO1") == [
+        {"line": 1, "material_code": "M01", "material_ref": ids["M01"], "qty": "5.000"},
+        {"line": 2, "material_code": "M02", "material_ref": ids["M02"], "qty": "7.500"}]
+    order = [(r["tbl"], r["key"]) for r in _hr(stack, "SELECT * FROM received ORDER BY seq")]
+    assert order.index(("hr_material", "M02")) < order.index(("hr_po", "PO1"))
+
+
+def test_an_order_waits_until_its_lines_new_material_is_acknowledged_at_the_target(stack):
+    execute(stack.pg.url("oa"), "INSERT INTO refusing VALUES ('materials')")
+    execute(stack.erp_url, "BEGIN; INSERT INTO material VALUES (3, 'M03', '垫圈'); "
+            "INSERT INTO po VALUES (2, 'PO2'); INSERT INTO po_line VALUES (3, 2, 1, 1, 1), "
+            "(4, 2, 2, 3, 2); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url, outbox=False)
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM delivery WHERE entity = "
+                                   "'material' AND business_key = 'M03' AND attempts >= 2"))
+    assert _lines(stack, "PO2") is None  # its line's material is refused: the order waits
+    [waiting] = rows(stack.hub_url, "SELECT status, attempts FROM delivery WHERE entity = "
+                     "'purchase_order' AND business_key = 'PO2'")
+    assert (waiting["status"], waiting["attempts"]) == ("pending", 0)
+
+    execute(stack.pg.url("oa"), "DELETE FROM refusing")
+    assert eventually(lambda: _lines(stack, "PO2") is not None, timeout=60)
+    ids = _material_ids(stack)
+    assert [(line["material_code"], line["material_ref"]) for line in _lines(stack, "PO2")] == [
+        ("M01", ids["M01"]), ("M03", ids["M03"])]
+
+
+def test_a_line_naming_an_unknown_material_holds_the_order_until_it_arrives(stack):
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (3, 'PO3'); "
+            "INSERT INTO po_line VALUES (5, 3, 1, 2, 1), (6, 3, 2, 99, 4); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    record = _record(stack, "purchase_order", "3")
+    assert record["quality"] == "held"
+    [hold] = rows(stack.hub_url, "SELECT * FROM reference_hold WHERE golden_id = %s",
+                  (record["id"],))
+    assert (hold["attribute"], hold["referenced_entity"], hold["referenced_key"]) == (
+        "lines.material", "material", "99")
+    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM task WHERE type = "
+                                   "'unknown_reference' AND golden_id = %s AND status = 'open'",
+                                   (record["id"],)), timeout=60)
+    [task] = rows(stack.hub_url, "SELECT summary FROM task WHERE type = 'unknown_reference' "
+                  "AND golden_id = %s", (record["id"],))
+    assert "lines.material names material 99" in task["summary"]
+
+    execute(stack.erp_url, "INSERT INTO material VALUES (99, 'M99', '销钉')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _lines(stack, "PO3") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO3")] == ["M02", "M99"]
+    assert _record(stack, "purchase_order", "3")["quality"] == "ok"
+    assert rows(stack.hub_url, "SELECT 1 FROM reference_hold") == []
+
+
+def test_a_composite_key_entity_lists_the_child_rows_matched_over_both_key_columns(stack):
+    assert [s["slot"] for s in _record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
+        "S1", "S2"]
+    assert [s["slot"] for s in _record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == ["S9"]
+    execute(stack.erp_url, "UPDATE bin_slot SET bin_wh = 'WH2' WHERE id = 1",
+            "INSERT INTO bin_slot VALUES (4, 'WH1', 'B07', 'S3')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert [s["slot"] for s in _record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
+        "S1", "S3"]
+    assert [s["slot"] for s in _record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == [
+        "S2", "S9"]
+    assert rows(stack.hub_url, "SELECT 1 FROM inbox WHERE status = 'failed'") == []
