@@ -53,9 +53,34 @@ def instant(text: str, option: str) -> datetime:
     return when
 
 
+GoldenIdOpt = Annotated[bool, typer.Option(
+    "--golden-id", help="KEY is a golden id, not a business key (how a draft, a record without "
+                        "a business key yet, is found).")]
+DRAFT = "(draft, no number yet)"
+
+
 def record_path(entity: str, key: str) -> str:
     """The API path of one record (entity and key escaped as path segments)."""
     return f"/api/v1/records/{quote(entity, safe='')}/{quote(key, safe='')}"
+
+
+def lookup(by_golden_id: bool) -> dict[str, str]:
+    """The query that makes a record path's key a golden id (`?by=golden_id`), or none."""
+    return {"by": "golden_id"} if by_golden_id else {}
+
+
+def key_text(business_key: str | None) -> str:
+    """A business key as a person reads it; a draft's (None) says it has none yet."""
+    return DRAFT if business_key is None else business_key
+
+
+def record_name(record: dict[str, Any]) -> str:
+    """`supplier S0001`; a draft `purchase_request (draft, no number yet) golden id 42` (or
+    without the golden id where the answer does not carry it)."""
+    if record.get("business_key") is not None:
+        return f"{record['entity']} {record['business_key']}"
+    golden_id = record.get("golden_id")
+    return f"{record['entity']} {DRAFT}" + ("" if golden_id is None else f" golden id {golden_id}")
 
 
 def when(text: str | None) -> datetime | None:
@@ -250,9 +275,9 @@ def _bytes(value: int | None) -> str:
 
 
 def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
-            key: Annotated[str | None, typer.Argument(help="Business key.")] = None,
+            key: Annotated[str | None, typer.Argument(help="Business key (a golden id with --golden-id).")] = None,
             as_of: Annotated[str | None, typer.Option("--as-of", help="ISO instant, e.g. 2026-11-01T08:00+08:00")] = None,
-            limit: int = 20) -> None:
+            limit: int = 20, by_golden_id: GoldenIdOpt = False) -> None:
     """Show golden records of an entity, or one record with its xrefs and versions.
 
     Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
@@ -264,18 +289,19 @@ def records(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")
         for col in ("key", "golden id", "version", "status", "name"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["business_key"], str(r["golden_id"]), str(r["version"]), r["status"],
+            table.add_row(key_text(r["business_key"]), str(r["golden_id"]), str(r["version"]), r["status"],
                           str(r["attributes"].get("name", "")))
         console.print(table)
         return
+    by = lookup(by_golden_id)
     params = {"as_of": instant(as_of, "--as-of").isoformat()} if as_of else {"limit": 10}
-    found = call("GET", record_path(entity, key))
-    versions = call("GET", record_path(entity, key) + "/history", params=params)
+    found = call("GET", record_path(entity, key), params=by)
+    versions = call("GET", record_path(entity, key) + "/history", params={**by, **params})
     _print_record(found, versions, as_of)
 
 
 def _print_record(found: dict[str, Any], versions: list[dict[str, Any]], as_of: str | None) -> None:
-    console.print(f"[bold]{found['entity']} {found['business_key']}[/bold]  golden id "
+    console.print(f"[bold]{found['entity']} {key_text(found['business_key'])}[/bold]  golden id "
                   f"{found['golden_id']}  version {found['version']}  status {found['status']}")
     console.print("xrefs: " + ", ".join(f"{k}={v}" for k, v in found["xrefs"].items()))
     shown = versions[0]["attributes"] if as_of and versions else found["attributes"]

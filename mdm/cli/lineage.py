@@ -13,7 +13,17 @@ import typer
 from rich.table import Table
 
 from mdm.cli.client import call
-from mdm.cli.hub import DatabaseOpt, ProjectOpt, _settings, instant, record_path, when
+from mdm.cli.hub import (
+    DatabaseOpt,
+    GoldenIdOpt,
+    ProjectOpt,
+    _settings,
+    instant,
+    lookup,
+    record_name,
+    record_path,
+    when,
+)
 from mdm.cli.main import console
 from mdm.config.loader import load_project
 from mdm.errors import MdmError
@@ -39,14 +49,16 @@ def _value(value: Any) -> str:
 
 
 def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplier.")],
-                key: Annotated[str, typer.Argument(help="Business key.")],
-                limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20) -> None:
+                key: Annotated[str, typer.Argument(help="Business key (a golden id with --golden-id).")],
+                limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
+                by_golden_id: GoldenIdOpt = False) -> None:
     """Every version of a record, newest first: what made it and what it changed.
 
     Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
-    found = call("GET", record_path(entity, key))
-    versions = call("GET", record_path(entity, key) + "/history", params={"limit": limit})
-    table = Table(title=f"{entity} {found['business_key']} — {found['version']} version(s)")
+    by = lookup(by_golden_id)
+    found = call("GET", record_path(entity, key), params=by)
+    versions = call("GET", record_path(entity, key) + "/history", params={**by, "limit": limit})
+    table = Table(title=f"{record_name(found)} — {found['version']} version(s)")
     for column in ("v", "valid from", "made by", "changes"):
         table.add_column(column, overflow="fold")
     for v in versions:
@@ -60,11 +72,12 @@ def history_cmd(entity: Annotated[str, typer.Argument(help="Entity, e.g. supplie
 
 def lineage_cmd(
         entity: Annotated[str, typer.Argument(help="Entity, e.g. material.")],
-        key: Annotated[str, typer.Argument(help="Business key.")],
+        key: Annotated[str, typer.Argument(help="Business key (a golden id with --golden-id).")],
         field: Annotated[str | None, typer.Option("--field", "-f", help="An attribute: each value it took; "
                                                   "with --target, that target's field.")] = None,
         target: Annotated[str | None, typer.Option("--target", "-t", help="With --field: why this target "
                                                    "shows what it shows, back to the ERP commit.")] = None,
+        by_golden_id: GoldenIdOpt = False,
 ) -> None:
     """Where a record's values came from: its versions, what made each, where each went.
 
@@ -74,27 +87,36 @@ def lineage_cmd(
     Asks the running hub (token in MDM_TOKEN, address in MDM_API_URL)."""
     if target is not None and field is None:
         raise MdmError("--target needs --field (the target's field, e.g. item_name)")
-    found = call("GET", record_path(entity, key))
+    by = lookup(by_golden_id)
+    found = call("GET", record_path(entity, key), params=by)
     if target is not None and field is not None:
         answer = call("GET", record_path(entity, key) + "/why",
-                      params={"target": target, "field": field})
+                      params={**by, "target": target, "field": field})
         console.print(answer["explanation"], highlight=False)
     elif field is not None:
-        _field(found, key, field)
+        _field(found, key, field, by)
     else:
-        _versions(found, key)
+        _versions(found, key, by)
 
 
-def _versions(found: dict[str, Any], key: str) -> None:
-    graph = call("GET", record_path(found["entity"], key) + "/lineage", params={"versions": 10})
+def _picture(found: dict[str, Any]) -> str:
+    """The lineage page's path: by business key, or for a draft by golden id."""
+    entity = quote(found["entity"], safe="")
+    if found["business_key"] is None:
+        return f"/records/{entity}/{found['golden_id']}/lineage?by=golden_id"
+    return f"/records/{entity}/{quote(found['business_key'], safe='')}/lineage"
+
+
+def _versions(found: dict[str, Any], key: str, by: dict[str, str]) -> None:
+    graph = call("GET", record_path(found["entity"], key) + "/lineage", params={**by, "versions": 10})
     nodes = {n["id"]: n for n in graph["nodes"]}
     into: dict[str, list[str]] = {}
     out: dict[str, list[str]] = {}
     for edge in graph["edges"]:
         into.setdefault(edge["target"], []).append(edge["source"])
         out.setdefault(edge["source"], []).append(edge["target"])
-    console.print(f"[bold]{found['entity']} {found['business_key']}[/bold] (newest 10 versions; "
-                  f"the picture: /records/{found['entity']}/{found['business_key']}/lineage)")
+    console.print(f"[bold]{record_name(found)}[/bold] (newest 10 versions; "
+                  f"the picture: {_picture(found)})")
     versions = sorted((n for n in nodes.values() if n["kind"] == "version"), key=lambda n: -n["order"])
     for data in versions:
         causes = [nodes[c]["label"] for c in into.get(data["id"], []) if nodes[c]["kind"] == "cause"]
@@ -115,10 +137,12 @@ def _received(target: str, r: dict[str, Any]) -> str:
     return f"{target}: not received ({statuses})"
 
 
-def _field(found: dict[str, Any], key: str, attribute: str) -> None:
+def _field(found: dict[str, Any], key: str, attribute: str, by: dict[str, str]) -> None:
     entity = found["entity"]
-    segments = call("GET", record_path(entity, key) + f"/fields/{quote(attribute, safe='')}/lineage")
-    table = Table(title=f"{entity} {found['business_key']}.{attribute}")
+    segments = call("GET", record_path(entity, key) + f"/fields/{quote(attribute, safe='')}/lineage",
+                    params=by)
+    table = Table(title=f"{record_name(found)}: {attribute}" if found["business_key"] is None
+                  else f"{record_name(found)}.{attribute}")
     for column in ("value", "versions", "set by", "received by"):
         table.add_column(column, overflow="fold")
     for s in segments:
@@ -141,7 +165,7 @@ def tx_cmd(source: Annotated[str, typer.Argument(help="Source, e.g. erp.")],
     for column in ("record", "v", "row", "changes", "delivered"):
         table.add_column(column, overflow="fold")
     for c in changed:
-        table.add_row(f"{c['entity']} {c['business_key']}", str(c["version"]),
+        table.add_row(record_name(c), str(c["version"]),
                       f"{c['op']} {c['table']} {c['row_key']}",
                       "\n".join(f"{a}: {_value(x['from'])} → {_value(x['to'])}" for a, x in c["changes"].items()),
                       ", ".join(f"{d['target']} {d['status']}" for d in c["deliveries"]))
@@ -168,7 +192,7 @@ def decisions_cmd(since: Annotated[str, typer.Option(help="From this instant (IS
         table.add_column(column, overflow="fold")
     for d in rows:
         table.add_row(f"{when(d['decided_at']):%Y-%m-%d %H:%M:%S%z}", d["actor"], d["action"],
-                      f"#{d['task_id']} {d['task_type']}", f"{d['entity']} {d['business_key']}"
+                      f"#{d['task_id']} {d['task_type']}", record_name(d)
                       + (f" v{d['version']}" if d["version"] else ""), d["reason"] or "")
     console.print(table)
 

@@ -28,16 +28,18 @@ def write_project(root: Path, files: dict[str, str]) -> Path:
 
 @contextmanager
 def schema_stack(state_dir: Path, project_dir: Path, erp_sql: list[str],
-                 other_sql: dict[str, list[str]] | None = None) -> Iterator[DemoStack]:
-    """The hub (capture, process, propagate) on `project_dir`, after `erp_sql` ran in an empty
-    ERP database (and `other_sql` in the oa/wms databases); its initial snapshot is in."""
+                 other_sql: dict[str, list[str]] | None = None,
+                 roles: str = "capture,process,propagate") -> Iterator[DemoStack]:
+    """The hub (capture, process, propagate; `roles` to add the API) on `project_dir`, after
+    `erp_sql` ran in an empty ERP database (and `other_sql` in the oa/wms databases); its
+    initial snapshot is in."""
     stack = DemoStack(state_dir, project_dir=project_dir)
     try:
         stack.start_databases(seed=False)
         execute(stack.erp_url, *erp_sql)
         for database, statements in (other_sql or {}).items():
             execute(stack.pg.url(database), *statements)
-        stack.start_hub(roles="capture,process,propagate")
+        stack.start_hub(roles=roles)
         wait_idle(stack.erp_url, stack.hub_url, timeout=180)
         yield stack
     finally:

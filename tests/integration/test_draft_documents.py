@@ -2,9 +2,11 @@
 number is a record from its first row (a draft, keyed by its source row), reaches no target,
 and gets its number later without becoming a second record — the first version with a key is
 no rename and no key clash; later changes of the number are renames as always. A lookup by
-business key never answers with a draft. Real PostgreSQL, real Debezium, an SQL target."""
+business key never answers with a draft; the CLI names a draft so a person can read it. Real
+PostgreSQL, real Debezium, an SQL target, the hub's API."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from mdm.demo.sync import wait_idle
 from mdm.store.database import sqlalchemy_url
 from mdm.store.repositories.records import find_record
 from tests.helpers import execute, rows
+from tests.hub_cli import run_mdm
 from tests.integration.schema_stack import schema_stack, write_project
 
 FILES = {
@@ -59,7 +62,8 @@ WMS = ["CREATE TABLE pr_copy (id serial PRIMARY KEY, pr_number varchar(20) NOT N
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     project = write_project(tmp_path_factory.mktemp("project"), FILES)
-    with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"wms": WMS}) as s:
+    with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"wms": WMS},
+                      roles="capture,process,propagate,api") as s:
         yield s
 
 
@@ -200,3 +204,33 @@ def test_a_record_whose_number_is_cleared_keeps_its_last_copy_at_the_target(stac
     assert [d["version"] for d in _deliveries(stack, record["id"])] == [2, 3]  # no delivery of v4
     assert _copies(stack)["PR-0002A"]["title"] == "办公椅"
     assert _lookup(stack, "PR-0002A") is None
+
+
+def test_the_cli_names_a_draft_and_finds_it_by_golden_id(stack):
+    execute(stack.erp_url, "INSERT INTO t_purchase_request VALUES (9, NULL, '文件柜', 300.00)")
+    _settle(stack)
+    draft = _by_row(stack, 9)
+    gid = str(draft["id"])
+    name = f"purchase_request (draft, no number yet) golden id {gid}"
+    listed = run_mdm(stack, "records", "purchase_request")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(rf"\(draft, no number yet\)\s*│\s*{gid}\s*│", listed.stdout), listed.stdout
+    shown = run_mdm(stack, "records", "purchase_request", gid, "--golden-id")
+    assert shown.returncode == 0, shown.stderr
+    assert f"purchase_request (draft, no number yet)  golden id {gid}" in shown.stdout
+    history = run_mdm(stack, "history", "purchase_request", gid, "--golden-id")
+    assert history.returncode == 0 and f"{name} — 1 version(s)" in history.stdout, history.stderr
+    lineage = run_mdm(stack, "lineage", "purchase_request", gid, "--golden-id")
+    assert lineage.returncode == 0, lineage.stderr
+    assert (f"{name} (newest 10 versions; the picture: /records/purchase_request/{gid}/lineage"
+            "?by=golden_id)") in lineage.stdout
+    field = run_mdm(stack, "lineage", "purchase_request", gid, "--golden-id", "--field", "title")
+    assert field.returncode == 0 and f"{name}: title" in field.stdout, field.stderr
+    tx = rows(stack.hub_url, "SELECT cause_tx_id FROM golden_version WHERE golden_id = %s",
+              (draft["id"],))[0]["cause_tx_id"]
+    changed = run_mdm(stack, "audit", "tx", "erp", str(tx))
+    assert changed.returncode == 0 and name in changed.stdout, changed.stderr
+    for out in (listed, shown, history, lineage, field, changed):
+        assert "None" not in out.stdout, out.stdout
+    by_key = run_mdm(stack, "records", "purchase_request", gid)  # a golden id is no business key
+    assert by_key.returncode == 1 and f"no purchase_request with business key '{gid}'" in by_key.stderr

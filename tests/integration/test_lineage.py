@@ -4,14 +4,13 @@ with diffs, as of (and its boundary), field lineage (an ERP commit vs a steward'
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import timedelta
 
 from mdm.demo.journey import run_edit
 from mdm.demo.sync import wait_idle
 from mdm.rules.uscc import uscc_check_digit
 from tests.helpers import rows
+from tests.hub_cli import run_mdm as _mdm
 
 
 def _settle(stack) -> None:
@@ -22,17 +21,6 @@ def _api(stack, path: str, **params):
     response = stack.client("auditor.kim", "auditor").get(path, params=params)
     assert response.status_code == 200, (path, response.status_code, response.text)
     return response.json()
-
-
-def _mdm(stack, *args: str, role: str | None = "auditor") -> subprocess.CompletedProcess[str]:
-    """The CLI against the running hub, signed in (MDM_TOKEN) as a user with `role` (None: no
-    token at all)."""
-    env = {k: v for k, v in stack.env().items() if k != "MDM_TOKEN"}
-    env.update(MDM_API_URL=stack.api_url, COLUMNS="250")
-    if role is not None:
-        env["MDM_TOKEN"] = stack.token(f"{role}.kim", role)
-    return subprocess.run([sys.executable, "-m", "mdm.cli.main", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_history_shows_each_version_with_what_changed_and_the_erp_commit(stack):
