@@ -28,15 +28,19 @@ from mdm.bench.fault_figures import AMQP_URL, KINDS, NATS_URL, Figures, HubCount
 from mdm.bench.faultproxy import FaultProxy
 from mdm.config.loader import PROJECT_FOLDERS
 from mdm.demo.receivers import bind_queue, drain_queue, read_stream
-from mdm.demo.stack import DemoStack
+from mdm.demo.stack import DEMO_PROJECT, DemoStack
 from mdm.demo.sync import wait_idle
-from mdm.runtime.settings import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 SCENARIOS = ("target_down", "flaky", "rejected", "worker_killed", "postgres_restarted")
 FAULT_TIMEOUT_S = 300.0  # a fault that has not happened by then never will
 FAST_RETRY = {"timeout_s": 2, "max_attempts": 1000,
               "backoff": {"initial_ms": 50, "max_ms": 1000, "multiplier": 2.0}}
+# The broker targets (as in examples/brokers/targets/, which a wheel does not ship), employees only.
+BROKER_TARGETS: dict[str, dict[str, Any]] = {
+    "events": {"kind": "amqp", "exchange_type": "topic"},
+    "stream": {"kind": "nats"},
+}
 RECEIPT_SQL = """
 CREATE TABLE IF NOT EXISTS fault_receipt (id bigserial PRIMARY KEY, emp_no text, version int);
 CREATE OR REPLACE FUNCTION fault_receipt() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -66,7 +70,7 @@ class FaultLab:
         if root.exists():
             shutil.rmtree(root)
         for folder in PROJECT_FOLDERS:
-            shutil.copytree(REPO_ROOT / folder, root / folder)
+            shutil.copytree(DEMO_PROJECT / folder, root / folder)
         for observed in ("oa", "wms"):  # the scenarios are about delivery, not divergence
             (root / f"cdc/{observed}.yaml").unlink()
         self._edit(root / "targets/oa.yaml", base_url="${MDM_FAULT_REST_URL}")
@@ -75,8 +79,9 @@ class FaultLab:
                 ("events", "${MDM_FAULT_AMQP_URL}", {"exchange": self.exchange}),
                 ("stream", "${MDM_FAULT_NATS_URL}", {"stream": self.stream,
                                                      "subject_prefix": self.subject_prefix})):
-            shutil.copy(REPO_ROOT / f"examples/brokers/targets/{name}.yaml", root / f"targets/{name}.yaml")
-            self._edit(root / f"targets/{name}.yaml", url=url, entities={"employee": {}}, **extra)
+            target = {"name": name, **BROKER_TARGETS[name], "url": url,
+                      "entities": {"employee": {}}, **extra, **FAST_RETRY}
+            (root / f"targets/{name}.yaml").write_text(yaml.safe_dump(target), encoding="utf-8")
         return root
 
     @staticmethod

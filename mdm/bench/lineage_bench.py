@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 
 from mdm.config.loader import load_project
+from mdm.demo.stack import DEMO_PROJECT
 from mdm.lineage import graph, queries
 from mdm.runtime.postgres import EmbeddedPostgres
-from mdm.runtime.settings import REPO_ROOT
 from mdm.store.database import create_hub_engine, upgrade_database
 
 BIG = 10_000  # versions of the one long-lived record
@@ -98,7 +98,7 @@ def run_lineage_bench(state_dir: Path, total: int, runs: int,
         upgrade_database(url)
         progress(f"generating a store of {total:,} versions (one record with {BIG:,})")
         records = _generate(url, total, progress)
-        spec = load_project(REPO_ROOT).entities["supplier"]
+        spec = load_project(DEMO_PROJECT).entities["supplier"]
         engine = create_hub_engine(url)
         rng = random.Random(1)
         results: dict[str, Any] = {"versions": total, "records": records, "big_record_versions": BIG}

@@ -19,10 +19,13 @@ import psycopg
 
 from mdm.errors import RuntimeSetupError
 from mdm.runtime.postgres import EmbeddedPostgres, free_port
-from mdm.runtime.settings import REPO_ROOT
 from mdm.runtime.supervisor import _die_with_parent
 
 logger = logging.getLogger(__name__)
+# The demo's project as the package ships it (mdm/project/, as `mdm init` copies it): links to
+# the checkout's top-level cdc/, golden_records/ … in a source tree, copies in a wheel, so the
+# demo and the benchmark run from an installed wheel as from the checkout.
+DEMO_PROJECT = Path(__file__).resolve().parents[1] / "project"
 DATABASES = ("erp", "oa", "wms", "mdm_hub")
 DEMO_USERS = (("steward.li", "steward"), ("auditor.chen", "auditor"), ("admin", "admin"),
               ("svc.ingest", "service"))
@@ -35,7 +38,7 @@ class DemoStack:
     capture offsets live in the hub database."""
 
     state_dir: Path
-    project_dir: Path = REPO_ROOT
+    project_dir: Path = DEMO_PROJECT
     api_port: int = 0
     oa_port: int = 0
     wms_port: int = 0

@@ -1,8 +1,10 @@
-"""`mdm init DIR` works from an installed wheel, not only from the source checkout: the wheel is
-built from the package's files, installed (without dependencies) into a fresh virtual
-environment that borrows the test environment's dependencies, and run outside the tree."""
+"""`mdm init DIR`, and the project `mdm demo` and `mdm bench` run, work from an installed wheel,
+not only from the source checkout: the wheel is built from the package's files, installed
+(without dependencies) into a fresh virtual environment that borrows the test environment's
+dependencies, and run outside the tree."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mdm.config.loader import PROJECT_FOLDERS
+from mdm.config.loader import PROJECT_FOLDERS, load_project
 from mdm.runtime.settings import REPO_ROOT
 
 
@@ -92,3 +94,26 @@ def test_mdm_init_from_the_installed_wheel_makes_a_project_mdm_check_accepts(
         assert all((target / p).read_bytes() == (REPO_ROOT / p).read_bytes() for p in copied)
     out = _run([venv / "bin" / "mdm", "check", "-p", target], cwd=tmp_path, env=env)
     assert "ok" in out and str(target) in out.replace("\n", "")
+
+
+DEMO_PROJECT_PROBE = """
+import json, tempfile
+from pathlib import Path
+from mdm.bench.faults import FaultLab
+from mdm.config.loader import load_project
+from mdm.demo.stack import DemoStack
+demo = DemoStack(Path(tempfile.mkdtemp())).project_dir
+lab = FaultLab(Path(tempfile.mkdtemp()), {})
+print(json.dumps({"demo": str(demo), "entities": sorted(load_project(demo).entities),
+                  "fault_targets": sorted(load_project(lab.stack.project_dir).targets)}))
+"""
+
+
+def test_mdm_demo_and_bench_take_their_project_from_the_installed_package(
+        installed: tuple[Path, Path], tmp_path: Path) -> None:
+    _, venv = installed
+    found = json.loads(_run([venv / "bin" / "python", "-c", DEMO_PROJECT_PROBE], cwd=tmp_path,
+                            env=_clean_env()))
+    assert Path(found["demo"]).is_relative_to(venv) and Path(found["demo"]).name == "project"
+    assert found["entities"] == sorted(load_project(REPO_ROOT).entities)
+    assert {"events", "stream"} <= set(found["fault_targets"])  # no examples/ in a wheel
