@@ -20,7 +20,7 @@ import psycopg
 from mdm.config.loader import Project
 from mdm.model.golden import Cause, NewVersion
 from mdm.model.tasks import KEY_CLASH, NewTask
-from mdm.store.repositories import golden, outbox, tasks
+from mdm.store.repositories import golden, outbox, reference_holds, tasks
 from mdm.store.repositories.key_clashes import (
     Holder,
     close_clash_tasks,
@@ -137,5 +137,7 @@ def _release(conn: psycopg.Connection, project: Project, entity: str, keys: list
                             only_quarantined=True)
     close_clash_tasks(conn, [v.golden_id for v in released], "released",
                       "the record holding the key gave it up")
-    outbox.enqueue_deliveries(conn, project, released)
+    # one also held on an unknown reference stays held: it goes (as ok) when that record does
+    held = reference_holds.requalify(conn, [v.golden_id for v in released], "ok")
+    outbox.enqueue_deliveries(conn, project, [v for v in released if v.golden_id not in held])
     logger.info("key clashes released entity=%s keys=%s", entity, ",".join(keys))

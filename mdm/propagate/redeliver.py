@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from mdm.config.loader import Project
 from mdm.store.repositories import golden, outbox, redelivery
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,10 @@ class Retried:
 
 
 def retry_delivery(conn: psycopg.Connection, delivery_id: int,
-                   only: Sequence[str] = RETRYABLE) -> Retried:
+                   only: Sequence[str] = RETRYABLE, project: Project | None = None) -> Retried:
     """Make a dead (or failed) delivery due now with fresh attempts, or the current
-    releasable version's delivery in its stead; raises RetryRefused with the reason."""
+    releasable version's delivery in its stead (with `project`: waiting for the referenced
+    records that version renders); raises RetryRefused with the reason."""
     d = redelivery.lock_delivery(conn, delivery_id)
     if d is None:
         raise RetryRefused(404, f"no delivery {delivery_id}")
@@ -65,6 +67,8 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
         due_id, replaced = delivery_id, False
     else:
         due_id = redelivery.due_delivery_of(conn, d["golden_id"], d["target"], current, d["id"])
+        if project is not None:
+            outbox.add_requirements(conn, project, [due_id])
         replaced = True
         redelivery.supersede(conn, delivery_id)
     outbox.notify(conn)

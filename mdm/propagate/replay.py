@@ -3,7 +3,8 @@
 A replay queues the *current* version of each chosen record again, with an idempotency key of
 its own (`…-replay-<n>`), so a target that dedupes on the key applies it once more (a target
 restored from a backup, a consumer that lost its queue). Older open deliveries of the same
-record are superseded as usual, so order per record still holds.
+record are superseded as usual, so order per record still holds, and each waits for the
+referenced records it renders (references before referrers), as a processed version's does.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def replay(conn: psycopg.Connection, project: Project, entity: str, target: str,
     params = {"entity": entity, "target": target, "key": key, "since": since,
               "tag": str(time.time_ns())}
     with conn.transaction():
-        queued, held = redelivery.queue_replay(conn, params)
+        queued, held = redelivery.queue_replay(conn, project, params)
         if queued:
             outbox.notify(conn)
     return Replay(queued=queued, quarantined=held)

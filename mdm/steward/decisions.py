@@ -4,12 +4,13 @@ Actions: `approve` a quarantined version (it is propagated); `approve_edited` â€
 with the steward's values, whose cause is the decision; `push` the golden value to a diverged
 target again; `waive` with a reason. Every decision is stored with actor, time, reason, and
 what it changed (before/after). No decision releases a record under a business key another
-active record holds (a key_clash task is resolved by approve_edited with a free key).
+active record holds (a key_clash task is resolved by approve_edited with a free key), and none
+propagates a version whose reference names a record the hub does not hold: it stays held.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,10 +22,11 @@ from mdm.model.decode import DecodeError, decode
 from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.tasks import KEY_CLASH
 from mdm.propagate.redeliver import RetryRefused, retry_delivery
-from mdm.store.repositories import golden, outbox, tasks
+from mdm.store.repositories import golden, outbox, reference_holds, tasks
 from mdm.store.repositories.key_clashes import close_clash_tasks, key_holders
 
 logger = logging.getLogger(__name__)
+HELD = "held"  # a version whose reference names a record the hub does not hold
 ACTIONS = {
     "rule_violation": ("approve", "approve_edited", "waive"),
     "divergence": ("push", "change_request", "waive"),
@@ -106,6 +108,10 @@ def _approve(conn: psycopg.Connection, project: Project, task: dict[str, Any], a
              reason: str | None, values: dict[str, Any]) -> Result:
     current = _current_version(conn, task)
     _refuse_held_key(conn, task["entity"], current["business_key"], current)
+    if reference_holds.requalify(conn, [current["id"]], "approved"):
+        # also held on an unknown reference: approved, it goes when that record arrives
+        return (Decision(task["id"], "approve", actor, "resolved", current["version"]),
+                {"quality": current["quality"]}, {"quality": "approved", "held": True})
     golden.approve_version(conn, current["id"], current["version"])
     if current["quality"] != "quarantined":
         # a warning's version was propagated when it was made: approving only accepts it
@@ -146,7 +152,12 @@ def _approve_edited(conn: psycopg.Connection, project: Project, task: dict[str, 
     version = next_version(state, attributes, current["status"], key,
                            _decided(task, actor), datetime.now(UTC), quality="approved")
     assert state.golden_id is not None
+    unknown = reference_holds.unknown_in(conn, spec, attributes)
+    if unknown:  # held like a processed version: not propagated before that record arrives
+        version = replace(version, quality=HELD)
     golden.write_versions(conn, [state], [version], spec.source)
+    reference_holds.hold_version(conn, state.golden_id, version.version, spec.entity, key,
+                                 spec.source, "approved", unknown)
     if task["type"] != KEY_CLASH:  # (a key_clash task is closed by this decision itself)
         close_clash_tasks(conn, [state.golden_id], "superseded", f"a steward's version "
                           f"{state.version} gives it the key {state.business_key}")
@@ -186,7 +197,8 @@ def _retry(conn: psycopg.Connection, project: Project, task: dict[str, Any], act
     releasable version, that version in its stead; refused (409) if a newer version has
     already reached the target (see propagate/redeliver.py)."""
     try:
-        done = retry_delivery(conn, task["detail"].get("delivery_id"), only=("dead",))
+        done = retry_delivery(conn, task["detail"].get("delivery_id"), only=("dead",),
+                              project=project)
     except RetryRefused as exc:
         raise DecisionError(exc.status if exc.status != 404 else 409, str(exc)) from exc
     return (Decision(task["id"], "retry", actor, "resolved", done.version, (done.delivery_id,)),

@@ -209,3 +209,100 @@ def test_a_composite_key_entity_lists_the_child_rows_matched_over_both_key_colum
     assert [s["slot"] for s in _record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == [
         "S2", "S9"]
     assert rows(stack.hub_url, "SELECT 1 FROM inbox WHERE status = 'failed'") == []
+
+
+def _refusing_materials_while(stack: DemoStack, erp_sql: str) -> None:
+    """Materials refused by the target; `erp_sql` committed and processed."""
+    execute(stack.pg.url("oa"), "INSERT INTO refusing VALUES ('materials') ON CONFLICT DO NOTHING")
+    execute(stack.erp_url, erp_sql)
+    wait_idle(stack.erp_url, stack.hub_url, outbox=False)
+
+
+def _project_and_conn(stack: DemoStack) -> tuple[Any, Any]:
+    import psycopg
+
+    from mdm.config.loader import load_project
+
+    return load_project(stack.project_dir), psycopg.connect(stack.hub_url, autocommit=True)
+
+
+def test_a_replay_and_a_push_again_wait_for_the_lines_materials_too(stack):
+    from mdm.propagate.replay import replay
+    from mdm.store.repositories.outbox import enqueue_push
+
+    _refusing_materials_while(stack, "BEGIN; INSERT INTO material VALUES (5, 'M05', '卡簧'); "
+                              "INSERT INTO po VALUES (5, 'PO5'); "
+                              "INSERT INTO po_line VALUES (10, 5, 1, 5, 3); COMMIT")
+    record = _record(stack, "purchase_order", "5")
+    project, conn = _project_and_conn(stack)
+    with conn:
+        assert replay(conn, project, "purchase_order", "hr", key="PO5").queued == 1
+        with conn.transaction():
+            enqueue_push(conn, project, record["id"], record["version"], "hr", "test")
+    deliveries = rows(stack.hub_url, "SELECT idempotency_key, status, attempts, requires_id "
+                      "FROM delivery WHERE golden_id = %s ORDER BY id", (record["id"],))
+    assert len(deliveries) == 3  # processed, replayed, pushed again
+    [material] = rows(stack.hub_url, "SELECT id FROM golden_record WHERE entity = 'material' "
+                      "AND source_key = '5'")
+    assert all(d["requires_id"] == [material["id"]] for d in deliveries)
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM delivery WHERE entity = "
+                                   "'material' AND business_key = 'M05' AND attempts >= 2"))
+    assert _lines(stack, "PO5") is None
+    assert {(d["status"], d["attempts"]) for d in rows(
+        stack.hub_url, "SELECT status, attempts FROM delivery WHERE golden_id = %s",
+        (record["id"],))} == {("pending", 0)}
+    execute(stack.pg.url("oa"), "DELETE FROM refusing")
+    assert eventually(lambda: _lines(stack, "PO5") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO5")] == ["M05"]
+
+
+def _clash_task(stack: DemoStack, golden_id: int) -> int:
+    [task] = rows(stack.hub_url, "SELECT id FROM task WHERE type = 'key_clash' AND golden_id = %s "
+                  "AND status = 'open'", (golden_id,))
+    return int(task["id"])
+
+
+def test_a_stewards_edited_version_naming_an_unknown_material_stays_held(stack):
+    from mdm.steward.decisions import resolve_task
+
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (7, 'PO1'); "  # PO1's number: a clash
+            "INSERT INTO po_line VALUES (11, 7, 1, 98, 1); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    record = _record(stack, "purchase_order", "7")
+    assert record["quality"] == "held"
+    project, conn = _project_and_conn(stack)
+    with conn:
+        resolve_task(conn, project, _clash_task(stack, record["id"]), "approve_edited", "tester",
+                     values={"number": "PO7"})
+    after = _record(stack, "purchase_order", "7")
+    assert (after["business_key"], after["quality"]) == ("PO7", "held")
+    [hold] = rows(stack.hub_url, "SELECT version, quality FROM reference_hold WHERE golden_id = %s",
+                  (record["id"],))
+    assert (hold["version"], hold["quality"]) == (after["version"], "approved")
+    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
+
+    execute(stack.erp_url, "INSERT INTO material VALUES (98, 'M98', '铆钉')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _lines(stack, "PO7") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO7")] == ["M98"]
+    assert _record(stack, "purchase_order", "7")["quality"] == "approved"
+
+
+def test_a_key_freed_does_not_release_a_version_held_on_an_unknown_material(stack):
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (8, 'PO2'); "  # PO2's number: a clash
+            "INSERT INTO po_line VALUES (12, 8, 1, 97, 1); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    record = _record(stack, "purchase_order", "8")
+    assert record["quality"] == "held" and _clash_task(stack, record["id"])
+    execute(stack.erp_url, "UPDATE po SET number = 'PO2X' WHERE id = 2")  # the key is freed
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert rows(stack.hub_url, "SELECT status FROM task WHERE type = 'key_clash' AND golden_id "
+                "= %s", (record["id"],)) == [{"status": "resolved"}]
+    assert _record(stack, "purchase_order", "8")["quality"] == "held"
+    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
+
+    execute(stack.erp_url, "INSERT INTO material VALUES (97, 'M97', '键')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert _record(stack, "purchase_order", "8")["quality"] == "ok"
+    assert eventually(lambda: (_lines(stack, "PO2") or [{}])[0].get("material_code") == "M97",
+                      timeout=60)

@@ -22,7 +22,7 @@ from mdm.model.deliveries import (
     idempotency_key,
 )
 from mdm.config.references import Rendered, Wait, rendered_references, waits_of
-from mdm.model.golden import NewVersion
+from mdm.model.golden import Cause, NewVersion
 from mdm.model.references import ReferencedRecord, Requirement
 from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
 from mdm.model.tasks import NewTask
@@ -123,14 +123,42 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
         "idempotency_key) SELECT golden_id, version, entity, business_key, %s, "
         "CASE WHEN status = 'retired' THEN 'retire' ELSE 'upsert' END, %s "
         "FROM golden_version WHERE golden_id = %s AND version = %s "
-        "AND business_key IS NOT NULL RETURNING id",
+        "AND business_key IS NOT NULL AND quality NOT IN ('quarantined', 'held') RETURNING id",
         (target, f"{idempotency_key(golden_id, version, target)}-{reason_tag}", golden_id,
          version)).fetchone()
     if row is None:
-        raise ValueError(f"no version {version} of golden record {golden_id} with a business "
-                         "key (a draft's version goes to no target)")
+        raise ValueError(f"no version {version} of golden record {golden_id} that may be "
+                         "propagated (a draft's goes to no target; a quarantined or held one "
+                         "waits for its decision or its referenced record)")
+    add_requirements(conn, project, [int(row[0])])
     notify(conn)
     return int(row[0])
+
+
+RESENT_SQL = """
+SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, v.attributes,
+       v.status, v.valid_from
+FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
+WHERE d.id = ANY(%s) AND d.operation = 'upsert'
+"""
+
+
+def add_requirements(conn: psycopg.Connection, project: Project,
+                     delivery_ids: Sequence[int]) -> None:
+    """Give deliveries made outside processing (a push again, a replay, a retry in another
+    version's stead) the waits `requirements` gives a processed version's: the referenced
+    records they render must be acknowledged first."""
+    if not delivery_ids:
+        return
+    rows = conn.execute(RESENT_SQL, (list(delivery_ids),)).fetchall()
+    cause = Cause("resent", None, None, None, None, None, None, None, None)
+    wanted = [(NewVersion(g, n, e, k, a, s, f, cause), t) for _, g, n, e, k, t, a, s, f in rows]
+    needs = requirements(conn, project, wanted)
+    updates = [(*_requires(needs[(g, t)]), i) for i, g, _, _, _, t, *_ in rows
+               if (g, t) in needs]
+    if updates:
+        conn.cursor().executemany("UPDATE delivery SET requires_id = %s, requires_at = %s, "
+                                  "requires_version = %s WHERE id = %s", updates)
 
 
 SUPERSEDE_SQL = """

@@ -7,7 +7,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from mdm.config.loader import Project
 from mdm.model.deliveries import idempotency_key
+from mdm.store.repositories import outbox
 
 REPLAY_SQL = """
 INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, idempotency_key)
@@ -20,6 +22,7 @@ WHERE g.entity = %(entity)s AND v.quality NOT IN ('quarantined', 'held')
   AND (%(key)s::text IS NULL OR g.business_key = %(key)s)
   AND (%(since)s::timestamptz IS NULL OR EXISTS (
         SELECT 1 FROM golden_version s WHERE s.golden_id = g.id AND s.valid_from >= %(since)s))
+RETURNING id
 """
 HELD_SQL = """
 SELECT count(*) FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
@@ -28,13 +31,16 @@ WHERE g.entity = %(entity)s AND v.quality IN ('quarantined', 'held')
 """
 
 
-def queue_replay(conn: psycopg.Connection, params: dict[str, Any]) -> tuple[int, int]:
+def queue_replay(conn: psycopg.Connection, project: Project,
+                 params: dict[str, Any]) -> tuple[int, int]:
     """Queue the current version of the chosen records again (params: entity, target, key,
-    since, tag); (deliveries queued, current versions held back: quarantined, or held on an
+    since, tag), each waiting for the referenced records it renders as a processed version's
+    delivery does; (deliveries queued, current versions held back: quarantined, or held on an
     unknown reference)."""
-    queued = conn.execute(REPLAY_SQL, params).rowcount
+    ids = [int(r[0]) for r in conn.execute(REPLAY_SQL, params).fetchall()]
+    outbox.add_requirements(conn, project, ids)
     row = conn.execute(HELD_SQL, params).fetchone()
-    return queued, int(row[0]) if row else 0
+    return len(ids), int(row[0]) if row else 0
 
 
 def lock_delivery(conn: psycopg.Connection, delivery_id: int) -> dict[str, Any] | None:

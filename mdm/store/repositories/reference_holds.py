@@ -217,3 +217,44 @@ def referenced_of(conn: psycopg.Connection, spec: EntitySpec,
     rows = conn.execute(REFERENCED_SQL, ([e for e, _ in keys], [k for _, k in keys])).fetchall()
     records = {(e, k): ReferencedRecord(int(g), a or {}, x or {}) for e, k, g, a, x in rows}
     return {a: records[key] for a, key in named.items() if key in records}
+
+
+def unknown_in(conn: psycopg.Connection, spec: EntitySpec,
+               attributes: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(attribute — list.attribute for a list row's —, entity, source key) of each reference
+    in `attributes` naming a record the hub does not hold (a version made outside processing:
+    a steward's edited version)."""
+    named = [(".".join((*r.path, r.attribute)), r.entity, key) for r in every_reference(spec)
+             for _, key in r.slots(attributes)]
+    known = record_ids(conn, [(e, k) for _, e, k in named])
+    return sorted({n for n in named if (n[1], n[2]) not in known})
+
+
+def hold_version(conn: psycopg.Connection, golden_id: int, version: int, entity: str,
+                 business_key: str | None, system: str, quality: str,
+                 unknown: Sequence[tuple[str, str, str]]) -> None:
+    """The record's holds as its new current version has them (`unknown`, from `unknown_in`;
+    on release it gets `quality`); holds it no longer has go, with their task."""
+    holds = [Hold(golden_id, a, e, k, version, entity, business_key or "", system, quality)
+             for a, e, k in unknown]
+    dropped = drop_other_holds(conn, [golden_id], holds) if held_among(conn, [golden_id]) \
+        else set()
+    hold(conn, holds)
+    close_tasks(conn, dropped, "superseded", "a later version names no unknown record")
+
+
+REQUALIFY_SQL = """
+UPDATE reference_hold SET quality = %s WHERE golden_id = ANY(%s) AND quality = ANY(%s)
+RETURNING golden_id
+"""
+
+
+def requalify(conn: psycopg.Connection, golden_ids: Sequence[int], quality: str,
+              before: Sequence[str] = ("quarantined",)) -> set[int]:
+    """The quality held records get back on release, now `quality` (a steward approved them,
+    a key clash ended): those of `golden_ids` that are held, which stay so."""
+    if not golden_ids:
+        return set()
+    rows = conn.execute(REQUALIFY_SQL, (quality, list(golden_ids), list(before))).fetchall()
+    return {int(r[0]) for r in rows} | held_among(conn, golden_ids)
+
