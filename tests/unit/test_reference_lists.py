@@ -1,0 +1,96 @@
+"""References inside child lists (no I/O): a list mapping's rows render their references from
+the records given under their slot, waits_of names the lines' references, a mapping naming
+what a list's rows lack is refused, and a composite-key entity's child list names its parent
+with one column per key column."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mdm.config.models import EntitySpec
+from mdm.config.references import Wait, rendered_references, waits_of
+from mdm.model.deliveries import build_payload
+from mdm.model.references import ReferencedRecord, listed_slot
+
+ORDER = """entity: purchase_order
+table: po
+business_key: number
+attributes:
+  number: {type: string}
+children:
+  lines:
+    table: po_line
+    parent_column: po_id
+    attributes:
+      qty: {type: decimal}
+      material: {references: material, column: material_id}
+targets:
+  wms:
+    table: wms_po
+    key: po_no
+    fields: {po_no: number, lines: lines}
+    children:
+      lines: {fields: {material_code: material.code, material_id: material.xref, qty: qty}}
+"""
+MATERIAL = """entity: material
+table: material
+business_key: code
+attributes: {code: {type: string}}
+targets: {wms: {table: wms_item, key: code}}
+"""
+
+
+def _spec(text: str, **changes: Any) -> EntitySpec:
+    data = yaml.safe_load(text)
+    data.update(changes)
+    return EntitySpec.model_validate(data)
+
+
+def test_a_lines_reference_is_rendered_from_the_record_given_under_its_slot():
+    spec = _spec(ORDER)
+    attributes = {"number": "PO1", "lines": [{"qty": 2, "material": "7"},
+                                             {"qty": 1, "material": "8"}, {"qty": 3, "material": None}]}
+    m7 = ReferencedRecord(70, {"code": "M07"}, {"wms": "w7"})
+    payload = build_payload(spec.targets["wms"], attributes, "active",
+                            {listed_slot(("lines",), "material", "7"): m7}, "wms")
+    assert payload == {"po_no": "PO1", "lines": [
+        {"material_code": "M07", "material_id": "w7", "qty": 2},
+        {"material_code": None, "material_id": None, "qty": 1},  # its record not given
+        {"material_code": None, "material_id": None, "qty": 3}]}
+    [rendered] = rendered_references(spec, "wms")
+    assert list(rendered.slots(attributes)) == [("lines.material=7", "7"), ("lines.material=8", "8")]
+
+
+def test_an_order_waits_for_each_lines_material_at_the_target():
+    entities = {"purchase_order": _spec(ORDER), "material": _spec(MATERIAL)}
+    [wait] = waits_of(entities, "purchase_order", "wms")
+    assert wait == Wait("material", "material", "wms", ("lines",))
+    assert wait.keys_in({"lines": [{"material": "8"}, {"material": "7"}, {"material": "8"},
+                                   {"material": None}]}) == ["7", "8"]
+
+
+@pytest.mark.parametrize(("children", "message"), [
+    ({"lines": {"fields": {"x": "nope"}}}, "children.lines.fields.x: 'nope' is not an attribute"),
+    ({"lines": {"fields": {"x": "qty.code"}}}, "qty is not a reference attribute"),
+    ({"heads": {"fields": {"x": "qty"}}}, "children.heads: not a child list of purchase_order"),
+])
+def test_a_list_mapping_naming_what_the_rows_lack_is_refused(children: dict[str, Any],
+                                                              message: str):
+    data = yaml.safe_load(ORDER)
+    data["targets"]["wms"]["children"] = children
+    with pytest.raises(ValidationError, match=message.replace(".", r"\.")):
+        EntitySpec.model_validate(data)
+
+
+def test_a_composite_key_entitys_list_names_its_parent_with_each_key_column():
+    data = yaml.safe_load(ORDER)
+    data.update(primary_key=["wh", "code"], targets={})
+    data["children"]["lines"]["parent_column"] = ["po_wh", "po_code"]
+    [child] = EntitySpec.model_validate(data).child_tables
+    assert (child.spec.parent_columns, child.parent_keys) == (["po_wh", "po_code"], ("wh", "code"))
+    data["children"]["lines"]["parent_column"] = "po_id"
+    with pytest.raises(ValidationError, match=r"1 column\(s\) for the 2 key column\(s\)"):
+        EntitySpec.model_validate(data)
