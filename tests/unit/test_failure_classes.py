@@ -19,7 +19,10 @@ from mdm.errors import (
     TerminalError,
     TransientError,
     UnrecordableAnswer,
+    WriteBackError,
 )
+from mdm.golden.write_back import _owned_values
+from mdm.model.golden import GoldenState
 from mdm.model.deliveries import Delivery, Outcome
 from mdm.propagate.base import failed
 from mdm.propagate.outbox import _failure_params
@@ -116,3 +119,16 @@ def test_an_answer_the_hub_cannot_keep_is_terminal_whatever_the_target_said():
                            ValueError("bad"))
     assert refused.terminal and refused.status_code is None
     assert "HTTP 503: busy" in (refused.error or "")
+
+
+def test_a_write_back_value_that_does_not_fit_names_the_record_and_the_attribute():
+    state = GoldenState(entity="material", source_key="5", golden_id=12, version=3,
+                        business_key="M-1005")
+    with pytest.raises(WriteBackError) as raised:
+        _owned_values(load_project(REPO_ROOT), "wms", state, {"wms_status": {"nested": 1}})
+    error = raised.value
+    assert (error.target, error.entity, error.business_key, error.golden_id, error.attribute) \
+        == ("wms", "material", "M-1005", 12, "wms_status")
+    assert str(error) == ("write-back from wms: material M-1005 (golden id 12), attribute "
+                          "wms_status: expected text, got dict")
+    assert failed(D, error).terminal
