@@ -7,6 +7,8 @@
     │                           408/425/429, a broker returning it): carries target, status, reason
     ├── TerminalError      needs a data fix or a person (target 4xx, unmappable row)
     │   ├── MappingError        a change event cannot be mapped: carries table, row key, reason
+    │   ├── WriteBackError      a target's answer holds an owned value its attribute cannot take:
+    │   │                       carries target, entity, business key, golden id, attribute, reason
     │   ├── TargetRefused       a target refuses a delivery for its data (4xx, a constraint, a
     │   │                       message too large): carries target, status, reason
     │   └── UnrecordableAnswer  a target took a delivery, but the hub cannot store its answer
@@ -110,6 +112,22 @@ class MappingError(TerminalError):
         self.row_key = row_key
         self.reason = reason
         super().__init__(f"cannot map row {row_key} of table {table}: {reason}")
+
+
+class WriteBackError(TerminalError):
+    """A value target `target` answered for an attribute it owns (`write_back:`) does not fit
+    the attribute's type; the answer is kept as a failed inbox row with this message."""
+
+    def __init__(self, target: str, entity: str, business_key: str | None,
+                 golden_id: int | None, attribute: str, reason: str) -> None:
+        self.target = target
+        self.entity = entity
+        self.business_key = business_key  # None: a draft
+        self.golden_id = golden_id
+        self.attribute = attribute
+        self.reason = reason
+        super().__init__(f"write-back from {target}: {entity} {business_key or '(draft)'} "
+                         f"(golden id {golden_id}), attribute {attribute}: {reason}")
 
 
 class RuntimeSetupError(MdmError):

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.errors import WriteBackError
 from mdm.golden.versions import next_version
 from mdm.model.decode import DecodeError, decode
 from mdm.model.golden import Cause, GoldenState, NewVersion
@@ -45,9 +46,9 @@ def answered_versions(conn: psycopg.Connection, project: Project, target: str,
             result.skipped[event.id] = f"no golden record {event.row_key}"
             continue
         try:
-            values = _owned_values(project, target, state.entity, event.after or {})
-        except DecodeError as exc:
-            result.failed[event.id] = f"write-back from {target}: {exc}"
+            values = _owned_values(project, target, state, event.after or {})
+        except WriteBackError as exc:
+            result.failed[event.id] = str(exc)
             continue
         result.done.append(event.id)
         changed = {a for a, v in values.items() if state.attributes.get(a) != v}
@@ -59,15 +60,19 @@ def answered_versions(conn: psycopg.Connection, project: Project, target: str,
     return result
 
 
-def _owned_values(project: Project, target: str, entity: str,
+def _owned_values(project: Project, target: str, state: GoldenState,
                   answered: dict[str, Any]) -> dict[str, Any]:
-    spec = project.entities[entity]
+    spec = project.entities[state.entity]
     values = {}
     for attribute, value in answered.items():
         declared = spec.attributes.get(attribute)
         if declared is None or declared.owner != target:
             continue  # only what this target owns; the mapping was checked on load
-        values[attribute] = decode(declared.type, value)
+        try:
+            values[attribute] = decode(declared.type, value)
+        except DecodeError as exc:
+            raise WriteBackError(target, state.entity, state.business_key, state.golden_id,
+                                 attribute, str(exc)) from exc
     return values
 
 

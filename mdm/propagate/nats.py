@@ -46,8 +46,10 @@ class NatsPropagator:
             return self.js
         await self.aclose()
         timeout = self.target.timeout_s
+        # nats-py retries the first connect without end when max_reconnect_attempts is 0 (or
+        # below): 1 gives each server a second try, then NoServersError (for later).
         self.client = await nats.connect(servers=self.servers, connect_timeout=timeout,
-                                         allow_reconnect=False, max_reconnect_attempts=0,
+                                         allow_reconnect=False, max_reconnect_attempts=1,
                                          name=f"mdm-{self.target.name}")
         js = self.client.jetstream(timeout=timeout)
         try:

@@ -32,7 +32,8 @@ EXPECTED: dict[type[MdmError], int] = {
     Unauthorized: 401, Forbidden: 403, errors.RequestError: 400, TransientError: 503,
     TerminalError: 409, MappingError: 409,
     # propagation's (no request raises them today): the status of their base class
-    errors.TargetUnavailable: 503, errors.TargetRefused: 409, errors.UnrecordableAnswer: 409}
+    errors.TargetUnavailable: 503, errors.TargetRefused: 409, errors.UnrecordableAnswer: 409,
+    errors.WriteBackError: 409}
 # Errors of start-up and of project files: no request ends in them (500 if one ever did).
 NOT_OF_REQUESTS = {MdmError, errors.ConfigError, errors.RuntimeSetupError}
 
