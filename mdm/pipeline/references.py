@@ -5,8 +5,10 @@ department no event has brought, in a source without foreign keys; a receipt for
 yet) is held: stored with quality 'held', not propagated, with its reason in `reference_hold`.
 It is released — its quality back, its deliveries enqueued — when that record arrives, in the
 same batch (then it is never held) or a later one; a later version that no longer names an
-unknown record supersedes the hold. A hold older than its entity's
-`unknown_reference_task_after` gets an `unknown_reference` task (the processing loop asks).
+unknown record supersedes the hold. A referenced draft (no business key
+yet, so at no target) holds its referrers the same way until it is numbered. A hold older than
+its entity's `unknown_reference_task_after` gets an `unknown_reference` task (the processing
+loop asks).
 
 A referenced record whose new version changes what its referrers show at a target (a
 department's code, shown as the employees' dept_code at OA) re-sends those referrers there.
@@ -79,7 +81,8 @@ class References:
             return versions
         named = {id(v): list(_named_in(self.paths[v.entity], v.attributes)) for v in mine}
         asked = {(n.entity, n.key) for ns in named.values() for n in ns} - known
-        known = known | set(reference_holds.record_ids(conn, asked))
+        # a referenced draft (no business key yet) reaches no target: held like an unknown one
+        known = known | set(reference_holds.numbered_ids(conn, asked))
         newest = {v.golden_id: v for v in versions}
         out, holds = [], []
         for v in versions:
@@ -111,7 +114,7 @@ class References:
         versions held on them (when nothing else holds those). The released current versions,
         to be delivered (those that were quarantined before their hold stay so)."""
         arrived = {(v.entity, source_keys[v.golden_id]) for v in versions
-                   if v.version == 1 and v.golden_id in source_keys}
+                   if v.golden_id in source_keys and self._is_numbered_now(v)}
         resolved = reference_holds.resolve(conn, arrived)
         if not resolved:
             return []
@@ -125,6 +128,17 @@ class References:
             logger.info("held versions released count=%d (%s)", len(released), ", ".join(
                 f"{v.entity} {v.business_key}" for v in released[:5]))
         return [v for v in released if v.quality != "quarantined"]
+
+    def _is_numbered_now(self, v: NewVersion) -> bool:
+        """A record referrers may now be shown: new with a business key, or a draft that got
+        its first one."""
+        if v.business_key is None:
+            return False
+        if v.version == 1:
+            return True
+        spec = self.project.entities[v.entity]
+        return (spec.allows_drafts and v.previous is not None
+                and spec.business_key_of(v.previous.attributes) is None)
 
     # -- re-rendering ---------------------------------------------------------------------------
     def rerenders(self, versions: Sequence[NewVersion],
@@ -152,26 +166,34 @@ class References:
         by_record: dict[int, list[Overdue]] = {}
         for hold in reference_holds.overdue(conn, waits):
             by_record.setdefault(hold.golden_id, []).append(hold)
-        opened = [(g, tasks.open_task(conn, _task(h))) for g, h in by_record.items()]
+        drafts = set(reference_holds.record_ids(conn, [
+            (h.referenced_entity, h.referenced_key) for hs in by_record.values() for h in hs]))
+        opened = [(g, tasks.open_task(conn, _task(h, drafts))) for g, h in by_record.items()]
         reference_holds.mark_tasked(conn, opened)
         if opened:
             logger.warning("unknown_reference tasks opened count=%d", len(opened))
         return len(opened)
 
 
-def _task(holds: list[Overdue]) -> NewTask:
+def _task(holds: list[Overdue], drafts: set[RecordKey]) -> NewTask:
+    """The task of one held record; `drafts`: the referenced records that exist, as drafts."""
     first = holds[0]
     waited = datetime.now(UTC) - first.held_since
+    is_draft = [(h.referenced_entity, h.referenced_key) in drafts for h in holds]
     names = "; ".join(f"{h.attribute} names {h.referenced_entity} {h.referenced_key}"
-                      for h in holds)
+                      + (" (a draft: no business key yet)" if d else "")
+                      for h, d in zip(holds, is_draft, strict=True))
     key = first.business_key or f"(draft {first.golden_id})"
+    missing = ("which has no business key yet, so no target has it; number it" if all(is_draft)
+               else f"which {first.system} has not sent (or has not numbered); create or number")
     summary = (f"{first.entity} {key} v{first.version} held for {int(waited.total_seconds())}s "
-               f"on an unknown reference: {names}, which {first.system} has not sent; create "
-               f"it in {first.system} (it is released on arrival) or correct the reference")
+               f"on an unknown reference: {names}, {missing} it in {first.system} (it is "
+               "released then) or correct the reference")
     detail: dict[str, Any] = {
         "held_since": first.held_since.isoformat(),
         "references": [{"attribute": h.attribute, "entity": h.referenced_entity,
-                        "key": h.referenced_key} for h in holds]}
+                        "key": h.referenced_key, "draft": d}
+                       for h, d in zip(holds, is_draft, strict=True)]}
     return NewTask(UNKNOWN_REFERENCE, first.entity, key, first.golden_id, first.version,
                    first.system, "error", summary, detail)
 

@@ -26,7 +26,7 @@ MATERIAL = """entity: material
 table: public.material
 business_key: code
 attributes:
-  code: {type: string, required: true}
+  code: {type: string}   # a material may be a draft: no code yet
   name: {type: string}
 targets:
   hr: {table: hr_material, key: code, fields: {code: code, name: name}, retire: delete}
@@ -72,7 +72,7 @@ children:
 """
 # No foreign keys: a line may name a material the ERP does not have (yet).
 ERP = [
-    "CREATE TABLE material (id integer PRIMARY KEY, code varchar(20) NOT NULL, name text)",
+    "CREATE TABLE material (id integer PRIMARY KEY, code varchar(20), name text)",
     "CREATE TABLE po (id integer PRIMARY KEY, number varchar(20) NOT NULL)",
     "CREATE TABLE po_line (id integer PRIMARY KEY, po_id integer NOT NULL, line_no integer, "
     "material_id integer, qty numeric(12, 3))",
@@ -306,3 +306,28 @@ def test_a_key_freed_does_not_release_a_version_held_on_an_unknown_material(stac
     assert _record(stack, "purchase_order", "8")["quality"] == "ok"
     assert eventually(lambda: (_lines(stack, "PO2") or [{}])[0].get("material_code") == "M97",
                       timeout=60)
+
+
+def test_a_line_naming_a_draft_material_holds_the_order_until_it_is_numbered(stack):
+    execute(stack.erp_url, "INSERT INTO material VALUES (50, NULL, '未编号物料')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert _record(stack, "material", "50")["business_key"] is None  # a draft
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (9, 'PO9'); "
+            "INSERT INTO po_line VALUES (13, 9, 1, 50, 2); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    record = _record(stack, "purchase_order", "9")
+    assert record["quality"] == "held"
+    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM task WHERE type = "
+                                   "'unknown_reference' AND golden_id = %s", (record["id"],)),
+                      timeout=60)
+    [task] = rows(stack.hub_url, "SELECT summary FROM task WHERE type = 'unknown_reference' "
+                  "AND golden_id = %s", (record["id"],))
+    assert "lines.material names material 50 (a draft: no business key yet)" in task["summary"]
+
+    execute(stack.erp_url, "UPDATE material SET code = 'M50' WHERE id = 50")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _lines(stack, "PO9") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO9")] == ["M50"]
+    assert _record(stack, "purchase_order", "9")["quality"] == "ok"
+

@@ -104,6 +104,19 @@ class Overdue:
     held_since: datetime
 
 
+NUMBERED_SQL = IDS_SQL + " WHERE g.business_key IS NOT NULL"
+
+
+def numbered_ids(conn: psycopg.Connection, keys: Iterable[RecordKey]) -> dict[RecordKey, int]:
+    """(entity, source key) → golden id, of those records that exist and have a business key:
+    a draft, which reaches no target, is no record a referrer can be shown or wait for."""
+    keys = list(set(keys))
+    if not keys:
+        return {}
+    rows = conn.execute(NUMBERED_SQL, ([e for e, _ in keys], [s for _, s in keys])).fetchall()
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
 def record_ids(conn: psycopg.Connection, keys: Iterable[RecordKey]) -> dict[RecordKey, int]:
     """(entity, source key) → golden id, of those records that exist."""
     keys = list(set(keys))
@@ -226,7 +239,7 @@ def unknown_in(conn: psycopg.Connection, spec: EntitySpec,
     a steward's edited version)."""
     named = [(".".join((*r.path, r.attribute)), r.entity, key) for r in every_reference(spec)
              for _, key in r.slots(attributes)]
-    known = record_ids(conn, [(e, k) for _, e, k in named])
+    known = numbered_ids(conn, [(e, k) for _, e, k in named])  # a draft is at no target
     return sorted({n for n in named if (n[1], n[2]) not in known})
 
 
