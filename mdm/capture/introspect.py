@@ -95,10 +95,11 @@ def read_postgres_catalog(url: str, probe: Probe) -> Catalog:
             columns = conn.execute(_COLUMNS, (list(probe.tables),)).fetchall()
             keys = conn.execute(_FOREIGN_KEYS, (list(probe.tables),)).fetchall()
             known = frozenset(r[0] for r in conn.execute(_SCHEMA_TABLES, (schemas,)))
+            version = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
         tables = _tables(columns, keys)
         filters = {(table, where): _refusal(conn, table, where)
                    for table, where in probe.filters if table in tables}
-    return Catalog(probe.database, tables, filters, known)
+    return Catalog(probe.database, tables, filters, known, version[0] if version else None)
 
 
 def _tables(columns: list[Any], keys: list[Any]) -> dict[str, Table]:

@@ -22,7 +22,9 @@ LIVE_HELP = (
     "(attributes, primary_key, retired_when, children's table, primary_key, parent_column "
     "and order_by, ignore_columns), column types fit the declared attribute types, where: "
     "filters run (EXPLAIN, read-only), a child's parent_column has the type of its parent's "
-    "key; columns neither mapped nor ignored are notes. Reads catalogs only, never rows. "
+    "key; columns neither mapped nor ignored are notes; a signal_table: has text columns "
+    "id, type, data first (absent: a note, capture creates it), a source without one runs "
+    "PostgreSQL 13+. Reads catalogs only, never rows. "
     "PostgreSQL only for now (the MySQL family comes with issue 14).")
 LiveOpt = Annotated[bool, typer.Option("--live", help=LIVE_HELP)]
 

@@ -6,17 +6,20 @@ Per database the project reaches (each source in cdc/, each `kind: sql` target),
 maps (live_tables.py) are checked: the table exists, every column it reads or writes exists,
 the column's type fits the attribute's declared type, `ignore_columns` exist, a `where:` runs,
 a child's `parent_column` has the type of the parent's key; columns neither mapped nor ignored
-are notes. A finding names the file, the key and what was expected, like a ConfigError.
+are notes. Per source, what its incremental snapshots need: a `signal_table:` Debezium can
+write its signals into, or else PostgreSQL 13 or later. A finding names the file, the key and
+what was expected, like a ConfigError.
 """
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from mdm.config.live_tables import Level, Wanted, WantedTable, wanted_tables
 from mdm.config.loader import Project
+from mdm.config.models import SourceSpec
 
 Family = Literal["text", "integer", "numeric", "float", "boolean", "date", "timestamp",
                  "timestamptz", "time", "interval", "json", "binary", "other"]
@@ -85,12 +88,14 @@ class Table:
 class Catalog:
     """What one database holds of the tables the project maps. `filters` holds, per
     (table, where-SQL), the database's refusal of `EXPLAIN SELECT 1 FROM table WHERE …`, or
-    None when it plans it; `schemas_tables` all tables of the schemas asked about (for hints)."""
+    None when it plans it; `schemas_tables` all tables of the schemas asked about (for hints);
+    `server_version` PostgreSQL's server_version_num (180001 is 18.1; None: not read)."""
 
     database: str
     tables: Mapping[str, Table]
     filters: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     schema_tables: frozenset[str] = frozenset()
+    server_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,11 @@ def probes(project: Project) -> list[Probe]:
     found: list[Probe] = []
     wanted = wanted_tables(project)
     for name, spec in project.sources.items():
-        found.append(_probe(f"source {name}", f"cdc/{name}.yaml", spec.connector, spec.url,
-                            wanted.get(f"source {name}", [])))
+        probe = _probe(f"source {name}", f"cdc/{name}.yaml", spec.connector, spec.url,
+                       wanted.get(f"source {name}", []))
+        if spec.signal_table and spec.signal_table not in probe.tables:
+            probe = replace(probe, tables=(*probe.tables, spec.signal_table))
+        found.append(probe)
     for name, target in project.targets.items():
         tables = wanted.get(f"target {name}", [])
         if target.kind == "sql" and tables:
@@ -148,7 +156,47 @@ def compare(project: Project, catalogs: Mapping[str, Catalog]) -> list[Finding]:
             continue
         for wanted in tables:
             findings += check_table(wanted, catalog)
+    for name, spec in project.sources.items():
+        if (catalog := catalogs.get(f"source {name}")) is not None:
+            findings += check_snapshot_needs(spec, catalog)
     return findings
+
+
+# Read-only incremental snapshots take their watermarks from pg_current_snapshot() (13+).
+READ_ONLY_SNAPSHOTS_SINCE = 130000
+SIGNAL_COLUMNS = ("id", "type", "data")  # Debezium takes them by position: strings, in order
+
+
+def check_snapshot_needs(spec: SourceSpec, catalog: Catalog) -> list[Finding]:
+    """What a source's incremental snapshots (a table mapped on a running hub, `mdm resync`)
+    need: with `signal_table:`, a table whose first three columns take Debezium's id, type and
+    data as text (one that does not exist yet is a note: capture creates it); without it,
+    read-only snapshots, which need PostgreSQL 13 or later."""
+    file = f"cdc/{spec.name}.yaml"
+    if spec.signal_table is None:
+        version = catalog.server_version
+        if (spec.connector != "postgresql" or version is None
+                or version >= READ_ONLY_SNAPSHOTS_SINCE):
+            return []
+        return [Finding(file, "signal_table", f"unset, so incremental snapshots are read-only, "
+                        f"which needs PostgreSQL 13 or later (pg_current_snapshot()); "
+                        f"{catalog.database}'s server is {version // 10000}.{version % 10000}: "
+                        f"set signal_table: schema.table (capture creates it)")]
+    table = catalog.tables.get(spec.signal_table)
+    if table is None:
+        schema = spec.signal_table.partition(".")[0]
+        return [Finding(file, "signal_table", f"table {spec.signal_table} does not exist in "
+                        f"{catalog.database}'s database yet: capture creates it at start (id "
+                        f"varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text), "
+                        f"which needs CREATE on schema {schema}", "note")]
+    columns = list(table.columns.values())[:len(SIGNAL_COLUMNS)]
+    if len(columns) == len(SIGNAL_COLUMNS) and all(c.family == "text" for c in columns):
+        return []
+    found = ", ".join(f"{c.name} {c.type}" for c in columns) or "no column"
+    return [Finding(file, "signal_table", f"{table.name} cannot hold Debezium's signals: its "
+                    f"first three columns must be text for id, type and data, in that order "
+                    f"(e.g. id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data text); "
+                    f"it has {found}")]
 
 
 def check_table(wanted: WantedTable, catalog: Catalog) -> list[Finding]:

@@ -1,6 +1,6 @@
 """`mdm check --live` against the demo's real databases (embedded PostgreSQL: the demo ERP, OA
 and WMS): the demo project passes; a broken copy is told which column is missing and which
-type does not fit, naming the file and the key."""
+type does not fit, naming the file and the key; a configured signal table is checked."""
 from __future__ import annotations
 
 import shutil
@@ -16,7 +16,7 @@ from mdm.config.loader import PROJECT_FOLDERS, load_project
 from mdm.demo.stack import DemoStack
 from mdm.runtime.postgres import free_port
 from mdm.runtime.settings import REPO_ROOT
-from tests.helpers import edit_file
+from tests.helpers import edit_file, execute
 
 SUPPLIER = "golden_records/supplier.yaml"
 
@@ -119,6 +119,34 @@ def test_the_catalog_reader_gives_types_scales_and_foreign_keys(databases: DemoS
     assert (supplier.columns["credit_limit"].family, supplier.columns["credit_limit"].scale) == ("numeric", 2)
     assert supplier.columns["last_audit_at"].family == "timestamptz"
     assert supplier.columns["code"].type == "character varying(20)"
+    assert catalog.server_version is not None and catalog.server_version >= 130000
     accounts = catalog.tables["public.supplier_bank_account"]
     assert [(k.columns, k.table, k.referenced) for k in accounts.foreign_keys] == [
         (("supplier_id",), "public.supplier", ("id",))]
+
+
+def test_a_signal_table_is_checked_in_the_source_database(databases: DemoStack, project: Path):
+    edit_file(project / "cdc/erp.yaml", "slot: mdm_erp",
+              "slot: mdm_erp\nsignal_table: mdm_check_signal")
+    env = _env(databases)
+    try:
+        missing = _check_live(project, env)
+        assert missing.exit_code == 0, missing.output
+        assert "source erp (8 table(s))" in missing.output
+        assert ("note  signal_table: table public.mdm_check_signal does not exist in source erp's "
+                "database yet: capture creates it at start") in missing.output
+        execute(databases.erp_url, "CREATE TABLE mdm_check_signal (id integer PRIMARY KEY, "
+                "type varchar(32), data text)")
+        wrong = _check_live(project, env)
+        assert wrong.exit_code == 1, wrong.output
+        assert ("error signal_table: public.mdm_check_signal cannot hold Debezium's signals: its "
+                "first three columns must be text for id, type and data") in wrong.output
+        assert "it has id integer, type character varying(32), data text" in wrong.output
+        execute(databases.erp_url, "DROP TABLE mdm_check_signal",  # as capture creates it
+                "CREATE TABLE mdm_check_signal (id varchar(64) PRIMARY KEY, type varchar(32) "
+                "NOT NULL, data text)")
+        fitting = _check_live(project, env)
+        assert fitting.exit_code == 0, fitting.output
+        assert " signal_table: " not in fitting.output, fitting.output
+    finally:
+        execute(databases.erp_url, "DROP TABLE IF EXISTS mdm_check_signal")

@@ -3,6 +3,7 @@ findings out (each naming file, key and what was expected)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,47 @@ def test_sql_target_urls_name_their_connector_and_libpq_form():
     assert url_connector("postgresql+psycopg://u@h/db") == "postgresql"
     assert url_connector("mysql+pymysql://u@h/db") == "mysql"
     assert libpq_url("postgresql+psycopg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
+
+
+def test_read_only_snapshots_need_postgresql_13_or_a_signal_table(loaded: Project,
+                                                                  tmp_path: Path):
+    catalogs = _catalogs()
+    erp = catalogs["source erp"]
+    old = compare(loaded, {**catalogs, "source erp": replace(erp, server_version=120015)})
+    finding = _one(old, "cdc/erp.yaml", "signal_table")
+    assert finding.level == "error"
+    assert finding.message == (
+        "unset, so incremental snapshots are read-only, which needs PostgreSQL 13 or later "
+        "(pg_current_snapshot()); source erp's server is 12.15: set signal_table: schema.table "
+        "(capture creates it)")
+    recent = compare(loaded, {**catalogs, "source erp": replace(erp, server_version=130000)})
+    assert [f for f in recent if f.file == "cdc/erp.yaml"] == []
+    (tmp_path / "cdc/erp.yaml").write_text("name: erp\nurl: ${MDM_ERP_URL}\n"
+                                           "signal_table: mdm_signal\n", encoding="utf-8")
+    with_table = load_project(tmp_path)
+    assert "public.mdm_signal" in next(p for p in probes(with_table)
+                                       if p.database == "source erp").tables
+    on_old = {**catalogs, "source erp": replace(erp, server_version=120015)}
+    assert _one(compare(with_table, on_old), "cdc/erp.yaml", "signal_table").level == "note"
+
+
+@pytest.mark.parametrize(("columns", "level"), [
+    ({"id": "text", "type": "text", "data": "text"}, None),
+    ({"signal_id": "text", "kind": "text", "payload": "text", "at": "ts"}, None),  # by position
+    ({"id": "int", "type": "text", "data": "text"}, "error"),
+    ({"id": "text", "type": "text"}, "error"),
+])
+def test_a_signal_table_needs_three_text_columns_first(tmp_path: Path, columns, level):
+    for name, text in {**FILES, "cdc/erp.yaml": "name: erp\nurl: ${MDM_ERP_URL}\n"
+                       "signal_table: mdm_signal\n"}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    catalogs = _catalogs()
+    erp = catalogs["source erp"]
+    signal = _table("public.mdm_signal", columns)
+    with_signal = replace(erp, tables={**erp.tables, "public.mdm_signal": signal})
+    found = [f for f in compare(load_project(tmp_path), {**catalogs, "source erp": with_signal})
+             if f.key == "signal_table"]
+    assert [f.level for f in found] == ([] if level is None else [level])
+    if level:
+        assert "first three columns must be text for id, type and data" in found[0].message
