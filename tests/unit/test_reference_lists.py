@@ -51,8 +51,9 @@ def _spec(text: str, **changes: Any) -> EntitySpec:
 
 def test_a_lines_reference_is_rendered_from_the_record_given_under_its_slot():
     spec = _spec(ORDER)
-    attributes = {"number": "PO1", "lines": [{"qty": 2, "material": "7"},
-                                             {"qty": 1, "material": "8"}, {"qty": 3, "material": None}]}
+    lines = [{"qty": 2, "material": "7"}, {"qty": 1, "material": "8"},
+             {"qty": 3, "material": None}]
+    attributes = {"number": "PO1", "lines": lines}
     m7 = ReferencedRecord(70, {"code": "M07"}, {"wms": "w7"})
     payload = build_payload(spec.targets["wms"], attributes, "active",
                             {listed_slot(("lines",), "material", "7"): m7}, "wms")
@@ -61,7 +62,8 @@ def test_a_lines_reference_is_rendered_from_the_record_given_under_its_slot():
         {"material_code": None, "material_id": None, "qty": 1},  # its record not given
         {"material_code": None, "material_id": None, "qty": 3}]}
     [rendered] = rendered_references(spec, "wms")
-    assert list(rendered.slots(attributes)) == [("lines.material=7", "7"), ("lines.material=8", "8")]
+    assert list(rendered.slots(attributes)) == [("lines.material=7", "7"),
+                                                ("lines.material=8", "8")]
 
 
 def test_an_order_waits_for_each_lines_material_at_the_target():
