@@ -114,9 +114,14 @@ class ChangeApplier:
             logger.warning("unmappable row kept as failed inbox_id=%d: %s", event.id, exc)
             return
         image.dirty = True
+        if mapping.parent_table is None:  # a main row: its own record, nothing to look up
+            batch.put(event.table, event.row_key, image)
+            batch.dirty[(mapping.entity.entity, event.row_key)] = event
+            batch.done.append(event.id)
+            return
         mappings = self.mappings.get(batch.source, {})
         # a child row that moves to another parent changes the record it leaves too
-        left = None if previous is None else object_of(
+        left = None if previous is None or previous.parent_key == image.parent_key else object_of(
             mappings, event.table, event.row_key, previous.parent_key, batch.rows)
         batch.put(event.table, event.row_key, image)
         joined = object_of(mappings, event.table, event.row_key, image.parent_key, batch.rows)

@@ -69,6 +69,27 @@ def open_tasks(conn: psycopg.Connection, tasks: Sequence[NewTask]) -> None:
                 cur.executemany(sql, params)
 
 
+# A keyed task is found through task_open_uq, a draft's (no key) through task_open_draft_uq:
+# two lookups, since one OR of both would defeat either index.
+CLOSE_RULE_TASKS_SQL = """
+WITH p AS (SELECT * FROM unnest(%(entity)s::text[], %(key)s::text[], %(version)s::int[],
+                                %(golden_id)s::bigint[]) AS p(entity, business_key, version, golden_id)),
+found AS (
+    SELECT t.id, p.version FROM p JOIN task t ON t.type = 'rule_violation' AND t.status = 'open'
+        AND t.entity = p.entity AND t.business_key = p.business_key AND t.system = %(system)s
+    WHERE t.version < p.version OR (%(same)s AND t.version = p.version)
+    UNION ALL
+    SELECT t.id, p.version FROM p JOIN task t ON t.type = 'rule_violation' AND t.status = 'open'
+        AND t.entity = p.entity AND t.business_key IS NULL AND t.golden_id = p.golden_id
+        AND t.system = %(system)s
+    WHERE t.version < p.version OR (%(same)s AND t.version = p.version))
+UPDATE task t SET status = 'resolved', resolution = 'superseded',
+    resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
+FROM found WHERE t.id = found.id
+RETURNING t.id, found.version
+"""
+
+
 def close_rule_tasks(conn: psycopg.Connection,
                      passed: Sequence[tuple[str, str | None, int, int]], system: str,
                      same_version: bool = False) -> int:
@@ -77,22 +98,10 @@ def close_rule_tasks(conn: psycopg.Connection,
     (entity, business key, version, golden id); a draft's task (no key) is found by record."""
     if not passed:
         return 0
-    rows = conn.execute(
-        """
-        UPDATE task t SET status = 'resolved', resolution = 'superseded',
-            resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
-        FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])
-             AS p(entity, business_key, version, golden_id)
-        WHERE t.type = 'rule_violation' AND t.status = 'open' AND t.system = %s
-          AND t.entity = p.entity
-          AND (t.business_key = p.business_key
-               OR (t.business_key IS NULL AND t.golden_id = p.golden_id))
-          AND (t.version < p.version OR (%s AND t.version = p.version))
-        RETURNING t.id, p.version
-        """,
-        ([p[0] for p in passed], [p[1] for p in passed], [p[2] for p in passed],
-         [p[3] for p in passed], system, same_version),
-    ).fetchall()
+    rows = conn.execute(CLOSE_RULE_TASKS_SQL, {
+        "entity": [p[0] for p in passed], "key": [p[1] for p in passed],
+        "version": [p[2] for p in passed], "golden_id": [p[3] for p in passed],
+        "system": system, "same": same_version}).fetchall()
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
