@@ -38,6 +38,9 @@ from mdm.store.repositories.capture import apply_progress
 
 logger = logging.getLogger(__name__)
 LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+OFFSETS_DDL = ("CREATE TABLE %s (id VARCHAR(36) NOT NULL, offset_key TEXT, offset_val TEXT, "
+               "record_insert_ts TIMESTAMP NOT NULL, record_insert_seq INTEGER NOT NULL, "
+               "PRIMARY KEY (id))")
 _JVM_START = threading.Lock()  # engines of several sources share one JVM: start it once
 
 
@@ -84,6 +87,10 @@ def offset_store_properties(spec: SourceSpec, hub_url: str) -> dict[str, str]:
         "offset.storage.jdbc.connection.wait.retry.delay.ms": "1000",
         "offset.storage.jdbc.connection.retry.max.attempts": "60",
         "offset.storage.jdbc.table.name": offsets_table(spec),
+        # text, not Debezium's varchar(1255): an incremental snapshot's offset carries its
+        # tables and conditions (`mdm resync` of a few keys of an entity with child lists
+        # outgrows 1255), and a refused save stops the offsets, not the snapshot
+        "offset.storage.jdbc.table.ddl": OFFSETS_DDL,
     }
 
 
@@ -179,9 +186,12 @@ class InboxHandler:
         while True:
             try:
                 conn = self._connection()
-                with conn.transaction():
+                if steps:  # the progress commits with the batch
+                    with conn.transaction():
+                        appended = append_batch(conn, self.source, batch)
+                        self._record_progress(conn, steps)
+                else:  # append_batch's own transaction: no savepoint round trips
                     appended = append_batch(conn, self.source, batch)
-                    self._record_progress(conn, steps)
                 logger.debug("inbox batch source=%s events=%d new=%d failed=%d", self.source,
                              len(batch.events), appended.new, appended.failed)
                 return
@@ -203,11 +213,8 @@ class InboxHandler:
                               batch.ends, None)
                 kept_failed = True
 
-
     def _record_progress(self, conn: psycopg.Connection, steps: Sequence[ProgressStep]) -> None:
         """Snapshot progress, beside the batch; a refusal loses the progress, not the batch."""
-        if not steps:
-            return
         try:
             with conn.transaction():
                 apply_progress(conn, self.source, steps)

@@ -88,7 +88,7 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
                      args=(spec, source_url, hub_url, stop)).start()
     handle = EngineHandle()
     threading.Thread(target=send_snapshot_signals, name=f"signals-{name}", daemon=True,
-                     args=(name, hub_url, handle, stop)).start()
+                     args=(spec, hub_url, handle, stop)).start()
     logger.info("capture starting source=%s tables=%d observed=%d slot=%s", name,
                 len(project.captured_tables(name)), len(spec.tables), spec.slot)
     delay = 1.0

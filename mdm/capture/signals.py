@@ -5,7 +5,10 @@ they arrive among the change events) into per-table snapshot progress.
 Requests are queued in the hub database (`snapshot_request`) by capture itself (new tables)
 and by `mdm resync`, from any process; only this thread, beside the engine, sends them, one
 at a time per source. A signal handed to an engine that then stops is lost with it: at each
-engine start the requests it did not resume from its offsets are pending again.
+engine start the requests it did not resume from its offsets are pending again. A request
+the engine has not started `snapshot_start_timeout_s` after it was sent, or whose snapshot
+skipped a table (Debezium's SQL_EXCEPTION …), is sent again; after `snapshot_attempts` sends
+it is failed with the reasons, so one request never holds up the queue behind it.
 """
 from __future__ import annotations
 
@@ -23,13 +26,13 @@ from mdm.model.snapshots import (ProgressStep, SnapshotEnded, SnapshotKind, Snap
                                  SnapshotRows, SnapshotStarted, TableDone, TableRunning,
                                  request_of_signal, signal_id)
 from mdm.store.repositories.capture import (mark_request, next_request, reopen_requests,
-                                            requeue_unstarted, resumed_correlation_id)
+                                            requeue_unstarted, resumed_correlation_id,
+                                            widen_offsets)
 
 logger = logging.getLogger(__name__)
 _AGGREGATES: dict[str, SnapshotKind] = {"Initial Snapshot": "initial",
                                         "Incremental Snapshot": "incremental"}
 _READ_OK = ("SUCCEEDED", "EMPTY")  # a table scan's status when its rows were read
-UNSTARTED_AFTER_S = 60.0  # a signal the engine has not started by then is sent again
 
 
 class EngineHandle:
@@ -82,8 +85,11 @@ def signal_data(request: SnapshotRequest) -> str:
 
 def reopen_for_start(spec: SourceSpec, offsets_table: str, hub_url: str) -> None:
     """Before an engine starts: requests it will not resume from its offsets go back to
-    pending, so they are sent to it again."""
+    pending, so they are sent to it again (and its offset table takes offsets of any size)."""
     with psycopg.connect(hub_url) as conn, conn.transaction():
+        if widen_offsets(conn, offsets_table):
+            logger.info("offset table widened to text source=%s table=%s", spec.name,
+                        offsets_table)
         resumed = request_of_signal(resumed_correlation_id(conn, offsets_table))
         reopened = reopen_requests(conn, spec.name, resumed)
     if reopened:
@@ -91,17 +97,18 @@ def reopen_for_start(spec: SourceSpec, offsets_table: str, hub_url: str) -> None
                     reopened, resumed)
 
 
-def send_snapshot_signals(source: str, hub_url: str, handle: EngineHandle,
+def send_snapshot_signals(spec: SourceSpec, hub_url: str, handle: EngineHandle,
                           stop: threading.Event, interval_s: float = 1.0) -> None:
     """Until `stop`: every `interval_s`, send the next queued request to the running engine."""
     conn: psycopg.Connection | None = None
+    sent: Counter[int] = Counter()  # request → signals sent for it by this process
     while not stop.wait(interval_s):
         try:
             if conn is None or conn.closed:
                 conn = psycopg.connect(hub_url, autocommit=True)
-            _send_next(conn, source, handle)
+            _send_next(conn, spec, handle, sent)
         except psycopg.Error as exc:
-            logger.warning("cannot read snapshot requests source=%s: %s", source, exc)
+            logger.warning("cannot read snapshot requests source=%s: %s", spec.name, exc)
             if conn is not None:
                 conn.close()
             conn = None
@@ -109,20 +116,45 @@ def send_snapshot_signals(source: str, hub_url: str, handle: EngineHandle,
         conn.close()
 
 
-def _send_next(conn: psycopg.Connection, source: str, handle: EngineHandle) -> None:
+def _send_next(conn: psycopg.Connection, spec: SourceSpec, handle: EngineHandle,
+               sent: Counter[int]) -> None:
+    timeout = spec.snapshot_start_timeout_s
     with handle.lock:
         if not handle.is_running:
             return
-        for lost in requeue_unstarted(conn, source, UNSTARTED_AFTER_S):
+        for lost in requeue_unstarted(conn, spec.name, timeout):
             logger.warning("snapshot request not started by the engine within %.0fs, sending "
-                           "it again source=%s request=%d", UNSTARTED_AFTER_S, source, lost)
-        request = next_request(conn, source)
+                           "it again source=%s request=%d", timeout, spec.name, lost)
+        request = _next_with_attempts_left(conn, spec, sent)
         if request is None or not handle.signal(signal_id(request.id), "execute-snapshot",
                                                 signal_data(request)):
             return
         mark_request(conn, request.id, "sent")
-    logger.info("snapshot signal sent source=%s request=%d reason=%s tables=%s", source,
-                request.id, request.reason, ",".join(request.tables))
+        sent[request.id] += 1
+    logger.info("snapshot signal sent source=%s request=%d reason=%s tables=%s attempt=%d",
+                spec.name, request.id, request.reason, ",".join(request.tables),
+                sent[request.id])
+
+
+def _next_with_attempts_left(conn: psycopg.Connection, spec: SourceSpec, sent: Counter[int]
+                             ) -> SnapshotRequest | None:
+    """The next request to send; one sent `snapshot_attempts` times already (lost, or its
+    snapshot skipped a table each time) is failed with the reason, and the queue goes on."""
+    while (request := next_request(conn, spec.name)) is not None:
+        if sent[request.id] < spec.snapshot_attempts:
+            return request
+        reason = give_up_reason(sent[request.id], request.error)
+        mark_request(conn, request.id, "failed", reason)
+        logger.error("snapshot request failed source=%s request=%d: %s", spec.name,
+                     request.id, reason)
+    return None
+
+
+def give_up_reason(attempts: int, history: str | None) -> str:
+    """Why a request is failed after its last attempt, for `mdm status` and `mdm resync`."""
+    return (f"not completed in {attempts} attempt{'s' if attempts != 1 else ''} "
+            f"({history or 'no reason recorded'}); see the capture log, then run "
+            "'mdm resync' again")
 
 
 # -- notifications and snapshot rows → progress ------------------------------------------------
@@ -160,7 +192,8 @@ def _steps(type_: str, kind: SnapshotKind, data: dict[str, Any], request: int | 
         return [TableDone(kind, str(data["scanned_collection"]),
                           int(rows) if rows.isdigit() else 0, request,
                           None if status in _READ_OK else status)]
-    if type_ in ("COMPLETED", "ABORTED"):
+    if type_ in ("COMPLETED", "ABORTED", "SKIPPED"):
+        # SKIPPED (no initial snapshot at this start) closes one an earlier engine left open
         return [SnapshotEnded(kind, request, aborted=type_ == "ABORTED")]
     return []
 

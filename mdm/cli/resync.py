@@ -42,7 +42,9 @@ def resync_cmd(
     Capture reads them as a Debezium incremental snapshot, in chunks between the changes it
     streams; each row goes through processing like any change, so an unchanged record makes
     no new version and a record that differs gets one. Rows deleted at the source are not
-    found by a re-read. `mdm status` shows the request and each table's progress.
+    found by a re-read. `mdm status` shows the request and each table's progress. A request
+    the engine does not start, or whose snapshot skips a table, is sent again, up to the
+    source's `snapshot_attempts`; then it fails with the reasons and the next one goes on.
     """
     settings = _settings(project, database_url)
     source, tables, conditions = resync_plan(load_project(settings.project_dir), entity,
@@ -79,8 +81,8 @@ def _wait(url: str, request_id: int, timeout: float) -> None:
     assert request is not None
     rows = ", ".join(f"{table} {n}" for table, (_state, n) in sorted(progress.items()))
     if request.status == "failed":
-        raise MdmError(f"resync #{request_id} failed ({rows or 'no rows'}); see 'mdm status' "
-                       "and the capture log")
+        raise MdmError(f"resync #{request_id} failed: {request.error or 'no reason recorded'} "
+                       f"(rows re-read: {rows or 'none'}); 'mdm status' shows the request")
     console.print(f"resync #{request_id} done: rows re-read {rows or 'none'}")
 
 

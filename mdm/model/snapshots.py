@@ -37,6 +37,7 @@ class SnapshotRequest:
     entity: str | None = None
     keys: tuple[str, ...] | None = None
     status: str = "pending"
+    error: str | None = None  # why earlier attempts failed, or why the request did
 
 
 # -- progress steps, applied in order ----------------------------------------------------------
@@ -78,7 +79,9 @@ class TableDone:
 
 @dataclass(frozen=True)
 class SnapshotEnded:
-    """The whole snapshot ended (completed, or aborted: tables not done are marked aborted)."""
+    """The whole snapshot ended: completed, aborted (tables not done are marked aborted), or,
+    for the initial snapshot, skipped (Debezium's offsets hold it complete: streaming goes on
+    from them)."""
 
     kind: SnapshotKind
     request_id: int | None = None

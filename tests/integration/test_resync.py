@@ -5,14 +5,17 @@ cdc/erp.yaml), which capture creates, publishes and keeps out of the inbox. Real
 real Debezium, the demo OA/WMS."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from mdm.config.loader import PROJECT_FOLDERS, load_project
 from mdm.demo.stack import DemoStack
@@ -22,8 +25,11 @@ from tests.conftest import running_stack
 from tests.helpers import convergence_problems, edit_file, eventually, execute, rows, target_databases
 from tests.integration.test_incremental_snapshot import snapshot_reads
 
+FINISHED = ("done", "failed")
+
 SUPPLIER_TABLES = ("public.supplier", "public.supplier_bank_account",
                    "public.supplier_tax_identifier")
+ATTEMPTS = 4  # snapshot_attempts in this hub's cdc/erp.yaml
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoStack, P
     for folder in PROJECT_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, project / folder)
     edit_file(project / "cdc/erp.yaml", "\nslot: mdm_erp\n",
-              "\nslot: mdm_erp\nsignal_table: public.mdm_signal\n")
+              f"\nslot: mdm_erp\nsignal_table: public.mdm_signal\nsnapshot_attempts: {ATTEMPTS}\n")
     with running_stack(tmp_path_factory.mktemp("stack"), project_dir=project) as stack:
         yield stack, project
 
@@ -151,6 +157,11 @@ def test_a_request_handed_to_an_engine_that_stopped_is_sent_again_at_the_next_st
 
 def test_a_request_the_running_engine_never_started_is_sent_again(hub):
     stack, _ = hub
+    # an initial snapshot's progress an earlier engine left open holds nothing up
+    execute(stack.hub_url, "INSERT INTO snapshot_progress (source, table_name, kind, state, "
+                           "started_at, updated_at) VALUES ('erp', 'public.left_open', "
+                           "'initial', 'running', clock_timestamp() - interval '10 minutes', "
+                           "clock_timestamp() - interval '10 minutes')")
     # as if Debezium had restarted its task inside the engine and lost the queued signal
     [request] = rows(stack.hub_url, """
         INSERT INTO snapshot_request (source, reason, entity, keys, tables, conditions, status,
@@ -164,3 +175,69 @@ def test_a_request_the_running_engine_never_started_is_sent_again(hub):
                       300)
     wait_idle(stack.erp_url, stack.hub_url, timeout=180)
     assert _read_again(before, snapshot_reads(stack.hub_url)) == {"public.customer": 1}
+    assert "not started by the engine" in _request(stack.hub_url, request["id"])["error"]
+    execute(stack.hub_url, "DELETE FROM snapshot_progress WHERE table_name = 'public.left_open'")
+
+
+# -- a snapshot query that fails: the request is sent again, and given up after its attempts --
+GATE_SQL = """
+    CREATE TABLE IF NOT EXISTS mdm_test_gate (name text PRIMARY KEY, closed boolean NOT NULL);
+    CREATE OR REPLACE FUNCTION mdm_test_gate(gate text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM mdm_test_gate g WHERE g.name = gate AND g.closed) THEN
+            RAISE EXCEPTION 'test gate % is closed', gate;
+        END IF;
+        RETURN true;
+    END $$"""
+
+
+def _gated_request(stack: DemoStack, gate: str, code: str) -> int:
+    """A resync of one customer whose snapshot query fails while `gate` is closed (its
+    condition calls a function on the ERP that raises): Debezium skips the table with
+    SQL_EXCEPTION, exactly as when its connection drops."""
+    execute(stack.erp_url, GATE_SQL, f"INSERT INTO mdm_test_gate VALUES ('{gate}', true) "
+                                     "ON CONFLICT (name) DO UPDATE SET closed = true")
+    conditions = {"public.customer": f"mdm_test_gate('{gate}') AND CAST(\"code\" AS text) "
+                                     f"IN ('{code}')"}
+    [request] = rows(stack.hub_url, """
+        INSERT INTO snapshot_request (source, reason, entity, keys, tables, conditions)
+        VALUES ('erp', 'resync', 'customer', %s, ARRAY['public.customer'], %s) RETURNING id""",
+                     (Jsonb([code]), Jsonb(conditions)))
+    return int(request["id"])
+
+
+def _request(hub_url: str, request_id: int) -> dict[str, Any]:
+    return rows(hub_url, "SELECT * FROM snapshot_request WHERE id = %s", (request_id,))[0]
+
+
+def test_a_request_whose_snapshot_query_failed_is_sent_again_and_completes(hub):
+    stack, _ = hub
+    before = snapshot_reads(stack.hub_url)
+    request = _gated_request(stack, "once", "C0005")
+    assert eventually(lambda: "SQL_EXCEPTION" in (_request(stack.hub_url, request)["error"]
+                                                  or ""), 300), _request(stack.hub_url, request)
+    execute(stack.erp_url, "UPDATE mdm_test_gate SET closed = false WHERE name = 'once'")
+    assert eventually(lambda: _request(stack.hub_url, request)["status"] in FINISHED, 300)
+    done = _request(stack.hub_url, request)
+    assert done["status"] == "done", done
+    assert "public.customer skipped by Debezium (SQL_EXCEPTION)" in done["error"]
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    assert _read_again(before, snapshot_reads(stack.hub_url)) == {"public.customer": 1}
+
+
+def test_a_request_that_keeps_failing_ends_failed_and_the_next_one_completes(hub):
+    stack, project = hub
+    stuck = _gated_request(stack, "always", "C0006")
+    # queued behind it: it goes on once the stuck one has given up
+    out = resync(stack, project, "customer", "C0007", "--wait")
+    assert re.search(r"resync #\d+ done: rows re-read public.customer 1", out), out
+    failed = _request(stack.hub_url, stuck)
+    assert failed["status"] == "failed", failed
+    assert failed["error"].startswith(f"not completed in {ATTEMPTS} attempts (")
+    assert "public.customer skipped by Debezium (SQL_EXCEPTION)" in failed["error"]
+    status = json.loads(subprocess.run(
+        [sys.executable, "-m", "mdm.cli.main", "status", "--json", "--project", str(project)],
+        env=stack.env(), capture_output=True, text=True, timeout=120, check=True).stdout)
+    [shown] = [r for r in status["snapshot_requests"] if r["id"] == stuck]
+    assert shown["status"] == "failed" and shown["error"] == failed["error"]

@@ -49,14 +49,15 @@ def record_tables(conn: psycopg.Connection, source: str, added: Iterable[str],
 
 
 # -- requests -----------------------------------------------------------------------------------
-_REQUEST_COLUMNS = "id, source, reason, tables, conditions, entity, keys, status"
+_REQUEST_COLUMNS = "id, source, reason, tables, conditions, entity, keys, status, error"
 
 
 def _request(row: tuple[Any, ...]) -> SnapshotRequest:
-    id_, source, reason, tables, conditions, entity, keys, status = row
+    id_, source, reason, tables, conditions, entity, keys, status, error = row
     return SnapshotRequest(id=int(id_), source=source, reason=reason, tables=tuple(tables),
                            conditions=dict(conditions or {}), entity=entity,
-                           keys=None if keys is None else tuple(keys), status=status)
+                           keys=None if keys is None else tuple(keys), status=status,
+                           error=error)
 
 
 def add_request(conn: psycopg.Connection, source: str, reason: str, tables: Sequence[str],
@@ -91,8 +92,9 @@ def next_request(conn: psycopg.Connection, source: str) -> SnapshotRequest | Non
 
 def mark_request(conn: psycopg.Connection, request_id: int, status: str,
                  error: str | None = None) -> None:
-    """Move a request on: sent (signal handed to the engine), running, done or failed. A
-    finished request is never reopened by a late notification."""
+    """Move a request on: sent (signal handed to the engine), running, pending again (to be
+    sent again), done or failed; `error` replaces the one it had. A finished request is never
+    reopened by a late notification."""
     conn.execute(
         "UPDATE snapshot_request SET status = %(st)s, error = COALESCE(%(e)s, error), "
         "sent_at = CASE WHEN %(st)s = 'sent' THEN clock_timestamp() ELSE sent_at END, "
@@ -115,16 +117,41 @@ def reopen_requests(conn: psycopg.Connection, source: str, resumed: int | None) 
 
 
 def requeue_unstarted(conn: psycopg.Connection, source: str, after_s: float) -> list[int]:
-    """Requests handed to the engine more than `after_s` ago that it never started, while no
-    initial snapshot holds it up: pending again (Debezium restarting its task inside the
-    engine loses what its in-process channel held). Returns their ids."""
+    """Requests handed to the engine more than `after_s` ago that it never started: pending
+    again, the reason added to their error (Debezium restarting its task inside the engine
+    loses what its in-process channel held; a snapshot it skipped may tell nothing). Returns
+    their ids.
+
+    An initial snapshot holds signals up until it ends, so the wait counts from its end: a
+    request waits while an initial snapshot's progress moved within `after_s`, or ended
+    within it. Progress rows left open that have not moved for longer (an engine that died
+    mid-snapshot) hold nothing up."""
     rows = conn.execute(
-        "UPDATE snapshot_request SET status = 'pending', sent_at = NULL WHERE source = %(s)s "
-        "AND status = 'sent' AND sent_at < clock_timestamp() - make_interval(secs => %(t)s) "
+        "UPDATE snapshot_request SET status = 'pending', sent_at = NULL, error = concat_ws("
+        "'; ', error, %(why)s::text) WHERE source = %(s)s AND status = 'sent' "
+        "AND sent_at < clock_timestamp() - make_interval(secs => %(t)s) "
         "AND NOT EXISTS (SELECT 1 FROM snapshot_progress WHERE source = %(s)s AND kind = "
-        "'initial' AND state IN ('pending', 'running')) RETURNING id",
-        {"s": source, "t": after_s}).fetchall()
+        "'initial' AND ((state IN ('pending', 'running') AND updated_at > clock_timestamp() - "
+        "make_interval(secs => %(t)s)) OR finished_at > clock_timestamp() - "
+        "make_interval(secs => %(t)s))) RETURNING id",
+        {"s": source, "t": after_s,
+         "why": f"not started by the engine within {after_s:.0f}s"}).fetchall()
     return [int(r[0]) for r in rows]
+
+
+def widen_offsets(conn: psycopg.Connection, offsets_table: str) -> bool:
+    """Debezium's offset table of a source, if an earlier version created it with
+    varchar(1255) columns: text from now on (no rewrite: the same storage). True if widened."""
+    narrow = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = %s AND column_name IN ('offset_key', 'offset_val') "
+        "AND data_type = 'character varying' LIMIT 1", (offsets_table,)).fetchone()
+    if narrow is None:
+        return False
+    conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN offset_key TYPE text, "
+                         "ALTER COLUMN offset_val TYPE text").format(
+        sql.Identifier(offsets_table)))
+    return True
 
 
 def resumed_correlation_id(conn: psycopg.Connection, offsets_table: str) -> str | None:
@@ -205,11 +232,15 @@ def _done(conn: psycopg.Connection, source: str, step: TableDone) -> None:
         {"s": source, "t": step.table, "k": step.kind, "n": step.rows, "r": step.request_id,
          "st": "aborted" if step.problem else "done"})
     if step.request_id is not None and step.problem:
-        conn.execute("UPDATE snapshot_request SET error = concat_ws('; ', error, %s) "
-                     "WHERE id = %s", (f"{step.table}: {step.problem}", step.request_id))
+        conn.execute("UPDATE snapshot_request SET error = concat_ws('; ', error, %s::text) "
+                     "WHERE id = %s AND status IN ('pending', 'sent', 'running')",
+                     (f"{step.table} skipped by Debezium ({step.problem})", step.request_id))
 
 
 def _end(conn: psycopg.Connection, source: str, step: SnapshotEnded) -> None:
+    """Close the snapshot's open tables. A request whose snapshot skipped a table (the
+    problem is in the request's error, see `_done`) is pending again: the sender sends it
+    again or, out of attempts, marks it failed. One Debezium aborted fails at once."""
     state = "aborted" if step.aborted else "done"
     conn.execute(
         "UPDATE snapshot_progress SET state = %(st)s, finished_at = clock_timestamp(), "
@@ -218,11 +249,18 @@ def _end(conn: psycopg.Connection, source: str, step: SnapshotEnded) -> None:
         {"st": state, "s": source, "k": step.kind, "r": step.request_id})
     if step.request_id is None:
         return
-    row = conn.execute("SELECT error FROM snapshot_request WHERE id = %s",
-                       (step.request_id,)).fetchone()
-    failed = step.aborted or (row is not None and row[0] is not None)
-    mark_request(conn, step.request_id, "failed" if failed else "done",
-                 "aborted by Debezium (see its log)" if step.aborted else None)
+    if step.aborted:
+        mark_request(conn, step.request_id, "failed", "aborted by Debezium (see its log)")
+        return
+    # This attempt's skipped tables: Debezium's STARTED reset the request's progress rows.
+    skipped = conn.execute(
+        "SELECT 1 FROM snapshot_progress WHERE source = %s AND kind = 'incremental' "
+        "AND request_id = %s AND state = 'aborted' LIMIT 1", (source, step.request_id)).fetchone()
+    if skipped is None:
+        mark_request(conn, step.request_id, "done")
+    else:
+        conn.execute("UPDATE snapshot_request SET status = 'pending', sent_at = NULL "
+                     "WHERE id = %s AND status IN ('sent', 'running')", (step.request_id,))
 
 
 def request_progress(conn: psycopg.Connection, request_id: int) -> dict[str, tuple[str, int]]:
