@@ -257,21 +257,24 @@ def seal_cmd(head_file: HeadFileOpt = None, key_file: KeyFileOpt = None,
 def prune_cmd(dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
               project: ProjectOpt = None, database_url: DatabaseOpt = None) -> None:
     """Drop superseded versions past each entity's `history:` policy (never the current one,
-    nor one an open task or a due delivery needs)."""
+    nor one an open task or a due delivery needs), and the END rows of source transactions
+    (heartbeats included) no version names, once a day old. The processing role does it hourly."""
     import psycopg
 
-    from mdm.lineage.retention import prune
+    from mdm.lineage.retention import TRANSACTION_ENDS_KEEP_DAYS, prune
     from mdm.store.database import libpq_url
 
     settings = _settings(project, database_url)
     loaded = load_project(settings.project_dir)
     with psycopg.connect(libpq_url(settings.require_database()), autocommit=True) as conn:
-        counts = prune(conn, loaded, dry_run=dry_run)
-    if not counts:
+        pruned = prune(conn, loaded, dry_run=dry_run)
+    verb = "would drop" if dry_run else "dropped"
+    console.print(f"source transactions: {verb} {pruned.transactions:,} END row(s) no version "
+                  f"names, older than {TRANSACTION_ENDS_KEEP_DAYS} day(s)")
+    if not pruned.versions:
         console.print("no entity has a history policy (history: {keep_days, keep_versions})")
         return
-    verb = "would drop" if dry_run else "dropped"
-    for entity, count in counts.items():
+    for entity, count in pruned.versions.items():
         policy = loaded.entities[entity].history
         console.print(f"{entity}: {verb} {count:,} version(s) (keep_days={policy.keep_days if policy else None}, "
                       f"keep_versions={policy.keep_versions if policy else None})")

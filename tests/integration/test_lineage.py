@@ -209,10 +209,10 @@ def test_retention_drops_old_versions_never_the_current_one_nor_one_a_task_needs
                            f"severity, summary, detail) VALUES ('rule_violation', 'customer', 'C0014', "
                            f"{record['golden_id']}, {held}, 'erp', 'error', 'held for the test', '{{}}')")
     with psycopg.connect(stack.hub_url, autocommit=True) as conn:
-        would = prune(conn, project, dry_run=True)["customer"]
+        would = prune(conn, project, dry_run=True).versions["customer"]
         assert would > 0
-        assert prune(conn, project)["customer"] == would
-        assert prune(conn, project)["customer"] == 0  # nothing left to drop
+        assert prune(conn, project).versions["customer"] == would
+        assert prune(conn, project).versions["customer"] == 0  # nothing left to drop
     kept = [v["version"] for v in rows(stack.hub_url, "SELECT version FROM golden_version WHERE "
                                        "golden_id = %s ORDER BY version", (record["golden_id"],))]
     assert kept == [held, record["version"] - 2, record["version"] - 1, record["version"]]
@@ -224,3 +224,36 @@ def test_retention_drops_old_versions_never_the_current_one_nor_one_a_task_needs
     assert history[2]["changes"] is None and "dropped" in history[2]["note"]  # its predecessor is gone
     shown = _mdm(stack, "prune", "--dry-run", "-p", str(stack.project_dir))  # on the database
     assert shown.returncode == 0 and "customer" not in shown.stdout  # the demo project has no customer policy
+
+
+def test_old_transaction_ends_no_version_names_are_pruned_and_capture_goes_on(stack):
+    import psycopg
+
+    from mdm.config.loader import load_project
+    from mdm.lineage.retention import prune
+    from tests.helpers import eventually, execute
+
+    named = "EXISTS (SELECT 1 FROM golden_version v WHERE v.cause_source = t.source " \
+            "AND v.cause_tx_id = t.tx_id)"
+    count = f"SELECT count(*) FILTER (WHERE {named}) AS named, " \
+            f"count(*) FILTER (WHERE NOT {named}) AS unnamed FROM source_tx t"
+    # heartbeats end a transaction every interval: wait for some that made no version
+    assert eventually(lambda: rows(stack.hub_url, count)[0]["unnamed"] >= 3, timeout=120)
+    execute(stack.hub_url, "UPDATE source_tx SET ended_at = ended_at - interval '2 days'")
+    before = rows(stack.hub_url, count)[0]
+    assert before["named"] > 0
+    project = load_project(stack.project_dir)
+    with psycopg.connect(stack.hub_url, autocommit=True) as conn:
+        would = prune(conn, project, dry_run=True).transactions
+        assert would >= before["unnamed"]  # heartbeats may have ended since, not old yet
+        assert prune(conn, project, batch=2).transactions == before["unnamed"]
+    after = rows(stack.hub_url, count)[0]
+    assert after["named"] == before["named"]  # what `mdm audit tx` starts from stays
+    assert rows(stack.hub_url, f"SELECT count(*) AS n FROM source_tx t WHERE NOT {named} "
+                "AND ended_at < clock_timestamp() - interval '1 day'")[0]["n"] == 0
+    tx = run_edit(stack.erp_url, "UPDATE customer SET region = '区域新' WHERE code = 'C0015'")
+    _settle(stack)
+    assert _api(stack, "/api/v1/records/customer/C0015")["attributes"]["region"] == "区域新", tx
+    shown = _mdm(stack, "prune", "--dry-run", "-p", str(stack.project_dir))
+    assert shown.returncode == 0, shown.stderr
+    assert "source transactions: would drop 0 END row(s)" in shown.stdout, shown.stdout

@@ -174,3 +174,30 @@ async def has_pending(conn: psycopg.AsyncConnection) -> bool:
     row = await cur.fetchone()
     await conn.commit()
     return bool(row and row[0])
+
+
+# -- maintenance --------------------------------------------------------------------------------
+# A transaction's END row serves the completeness check (COMPLETE_SQL) until its events are
+# processed — seconds; without it the check falls back on later events or a 5 s quiet. Rows
+# no version names (heartbeats, changes no entity maps) are dropped past an age; a row a
+# version names (golden_version.cause_tx_id, what `mdm audit tx` starts from) stays.
+FINISHED_TRANSACTIONS = """
+SELECT s.source, s.tx_id FROM source_tx s
+WHERE s.ended_at < clock_timestamp() - make_interval(days => %(days)s)
+  AND NOT EXISTS (SELECT 1 FROM golden_version v
+                  WHERE v.cause_source = s.source AND v.cause_tx_id = s.tx_id)
+LIMIT %(batch)s"""
+
+
+def count_finished_transactions(conn: psycopg.Connection, days: int) -> int:
+    """How many transaction ends drop_finished_transactions would drop."""
+    row = conn.execute(f"SELECT count(*) FROM ({FINISHED_TRANSACTIONS}) f",
+                       {"days": days, "batch": None}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def drop_finished_transactions(conn: psycopg.Connection, days: int, batch: int) -> int:
+    """Drop up to `batch` transaction ends older than `days` that no version names; how many."""
+    return conn.execute(
+        f"DELETE FROM source_tx WHERE (source, tx_id) IN ({FINISHED_TRANSACTIONS})",
+        {"days": days, "batch": batch}).rowcount
