@@ -15,7 +15,14 @@ from mdm.model.golden import Cause, NewVersion
 from mdm.model.tasks import RULE_VIOLATION, NewTask
 from mdm.rules.builtin import Subject
 from mdm.rules.engine import RuleEngine, Verdict
-from mdm.store.repositories import golden, key_clashes, outbox, rule_results, tasks
+from mdm.store.repositories import (
+    golden,
+    key_clashes,
+    outbox,
+    reference_holds,
+    rule_results,
+    tasks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +138,10 @@ def rerun_batch(conn: psycopg.Connection, engine: RuleEngine, entity: str, after
     if released:  # the changed rules no longer hold these back
         golden.release_versions(conn, [(v.golden_id, v.version) for v in released])
         outbox.enqueue_deliveries(conn, engine.project, released)
+    # held on an unknown reference too: released as ok (not quarantined) when that record comes
+    passing = [v.golden_id for v, r, verdict in zip(versions, rows, verdicts, strict=True)
+               if r[5] == "held" and verdict.quality != "quarantined" and r[0] not in waiting]
+    reference_holds.requalify(conn, passing, "ok")
     for verdict in verdicts:
         for name in verdict.passed:
             counts.passed[name] = counts.passed.get(name, 0) + 1
