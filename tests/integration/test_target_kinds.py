@@ -94,7 +94,9 @@ def test_sql_amqp_and_nats_targets_receive_the_demo_changes(brokered):
                            ("stream", read_stream(NATS_URL, STREAM))):
         figures = delivery_figures(received)
         assert figures["out_of_order"] == 0, name
-        assert figures["duplicates"] == 0, name
+        # at least once: a message id arrives twice only when a publish whose confirm did not
+        # come in time (a loaded machine) was retried, and each retry is a recorded attempt
+        assert figures["duplicates"] <= _retries(brokered, name), (name, figures)
         latest = latest_by_record(received)
         for entity in project.entities:
             for record in golden(brokered.hub_url, entity).values():
@@ -107,6 +109,13 @@ def test_sql_amqp_and_nats_targets_receive_the_demo_changes(brokered):
         assert latest[("department", "DKIND")]["data"]["name"] == "消息测试部"
         retired = [m for m in latest.values() if m["entity"] == "employee" and m["status"] == "retired"]
         assert retired, f"{name}: the retired employee was published as a retirement"
+
+
+def _retries(stack: DemoStack, target: str) -> int:
+    """Attempts beyond the first made by `target`'s deliveries."""
+    done = rows(stack.hub_url, "SELECT coalesce(sum(greatest(attempts - 1, 0)), 0) AS n "
+                f"FROM delivery WHERE target = '{target}'")
+    return int(done[0]["n"])
 
 
 def _mdm(stack: DemoStack, *args: str) -> subprocess.CompletedProcess[str]:
