@@ -29,7 +29,8 @@ def main(source_url: str, slot: str, state_dir: Path) -> None:
                 value = record.value()
                 text = "" if value is None else str(value)
                 if '"op":"m"' in text and "mdm-bench" in text:
-                    print(json.dumps({"marker_at": time.time(), "events": counted[0]}), flush=True)
+                    print(json.dumps({"marker_at": time.time(), "events": counted[0],
+                                      "end": "mdm-bench-end" in text}), flush=True)
                 else:
                     counted[0] += 1
 
