@@ -30,12 +30,13 @@ def deliveries_router() -> APIRouter:
         return redelivery.find_delivery(conn, delivery_id)
 
     @router.post("/{delivery_id}/retry")
-    def retry(delivery_id: int, conn: Pg, admin: Admin) -> dict[str, Any]:
+    def retry(delivery_id: int, request: Request, conn: Pg, admin: Admin) -> dict[str, Any]:
         """Send a dead or failed delivery again, with fresh attempts: the record's current
         releasable version (this delivery when it carries it, with its idempotency key).
         409 when a newer version already reached the target (it would put old data back) or
         the delivery is not dead or failed. Audit-logged with the admin's name."""
-        return redelivery.retry(conn, delivery_id, admin.username).as_dict()
+        return redelivery.retry(conn, request.app.state.project, delivery_id,
+                                admin.username).as_dict()
 
     @router.post("/replay")
     def replay_records(body: ReplayRequest, request: Request, conn: Pg,

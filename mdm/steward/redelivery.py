@@ -33,12 +33,14 @@ def find_delivery(conn: psycopg.Connection, delivery_id: int) -> dict[str, Any]:
     return found
 
 
-def retry(conn: psycopg.Connection, delivery_id: int, actor: str) -> Retried:
-    """Retry a dead or failed delivery (see redeliver.retry_delivery). Raises NotFound for an
-    unknown delivery and Conflict when it may not be retried; then nothing is changed or logged."""
+def retry(conn: psycopg.Connection, project: Project, delivery_id: int, actor: str) -> Retried:
+    """Retry a dead or failed delivery (see redeliver.retry_delivery; a newer version sent in
+    its stead waits for the records it references, like a processed one). Raises NotFound for
+    an unknown delivery and Conflict when it may not be retried; then nothing is changed or
+    logged."""
     with conn.transaction():
         try:
-            done = retry_delivery(conn, delivery_id)
+            done = retry_delivery(conn, delivery_id, project=project)
         except RetryRefused as exc:  # it carries its status: 404 or 409
             if exc.status == 404:
                 raise NotFound("delivery", delivery_id, str(exc)) from exc
