@@ -147,7 +147,7 @@ class Processor:
         source_keys = {s.golden_id or 0: s.source_key for s in states}
         versions, verdicts = judge_versions(conn, self.rules, versions, source_keys)
         versions = hold_key_clashes(conn, self.project, versions, source)
-        versions = self.references.hold_unknown(conn, versions, set(batch.golden), source)
+        versions = self.references.hold_unknown(conn, versions, batch.golden, source)
         golden.write_versions(conn, states, versions, source)
         if verdicts or any(self.rules.has_rules(v.entity) for v in versions):
             store_results(conn, versions, verdicts, source)
@@ -170,7 +170,11 @@ class Processor:
                 # a rule task belongs to the record's system of record, not to the answering target
                 index = [i for i, v in enumerate(versions)
                          if self.project.entities[v.entity].source == source]
-                mine = [versions[i] for i in index]
+                # built on the current version: held there on an unknown reference, held here
+                mine = self.references.hold_unknown(conn, [versions[i] for i in index], {
+                    (s.entity, s.source_key): s for s in touched.values()}, source)
+                for i, v in zip(index, mine, strict=True):
+                    versions[i] = v
                 golden.write_versions(conn, _newest_states(touched, mine), mine, source)
                 store_results(conn, mine, {n: verdicts[i] for n, i in enumerate(index)
                                            if i in verdicts}, source)

@@ -11,12 +11,13 @@ its entity's `unknown_reference_task_after` gets an `unknown_reference` task (th
 loop asks).
 
 A referenced record whose new version changes what its referrers show at a target (a
-department's code, shown as the employees' dept_code at OA) re-sends those referrers there.
+department's code, shown as the employees' dept_code at OA; a material's code, shown in the
+lines of the purchase orders naming it) re-sends those referrers there.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +26,9 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.config.models import EntitySpec
-from mdm.config.references import Rendered, every_reference
-from mdm.model.golden import Cause, NewVersion
+from mdm.config.references import Rendered, every_reference, rendered_references
+from mdm.config.targets import TargetMapping
+from mdm.model.golden import Cause, GoldenState, NewVersion
 from mdm.model.references import field_path, rows_at
 from mdm.model.tasks import UNKNOWN_REFERENCE, NewTask
 from mdm.store.repositories import reference_holds, tasks
@@ -50,13 +52,15 @@ class _Named:
 @dataclass(frozen=True)
 class _Shown:
     """Records of `entity` show, at `target`, attributes `shown` of the record their reference
-    `attribute` names; `waits`: the referenced entity is written to that target too."""
+    `attribute` names (in the rows of their child list at `path`, () for their own);
+    `waits`: the referenced entity is written to that target too."""
 
     entity: str
     attribute: str
     target: str
     shown: frozenset[str]
     waits: bool
+    path: tuple[str, ...] = ()
 
 
 class References:
@@ -72,17 +76,20 @@ class References:
 
     # -- holding and releasing ------------------------------------------------------------------
     def hold_unknown(self, conn: psycopg.Connection, versions: list[NewVersion],
-                     known: set[RecordKey], system: str) -> list[NewVersion]:
+                     records: Mapping[RecordKey, GoldenState], system: str) -> list[NewVersion]:
         """The batch's versions (same order), those naming a record neither the store nor the
-        batch (`known`: its records) holds set to quality 'held'; each record's holds written
-        as its newest version has them (others dropped, and their task closed)."""
+        batch (`records`: its records as it leaves them) holds with a business key set to
+        quality 'held'; each record's holds written as its newest version has them (others
+        dropped, and their task closed)."""
         mine = [v for v in versions if v.entity in self.referring and v.status == "active"]
         if not mine:
             return versions
         named = {id(v): list(_named_in(self.paths[v.entity], v.attributes)) for v in mine}
-        asked = {(n.entity, n.key) for ns in named.values() for n in ns} - known
-        # a referenced draft (no business key yet) reaches no target: held like an unknown one
-        known = known | set(reference_holds.numbered_ids(conn, asked))
+        asked = {(n.entity, n.key) for ns in named.values() for n in ns} - set(records)
+        # a referenced draft (no business key yet) reaches no target: held like an unknown one,
+        # also one the batch itself makes (a material inserted without a code beside its order)
+        known = ({k for k, s in records.items() if s.business_key is not None}
+                 | set(reference_holds.numbered_ids(conn, asked)))
         newest = {v.golden_id: v for v in versions}
         out, holds = [], []
         for v in versions:
@@ -156,7 +163,7 @@ class References:
                 if s.shown & changed:
                     out.append(Rerender(s.entity, s.attribute, source_keys[v.golden_id],
                                         s.target, v.golden_id, v.version,
-                                        s.target if s.waits else None))
+                                        s.target if s.waits else None, s.path))
         return out
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -207,18 +214,31 @@ def _named_in(paths: list[Rendered], attributes: Mapping[str, Any]) -> Iterator[
 
 
 def _shown_by_referrers(entities: Mapping[str, EntitySpec]) -> dict[str, list[_Shown]]:
-    """Referenced entity → which referrers show which of its attributes at which target."""
+    """Referenced entity → which referrers show which of its attributes at which target, by
+    their own reference (`dept_code: department.code`) or a child list row's (a PO line's
+    `material_code: material.code`)."""
     out: dict[str, list[_Shown]] = {}
     for name, spec in entities.items():
         for target, mapping in spec.targets.items():
-            shown: dict[str, set[str]] = {}
-            for text in mapping.fields.values():
-                path = field_path(text)
-                if path.referenced is not None and path.attribute in spec.references:
-                    shown.setdefault(path.attribute, set()).add(path.referenced)
-            for attribute, attrs in shown.items():
-                referenced = spec.references[attribute].entity
-                waits = referenced in entities and target in entities[referenced].targets
-                out.setdefault(referenced, []).append(
-                    _Shown(name, attribute, target, frozenset(attrs), waits))
+            for ref in rendered_references(spec, target):
+                shown = {fp.referenced for text in _texts_at(mapping, ref.path)
+                         if (fp := field_path(text)).attribute == ref.attribute
+                         and fp.referenced is not None}
+                if not shown:
+                    continue  # only its key or xref: no attribute of it is shown
+                waits = ref.entity in entities and target in entities[ref.entity].targets
+                out.setdefault(ref.entity, []).append(
+                    _Shown(name, ref.attribute, target, frozenset(shown), waits, ref.path))
     return out
+
+
+def _texts_at(mapping: TargetMapping, path: tuple[str, ...]) -> Iterable[str]:
+    """What a mapping renders the rows of the (nested) child list at `path` from; () for the
+    record. A list without a `children:` mapping goes as the hub holds it: nothing rendered."""
+    fields, children = mapping.fields, mapping.children
+    for name in path:
+        listed = children.get(name)
+        if listed is None:
+            return ()
+        fields, children = listed.fields, listed.children
+    return fields.values()

@@ -3,7 +3,9 @@
 material over the line table's foreign key; the target receives each line with the material's
 code and its own id of it, only after those materials are acknowledged there; a line naming a
 material the hub does not know holds the order with its reason (a task after the wait) until
-it arrives. A bin keyed by (warehouse, code) lists its slots, matched over a two-column key."""
+it arrives (or, a draft, is numbered — also one inserted in the same transaction); a
+material's new code re-sends the orders whose lines show it. A bin keyed by (warehouse, code)
+lists its slots, matched over a two-column key."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -331,3 +333,66 @@ def test_a_line_naming_a_draft_material_holds_the_order_until_it_is_numbered(sta
     assert [line["material_code"] for line in _lines(stack, "PO9")] == ["M50"]
     assert _record(stack, "purchase_order", "9")["quality"] == "ok"
 
+
+
+def _delivery_ids(stack: DemoStack, golden_id: int) -> list[int]:
+    return [d["id"] for d in rows(stack.hub_url, "SELECT id FROM delivery WHERE golden_id = %s "
+                                  "ORDER BY id", (golden_id,))]
+
+
+def test_a_materials_new_code_is_re_sent_in_the_lines_of_the_orders_naming_it(stack):
+    execute(stack.erp_url, "BEGIN; INSERT INTO material VALUES (60, 'M60', '轴承'); "
+            "INSERT INTO po VALUES (60, 'PO60'), (61, 'PO61'); INSERT INTO po_line VALUES "
+            "(60, 60, 1, 60, 1), (61, 60, 2, 1, 2), (62, 61, 1, 1, 1); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _lines(stack, "PO60") and _lines(stack, "PO61"), timeout=60)
+    naming, other = (_record(stack, "purchase_order", k) for k in ("60", "61"))
+    sent = {r["id"]: _delivery_ids(stack, r["id"]) for r in (naming, other)}
+    execute(stack.erp_url, "UPDATE material SET name = '滚动轴承' WHERE id = 60")  # not shown
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert {r["id"]: _delivery_ids(stack, r["id"]) for r in (naming, other)} == sent
+
+    execute(stack.erp_url, "UPDATE material SET code = 'M60X' WHERE id = 60")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: [line["material_code"] for line in _lines(stack, "PO60") or []]
+                      == ["M60X", "M01"], timeout=60)
+    material = _record(stack, "material", "60")
+    [resent] = rows(stack.hub_url, "SELECT * FROM delivery WHERE golden_id = %s AND id <> ALL(%s)",
+                    (naming["id"], sent[naming["id"]]))
+    assert resent["version"] == naming["version"]  # the same version, sent again
+    assert _record(stack, "purchase_order", "60")["version"] == naming["version"]
+    assert resent["idempotency_key"].endswith(f"-r{material['id']}v{material['version']}")
+    assert resent["requires_id"] == [material["id"]]
+    assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
+                                   (resent["id"],)) == [{"status": "acked"}], timeout=60)
+    assert _delivery_ids(stack, other["id"]) == sent[other["id"]]  # its lines show no M60
+    order = [(r["tbl"], r["key"]) for r in _hr(stack, "SELECT * FROM received ORDER BY seq")]
+    assert order.index(("hr_material", "M60X")) < len(order) - 1 - order[::-1].index(
+        ("hr_po", "PO60"))
+
+
+def test_a_draft_material_inserted_with_its_order_holds_the_order_until_numbered(stack):
+    execute(stack.erp_url, "BEGIN; INSERT INTO material VALUES (70, NULL, '新物料'); "
+            "INSERT INTO po VALUES (70, 'PO70'); INSERT INTO po_line VALUES (70, 70, 1, 70, 3); "
+            "COMMIT")  # one transaction: the draft and its order in one processing batch
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert _record(stack, "material", "70")["business_key"] is None
+    record = _record(stack, "purchase_order", "70")
+    assert record["quality"] == "held"
+    [hold] = rows(stack.hub_url, "SELECT * FROM reference_hold WHERE golden_id = %s",
+                  (record["id"],))
+    assert (hold["attribute"], hold["referenced_entity"], hold["referenced_key"]) == (
+        "lines.material", "material", "70")
+    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM task WHERE type = "
+                                   "'unknown_reference' AND golden_id = %s", (record["id"],)),
+                      timeout=60)
+    [task] = rows(stack.hub_url, "SELECT summary FROM task WHERE type = 'unknown_reference' "
+                  "AND golden_id = %s", (record["id"],))
+    assert "lines.material names material 70 (a draft: no business key yet)" in task["summary"]
+
+    execute(stack.erp_url, "UPDATE material SET code = 'M70' WHERE id = 70")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _lines(stack, "PO70") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO70")] == ["M70"]
+    assert _record(stack, "purchase_order", "70")["quality"] == "ok"

@@ -1,7 +1,8 @@
 """References inside child lists (no I/O): a list mapping's rows render their references from
 the records given under their slot, waits_of names the lines' references, a mapping naming
-what a list's rows lack is refused, and a composite-key entity's child list names its parent
-with one column per key column."""
+what a list's rows lack is refused, a composite-key entity's child list names its parent
+with one column per key column, and a material's changed code re-sends the orders whose lines
+show it, only where they show it."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,6 +15,8 @@ from mdm.config.models import EntitySpec
 from mdm.config.references import Wait, rendered_references, waits_of
 from mdm.model.deliveries import build_payload
 from mdm.model.references import ReferencedRecord, listed_slot
+from mdm.pipeline.references import _shown_by_referrers
+from mdm.store.repositories.outbox import Rerender
 
 ORDER = """entity: purchase_order
 table: po
@@ -96,3 +99,23 @@ def test_a_composite_key_entitys_list_names_its_parent_with_each_key_column():
     data["children"]["lines"]["parent_column"] = "po_id"
     with pytest.raises(ValidationError, match=r"1 column\(s\) for the 2 key column\(s\)"):
         EntitySpec.model_validate(data)
+
+
+def test_a_materials_code_is_shown_by_the_orders_lines_only_where_their_mapping_renders_it():
+    data = yaml.safe_load(ORDER)
+    data["targets"]["oa"] = {"table": "oa_po", "key": "po_no",  # the lines as the hub holds them
+                             "fields": {"po_no": "number", "lines": "lines"}}
+    entities = {"purchase_order": EntitySpec.model_validate(data), "material": _spec(MATERIAL)}
+    [shown] = _shown_by_referrers(entities)["material"]
+    assert (shown.entity, shown.attribute, shown.target, shown.shown, shown.waits,
+            shown.path) == ("purchase_order", "material", "wms", frozenset({"code"}), True,
+                            ("lines",))
+
+
+def test_a_rerender_finds_its_referrers_by_what_their_attributes_contain():
+    in_lines = Rerender("purchase_order", "material", "7", "wms", 70, 2, "wms", ("lines",))
+    assert in_lines.pattern == {"lines": [{"material": "7"}]}
+    nested = Rerender("template", "currency", "CNY", "wms", 9, 3, None, ("variants", "prices"))
+    assert nested.pattern == {"variants": [{"prices": [{"currency": "CNY"}]}]}
+    own = Rerender("employee", "department", "5", "oa", 50, 4, "oa")
+    assert own.pattern == {"department": "5"}

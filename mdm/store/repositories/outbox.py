@@ -4,6 +4,7 @@ processing transaction; the propagators claim what is due and record each attemp
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -337,32 +338,41 @@ def _failure_params(f: FailedAttempt) -> tuple[Any, ...]:
     return (f.status, f.status_code, f.error, Jsonb(f.payload), f.delay_s, f.delivery_id)
 
 
+# The referring records each changed referenced record shows (its own reference, or a row of
+# its child list naming it: jsonb containment, `{"lines": [{"material": "7"}]}`), one delivery
+# per record and target: waiting for every referenced record of the batch it shows there.
 RERENDER_SQL = """
+WITH named AS (
+    SELECT DISTINCT g.id, g.version, g.entity, g.business_key, r.target, r.ref_id,
+           r.ref_version, r.at
+    FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::int[], %s::text[])
+         AS r(entity, pattern, target, ref_id, ref_version, at)
+    JOIN golden_record g ON g.entity = r.entity AND g.status = 'active'
+         AND g.attributes @> r.pattern::jsonb
+    JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
+    WHERE v.quality NOT IN ('quarantined', 'held')
+      AND NOT EXISTS (SELECT 1 FROM delivery o WHERE o.golden_id = g.id AND o.target = r.target
+                      AND o.status IN ('pending', 'failed')))
 INSERT INTO delivery (golden_id, version, entity, business_key, target, operation,
                       idempotency_key, requires_id, requires_at, requires_version)
-SELECT g.id, g.version, g.entity, g.business_key, r.target, 'upsert',
-       'mdm-g' || g.id || '-v' || g.version || '-' || r.target || '-r' || r.ref_id || 'v'
-           || r.ref_version,
-       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.ref_id] END,
-       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.at] END,
-       CASE WHEN r.at IS NOT NULL THEN ARRAY[r.ref_version] END
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::int[], %s::text[])
-     AS r(entity, attribute, ref_key, target, ref_id, ref_version, at)
-JOIN golden_record g ON g.entity = r.entity AND g.status = 'active'
-     AND g.attributes ->> r.attribute = r.ref_key
-JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
-WHERE v.quality NOT IN ('quarantined', 'held')
-  AND NOT EXISTS (SELECT 1 FROM delivery o WHERE o.golden_id = g.id AND o.target = r.target
-                  AND o.status IN ('pending', 'failed'))
+SELECT id, version, entity, business_key, target, 'upsert',
+       'mdm-g' || id || '-v' || version || '-' || target || '-r'
+           || (array_agg(ref_id || 'v' || ref_version ORDER BY ref_id, ref_version))[1],
+       array_agg(ref_id ORDER BY ref_id, ref_version) FILTER (WHERE at IS NOT NULL),
+       array_agg(at ORDER BY ref_id, ref_version) FILTER (WHERE at IS NOT NULL),
+       array_agg(ref_version ORDER BY ref_id, ref_version) FILTER (WHERE at IS NOT NULL)
+FROM named GROUP BY id, version, entity, business_key, target
 ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 
 @dataclass(frozen=True)
 class Rerender:
-    """The referring records of `entity` whose `attribute` names `ref_key` show the referenced
-    record at `target` (`dept_code: department.code`): re-sent there, since that record's
-    version `ref_version` changed what they show; waiting for it to be acknowledged at `at`."""
+    """The referring records of `entity` whose `attribute` names `ref_key` — their own, or
+    that of a row of their child list at `path` (a PO's lines) — show the referenced record
+    at `target` (`dept_code: department.code`, a line's `material_code: material.code`):
+    re-sent there, since that record's version `ref_version` changed what they show; waiting
+    for it to be acknowledged at `at`."""
 
     entity: str
     attribute: str
@@ -371,16 +381,27 @@ class Rerender:
     ref_id: int
     ref_version: int
     at: str | None
+    path: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> dict[str, Any]:
+        """What the referrers' attributes contain: `{"lines": [{"material": "7"}]}`."""
+        contained: dict[str, Any] = {self.attribute: self.ref_key}
+        for name in reversed(self.path):
+            contained = {name: [contained]}
+        return contained
 
 
 def enqueue_rerenders(conn: psycopg.Connection, rerenders: Sequence[Rerender]) -> int:
     """One more delivery of the current version of each referring active record that has no
-    delivery open at the target already (that one renders the new values anyway). A scan of
-    the referring entity's records per referenced record changed: renames are rare."""
+    delivery open at the target already (that one renders the new values anyway): one per
+    record and target, however many of the records it shows changed. One query; a scan of the
+    referring entity's records per referenced record changed: renames are rare."""
     if not rerenders:
         return 0
-    columns = [[getattr(r, f) for r in rerenders] for f in (
-        "entity", "attribute", "ref_key", "target", "ref_id", "ref_version", "at")]
+    columns = [[r.entity for r in rerenders], [json.dumps(r.pattern) for r in rerenders],
+               *([getattr(r, f) for r in rerenders] for f in (
+                   "target", "ref_id", "ref_version", "at"))]
     count = conn.execute(RERENDER_SQL, columns).rowcount
     if count:
         notify(conn)
