@@ -4,7 +4,8 @@ material over the line table's foreign key; the target receives each line with t
 code and its own id of it, only after those materials are acknowledged there; a line naming a
 material the hub does not know holds the order with its reason (a task after the wait) until
 it arrives (or, a draft, is numbered — also one inserted in the same transaction); a
-material's new code re-sends the orders whose lines show it. A bin keyed by (warehouse, code)
+material's new code re-sends the orders whose lines show it; a receipt's written-back state on
+a version held on an unknown material is held with it. A bin keyed by (warehouse, code)
 lists its slots, matched over a two-column key."""
 from __future__ import annotations
 
@@ -58,6 +59,18 @@ targets:
       lines: {fields: {line: line_no, material_code: material.code,
                        material_ref: material.xref, qty: qty}}
 """
+# A receipt's state is the target's answer (written back): a version of its own.
+RECEIPT = """entity: receipt
+table: public.receipt
+business_key: number
+attributes:
+  number: {type: string, required: true}
+  material: {references: material, column: material_id}
+  hr_state: {type: string, owner: hr}
+targets:
+  hr: {table: hr_receipt, key: number, retire: delete, write_back: {state: hr_state},
+       fields: {number: number, material_code: material.code}}
+"""
 BIN = """entity: bin
 table: public.bin
 primary_key: [wh, code]
@@ -82,6 +95,8 @@ ERP = [
     "PRIMARY KEY (wh, code))",
     "CREATE TABLE bin_slot (id integer PRIMARY KEY, bin_wh varchar(10) NOT NULL, "
     "bin_code varchar(10) NOT NULL, slot varchar(10))",
+    "CREATE TABLE receipt (id integer PRIMARY KEY, number varchar(20) NOT NULL, "
+    "material_id integer)",
     "INSERT INTO material VALUES (1, 'M01', '螺栓'), (2, 'M02', '螺母')",
     "INSERT INTO po VALUES (1, 'PO1')",
     "INSERT INTO po_line VALUES (1, 1, 1, 1, 5), (2, 1, 2, 2, 7.5)",
@@ -96,6 +111,8 @@ HR_SQL = [
     "CREATE TABLE hr_material (id serial PRIMARY KEY, code varchar(20) NOT NULL UNIQUE, "
     "name text)",
     "CREATE TABLE hr_po (id serial PRIMARY KEY, po_no varchar(20) NOT NULL UNIQUE, lines jsonb)",
+    "CREATE TABLE hr_receipt (id serial PRIMARY KEY, number varchar(20) NOT NULL UNIQUE, "
+    "material_code varchar(20), state text NOT NULL DEFAULT 'received')",
     """CREATE FUNCTION log_received() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_TABLE_NAME = 'hr_material' AND EXISTS (SELECT 1 FROM refusing) THEN
@@ -116,7 +133,8 @@ HR_SQL = [
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     project = write_project(tmp_path_factory.mktemp("project"), {
         "targets/hr.yaml": HR, "golden_records/material.yaml": MATERIAL,
-        "golden_records/purchase_order.yaml": PURCHASE_ORDER, "golden_records/bin.yaml": BIN})
+        "golden_records/purchase_order.yaml": PURCHASE_ORDER, "golden_records/bin.yaml": BIN,
+        "golden_records/receipt.yaml": RECEIPT})
     with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"oa": HR_SQL}) as s:
         yield s
 
@@ -396,3 +414,27 @@ def test_a_draft_material_inserted_with_its_order_holds_the_order_until_numbered
     assert eventually(lambda: _lines(stack, "PO70") is not None, timeout=60)
     assert [line["material_code"] for line in _lines(stack, "PO70")] == ["M70"]
     assert _record(stack, "purchase_order", "70")["quality"] == "ok"
+
+
+def test_a_written_back_value_on_a_held_version_is_held_and_released_with_it(stack):
+    _refusing_materials_while(stack, "BEGIN; INSERT INTO material VALUES (80, 'M80', '垫片'); "
+                              "INSERT INTO receipt VALUES (80, 'R80', 80); COMMIT")
+    execute(stack.erp_url, "UPDATE receipt SET material_id = 96 WHERE id = 80")  # unknown
+    wait_idle(stack.erp_url, stack.hub_url, outbox=False)
+    held = _record(stack, "receipt", "80")
+    assert (held["version"], held["quality"]) == (2, "held")
+
+    execute(stack.pg.url("oa"), "DELETE FROM refusing")  # version 1 goes, hr answers its state
+    assert eventually(lambda: _record(stack, "receipt", "80")["version"] == 3, timeout=60)
+    answered = _record(stack, "receipt", "80")
+    assert answered["attributes"]["hr_state"] == "received"
+    assert answered["attributes"]["material"] == "96" and answered["quality"] == "held"
+    [hold] = rows(stack.hub_url, "SELECT version, referenced_key FROM reference_hold WHERE "
+                  "golden_id = %s", (held["id"],))
+    assert (hold["version"], hold["referenced_key"]) == (3, "96")
+
+    execute(stack.erp_url, "INSERT INTO material VALUES (96, 'M96', '挡圈')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert eventually(lambda: _hr(stack, "SELECT material_code FROM hr_receipt WHERE number = "
+                                  "'R80'") == [{"material_code": "M96"}], timeout=60)
+    assert _record(stack, "receipt", "80")["quality"] == "ok"
