@@ -170,8 +170,7 @@ class Processor:
                 # a rule task belongs to the record's system of record, not to the answering target
                 index = [i for i, v in enumerate(versions)
                          if self.project.entities[v.entity].source == source]
-                # built on the current version: held there on an unknown reference, held here
-                mine = self.references.hold_unknown(conn, [versions[i] for i in index], {
+                mine = self.references.hold_answered(conn, [versions[i] for i in index], {
                     (s.entity, s.source_key): s for s in touched.values()}, source)
                 for i, v in zip(index, mine, strict=True):
                     versions[i] = v

@@ -115,6 +115,20 @@ class References:
                                      for h in holds[:5]))
         return out
 
+    def hold_answered(self, conn: psycopg.Connection, versions: list[NewVersion],
+                      records: Mapping[RecordKey, GoldenState], system: str) -> list[NewVersion]:
+        """A target's answers (write-back versions, same order), each built on its record's
+        current version: one built on a version held on an unknown reference is held the same
+        way (the holds move to it, released with it); the others as they are. A version naming
+        an unknown record is always held, so one indexed look when none of them is."""
+        ids = reference_holds.held_among(
+            conn, {v.golden_id for v in versions if v.entity in self.referring})
+        if not ids:
+            return versions
+        held = iter(self.hold_unknown(conn, [v for v in versions if v.golden_id in ids],
+                                      records, system))
+        return [next(held) if v.golden_id in ids else v for v in versions]
+
     def release_arrived(self, conn: psycopg.Connection, versions: Sequence[NewVersion],
                         source_keys: Mapping[int, str], system: str) -> list[NewVersion]:
         """After the batch's versions are written: the records they created release the
