@@ -137,7 +137,8 @@ def check_divergence_fields(rules: Mapping[str, RuleFile], entities: Mapping[str
                             found: Findings) -> None:
     """A divergence rule compares a target's copy with the version it was sent; a field
     rendered from a referenced record (`dept_code: department.code`) shows that record's
-    current values, not the version's, so it is not compared (yet): say so."""
+    current values, not the version's, so it is not compared (yet): say so. So is a child
+    list whose rows render one (`lines` with `material_code: material.code`)."""
     for entity, rule_file in rules.items():
         spec = entities.get(entity)
         if spec is None:
@@ -146,7 +147,26 @@ def check_divergence_fields(rules: Mapping[str, RuleFile], entities: Mapping[str
             mapping = spec.targets.get(rule.target)
             for name in rule.fields:
                 text = mapping.fields.get(name, "") if mapping is not None else ""
-                if "." in text:
+                rendered = text if "." in text else _rendered_in_rows(mapping, text)
+                if rendered:
+                    where = f"({text})" if rendered == text else \
+                        f"(its rows' {rendered} in the mapping's children.{text})"
                     found.add(found.file_of("rules", entity), [
                         f"divergence.{i}.fields: '{name}' is rendered from a referenced record "
-                        f"({text}); divergence compares the record's own fields only"])
+                        f"{where}; divergence compares the record's own fields only: "
+                        f"leave it out of fields"])
+
+
+def _rendered_in_rows(mapping: TargetMapping | ListMapping | None, name: str) -> str | None:
+    """The first `field: reference.attribute` of the rows of list `name` (nested lists too)
+    as `field: text`, or None when the list's rows render no reference."""
+    rows = mapping.children.get(name) if mapping is not None else None
+    if rows is None:
+        return None
+    for field, text in rows.fields.items():
+        if "." in text:
+            return f"{field}: {text}"
+        nested = _rendered_in_rows(rows, text)
+        if nested:
+            return nested
+    return None

@@ -2,7 +2,8 @@
 the records given under their slot, waits_of names the lines' references, a mapping naming
 what a list's rows lack is refused, a composite-key entity's child list names its parent
 with one column per key column, and a material's changed code re-sends the orders whose lines
-show it, only where they show it."""
+show it, only where they show it; a divergence rule on a list whose rows render a reference
+is refused."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,9 +13,12 @@ import yaml
 from pydantic import ValidationError
 
 from mdm.config.models import EntitySpec
+from mdm.config.project_checks import Findings
+from mdm.config.reference_checks import check_divergence_fields
 from mdm.config.references import Wait, rendered_references, waits_of
 from mdm.model.deliveries import build_payload
 from mdm.model.references import ReferencedRecord, listed_slot
+from mdm.config.rules import RuleFile
 from mdm.pipeline.references import _shown_by_referrers
 from mdm.store.repositories.outbox import Rerender
 
@@ -119,3 +123,19 @@ def test_a_rerender_finds_its_referrers_by_what_their_attributes_contain():
     assert nested.pattern == {"variants": [{"prices": [{"currency": "CNY"}]}]}
     own = Rerender("employee", "department", "5", "oa", 50, 4, "oa")
     assert own.pattern == {"department": "5"}
+
+
+def test_a_divergence_rule_on_a_list_whose_rows_render_a_reference_is_refused():
+    data = yaml.safe_load(ORDER)
+    data["targets"]["oa"] = {"table": "oa_po", "key": "po_no",  # the lines as the hub holds them
+                             "fields": {"po_no": "number", "lines": "lines"}}
+    entities = {"purchase_order": EntitySpec.model_validate(data), "material": _spec(MATERIAL)}
+    rules = RuleFile.model_validate({"entity": "purchase_order", "divergence": [
+        {"target": "wms", "fields": ["po_no", "lines"]}, {"target": "oa", "fields": ["lines"]}]})
+    found = Findings()
+    check_divergence_fields({"purchase_order": rules}, entities, found)
+    assert found.problems == [(
+        "rules/purchase_order.yaml", "divergence.0.fields: 'lines' is rendered from a "
+        "referenced record (its rows' material_code: material.code in the mapping's "
+        "children.lines); divergence compares the record's own fields only: leave it out of "
+        "fields")]  # the oa copy's lines carry the hub's own rows: compared as they are
