@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from mdm.api.auth import Admin
 from mdm.api.database import Db
 from mdm.config.loader import Project, expand_env
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.config.targets import AnyTarget, RestTarget
 from mdm.config.urls import redact
 from mdm.errors import ConfigError

@@ -30,7 +30,7 @@ from mdm.capture.models import Batch, ChangeEvent, parse_envelope
 from mdm.capture.signals import EngineHandle, SnapshotTracker, is_notification
 from mdm.capture.snapshots import captured_with_signal_table, heartbeat_query, snapshot_properties
 from mdm.config.loader import expand_env
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.config.urls import redact
 from mdm.errors import ConfigError, TransientError
 from mdm.model.snapshots import ProgressStep

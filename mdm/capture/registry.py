@@ -1,7 +1,7 @@
 """Source kinds → how the hub reads them: the one table capture picks its engine by and
 `mdm check --live` picks its catalog reader by, keyed by `connector:` in cdc/*.yaml (a SQL
 target's database by its URL's scheme). A new connector is its `Literal` value in
-mdm/config/models.py, its modules here, and one entry in SOURCE_KINDS;
+mdm/config/sources.py, its modules here, and one entry in SOURCE_KINDS;
 tests/unit/test_kind_registry.py fails while a declared connector has none.
 
 HTTP ingest (Debezium Server's HTTP sink, mdm/capture/http_ingest.py) is no entry: it is the
@@ -19,7 +19,7 @@ from mdm.capture.debezium import debezium_properties, parse_url
 from mdm.capture.introspect import read_postgres_catalog
 from mdm.capture.slot import watch_slot
 from mdm.config.live_check import Catalog, Probe
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.errors import ConfigError
 
 

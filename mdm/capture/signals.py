@@ -21,7 +21,7 @@ import orjson
 import psycopg
 
 from mdm.capture.models import ChangeEvent
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.model.snapshots import (ProgressStep, SnapshotEnded, SnapshotKind, SnapshotRequest,
                                  SnapshotRows, SnapshotStarted, TableDone, TableRunning,
                                  request_of_signal, signal_id)

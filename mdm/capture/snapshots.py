@@ -21,7 +21,8 @@ import psycopg
 from psycopg import sql
 
 from mdm.config.loader import Project
-from mdm.config.models import EntitySpec, SourceSpec
+from mdm.config.models import EntitySpec
+from mdm.config.sources import SourceSpec
 from mdm.errors import ConfigError, MdmError
 from mdm.store.repositories.capture import add_request, known_tables, record_tables
 

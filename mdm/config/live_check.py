@@ -19,7 +19,7 @@ from typing import Literal
 
 from mdm.config.live_tables import Level, Wanted, WantedTable, wanted_tables
 from mdm.config.loader import Project
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 
 Family = Literal["text", "integer", "numeric", "float", "boolean", "date", "timestamp",
                  "timestamptz", "time", "interval", "json", "binary", "other"]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mdm.config.loader import Project
-from mdm.config.models import Attribute, ChildTable, EntitySpec, ObservedTable, SourceSpec
+from mdm.config.models import Attribute, ChildTable, EntitySpec
 from mdm.config.row_filter import RowFilter
+from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import SqlTarget, TargetMapping
 from mdm.model.references import field_path
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mdm.config.models import EntitySpec, ObservedTable, SourceSpec
+from mdm.config.models import EntitySpec
 from mdm.config.project_checks import (
     Findings,
     attach_mappings,
@@ -28,6 +28,7 @@ from mdm.config.project_checks import (
 from mdm.config.reference_checks import check_divergence_fields, check_references
 from mdm.config.role_checks import check_roles
 from mdm.config.rules import RuleFile
+from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import AnyTarget, TargetSpec
 from mdm.errors import ConfigError
 

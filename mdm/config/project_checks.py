@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mdm.config.models import EntitySpec, SourceSpec
+from mdm.config.models import EntitySpec
 from mdm.config.rule_checks import check_observed_sources, check_rule_file
 from mdm.config.rules import RuleFile
+from mdm.config.sources import SourceSpec
 from mdm.config.targets import KIND_KEYS, AnyTarget, TargetMapping
 from mdm.errors import ConfigError
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mdm.config.models import EntitySpec, SourceSpec
+from mdm.config.models import EntitySpec
 from mdm.config.project_checks import Findings
+from mdm.config.sources import SourceSpec
 
 AUTHORITY_NOTE = "authority: is no longer needed: the role is decided per table; remove it"
 

@@ -9,8 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mdm.config.models import EntitySpec, SourceSpec
+from mdm.config.models import EntitySpec
 from mdm.config.rules import RuleFile, named_columns
+from mdm.config.sources import SourceSpec
 
 
 @cache

@@ -25,8 +25,9 @@ import orjson
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.config.models import EntitySpec, ObservedTable
+from mdm.config.models import EntitySpec
 from mdm.config.rules import DivergenceRule
+from mdm.config.sources import ObservedTable
 from mdm.config.targets import TargetMapping
 from mdm.model.decode import DecodeError, decode
 from mdm.model.deliveries import build_payload

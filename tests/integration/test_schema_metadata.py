@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, MetaData, Text, create_engine, inspect, text
 
 from mdm.capture.debezium import offsets_table
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.runtime.postgres import EmbeddedPostgres
 from mdm.store.database import sqlalchemy_url, upgrade_database
 from mdm.store.schema_compare import COMPARE_OPTIONS

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from mdm.capture.introspect import NoCatalogReader, read_catalog
 from mdm.capture.registry import SOURCE_KINDS, declared_source_kinds, source_kind
 from mdm.config.live_check import Probe
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 from mdm.config.targets import KIND_KEYS, RestTarget, TargetSpec
 from mdm.errors import ConfigError
 from mdm.propagate.registry import TARGET_KINDS, declared_target_kinds, propagator_class

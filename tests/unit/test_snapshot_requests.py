@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from mdm.capture.debezium import offset_store_properties
 from mdm.capture.signals import give_up_reason
-from mdm.config.models import SourceSpec
+from mdm.config.sources import SourceSpec
 
 URL = "postgresql://u:p@localhost:5432/erp"
 
