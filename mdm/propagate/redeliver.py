@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from mdm.config.loader import Project
-from mdm.store.repositories import golden, outbox, redelivery
+from mdm.store.repositories import golden, outbox, redelivery, reference_waits
 
 logger = logging.getLogger(__name__)
 RETRYABLE = ("dead", "failed")
@@ -68,7 +68,7 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
     else:
         due_id = redelivery.due_delivery_of(conn, d["golden_id"], d["target"], current, d["id"])
         if project is not None:
-            outbox.add_requirements(conn, project, [due_id])
+            reference_waits.add_requirements(conn, project, [due_id])
         replaced = True
         redelivery.supersede(conn, delivery_id)
     outbox.notify(conn)

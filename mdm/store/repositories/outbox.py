@@ -1,6 +1,7 @@
 """SQL on the outbox (`delivery`): one delivery row per (new version, target), written in the
 processing transaction; the propagators claim what is due and record each attempt's outcome
-(with the target's key as xref, its answer into the inbox, dead deliveries as tasks).
+(with the target's key as xref, its answer into the inbox, dead deliveries as tasks). What a
+delivery waits for before it may be claimed (its referenced records): reference_waits.py.
 """
 from __future__ import annotations
 
@@ -22,12 +23,18 @@ from mdm.model.deliveries import (
     build_payload,
     idempotency_key,
 )
-from mdm.config.references import Rendered, Wait, rendered_references, waits_of
-from mdm.model.golden import Cause, NewVersion
-from mdm.model.references import ReferencedRecord, Requirement
+from mdm.config.references import Rendered, rendered_references
+from mdm.model.golden import NewVersion
+from mdm.model.references import ReferencedRecord
 from mdm.model.inbox import INBOX_CHANNEL, WRITE_BACK_SOURCE
 from mdm.model.tasks import NewTask
 from mdm.store.repositories.inbox import WRITE_BACK_SQL
+from mdm.store.repositories.reference_waits import (
+    WAKE_SQL,
+    add_requirements,
+    requirements,
+    requires_columns,
+)
 from mdm.store.repositories.tasks import CLOSE_DEAD_SQL, OPEN_TASK_SQL, task_params
 
 logger = logging.getLogger(__name__)
@@ -70,7 +77,7 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
             for v, target, operation in rows:
                 copy.write_row((v.golden_id, v.version, v.entity, v.business_key, target,
                                 operation, idempotency_key(v.golden_id, v.version, target),
-                                *_requires(needs.get((v.golden_id, target), ()))))
+                                *requires_columns(needs.get((v.golden_id, target), ()))))
     notify(conn)
     return len(rows)
 
@@ -78,63 +85,6 @@ def enqueue_deliveries(conn: psycopg.Connection, project: Project,
 HELD_BACK = ("quarantined", "held")  # versions not propagated: an error rule, an unknown reference
 _ENQUEUED = ("golden_id, version, entity, business_key, target, operation, idempotency_key, "
              "requires_id, requires_at, requires_version")
-
-
-def requirements(conn: psycopg.Connection, project: Project,
-                 wanted: Sequence[tuple[NewVersion, str]]) -> dict[tuple[int, str],
-                                                                   list[Requirement]]:
-    """(golden id, target) → the referenced records its delivery there waits for (each
-    acknowledged at a target, any version) and that are not acknowledged there yet: a record
-    already there (most of them, under load) costs its referrers no wait at claim time. A
-    reference to a record the hub does not know is left out: such versions are held before
-    they are enqueued. One query per batch, each referenced record asked once."""
-    waits: dict[tuple[str, str], tuple[Wait, ...]] = {}
-    pending: list[tuple[int, str, Wait, str]] = []
-    for v, target in wanted:
-        found = waits.get((v.entity, target))
-        if found is None:
-            found = waits[(v.entity, target)] = waits_of(project.entities, v.entity, target)
-        for wait in found:
-            for key in wait.keys_in(v.attributes):
-                pending.append((v.golden_id, target, wait, key))
-    if not pending:
-        return {}
-    unacked = _not_acked(conn, {(w.referenced, key, w.at) for _, _, w, key in pending})
-    out: dict[tuple[int, str], list[Requirement]] = {}
-    for golden_id, target, wait, key in pending:
-        referenced = unacked.get((wait.referenced, key, wait.at))
-        if referenced is not None and referenced != golden_id:
-            needs = out.setdefault((golden_id, target), [])
-            requirement = Requirement(referenced, wait.at)
-            if requirement not in needs:
-                needs.append(requirement)
-    return out
-
-
-# Of the referenced records (entity, source key) that must be acknowledged at a target: those
-# the hub knows and the target has acknowledged in no version yet, with their golden ids.
-NOT_ACKED_SQL = """
-SELECT k.e, k.s, k.at, g.id
-FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(e, s, at)
-JOIN golden_record g ON g.entity = k.e AND g.source_key = k.s
-WHERE NOT EXISTS (SELECT 1 FROM delivery q WHERE q.golden_id = g.id AND q.target = k.at
-                  AND q.status = 'acked')
-"""
-
-
-def _not_acked(conn: psycopg.Connection,
-               wanted: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-    """(entity, source key, target) → golden id, of the known records not acknowledged there."""
-    keys = sorted(wanted)
-    rows = conn.execute(NOT_ACKED_SQL, ([e for e, _, _ in keys], [s for _, s, _ in keys],
-                                        [t for _, _, t in keys])).fetchall()
-    return {(e, s, t): int(g) for e, s, t, g in rows}
-
-
-def _requires(needs: Sequence[Requirement]) -> tuple[Any, Any, Any]:
-    if not needs:
-        return None, None, None
-    return ([n.golden_id for n in needs], [n.target for n in needs], [n.version for n in needs])
 
 
 def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, version: int,
@@ -158,32 +108,6 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
     add_requirements(conn, project, [int(row[0])])
     notify(conn)
     return int(row[0])
-
-
-RESENT_SQL = """
-SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, v.attributes,
-       v.status, v.valid_from
-FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
-WHERE d.id = ANY(%s) AND d.operation = 'upsert'
-"""
-
-
-def add_requirements(conn: psycopg.Connection, project: Project,
-                     delivery_ids: Sequence[int]) -> None:
-    """Give deliveries made outside processing (a push again, a replay, a retry in another
-    version's stead) the waits `requirements` gives a processed version's: the referenced
-    records they render must be acknowledged first."""
-    if not delivery_ids:
-        return
-    rows = conn.execute(RESENT_SQL, (list(delivery_ids),)).fetchall()
-    cause = Cause("resent", None, None, None, None, None, None, None, None)
-    wanted = [(NewVersion(g, n, e, k, a, s, f, cause), t) for _, g, n, e, k, t, a, s, f in rows]
-    needs = requirements(conn, project, wanted)
-    updates = [(*_requires(needs[(g, t)]), i) for i, g, _, _, _, t, *_ in rows
-               if (g, t) in needs]
-    if updates:
-        conn.cursor().executemany("UPDATE delivery SET requires_id = %s, requires_at = %s, "
-                                  "requires_version = %s WHERE id = %s", updates)
 
 
 SUPERSEDE_SQL = """
@@ -280,13 +204,6 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
                for e, k, g, attrs, xrefs in await cur.fetchall()}
     return {delivery: {a: records[(e, k)] for a, e, k in refs if (e, k) in records}
             for delivery, refs in wanted.items()}
-
-
-# Wake the propagators (at commit) if an open delivery requires one of these records.
-WAKE_SQL = f"""
-SELECT pg_notify('{OUTBOX_CHANNEL}', '') WHERE EXISTS (
-    SELECT 1 FROM delivery WHERE status IN ('pending', 'failed') AND requires_id && %s::bigint[])
-"""
 
 
 async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome],

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 
 from mdm.config.loader import Project
 from mdm.model.deliveries import idempotency_key
-from mdm.store.repositories import outbox
+from mdm.store.repositories import reference_waits
 
 REPLAY_SQL = """
 INSERT INTO delivery (golden_id, version, entity, business_key, target, operation, idempotency_key)
@@ -38,7 +38,7 @@ def queue_replay(conn: psycopg.Connection, project: Project,
     delivery does; (deliveries queued, current versions held back: quarantined, or held on an
     unknown reference)."""
     ids = [int(r[0]) for r in conn.execute(REPLAY_SQL, params).fetchall()]
-    outbox.add_requirements(conn, project, ids)
+    reference_waits.add_requirements(conn, project, ids)
     row = conn.execute(HELD_SQL, params).fetchone()
     return len(ids), int(row[0]) if row else 0
 
