@@ -14,14 +14,8 @@ import pytest
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from tests.helpers import eventually, execute, rows
-from tests.integration.schema_stack import schema_stack, write_project
+from tests.integration.hr_target import current_record, hr_rows, hr_stack, received_log_sql
 
-HR = """name: hr
-kind: sql
-url: ${MDM_OA_DB_URL}
-max_attempts: 100
-backoff: {initial_ms: 100, max_ms: 500, multiplier: 2.0}
-"""
 DEPARTMENT = """entity: department
 table: public.dept
 business_key: code
@@ -106,8 +100,6 @@ ERP = [
 # The target: what it received, in order; departments refused (for a while: retried) while
 # `refusing` has a row.
 HR_SQL = [
-    "CREATE TABLE received (seq serial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL)",
-    "CREATE TABLE refusing (what text PRIMARY KEY)",
     "CREATE TABLE hr_dept (id serial PRIMARY KEY, code varchar(20) NOT NULL UNIQUE, name text)",
     "CREATE TABLE hr_staff (id serial PRIMARY KEY, staff_no varchar(20) NOT NULL UNIQUE, "
     "staff_name text, dept_code varchar(20), dept_ref varchar(20))",
@@ -115,57 +107,33 @@ HR_SQL = [
     "shipment_no varchar(20))",
     "CREATE TABLE hr_item (id serial PRIMARY KEY, item_no varchar(20) NOT NULL UNIQUE, "
     "bin_label varchar(20))",
-    """CREATE FUNCTION log_received() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_TABLE_NAME = 'hr_dept' AND EXISTS (SELECT 1 FROM refusing) THEN
-            -- lock_not_available: a refusal the hub retries (an OperationalError)
-            RAISE EXCEPTION 'departments are refused for now' USING ERRCODE = '55P03';
-        END IF;
-        INSERT INTO received (tbl, key) VALUES (TG_TABLE_NAME, coalesce(
-            to_jsonb(NEW) ->> 'code', to_jsonb(NEW) ->> 'staff_no'));
-        RETURN NEW;
-    END $$""",
-    "CREATE TRIGGER hr_dept_received BEFORE INSERT OR UPDATE ON hr_dept "
-    "FOR EACH ROW EXECUTE FUNCTION log_received()",
-    "CREATE TRIGGER hr_staff_received BEFORE INSERT OR UPDATE ON hr_staff "
-    "FOR EACH ROW EXECUTE FUNCTION log_received()",
+    *received_log_sql("hr_dept", "departments are refused for now", ("code", "staff_no"),
+                      ("hr_dept", "hr_staff")),
 ]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    project = write_project(tmp_path_factory.mktemp("project"), {
-        "targets/hr.yaml": HR, "golden_records/department.yaml": DEPARTMENT,
-        "golden_records/employee.yaml": EMPLOYEE, "golden_records/shipment.yaml": SHIPMENT,
-        "golden_records/move.yaml": MOVE, "golden_records/bin.yaml": BIN,
-        "golden_records/item.yaml": ITEM})
-    with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"oa": HR_SQL}) as s:
+    files = {"golden_records/department.yaml": DEPARTMENT,
+             "golden_records/employee.yaml": EMPLOYEE, "golden_records/shipment.yaml": SHIPMENT,
+             "golden_records/move.yaml": MOVE, "golden_records/bin.yaml": BIN,
+             "golden_records/item.yaml": ITEM}
+    with hr_stack(tmp_path_factory, files, ERP, HR_SQL) as s:
         yield s
 
 
-def _hr(stack: DemoStack, sql: str) -> list[dict[str, Any]]:
-    return rows(stack.pg.url("oa"), sql)
-
-
 def _staff(stack: DemoStack, code: str) -> dict[str, Any] | None:
-    found = _hr(stack, f"SELECT * FROM hr_staff WHERE staff_no = '{code}'")
+    found = hr_rows(stack, f"SELECT * FROM hr_staff WHERE staff_no = '{code}'")
     return found[0] if found else None
 
 
-def _record(stack: DemoStack, entity: str, key: str) -> dict[str, Any]:
-    [record] = rows(stack.hub_url, "SELECT g.*, v.quality FROM golden_record g JOIN golden_version"
-                    " v ON v.golden_id = g.id AND v.version = g.version WHERE g.entity = %s "
-                    "AND g.source_key = %s", (entity, key))
-    return record
-
-
 def test_the_snapshot_delivers_an_employee_as_its_departments_code_and_target_id(stack):
-    assert _record(stack, "employee", "1")["attributes"]["department"] == "1"
-    [dept] = _hr(stack, "SELECT id FROM hr_dept WHERE code = 'D01'")
+    assert current_record(stack, "employee", "1")["attributes"]["department"] == "1"
+    [dept] = hr_rows(stack, "SELECT id FROM hr_dept WHERE code = 'D01'")
     staff = _staff(stack, "E01")
     assert staff is not None
     assert (staff["dept_code"], staff["dept_ref"]) == ("D01", str(dept["id"]))
-    order = [(r["tbl"], r["key"]) for r in _hr(stack, "SELECT * FROM received ORDER BY seq")]
+    order = [(r["tbl"], r["key"]) for r in hr_rows(stack, "SELECT * FROM received ORDER BY seq")]
     assert order.index(("hr_dept", "D01")) < order.index(("hr_staff", "E01"))
 
 
@@ -184,7 +152,7 @@ def test_an_employee_waits_until_its_new_department_is_acknowledged_at_the_targe
     execute(stack.pg.url("oa"), "DELETE FROM refusing")
     assert eventually(lambda: _staff(stack, "E02") is not None, timeout=60)
     staff = _staff(stack, "E02")
-    [dept] = _hr(stack, "SELECT id FROM hr_dept WHERE code = 'D02'")
+    [dept] = hr_rows(stack, "SELECT id FROM hr_dept WHERE code = 'D02'")
     assert staff is not None and (staff["dept_code"], staff["dept_ref"]) == ("D02", str(dept["id"]))
     acks = {r["entity"]: r["acked_at"] for r in rows(
         stack.hub_url, "SELECT entity, acked_at FROM delivery WHERE business_key IN ('D02', "
@@ -195,7 +163,7 @@ def test_an_employee_waits_until_its_new_department_is_acknowledged_at_the_targe
 def test_a_version_naming_an_unknown_department_is_held_then_released(stack):
     execute(stack.erp_url, "INSERT INTO emp VALUES (3, 'E03', '王五', 9)")
     wait_idle(stack.erp_url, stack.hub_url)
-    record = _record(stack, "employee", "3")
+    record = current_record(stack, "employee", "3")
     assert (record["attributes"]["department"], record["quality"]) == ("9", "held")
     [hold] = rows(stack.hub_url, "SELECT * FROM reference_hold WHERE golden_id = %s",
                   (record["id"],))
@@ -213,7 +181,7 @@ def test_a_version_naming_an_unknown_department_is_held_then_released(stack):
     wait_idle(stack.erp_url, stack.hub_url)
     staff = _staff(stack, "E03")
     assert staff is not None and staff["dept_code"] == "D09"
-    assert _record(stack, "employee", "3")["quality"] == "ok"
+    assert current_record(stack, "employee", "3")["quality"] == "ok"
     assert rows(stack.hub_url, "SELECT 1 FROM reference_hold") == []
     [closed] = rows(stack.hub_url, "SELECT status, resolution FROM task WHERE type = "
                     "'unknown_reference' AND golden_id = %s", (record["id"],))
@@ -223,7 +191,7 @@ def test_a_version_naming_an_unknown_department_is_held_then_released(stack):
 def test_a_later_version_without_the_unknown_reference_is_no_longer_held(stack):
     execute(stack.erp_url, "INSERT INTO emp VALUES (4, 'E04', '赵六', 77)")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert _record(stack, "employee", "4")["quality"] == "held"
+    assert current_record(stack, "employee", "4")["quality"] == "held"
     execute(stack.erp_url, "UPDATE emp SET dept_id = 1 WHERE id = 4")
     wait_idle(stack.erp_url, stack.hub_url)
     staff = _staff(stack, "E04")
@@ -232,11 +200,11 @@ def test_a_later_version_without_the_unknown_reference_is_no_longer_held(stack):
 
 
 def test_a_departments_new_code_is_re_sent_to_its_employees(stack):
-    before = _record(stack, "employee", "1")["version"]
+    before = current_record(stack, "employee", "1")["version"]
     execute(stack.erp_url, "UPDATE dept SET code = 'D01X' WHERE id = 1")
     wait_idle(stack.erp_url, stack.hub_url)
     assert eventually(lambda: (_staff(stack, "E01") or {}).get("dept_code") == "D01X")
-    assert _record(stack, "employee", "1")["version"] == before  # no employee version
+    assert current_record(stack, "employee", "1")["version"] == before  # no employee version
     staff = _staff(stack, "E04")
     assert staff is not None and staff["dept_code"] == "D01X"
 
@@ -246,8 +214,9 @@ def test_a_string_reference_names_a_model_and_an_id(stack):
             "INSERT INTO stock_move VALUES (1, 'MV1', 'stock.shipment.in,1'), "
             "(2, 'MV2', 'stock.shipment.out,1'), (3, 'MV3', NULL)")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert [_record(stack, "move", k)["attributes"]["shipment"] for k in "123"] == ["1", None, None]
-    moves = {r["move_no"]: r["shipment_no"] for r in _hr(stack, "SELECT * FROM hr_move")}
+    assert [current_record(stack, "move", k)["attributes"]["shipment"] for k in "123"] == [
+        "1", None, None]
+    moves = {r["move_no"]: r["shipment_no"] for r in hr_rows(stack, "SELECT * FROM hr_move")}
     assert moves == {"MV1": "IN/0001", "MV2": None, "MV3": None}
 
 
@@ -256,12 +225,12 @@ def test_child_rows_find_their_parent_by_a_string_reference(stack):
             "INSERT INTO shipment_line VALUES (1, 'stock.shipment.in,2', '螺栓'), "
             "(2, 'stock.shipment.out,2', '螺母'), (3, 'stock.shipment.in,2', '垫圈')")
     wait_idle(stack.erp_url, stack.hub_url)
-    lines = _record(stack, "shipment", "2")["attributes"]["lines"]
+    lines = current_record(stack, "shipment", "2")["attributes"]["lines"]
     assert [line["product"] for line in lines] == ["垫圈", "螺栓"]  # the 'out' line is another list's
     assert rows(stack.hub_url, "SELECT 1 FROM inbox WHERE status = 'failed'") == []
     execute(stack.erp_url, "UPDATE shipment_line SET origin = 'stock.shipment.out,2' WHERE id = 3")
     wait_idle(stack.erp_url, stack.hub_url)
-    lines = _record(stack, "shipment", "2")["attributes"]["lines"]
+    lines = current_record(stack, "shipment", "2")["attributes"]["lines"]
     assert [line["product"] for line in lines] == ["螺栓"]
 
 
@@ -269,10 +238,10 @@ def test_a_composite_reference_follows_the_key_columns(stack):
     execute(stack.erp_url, "INSERT INTO bin VALUES ('WH1', 'B07', '一号库七架')",
             "INSERT INTO item VALUES (1, 'IT1', 'WH1', 'B07'), (2, 'IT2', 'WH1', NULL)")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert _record(stack, "bin", "WH1|B07")["attributes"]["label"] == "一号库七架"
-    assert _record(stack, "item", "1")["attributes"]["bin"] == "WH1|B07"
-    assert _record(stack, "item", "2")["attributes"]["bin"] is None
-    items = {r["item_no"]: r["bin_label"] for r in _hr(stack, "SELECT * FROM hr_item")}
+    assert current_record(stack, "bin", "WH1|B07")["attributes"]["label"] == "一号库七架"
+    assert current_record(stack, "item", "1")["attributes"]["bin"] == "WH1|B07"
+    assert current_record(stack, "item", "2")["attributes"]["bin"] is None
+    items = {r["item_no"]: r["bin_label"] for r in hr_rows(stack, "SELECT * FROM hr_item")}
     assert items == {"IT1": "一号库七架", "IT2": None}
 
 

@@ -17,14 +17,8 @@ import pytest
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from tests.helpers import eventually, execute, rows
-from tests.integration.schema_stack import schema_stack, write_project
+from tests.integration.hr_target import current_record, hr_rows, hr_stack, received_log_sql
 
-HR = """name: hr
-kind: sql
-url: ${MDM_OA_DB_URL}
-max_attempts: 100
-backoff: {initial_ms: 100, max_ms: 500, multiplier: 2.0}
-"""
 MATERIAL = """entity: material
 table: public.material
 business_key: code
@@ -106,68 +100,43 @@ ERP = [
 ]
 # The target: what it received, in order; materials refused (retried) while `refusing` has a row.
 HR_SQL = [
-    "CREATE TABLE received (seq serial PRIMARY KEY, tbl text NOT NULL, key text NOT NULL)",
-    "CREATE TABLE refusing (what text PRIMARY KEY)",
     "CREATE TABLE hr_material (id serial PRIMARY KEY, code varchar(20) NOT NULL UNIQUE, "
     "name text)",
     "CREATE TABLE hr_po (id serial PRIMARY KEY, po_no varchar(20) NOT NULL UNIQUE, lines jsonb)",
     "CREATE TABLE hr_receipt (id serial PRIMARY KEY, number varchar(20) NOT NULL UNIQUE, "
     "material_code varchar(20), state text NOT NULL DEFAULT 'received')",
-    """CREATE FUNCTION log_received() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_TABLE_NAME = 'hr_material' AND EXISTS (SELECT 1 FROM refusing) THEN
-            RAISE EXCEPTION 'materials are refused for now' USING ERRCODE = '55P03';
-        END IF;
-        INSERT INTO received (tbl, key) VALUES (TG_TABLE_NAME, coalesce(
-            to_jsonb(NEW) ->> 'code', to_jsonb(NEW) ->> 'po_no'));
-        RETURN NEW;
-    END $$""",
-    "CREATE TRIGGER hr_material_received BEFORE INSERT OR UPDATE ON hr_material "
-    "FOR EACH ROW EXECUTE FUNCTION log_received()",
-    "CREATE TRIGGER hr_po_received BEFORE INSERT OR UPDATE ON hr_po "
-    "FOR EACH ROW EXECUTE FUNCTION log_received()",
+    *received_log_sql("hr_material", "materials are refused for now", ("code", "po_no"),
+                      ("hr_material", "hr_po")),
 ]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    project = write_project(tmp_path_factory.mktemp("project"), {
-        "targets/hr.yaml": HR, "golden_records/material.yaml": MATERIAL,
-        "golden_records/purchase_order.yaml": PURCHASE_ORDER, "golden_records/bin.yaml": BIN,
-        "golden_records/receipt.yaml": RECEIPT})
-    with schema_stack(tmp_path_factory.mktemp("stack"), project, ERP, {"oa": HR_SQL}) as s:
+    files = {"golden_records/material.yaml": MATERIAL,
+             "golden_records/purchase_order.yaml": PURCHASE_ORDER,
+             "golden_records/bin.yaml": BIN, "golden_records/receipt.yaml": RECEIPT}
+    with hr_stack(tmp_path_factory, files, ERP, HR_SQL) as s:
         yield s
 
 
-def _hr(stack: DemoStack, sql: str) -> list[dict[str, Any]]:
-    return rows(stack.pg.url("oa"), sql)
-
-
 def _lines(stack: DemoStack, number: str) -> list[dict[str, Any]] | None:
-    found = _hr(stack, f"SELECT lines FROM hr_po WHERE po_no = '{number}'")
+    found = hr_rows(stack, f"SELECT lines FROM hr_po WHERE po_no = '{number}'")
     return found[0]["lines"] if found else None
 
 
 def _material_ids(stack: DemoStack) -> dict[str, str]:
-    return {r["code"]: str(r["id"]) for r in _hr(stack, "SELECT id, code FROM hr_material")}
-
-
-def _record(stack: DemoStack, entity: str, key: str) -> dict[str, Any]:
-    [record] = rows(stack.hub_url, "SELECT g.*, v.quality FROM golden_record g JOIN golden_version"
-                    " v ON v.golden_id = g.id AND v.version = g.version WHERE g.entity = %s "
-                    "AND g.source_key = %s", (entity, key))
-    return record
+    return {r["code"]: str(r["id"]) for r in hr_rows(stack, "SELECT id, code FROM hr_material")}
 
 
 def test_a_lines_material_is_stored_as_its_source_key_and_sent_as_its_code_and_target_id(stack):
-    lines = _record(stack, "purchase_order", "1")["attributes"]["lines"]
+    lines = current_record(stack, "purchase_order", "1")["attributes"]["lines"]
     assert [line["material"] for line in lines] == ["1", "2"]
     assert eventually(lambda: _lines(stack, "PO1") is not None)
     ids = _material_ids(stack)
     assert _lines(stack, "PO1") == [
         {"line": 1, "material_code": "M01", "material_ref": ids["M01"], "qty": "5.000"},
         {"line": 2, "material_code": "M02", "material_ref": ids["M02"], "qty": "7.500"}]
-    order = [(r["tbl"], r["key"]) for r in _hr(stack, "SELECT * FROM received ORDER BY seq")]
+    order = [(r["tbl"], r["key"]) for r in hr_rows(stack, "SELECT * FROM received ORDER BY seq")]
     assert order.index(("hr_material", "M02")) < order.index(("hr_po", "PO1"))
 
 
@@ -195,7 +164,7 @@ def test_a_line_naming_an_unknown_material_holds_the_order_until_it_arrives(stac
     execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (3, 'PO3'); "
             "INSERT INTO po_line VALUES (5, 3, 1, 2, 1), (6, 3, 2, 99, 4); COMMIT")
     wait_idle(stack.erp_url, stack.hub_url)
-    record = _record(stack, "purchase_order", "3")
+    record = current_record(stack, "purchase_order", "3")
     assert record["quality"] == "held"
     [hold] = rows(stack.hub_url, "SELECT * FROM reference_hold WHERE golden_id = %s",
                   (record["id"],))
@@ -213,20 +182,21 @@ def test_a_line_naming_an_unknown_material_holds_the_order_until_it_arrives(stac
     wait_idle(stack.erp_url, stack.hub_url)
     assert eventually(lambda: _lines(stack, "PO3") is not None, timeout=60)
     assert [line["material_code"] for line in _lines(stack, "PO3")] == ["M02", "M99"]
-    assert _record(stack, "purchase_order", "3")["quality"] == "ok"
+    assert current_record(stack, "purchase_order", "3")["quality"] == "ok"
     assert rows(stack.hub_url, "SELECT 1 FROM reference_hold") == []
 
 
 def test_a_composite_key_entity_lists_the_child_rows_matched_over_both_key_columns(stack):
-    assert [s["slot"] for s in _record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
+    assert [s["slot"] for s in current_record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
         "S1", "S2"]
-    assert [s["slot"] for s in _record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == ["S9"]
+    assert [s["slot"] for s in current_record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == [
+        "S9"]
     execute(stack.erp_url, "UPDATE bin_slot SET bin_wh = 'WH2' WHERE id = 1",
             "INSERT INTO bin_slot VALUES (4, 'WH1', 'B07', 'S3')")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert [s["slot"] for s in _record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
+    assert [s["slot"] for s in current_record(stack, "bin", "WH1|B07")["attributes"]["slots"]] == [
         "S1", "S3"]
-    assert [s["slot"] for s in _record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == [
+    assert [s["slot"] for s in current_record(stack, "bin", "WH2|B07")["attributes"]["slots"]] == [
         "S2", "S9"]
     assert rows(stack.hub_url, "SELECT 1 FROM inbox WHERE status = 'failed'") == []
 
@@ -253,7 +223,7 @@ def test_a_replay_and_a_push_again_wait_for_the_lines_materials_too(stack):
     _refusing_materials_while(stack, "BEGIN; INSERT INTO material VALUES (5, 'M05', '卡簧'); "
                               "INSERT INTO po VALUES (5, 'PO5'); "
                               "INSERT INTO po_line VALUES (10, 5, 1, 5, 3); COMMIT")
-    record = _record(stack, "purchase_order", "5")
+    record = current_record(stack, "purchase_order", "5")
     project, conn = _project_and_conn(stack)
     with conn:
         assert replay(conn, project, "purchase_order", "hr", key="PO5").queued == 1
@@ -288,13 +258,13 @@ def test_a_stewards_edited_version_naming_an_unknown_material_stays_held(stack):
     execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (7, 'PO1'); "  # PO1's number: a clash
             "INSERT INTO po_line VALUES (11, 7, 1, 98, 1); COMMIT")
     wait_idle(stack.erp_url, stack.hub_url)
-    record = _record(stack, "purchase_order", "7")
+    record = current_record(stack, "purchase_order", "7")
     assert record["quality"] == "held"
     project, conn = _project_and_conn(stack)
     with conn:
         resolve_task(conn, project, _clash_task(stack, record["id"]), "approve_edited", "tester",
                      values={"number": "PO7"})
-    after = _record(stack, "purchase_order", "7")
+    after = current_record(stack, "purchase_order", "7")
     assert (after["business_key"], after["quality"]) == ("PO7", "held")
     [hold] = rows(stack.hub_url, "SELECT version, quality FROM reference_hold WHERE golden_id = %s",
                   (record["id"],))
@@ -305,51 +275,60 @@ def test_a_stewards_edited_version_naming_an_unknown_material_stays_held(stack):
     wait_idle(stack.erp_url, stack.hub_url)
     assert eventually(lambda: _lines(stack, "PO7") is not None, timeout=60)
     assert [line["material_code"] for line in _lines(stack, "PO7")] == ["M98"]
-    assert _record(stack, "purchase_order", "7")["quality"] == "approved"
+    assert current_record(stack, "purchase_order", "7")["quality"] == "approved"
 
 
 def test_a_key_freed_does_not_release_a_version_held_on_an_unknown_material(stack):
     execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (8, 'PO2'); "  # PO2's number: a clash
             "INSERT INTO po_line VALUES (12, 8, 1, 97, 1); COMMIT")
     wait_idle(stack.erp_url, stack.hub_url)
-    record = _record(stack, "purchase_order", "8")
+    record = current_record(stack, "purchase_order", "8")
     assert record["quality"] == "held" and _clash_task(stack, record["id"])
     execute(stack.erp_url, "UPDATE po SET number = 'PO2X' WHERE id = 2")  # the key is freed
     wait_idle(stack.erp_url, stack.hub_url)
     assert rows(stack.hub_url, "SELECT status FROM task WHERE type = 'key_clash' AND golden_id "
                 "= %s", (record["id"],)) == [{"status": "resolved"}]
-    assert _record(stack, "purchase_order", "8")["quality"] == "held"
+    assert current_record(stack, "purchase_order", "8")["quality"] == "held"
     assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
 
     execute(stack.erp_url, "INSERT INTO material VALUES (97, 'M97', '键')")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert _record(stack, "purchase_order", "8")["quality"] == "ok"
+    assert current_record(stack, "purchase_order", "8")["quality"] == "ok"
     assert eventually(lambda: (_lines(stack, "PO2") or [{}])[0].get("material_code") == "M97",
                       timeout=60)
 
 
-def test_a_line_naming_a_draft_material_holds_the_order_until_it_is_numbered(stack):
-    execute(stack.erp_url, "INSERT INTO material VALUES (50, NULL, '未编号物料')")
-    wait_idle(stack.erp_url, stack.hub_url)
-    assert _record(stack, "material", "50")["business_key"] is None  # a draft
-    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (9, 'PO9'); "
-            "INSERT INTO po_line VALUES (13, 9, 1, 50, 2); COMMIT")
-    wait_idle(stack.erp_url, stack.hub_url)
-    record = _record(stack, "purchase_order", "9")
-    assert record["quality"] == "held"
+def _held_until_the_draft_is_numbered(stack: DemoStack, record: dict[str, Any], material: int,
+                                      code: str, number: str) -> None:
+    """The held order `record` has no delivery and gets an unknown_reference task naming the
+    draft `material`; once the material gets `code`, order `number` reaches the target with
+    it and is no longer held."""
     assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
     assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM task WHERE type = "
                                    "'unknown_reference' AND golden_id = %s", (record["id"],)),
                       timeout=60)
     [task] = rows(stack.hub_url, "SELECT summary FROM task WHERE type = 'unknown_reference' "
                   "AND golden_id = %s", (record["id"],))
-    assert "lines.material names material 50 (a draft: no business key yet)" in task["summary"]
+    assert (f"lines.material names material {material} (a draft: no business key yet)"
+            in task["summary"])
 
-    execute(stack.erp_url, "UPDATE material SET code = 'M50' WHERE id = 50")
+    execute(stack.erp_url, f"UPDATE material SET code = '{code}' WHERE id = {material}")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert eventually(lambda: _lines(stack, "PO9") is not None, timeout=60)
-    assert [line["material_code"] for line in _lines(stack, "PO9")] == ["M50"]
-    assert _record(stack, "purchase_order", "9")["quality"] == "ok"
+    assert eventually(lambda: _lines(stack, number) is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, number)] == [code]
+    assert current_record(stack, "purchase_order", record["source_key"])["quality"] == "ok"
+
+
+def test_a_line_naming_a_draft_material_holds_the_order_until_it_is_numbered(stack):
+    execute(stack.erp_url, "INSERT INTO material VALUES (50, NULL, '未编号物料')")
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert current_record(stack, "material", "50")["business_key"] is None  # a draft
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (9, 'PO9'); "
+            "INSERT INTO po_line VALUES (13, 9, 1, 50, 2); COMMIT")
+    wait_idle(stack.erp_url, stack.hub_url)
+    record = current_record(stack, "purchase_order", "9")
+    assert record["quality"] == "held"
+    _held_until_the_draft_is_numbered(stack, record, 50, "M50", "PO9")
 
 
 
@@ -364,7 +343,7 @@ def test_a_materials_new_code_is_re_sent_in_the_lines_of_the_orders_naming_it(st
             "(60, 60, 1, 60, 1), (61, 60, 2, 1, 2), (62, 61, 1, 1, 1); COMMIT")
     wait_idle(stack.erp_url, stack.hub_url)
     assert eventually(lambda: _lines(stack, "PO60") and _lines(stack, "PO61"), timeout=60)
-    naming, other = (_record(stack, "purchase_order", k) for k in ("60", "61"))
+    naming, other = (current_record(stack, "purchase_order", k) for k in ("60", "61"))
     sent = {r["id"]: _delivery_ids(stack, r["id"]) for r in (naming, other)}
     execute(stack.erp_url, "UPDATE material SET name = '滚动轴承' WHERE id = 60")  # not shown
     wait_idle(stack.erp_url, stack.hub_url)
@@ -374,17 +353,17 @@ def test_a_materials_new_code_is_re_sent_in_the_lines_of_the_orders_naming_it(st
     wait_idle(stack.erp_url, stack.hub_url)
     assert eventually(lambda: [line["material_code"] for line in _lines(stack, "PO60") or []]
                       == ["M60X", "M01"], timeout=60)
-    material = _record(stack, "material", "60")
+    material = current_record(stack, "material", "60")
     [resent] = rows(stack.hub_url, "SELECT * FROM delivery WHERE golden_id = %s AND id <> ALL(%s)",
                     (naming["id"], sent[naming["id"]]))
     assert resent["version"] == naming["version"]  # the same version, sent again
-    assert _record(stack, "purchase_order", "60")["version"] == naming["version"]
+    assert current_record(stack, "purchase_order", "60")["version"] == naming["version"]
     assert resent["idempotency_key"].endswith(f"-r{material['id']}v{material['version']}")
     assert resent["requires_id"] == [material["id"]]
     assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM delivery WHERE id = %s",
                                    (resent["id"],)) == [{"status": "acked"}], timeout=60)
     assert _delivery_ids(stack, other["id"]) == sent[other["id"]]  # its lines show no M60
-    order = [(r["tbl"], r["key"]) for r in _hr(stack, "SELECT * FROM received ORDER BY seq")]
+    order = [(r["tbl"], r["key"]) for r in hr_rows(stack, "SELECT * FROM received ORDER BY seq")]
     assert order.index(("hr_material", "M60X")) < len(order) - 1 - order[::-1].index(
         ("hr_po", "PO60"))
 
@@ -394,26 +373,14 @@ def test_a_draft_material_inserted_with_its_order_holds_the_order_until_numbered
             "INSERT INTO po VALUES (70, 'PO70'); INSERT INTO po_line VALUES (70, 70, 1, 70, 3); "
             "COMMIT")  # one transaction: the draft and its order in one processing batch
     wait_idle(stack.erp_url, stack.hub_url)
-    assert _record(stack, "material", "70")["business_key"] is None
-    record = _record(stack, "purchase_order", "70")
+    assert current_record(stack, "material", "70")["business_key"] is None
+    record = current_record(stack, "purchase_order", "70")
     assert record["quality"] == "held"
     [hold] = rows(stack.hub_url, "SELECT * FROM reference_hold WHERE golden_id = %s",
                   (record["id"],))
     assert (hold["attribute"], hold["referenced_entity"], hold["referenced_key"]) == (
         "lines.material", "material", "70")
-    assert rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s", (record["id"],)) == []
-    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM task WHERE type = "
-                                   "'unknown_reference' AND golden_id = %s", (record["id"],)),
-                      timeout=60)
-    [task] = rows(stack.hub_url, "SELECT summary FROM task WHERE type = 'unknown_reference' "
-                  "AND golden_id = %s", (record["id"],))
-    assert "lines.material names material 70 (a draft: no business key yet)" in task["summary"]
-
-    execute(stack.erp_url, "UPDATE material SET code = 'M70' WHERE id = 70")
-    wait_idle(stack.erp_url, stack.hub_url)
-    assert eventually(lambda: _lines(stack, "PO70") is not None, timeout=60)
-    assert [line["material_code"] for line in _lines(stack, "PO70")] == ["M70"]
-    assert _record(stack, "purchase_order", "70")["quality"] == "ok"
+    _held_until_the_draft_is_numbered(stack, record, 70, "M70", "PO70")
 
 
 def test_a_written_back_value_on_a_held_version_is_held_and_released_with_it(stack):
@@ -421,12 +388,12 @@ def test_a_written_back_value_on_a_held_version_is_held_and_released_with_it(sta
                               "INSERT INTO receipt VALUES (80, 'R80', 80); COMMIT")
     execute(stack.erp_url, "UPDATE receipt SET material_id = 96 WHERE id = 80")  # unknown
     wait_idle(stack.erp_url, stack.hub_url, outbox=False)
-    held = _record(stack, "receipt", "80")
+    held = current_record(stack, "receipt", "80")
     assert (held["version"], held["quality"]) == (2, "held")
 
     execute(stack.pg.url("oa"), "DELETE FROM refusing")  # version 1 goes, hr answers its state
-    assert eventually(lambda: _record(stack, "receipt", "80")["version"] == 3, timeout=60)
-    answered = _record(stack, "receipt", "80")
+    assert eventually(lambda: current_record(stack, "receipt", "80")["version"] == 3, timeout=60)
+    answered = current_record(stack, "receipt", "80")
     assert answered["attributes"]["hr_state"] == "received"
     assert answered["attributes"]["material"] == "96" and answered["quality"] == "held"
     [hold] = rows(stack.hub_url, "SELECT version, referenced_key FROM reference_hold WHERE "
@@ -435,6 +402,6 @@ def test_a_written_back_value_on_a_held_version_is_held_and_released_with_it(sta
 
     execute(stack.erp_url, "INSERT INTO material VALUES (96, 'M96', '挡圈')")
     wait_idle(stack.erp_url, stack.hub_url)
-    assert eventually(lambda: _hr(stack, "SELECT material_code FROM hr_receipt WHERE number = "
+    assert eventually(lambda: hr_rows(stack, "SELECT material_code FROM hr_receipt WHERE number = "
                                   "'R80'") == [{"material_code": "M96"}], timeout=60)
-    assert _record(stack, "receipt", "80")["quality"] == "ok"
+    assert current_record(stack, "receipt", "80")["quality"] == "ok"
