@@ -180,10 +180,11 @@ async def has_pending(conn: psycopg.AsyncConnection) -> bool:
 # A transaction's END row serves the completeness check (COMPLETE_SQL) until its events are
 # processed — seconds; without it the check falls back on later events or a 5 s quiet. Rows
 # no version names (heartbeats, changes no entity maps) are dropped past an age; a row a
-# version names (golden_version.cause_tx_id, what `mdm audit tx` starts from) stays.
+# version names (golden_version.cause_tx_id, what `mdm audit tx` starts from) stays. The
+# cutoff is now()-based: stable, so source_tx_ended_ix serves it (clock_timestamp() is not).
 FINISHED_TRANSACTIONS = """
 SELECT s.source, s.tx_id FROM source_tx s
-WHERE s.ended_at < clock_timestamp() - make_interval(days => %(days)s)
+WHERE s.ended_at < now() - make_interval(days => %(days)s)
   AND NOT EXISTS (SELECT 1 FROM golden_version v
                   WHERE v.cause_source = s.source AND v.cause_tx_id = s.tx_id)
 LIMIT %(batch)s"""

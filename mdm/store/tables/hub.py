@@ -58,6 +58,7 @@ source_tx = Table(
     Column("ended_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
     PrimaryKeyConstraint("source", "tx_id"),
 )
+Index("source_tx_ended_ix", source_tx.c.ended_at)  # the retention pass (0015)
 
 # The hub's mirror of each captured row, with the position of the event that last wrote it.
 source_row = Table(
@@ -164,6 +165,9 @@ delivery = Table(
 Index("delivery_open_ix", delivery.c.target, delivery.c.next_attempt_at,
       postgresql_where=text("status IN ('pending', 'failed')"))
 Index("delivery_record_ix", delivery.c.golden_id, delivery.c.target, delivery.c.version)
+# An ack wakes the propagators when an open delivery requires an acknowledged record (0015).
+Index("delivery_requires_ix", delivery.c.requires_id, postgresql_using="gin",
+      postgresql_where=text("status IN ('pending', 'failed')"))
 
 # Versions held on an unknown reference (0013): per record, each reference of its current
 # version (quality 'held') that points at a record the hub does not know yet.
