@@ -9,13 +9,14 @@ was acknowledged — of the versions the target held until then (capture of the 
 behind its acks). A change equal to one of them echoes the hub's own propagation (never
 flagged); anything else, an older delivered value restored by hand included, is a hand edit and
 opens (or refreshes) one divergence task for the record and system. An echo of the newest
-delivery closes an open divergence task.
+delivery closes an open divergence task. Per batch, the deliveries are read without attributes;
+a version's attributes are read only when a row is compared with it (usually just the newest).
 """
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -168,16 +169,44 @@ class DivergenceDetector:
         deleted = [e for e in events if e.op == "d"]
         if deleted:
             self._deleted(conn, source, spec, target, table, deleted, rules, outcome)
-        sent = _recent_payloads(conn, spec, target, list(rows))
+        sent = _recent_sends(conn, spec.entity, target, list(rows))
+        payloads = _Payloads(conn, spec.targets[target])
+        echoed = self._echoes(spec, target, rules, rows, sent, payloads)
         outcome.converged.clear()
         for key, (event, fields) in rows.items():
             outcome.compared += 1
-            self._judge(conn, spec, target, rules, key, event, fields, sent.get(key), outcome)
+            self._judge(conn, spec, target, rules, key, event, fields, sent.get(key),
+                        echoed.get(key), payloads, outcome)
         tasks.close_divergences(conn, spec.entity, target, outcome.converged)
+
+    def _echoes(self, spec: EntitySpec, target: str, rules: Sequence[DivergenceRule],
+                rows: Mapping[str, tuple[InboxRow, dict[str, Any]]],
+                sent: Mapping[str, _Sent], payloads: _Payloads) -> dict[str, int]:
+        """Per target row that echoes a payload the hub sent: the version it echoes (the newest
+        of those `_Sent.echoable` allows that it matches). The newest version each row may echo
+        is tried first (usually the one it does: the echo of the last push), then the others
+        for the rows it did not match; each round reads its versions' attributes in one query."""
+        tries = {key: record.echoable(rows[key][0].commit_ts)
+                 for key, record in sent.items() if key in rows}
+        found: dict[str, int] = {}
+        for chosen in (slice(0, 1), slice(1, None)):
+            wanted = {key: versions[chosen] for key, versions in tries.items()
+                      if key not in found and versions[chosen]}
+            payloads.load((sent[key].golden_id, v) for key, vs in wanted.items() for v in vs)
+            for key, versions in wanted.items():
+                fields = rows[key][1]
+                for version in versions:
+                    payload = payloads.get(sent[key].golden_id, version)
+                    if payload is not None and \
+                            all(not compare(spec, target, r, payload, fields) for r in rules):
+                        found[key] = version
+                        break
+        return found
 
     def _judge(self, conn: psycopg.Connection, spec: EntitySpec, target: str,
                rules: Sequence[DivergenceRule], key: str, event: InboxRow,
-               fields: dict[str, Any], record: _Sent | None, outcome: ObservedOutcome) -> None:
+               fields: dict[str, Any], record: _Sent | None, echoed: int | None,
+               payloads: _Payloads, outcome: ObservedOutcome) -> None:
         if record is None:
             open_divergence(conn, spec.entity, key, None, None, target, "error",
                             f"{target} holds {spec.entity} {key}, which is not a golden record",
@@ -186,13 +215,14 @@ class DivergenceDetector:
                              "at": _when(event)})
             outcome.diverged += 1
             return
-        for version, payload in record.echoable(event.commit_ts):
-            if all(not compare(spec, target, r, payload, fields) for r in rules):
-                outcome.echoes += 1
-                if version == record.newest:  # the copy is back in line with the newest push
-                    outcome.converged.append((key, version))
-                return
-        expected = record.newest_payload or record.current
+        if echoed is not None:
+            outcome.echoes += 1
+            if echoed == record.newest:  # the copy is back in line with the newest push
+                outcome.converged.append((key, echoed))
+            return
+        # what the hub sent last, or (never sent to this target) the record's current version
+        shown = record.newest if record.newest is not None else record.version
+        expected = payloads.get(record.golden_id, shown) or {}
         mismatches = [m for r in rules for m in compare(spec, target, r, expected, fields)]
         severity = "error" if any(r.severity == "error" for r in rules) else "warning"
         names = ", ".join(f"{m.field} is {m.target!r}, golden {m.golden!r}" for m in mismatches)
@@ -202,7 +232,6 @@ class DivergenceDetector:
                          "table": event.table, "row_key": event.row_key, "at": _when(event),
                          "fields": [m.__dict__ for m in mismatches], "target_values": fields})
         outcome.diverged += 1
-
 
     def _deleted(self, conn: psycopg.Connection, source: str, spec: EntitySpec, target: str,
                  table: str, events: Sequence[InboxRow], rules: Sequence[DivergenceRule],
@@ -236,61 +265,74 @@ def _remember_keys(conn: psycopg.Connection, source: str, table: str,
 @dataclass(frozen=True)
 class _Delivered:
     version: int
-    attributes: dict[str, Any]
-    status: str
     in_flight: bool  # a delivery of it is pending or failed: the target may apply it yet
     acked_at: datetime | None  # when a delivery of it was first acknowledged
 
 
 @dataclass(frozen=True)
 class _Sent:
+    """What the hub sent a target of one record: delivery metadata, no attributes."""
+
     golden_id: int
-    version: int
-    current: dict[str, Any]
+    version: int  # the record's current version
     sent: list[_Delivered]  # newest version first
-    mapping: TargetMapping
 
     @property
     def newest(self) -> int | None:
         return self.sent[0].version if self.sent else None
 
-    @property
-    def newest_payload(self) -> dict[str, Any] | None:
-        s = self.sent[0] if self.sent else None
-        return build_payload(self.mapping, s.attributes, s.status) if s else None
-
-    def echoable(self, committed: datetime | None) -> Iterator[tuple[int, dict[str, Any]]]:
-        """The payloads a target row committed at `committed` may echo, newest first, built
-        as needed (usually the newest matches: the echo of the last push).
+    def echoable(self, committed: datetime | None) -> list[int]:
+        """The versions a target row committed at `committed` may echo, newest first.
 
         Versions down to the newest acknowledged one, every version in flight, and an older
         acknowledged version if the row was committed before a newer one was acknowledged
         (the target held it then). An older value seen after that is not the hub's: a hand
         edit, even when it restores what the hub once sent."""
+        out = []
         newer_acked_at: datetime | None = None  # earliest ack of a version newer than `s`
         for s in self.sent:
             before_newer_ack = committed is not None and newer_acked_at is not None \
                 and committed <= newer_acked_at
             if newer_acked_at is None or s.in_flight or before_newer_ack:
-                yield s.version, build_payload(self.mapping, s.attributes, s.status)
+                out.append(s.version)
             if s.acked_at is not None:
                 newer_acked_at = s.acked_at if newer_acked_at is None \
                     else min(newer_acked_at, s.acked_at)
+        return out
 
 
-def _recent_payloads(conn: psycopg.Connection, spec: EntitySpec, target: str,
-                     keys: list[str]) -> dict[str, _Sent]:
-    mapping = spec.targets[target]
-    rows = deliveries.recent_sends(conn, spec.entity, target, keys, RECENT_DELIVERIES)
+class _Payloads:
+    """The payloads of versions as `mapping` renders them, read and built when first wanted:
+    `load` reads a set of versions in one query, `get` one it was not given (rare)."""
+
+    def __init__(self, conn: psycopg.Connection, mapping: TargetMapping) -> None:
+        self._conn = conn
+        self._mapping = mapping
+        self._built: dict[tuple[int, int], dict[str, Any] | None] = {}
+
+    def load(self, versions: Iterable[tuple[int, int]]) -> None:
+        wanted = {v for v in versions if v not in self._built}
+        for gid, version, attributes, status in golden.version_attributes(self._conn, wanted):
+            self._built[(gid, version)] = build_payload(self._mapping, attributes, status)
+        for missing in wanted - self._built.keys():
+            self._built[missing] = None  # no such version: nothing to compare with
+
+    def get(self, golden_id: int, version: int) -> dict[str, Any] | None:
+        if (golden_id, version) not in self._built:
+            self.load([(golden_id, version)])
+        return self._built[(golden_id, version)]
+
+
+def _recent_sends(conn: psycopg.Connection, entity: str, target: str,
+                  keys: list[str]) -> dict[str, _Sent]:
     out: dict[str, _Sent] = {}
-    for (key, gid, version, attrs, status, d_version, d_attrs, d_status, in_flight,
-         acked_at) in rows:
+    for key, gid, version, d_version, in_flight, acked_at in deliveries.recent_sends(
+            conn, entity, target, keys, RECENT_DELIVERIES):
         sent = out.get(key)
-        if sent is None:  # one payload per record: the rows repeat its current version
-            sent = out[key] = _Sent(gid, version, build_payload(mapping, attrs, status), [],
-                                    mapping)
+        if sent is None:  # one entry per record: the rows repeat its current version
+            sent = out[key] = _Sent(gid, version, [])
         if d_version is not None:
-            sent.sent.append(_Delivered(d_version, d_attrs, d_status, bool(in_flight), acked_at))
+            sent.sent.append(_Delivered(d_version, bool(in_flight), acked_at))
     return out
 
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mdm.config.targets import TargetMapping
 from mdm.rules.divergence import _Delivered, _Sent
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-MAPPING = TargetMapping(fields={"vendor_name": "name"})
 
 
 def _sent(*delivered: _Delivered) -> _Sent:
-    return _Sent(1, delivered[0].version, {"vendor_name": "v3"}, list(delivered), MAPPING)
+    return _Sent(1, delivered[0].version, list(delivered))
 
 
 def _d(version: int, acked_at: datetime | None = None, in_flight: bool = False) -> _Delivered:
-    return _Delivered(version, {"name": f"v{version}"}, "active", in_flight, acked_at)
+    return _Delivered(version, in_flight, acked_at)
 
 
 def _versions(sent: _Sent, committed: datetime | None) -> list[int]:
-    return [v for v, _ in sent.echoable(committed)]
+    return sent.echoable(committed)
 
 
 def test_after_a_newer_ack_only_the_newest_acknowledged_version_is_an_echo():
@@ -39,4 +37,4 @@ def test_versions_in_flight_and_newer_than_the_newest_ack_are_echoes():
     sent = _sent(_d(4, in_flight=True), _d(3), _d(2, T0 + timedelta(seconds=10)),
                  _d(1, T0, in_flight=True))
     assert _versions(sent, T0 + timedelta(minutes=5)) == [4, 3, 2, 1]
-    assert sent.newest == 4 and sent.newest_payload == {"vendor_name": "v4"}
+    assert sent.newest == 4

@@ -12,15 +12,13 @@ from sqlalchemy import Connection, text
 from mdm.config.urls import mask_secrets
 
 RECENT_SQL = """
-SELECT g.business_key, g.id, g.version, g.attributes, g.status, d.version, v.attributes,
-       v.status, d.in_flight, d.acked_at
+SELECT g.business_key, g.id, g.version, d.version, d.in_flight, d.acked_at
 FROM golden_record g
 LEFT JOIN LATERAL (
     SELECT version, bool_or(status IN ('pending', 'failed')) AS in_flight,
            min(acked_at) FILTER (WHERE status = 'acked') AS acked_at
     FROM delivery WHERE golden_id = g.id AND target = %s
     GROUP BY version ORDER BY version DESC LIMIT %s) d ON true
-LEFT JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
 WHERE g.entity = %s AND g.business_key = ANY(%s)
 ORDER BY g.business_key, d.version DESC
 """
@@ -59,9 +57,10 @@ def deliveries_of(conn: Connection, golden_id: int) -> list[dict[str, Any]]:
 def recent_sends(conn: psycopg.Connection, entity: str, target: str, keys: Sequence[str],
                  versions: int) -> list[tuple[Any, ...]]:
     """Per record of `entity` with one of the business `keys`: (business_key, golden id,
-    version, attributes, status) of its current version, then per version delivered to
-    `target` (the newest `versions`, newest first; NULLs when none): (version, attributes,
-    status, a delivery of it still in flight, when it was first acknowledged)."""
+    current version), then per version delivered to `target` (the newest `versions`, newest
+    first; NULLs when none): (version, a delivery of it still in flight, when it was first
+    acknowledged). No attributes: golden.version_attributes reads those of the versions a
+    comparison tries. Each record's deliveries are read along delivery_record_ix."""
     return conn.execute(RECENT_SQL, (target, versions, entity, list(keys))).fetchall()
 
 

@@ -63,6 +63,20 @@ def lock_current(conn: psycopg.Connection, golden_id: int) -> dict[str, Any] | N
             (golden_id,)).fetchone()
 
 
+def version_attributes(conn: psycopg.Connection, versions: Iterable[tuple[int, int]]
+                       ) -> list[tuple[int, int, dict[str, Any], str]]:
+    """(golden id, version, attributes, status) of each of the `versions` (golden id, version)
+    that exists: one primary-key probe each."""
+    pairs = list(versions)
+    if not pairs:
+        return []
+    return conn.execute(
+        "SELECT v.golden_id, v.version, v.attributes, v.status "
+        "FROM unnest(%s::bigint[], %s::int[]) AS p(golden_id, version) "
+        "JOIN golden_version v ON v.golden_id = p.golden_id AND v.version = p.version",
+        ([g for g, _ in pairs], [v for _, v in pairs])).fetchall()
+
+
 def allocate_ids(conn: psycopg.Connection, count: int) -> list[int]:
     """`count` new golden ids."""
     if count == 0:
