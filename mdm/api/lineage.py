@@ -100,7 +100,7 @@ def lineage_router() -> APIRouter:
         """The lineage page: the graph drawn as SVG, each box a link to its JSON."""
         found = record_or_404(request, db, entity, key)
         graph = lineage_graph.build(db, entity, found["business_key"], found["golden_id"], versions)
-        title = f"{entity} {found['business_key']} — lineage"
+        title = lineage_graph.page_title(found)  # a draft by its golden id: no key yet
         return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions)
 
     @router.get("/api/v1/transactions/{source}/{tx_id}")

@@ -163,6 +163,14 @@ def _clip(label: str, limit: int = 38) -> str:
     return label if len(label) <= limit else label[:limit - 1] + "…"
 
 
+def page_title(record: dict[str, Any]) -> str:
+    """The lineage page's title: the record by its business key, a draft (no key yet) by its
+    golden id."""
+    key = record["business_key"]
+    name = key if key is not None else f"(draft, golden id {record['golden_id']})"
+    return f"{record['entity']} {name} — lineage"
+
+
 def page(title: str, svg: str, record: dict[str, Any], versions: int) -> str:
     """The lineage page around the SVG: what the reader is looking at, in plain words."""
     entity = record["entity"]

@@ -234,3 +234,40 @@ def test_the_cli_names_a_draft_and_finds_it_by_golden_id(stack):
         assert "None" not in out.stdout, out.stdout
     by_key = run_mdm(stack, "records", "purchase_request", gid)  # a golden id is no business key
     assert by_key.returncode == 1 and f"no purchase_request with business key '{gid}'" in by_key.stderr
+
+
+def test_a_drafts_lineage_page_and_decisions_name_it_by_golden_id(stack):
+    since = rows(stack.hub_url, "SELECT clock_timestamp() AS t")[0]["t"]
+    execute(stack.erp_url, "INSERT INTO t_purchase_request VALUES (10, NULL, '碎纸机', -1.00), "
+            "(11, NULL, '白板', -2.00)")
+    _settle(stack)
+    waived, superseded = _by_row(stack, 10), _by_row(stack, 11)
+    [task] = [t for t in rows(stack.hub_url, "SELECT id, golden_id FROM task WHERE type = "
+                              "'rule_violation' AND status = 'open'") if t["golden_id"] == waived["id"]]
+    done = run_mdm(stack, "tasks", "resolve", str(task["id"]), "waive", "--reason", "a credit",
+                   role="steward")
+    assert done.returncode == 0, done.stderr
+    execute(stack.erp_url, "UPDATE t_purchase_request SET amount = 2.00 WHERE id = 11")
+    _settle(stack)  # the passing version supersedes the draft's task (a system decision)
+
+    decided = {d["action"]: d for d in stack.client("auditor.kim", "auditor").get(
+        "/api/v1/decisions", params={"since": since.isoformat(),
+                                     "until": "2999-01-01T00:00:00+00:00"}).json()}
+    assert {a: (d["business_key"], d["golden_id"]) for a, d in decided.items()} == {
+        "waive": (None, waived["id"]), "superseded": (None, superseded["id"])}
+    logged = rows(stack.hub_url, "SELECT action, golden_id FROM audit_log WHERE decision_id "
+                  "= ANY(%s)", ([d["id"] for d in decided.values()],))
+    assert {r["action"]: r["golden_id"] for r in logged} == {"waive": waived["id"],
+                                                             "superseded": superseded["id"]}
+    listed = run_mdm(stack, "audit", "decisions", "--since", since.isoformat())
+    assert listed.returncode == 0, listed.stderr
+    for record in (waived, superseded):
+        assert f"purchase_request (draft, no number yet) golden id {record['id']}" in listed.stdout
+    assert "None" not in listed.stdout, listed.stdout
+
+    page = stack.client("auditor.kim", "auditor").get(
+        f"/records/purchase_request/{waived['id']}/lineage", params={"by": "golden_id"})
+    assert page.status_code == 200, page.text
+    title = f"purchase_request (draft, golden id {waived['id']}) — lineage"
+    assert f"<title>{title}</title>" in page.text and f"<h1>{title}</h1>" in page.text
+    assert "None" not in page.text

@@ -154,10 +154,11 @@ def decisions_since_version(conn: Connection, golden_id: int, low: int) -> list[
 
 def decisions(conn: Connection, since: datetime, until: datetime,
               actor: str | None = None) -> list[Row]:
-    """Every decision taken in [since, until), oldest first, with its task."""
+    """Every decision taken in [since, until), oldest first, with its task and record (its
+    golden id too: a draft's task has no business key)."""
     return _rows(conn,
                  "SELECT d.id, d.decided_at, d.actor, d.action, d.reason, d.before, d.after, d.version, "
-                 "t.id AS task_id, t.type AS task_type, t.entity, t.business_key, t.system, t.summary "
+                 "COALESCE(d.golden_id, t.golden_id) AS golden_id, t.id AS task_id, t.type AS task_type, t.entity, t.business_key, t.system, t.summary "
                  "FROM decision d JOIN task t ON t.id = d.task_id WHERE d.decided_at >= :s AND "
                  "d.decided_at < :u AND (CAST(:a AS text) IS NULL OR d.actor = :a) ORDER BY d.decided_at, d.id",
                  {"s": since, "u": until, "a": actor})

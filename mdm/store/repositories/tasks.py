@@ -39,9 +39,10 @@ WITH closed AS (
     FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS a(golden_id, target, version)
     WHERE t.type = 'dead_delivery' AND t.status = 'open' AND t.golden_id = a.golden_id
       AND t.system = a.target AND t.version <= a.version
-    RETURNING t.id, a.version)
-INSERT INTO decision (task_id, actor, action, reason, version)
-SELECT id, 'system', 'delivered', 'version ' || version || ' reached the target', version FROM closed
+    RETURNING t.id, t.golden_id, a.version)
+INSERT INTO decision (task_id, actor, action, reason, golden_id, version)
+SELECT id, 'system', 'delivered', 'version ' || version || ' reached the target', golden_id,
+       version FROM closed
 """
 
 
@@ -86,7 +87,7 @@ found AS (
 UPDATE task t SET status = 'resolved', resolution = 'superseded',
     resolved_by = 'system', resolved_at = clock_timestamp(), updated_at = clock_timestamp()
 FROM found WHERE t.id = found.id
-RETURNING t.id, found.version
+RETURNING t.id, found.version, t.golden_id
 """
 
 
@@ -105,11 +106,11 @@ def close_rule_tasks(conn: psycopg.Connection,
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO decision (task_id, actor, action, reason, version) "
-                "VALUES (%s, 'system', 'superseded', %s, %s)",
+                "INSERT INTO decision (task_id, actor, action, reason, golden_id, version) "
+                "VALUES (%s, 'system', 'superseded', %s, %s, %s)",
                 [(task_id, f"version {version} supersedes it (it passes the error rules, or "
-                           "retires the record)", version)
-                 for task_id, version in rows])
+                           "retires the record)", golden_id, version)
+                 for task_id, version, golden_id in rows])
     return len(rows)
 
 
@@ -126,12 +127,12 @@ def close_divergences(conn: psycopg.Connection, entity: str, system: str,
         FROM unnest(%s::text[], %s::int[]) AS c(business_key, version)
         WHERE t.type = 'divergence' AND t.status = 'open' AND t.entity = %s AND t.system = %s
           AND t.business_key = c.business_key
-        RETURNING t.id, c.version
+        RETURNING t.id, c.version, t.golden_id
         """, ([k for k, _ in converged], [v for _, v in converged], entity, system)).fetchall()
-    for task_id, version in rows:
-        conn.execute("INSERT INTO decision (task_id, actor, action, reason, version) "
-                     "VALUES (%s, 'system', 'converged', %s, %s)",
-                     (task_id, f"{system} again holds version {version}", version))
+    for task_id, version, golden_id in rows:
+        conn.execute("INSERT INTO decision (task_id, actor, action, reason, golden_id, version) "
+                     "VALUES (%s, 'system', 'converged', %s, %s, %s)",
+                     (task_id, f"{system} again holds version {version}", golden_id, version))
     return len(rows)
 
 
