@@ -241,3 +241,51 @@ def test_a_request_that_keeps_failing_ends_failed_and_the_next_one_completes(hub
         env=stack.env(), capture_output=True, text=True, timeout=120, check=True).stdout)
     [shown] = [r for r in status["snapshot_requests"] if r["id"] == stuck]
     assert shown["status"] == "failed" and shown["error"] == failed["error"]
+
+
+# -- rows deleted at the source while the hub did not see it -----------------------------------
+def _gap_deletes(stack: DemoStack, *statements: str) -> None:
+    """Run `statements` on the ERP so that capture never sees them: the hub is down and the
+    replication slot is moved past them (as when a slot is dropped and made again)."""
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    stack.stop_process("hub")
+    execute(stack.erp_url, *statements)
+    execute(stack.erp_url, "SELECT pg_replication_slot_advance('mdm_erp', pg_current_wal_lsn())")
+    stack.start_hub()
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+
+
+def _golden_supplier(hub_url: str, code: str) -> dict[str, Any]:
+    return rows(hub_url, "SELECT g.status, g.attributes, v.cause_op, v.cause_table FROM "
+                         "golden_record g JOIN golden_version v ON v.golden_id = g.id AND "
+                         "v.version = g.version WHERE g.entity = 'supplier' AND "
+                         "g.business_key = %s", (code,))[0]
+
+
+def test_an_entity_resync_retires_records_whose_rows_were_deleted_unseen(hub):
+    stack, project = hub
+    bank = "(SELECT min(b.id) FROM supplier_bank_account b WHERE b.supplier_id = s.id " \
+           "AND b.active)"
+    # one no material names (its delete would change them too), one that keeps its record
+    [gone, kept] = [rows(stack.erp_url, f"""
+        SELECT s.code, {bank} AS bank FROM supplier s WHERE s.active AND {bank} IS NOT NULL
+          AND {condition} ORDER BY s.code LIMIT 1""")[0] for condition in (
+        "NOT EXISTS (SELECT 1 FROM material m WHERE m.default_supplier_id = s.id "
+        "OR m.default_supplier_code = s.code)",
+        "EXISTS (SELECT 1 FROM material m WHERE m.default_supplier_id = s.id)")]
+    _gap_deletes(stack, f"DELETE FROM supplier WHERE code = '{gone['code']}'",  # cascades
+                 f"DELETE FROM supplier_bank_account WHERE id = {kept['bank']}")
+    assert _golden_supplier(stack.hub_url, gone["code"])["status"] == "active"  # unseen so far
+    versions = _versions(stack.hub_url)
+
+    out = resync(stack, project, "supplier", "--wait")
+    assert re.search(r"resync #\d+ done", out), out
+    wait_idle(stack.erp_url, stack.hub_url, timeout=180)
+    record = _golden_supplier(stack.hub_url, gone["code"])
+    assert (record["status"], record["cause_op"], record["cause_table"]) == (
+        "retired", "d", "public.supplier")  # as its captured delete would have
+    changed = {k for k, v in _versions(stack.hub_url).items() if versions.get(k) != v}
+    assert changed == {("supplier", gone["code"]), ("supplier", kept["code"])}
+    # the other supplier lost only its deleted bank account; the targets follow the ERP
+    assert convergence_problems(load_project(project), stack.erp_url, stack.hub_url,
+                                target_databases(stack)) == []

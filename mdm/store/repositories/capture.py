@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from mdm.model.snapshots import (ProgressStep, SnapshotEnded, SnapshotRequest, SnapshotRows,
                                  SnapshotStarted, TableDone, TableRunning)
+from mdm.store.repositories.resync_deletes import delete_unread_rows
 
 OPEN = ("pending", "sent", "running")
 
@@ -210,10 +211,12 @@ def _add_rows(conn: psycopg.Connection, source: str, step: SnapshotRows) -> None
 def _start(conn: psycopg.Connection, source: str, step: SnapshotStarted) -> None:
     with conn.cursor() as cur:
         cur.executemany(
+            # started_at: the batch transaction's start, before any row read after STARTED
+            # reached the inbox (resync_deletes counts those as read)
             "INSERT INTO snapshot_progress (source, table_name, kind, state, rows, request_id, "
-            "started_at) VALUES (%(s)s, %(t)s, %(k)s, 'pending', 0, %(r)s, clock_timestamp()) "
+            "started_at) VALUES (%(s)s, %(t)s, %(k)s, 'pending', 0, %(r)s, now()) "
             "ON CONFLICT (source, table_name, kind) DO UPDATE SET state = 'pending', rows = 0, "
-            "request_id = %(r)s, started_at = clock_timestamp(), finished_at = NULL, "
+            "request_id = %(r)s, started_at = now(), finished_at = NULL, "
             "updated_at = clock_timestamp()",
             [{"s": source, "t": t, "k": step.kind, "r": step.request_id} for t in step.tables])
     if step.request_id is not None:
@@ -257,6 +260,7 @@ def _end(conn: psycopg.Connection, source: str, step: SnapshotEnded) -> None:
         "SELECT 1 FROM snapshot_progress WHERE source = %s AND kind = 'incremental' "
         "AND request_id = %s AND state = 'aborted' LIMIT 1", (source, step.request_id)).fetchone()
     if skipped is None:
+        delete_unread_rows(conn, source, step.request_id)  # an entity-wide resync's rows gone
         mark_request(conn, step.request_id, "done")
     else:
         conn.execute("UPDATE snapshot_request SET status = 'pending', sent_at = NULL "
