@@ -9,8 +9,8 @@ was acknowledged — of the versions the target held until then (capture of the 
 behind its acks). A change equal to one of them echoes the hub's own propagation (never
 flagged); anything else, an older delivered value restored by hand included, is a hand edit and
 opens (or refreshes) one divergence task for the record and system. An echo of the newest
-delivery closes an open divergence task. Per batch, the deliveries are read without attributes;
-a version's attributes are read only when a row is compared with it (usually just the newest).
+delivery closes an open divergence task. Per batch, the deliveries are read with the newest
+version's attributes only; an older version's are read only when a row is compared with it.
 """
 from __future__ import annotations
 
@@ -169,23 +169,25 @@ class DivergenceDetector:
         deleted = [e for e in events if e.op == "d"]
         if deleted:
             self._deleted(conn, source, spec, target, table, deleted, rules, outcome)
-        sent = _recent_sends(conn, spec.entity, target, list(rows))
         payloads = _Payloads(conn, spec.targets[target])
+        sent = _recent_sends(conn, spec.entity, target, list(rows), payloads)
         echoed = self._echoes(spec, target, rules, rows, sent, payloads)
         outcome.converged.clear()
         for key, (event, fields) in rows.items():
             outcome.compared += 1
             self._judge(conn, spec, target, rules, key, event, fields, sent.get(key),
                         echoed.get(key), payloads, outcome)
-        tasks.close_divergences(conn, spec.entity, target, outcome.converged)
+        tasks.close_divergences(conn, spec.entity, target, [
+            (key, version) for key, version in outcome.converged if sent[key].has_open_task])
 
     def _echoes(self, spec: EntitySpec, target: str, rules: Sequence[DivergenceRule],
                 rows: Mapping[str, tuple[InboxRow, dict[str, Any]]],
                 sent: Mapping[str, _Sent], payloads: _Payloads) -> dict[str, int]:
         """Per target row that echoes a payload the hub sent: the version it echoes (the newest
         of those `_Sent.echoable` allows that it matches). The newest version each row may echo
-        is tried first (usually the one it does: the echo of the last push), then the others
-        for the rows it did not match; each round reads its versions' attributes in one query."""
+        is tried first (usually the one it does: the echo of the last push; its attributes
+        came with the deliveries), then the others for the rows it did not match, their
+        attributes read in one query."""
         tries = {key: record.echoable(rows[key][0].commit_ts)
                  for key, record in sent.items() if key in rows}
         found: dict[str, int] = {}
@@ -276,6 +278,7 @@ class _Sent:
     golden_id: int
     version: int  # the record's current version
     sent: list[_Delivered]  # newest version first
+    has_open_task: bool  # a divergence task at the target: an echo of the newest closes it
 
     @property
     def newest(self) -> int | None:
@@ -310,10 +313,13 @@ class _Payloads:
         self._mapping = mapping
         self._built: dict[tuple[int, int], dict[str, Any] | None] = {}
 
+    def put(self, golden_id: int, version: int, attributes: dict[str, Any], status: str) -> None:
+        self._built[(golden_id, version)] = build_payload(self._mapping, attributes, status)
+
     def load(self, versions: Iterable[tuple[int, int]]) -> None:
         wanted = {v for v in versions if v not in self._built}
         for gid, version, attributes, status in golden.version_attributes(self._conn, wanted):
-            self._built[(gid, version)] = build_payload(self._mapping, attributes, status)
+            self.put(gid, version, attributes, status)
         for missing in wanted - self._built.keys():
             self._built[missing] = None  # no such version: nothing to compare with
 
@@ -323,16 +329,20 @@ class _Payloads:
         return self._built[(golden_id, version)]
 
 
-def _recent_sends(conn: psycopg.Connection, entity: str, target: str,
-                  keys: list[str]) -> dict[str, _Sent]:
+def _recent_sends(conn: psycopg.Connection, entity: str, target: str, keys: list[str],
+                  payloads: _Payloads) -> dict[str, _Sent]:
+    """What the hub sent `target` of the records with these keys; the newest version's payload
+    (which came with it) goes into `payloads`."""
     out: dict[str, _Sent] = {}
-    for key, gid, version, d_version, in_flight, acked_at in deliveries.recent_sends(
-            conn, entity, target, keys, RECENT_DELIVERIES):
+    for (key, gid, version, d_version, in_flight, acked_at, attributes, status,
+         has_task) in deliveries.recent_sends(conn, entity, target, keys, RECENT_DELIVERIES):
         sent = out.get(key)
         if sent is None:  # one entry per record: the rows repeat its current version
-            sent = out[key] = _Sent(gid, version, [])
+            sent = out[key] = _Sent(gid, version, [], bool(has_task))
         if d_version is not None:
             sent.sent.append(_Delivered(d_version, bool(in_flight), acked_at))
+        if attributes is not None:
+            payloads.put(gid, d_version, attributes, status)
     return out
 
 

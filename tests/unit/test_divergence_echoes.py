@@ -11,7 +11,7 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
 def _sent(*delivered: _Delivered) -> _Sent:
-    return _Sent(1, delivered[0].version, list(delivered))
+    return _Sent(1, delivered[0].version, list(delivered), False)
 
 
 def _d(version: int, acked_at: datetime | None = None, in_flight: bool = False) -> _Delivered:

@@ -11,15 +11,27 @@ from sqlalchemy import Connection, text
 
 from mdm.config.urls import mask_secrets
 
+# The newest delivered version's attributes come along (the version an echo usually matches):
+# a primary-key probe gated on d.n = 1 (LIMIT 1 keeps the planner from flattening the lateral
+# into a join with the whole of golden_version); the open divergence task, through
+# task_open_uq.
 RECENT_SQL = """
-SELECT g.business_key, g.id, g.version, d.version, d.in_flight, d.acked_at
+SELECT g.business_key, g.id, g.version, d.version, d.in_flight, d.acked_at, v.attributes,
+       v.status,
+       EXISTS (SELECT 1 FROM task t WHERE t.type = 'divergence' AND t.status = 'open'
+               AND t.entity = g.entity AND t.business_key = g.business_key
+               AND t.system = %(target)s)
 FROM golden_record g
 LEFT JOIN LATERAL (
-    SELECT version, bool_or(status IN ('pending', 'failed')) AS in_flight,
-           min(acked_at) FILTER (WHERE status = 'acked') AS acked_at
-    FROM delivery WHERE golden_id = g.id AND target = %s
-    GROUP BY version ORDER BY version DESC LIMIT %s) d ON true
-WHERE g.entity = %s AND g.business_key = ANY(%s)
+    SELECT version, in_flight, acked_at, row_number() OVER (ORDER BY version DESC) AS n
+    FROM (SELECT version, bool_or(status IN ('pending', 'failed')) AS in_flight,
+                 min(acked_at) FILTER (WHERE status = 'acked') AS acked_at
+          FROM delivery WHERE golden_id = g.id AND target = %(target)s
+          GROUP BY version ORDER BY version DESC LIMIT %(versions)s) recent) d ON true
+LEFT JOIN LATERAL (
+    SELECT attributes, status FROM golden_version
+    WHERE golden_id = g.id AND version = d.version AND d.n = 1 LIMIT 1) v ON true
+WHERE g.entity = %(entity)s AND g.business_key = ANY(%(keys)s)
 ORDER BY g.business_key, d.version DESC
 """
 LATEST_SQL = """
@@ -59,9 +71,11 @@ def recent_sends(conn: psycopg.Connection, entity: str, target: str, keys: Seque
     """Per record of `entity` with one of the business `keys`: (business_key, golden id,
     current version), then per version delivered to `target` (the newest `versions`, newest
     first; NULLs when none): (version, a delivery of it still in flight, when it was first
-    acknowledged). No attributes: golden.version_attributes reads those of the versions a
-    comparison tries. Each record's deliveries are read along delivery_record_ix."""
-    return conn.execute(RECENT_SQL, (target, versions, entity, list(keys))).fetchall()
+    acknowledged, attributes, status — these two of the newest only, NULLs for the others),
+    and whether the record has an open divergence task at `target`. The other versions'
+    attributes: golden.version_attributes, for the versions a comparison tries."""
+    return conn.execute(RECENT_SQL, {"target": target, "versions": versions, "entity": entity,
+                                     "keys": list(keys)}).fetchall()
 
 
 def latest_sends(conn: psycopg.Connection, entity: str, target: str,
