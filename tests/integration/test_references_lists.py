@@ -405,3 +405,48 @@ def test_a_written_back_value_on_a_held_version_is_held_and_released_with_it(sta
     assert eventually(lambda: hr_rows(stack, "SELECT material_code FROM hr_receipt WHERE number = "
                                   "'R80'") == [{"material_code": "M96"}], timeout=60)
     assert current_record(stack, "receipt", "80")["quality"] == "ok"
+
+
+def test_an_admins_retry_sending_the_current_version_waits_for_its_lines_new_material(stack):
+    # PO90's first version is refused for good at hr (dead); its second names a material hr
+    # refuses for now: the admin's retry sends that version in the dead one's stead, waiting
+    execute(stack.pg.url("oa"), "ALTER TABLE hr_po ADD CONSTRAINT hr_po_not_po90 "
+            "CHECK (po_no <> 'PO90')")
+    execute(stack.erp_url, "BEGIN; INSERT INTO po VALUES (90, 'PO90'); "
+            "INSERT INTO po_line VALUES (90, 90, 1, 1, 2); COMMIT")
+
+    def record() -> dict[str, Any]:
+        return current_record(stack, "purchase_order", "90")
+
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM delivery WHERE entity = "
+                                   "'purchase_order' AND business_key = 'PO90' "
+                                   "AND status = 'dead'"), timeout=60)
+    _refusing_materials_while(stack, "BEGIN; INSERT INTO material VALUES (90, 'M90', '螺杆'); "
+                              "INSERT INTO po_line VALUES (91, 90, 2, 90, 1); COMMIT")
+    execute(stack.pg.url("oa"), "ALTER TABLE hr_po DROP CONSTRAINT hr_po_not_po90")
+    [dead] = rows(stack.hub_url, "SELECT id, version FROM delivery WHERE golden_id = %s "
+                  "AND status = 'dead'", (record()["id"],))
+    assert (dead["version"], record()["version"]) == (1, 2)
+
+    from mdm.steward.redelivery import retry  # what POST /api/v1/deliveries/{id}/retry runs
+
+    project, conn = _project_and_conn(stack)
+    with conn:
+        retried = retry(conn, project, dead["id"], "admin.kim")
+    assert (retried.version, retried.replaced) == (2, True)
+    [material] = rows(stack.hub_url, "SELECT id FROM golden_record WHERE entity = 'material' "
+                      "AND source_key = '90'")
+    tried = rows(stack.hub_url, "SELECT max(attempts) AS n FROM delivery WHERE golden_id = %s",
+                 (material["id"],))[0]["n"]
+    assert eventually(lambda: rows(stack.hub_url, "SELECT 1 FROM delivery WHERE golden_id = %s "
+                                   "AND attempts >= %s", (material["id"], tried + 2)))
+    [due] = rows(stack.hub_url, "SELECT status, attempts, requires_id FROM delivery WHERE id = %s",
+                 (retried.delivery_id,))
+    assert (due["status"], due["attempts"], due["requires_id"]) == ("pending", 0, [material["id"]])
+    assert _lines(stack, "PO90") is None  # its material is still refused: the retry waits
+
+    execute(stack.pg.url("oa"), "DELETE FROM refusing")
+    assert eventually(lambda: _lines(stack, "PO90") is not None, timeout=60)
+    assert [line["material_code"] for line in _lines(stack, "PO90")] == ["M01", "M90"]
+    order = [(r["tbl"], r["key"]) for r in hr_rows(stack, "SELECT * FROM received ORDER BY seq")]
+    assert order.index(("hr_material", "M90")) < order.index(("hr_po", "PO90"))
