@@ -32,7 +32,9 @@ SELECT id FROM inbox WHERE source = %(s)s AND received_at < %(at)s ORDER BY id D
 """
 # Rows the re-read returned or the stream changed since it began, per table; a table whose
 # snapshot read more rows than reached the inbox as new rows (a read equal to an event the
-# inbox already held is absorbed) is left alone: a row of it may exist unseen.
+# inbox already held is absorbed) is left alone: a row of it may exist unseen. The deletes
+# come in the request's table order (children first, resync_plan), so a record whose main
+# row is gone loses its child rows first and is retired by its main row's delete, last.
 DELETE_UNREAD = f"""
 WITH seen AS MATERIALIZED (
     SELECT DISTINCT table_name, row_key FROM inbox
@@ -48,6 +50,8 @@ WHERE r.source = %(s)s AND NOT r.is_deleted
   AND NOT COALESCE((r.data->>'retired')::boolean, false)
   AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.table_name = r.table_name
                   AND seen.row_key = r.row_key)
+ORDER BY array_position((SELECT q.tables FROM snapshot_request q WHERE q.id = %(r)s),
+                        r.table_name), r.row_key
 ON CONFLICT DO NOTHING
 """
 
