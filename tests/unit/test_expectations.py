@@ -202,3 +202,16 @@ def test_dates_become_date_objects_for_gx() -> None:
     assert list(frame.columns) == list(COLUMNS)
     assert frame["valid_from"].tolist() == [dt.date(2024, 1, 1), dt.date(2023, 6, 30)]
     assert str(frame["changed_at"].dtype).endswith("UTC]")
+
+
+def test_a_table_level_expectation_sees_every_column_beside_column_ones(
+        runner: ExpectationRunner) -> None:
+    """The frame holds only the columns a suite names, unless one of its expectations names
+    none: a table-level expectation then still sees the whole record."""
+    suite = [ExpectationSpec("count", "expect_table_column_count_to_equal", {"value": len(COLUMNS)}),
+             ExpectationSpec("uom", "expect_column_values_to_not_be_null", {"column": "uom"})]
+    count, uom = runner.run(suite, ROWS, COLUMNS)
+    assert count.success and count.error is None, count
+    assert uom.success
+    [alone] = runner.run([suite[0]], ROWS, COLUMNS)
+    assert alone.success and alone.observed == len(COLUMNS)
