@@ -12,6 +12,7 @@ from mdm.errors import MdmError
 
 app = typer.Typer(
     name="mdm", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # paragraphs flow to the terminal's width (docstrings wrap at 100)
     help="mdm — master data hub. Captures ERP changes with Debezium, keeps versioned golden "
          "records, and propagates them to OA and WMS.",
 )

@@ -43,7 +43,8 @@ def resync_cmd(
     streams; each row goes through processing like any change, so an unchanged record makes
     no new version and a record that differs gets one. A re-read of the whole entity also
     retires the records whose rows were deleted at the source unseen (a row it did not read
-    and no change touched: a delete is appended for it); one of some keys does not. `mdm status` shows the request and each table's progress. A request
+    and no change touched: a delete is appended for it); one of some keys does not.
+    `mdm status` shows the request and each table's progress. A request
     the engine does not start, or whose snapshot skips a table, is sent again, up to the
     source's `snapshot_attempts`; then it fails with the reasons and the next one goes on.
     """

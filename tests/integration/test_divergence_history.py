@@ -72,6 +72,14 @@ def _delivered(conn: psycopg.Connection, gid: int, key: str, version: int, statu
                  (gid, version, key, f"test-{uuid.uuid4().hex}", status, acked_at))
 
 
+def _sent(conn: psycopg.Connection, key: str, *deliveries: tuple[str, datetime | None]) -> int:
+    """A supplier with one version per (status, acked_at) delivered to oa, in version order."""
+    gid = _supplier(conn, key, ["一版", "二版", "三版"][:len(deliveries)])
+    for version, (status, acked_at) in enumerate(deliveries, 1):
+        _delivered(conn, gid, key, version, status, acked_at)
+    return gid
+
+
 def _row_change(key: str, name: str, committed: datetime) -> InboxRow:
     after: dict[str, Any] = {"id": 1, "vendor_code": key, "vendor_name": name,
                              "contact": "王工", "phone": "021-1", "address": "上海",
@@ -92,10 +100,7 @@ def _divergences(conn: psycopg.Connection, key: str) -> list[dict[str, Any]]:
 
 def test_an_echo_of_an_older_version_in_flight_is_an_echo_when_the_newest_does_not_match(
         hub, project):
-    gid = _supplier(hub, "S9001", ["一版", "二版", "三版"])
-    _delivered(hub, gid, "S9001", 1, "acked", T0)
-    _delivered(hub, gid, "S9001", 2, "pending")
-    _delivered(hub, gid, "S9001", 3, "pending")
+    _sent(hub, "S9001", ("acked", T0), ("pending", None), ("pending", None))
     outcome = _compare(hub, project, _row_change("S9001", "二版", T0 + timedelta(minutes=1)))
     assert (outcome.compared, outcome.echoes, outcome.diverged) == (1, 1, 0)
     assert outcome.converged == []  # version 2 echoed, version 3 still to come
@@ -104,10 +109,7 @@ def test_an_echo_of_an_older_version_in_flight_is_an_echo_when_the_newest_does_n
 
 def test_an_echo_of_the_newest_acknowledged_version_behind_versions_in_flight_is_an_echo(
         hub, project):
-    gid = _supplier(hub, "S9002", ["一版", "二版", "三版"])
-    _delivered(hub, gid, "S9002", 1, "acked", T0)
-    _delivered(hub, gid, "S9002", 2, "failed")
-    _delivered(hub, gid, "S9002", 3, "pending")
+    _sent(hub, "S9002", ("acked", T0), ("failed", None), ("pending", None))
     outcome = _compare(hub, project, _row_change("S9002", "一版", T0 + timedelta(minutes=1)))
     assert (outcome.echoes, outcome.diverged) == (1, 0)
     assert _divergences(hub, "S9002") == []
@@ -115,10 +117,7 @@ def test_an_echo_of_the_newest_acknowledged_version_behind_versions_in_flight_is
 
 def test_a_value_none_of_the_echoable_versions_holds_is_one_task_against_the_newest_sent(
         hub, project):
-    gid = _supplier(hub, "S9003", ["一版", "二版", "三版"])
-    _delivered(hub, gid, "S9003", 1, "acked", T0)
-    _delivered(hub, gid, "S9003", 2, "acked", T0 + timedelta(seconds=10))
-    _delivered(hub, gid, "S9003", 3, "pending")
+    _sent(hub, "S9003", ("acked", T0), ("acked", T0 + timedelta(seconds=10)), ("pending", None))
     # version 1 was acknowledged before version 2 was, and the row is later: a hand edit
     outcome = _compare(hub, project, _row_change("S9003", "一版", T0 + timedelta(minutes=1)))
     assert (outcome.echoes, outcome.diverged) == (0, 1)
@@ -129,9 +128,7 @@ def test_a_value_none_of_the_echoable_versions_holds_is_one_task_against_the_new
 
 
 def test_a_row_committed_before_the_newer_ack_still_echoes_the_older_version(hub, project):
-    gid = _supplier(hub, "S9004", ["一版", "二版"])
-    _delivered(hub, gid, "S9004", 1, "acked", T0)
-    _delivered(hub, gid, "S9004", 2, "acked", T0 + timedelta(seconds=10))
+    _sent(hub, "S9004", ("acked", T0), ("acked", T0 + timedelta(seconds=10)))
     outcome = _compare(hub, project, _row_change("S9004", "一版", T0 + timedelta(seconds=5)))
     assert (outcome.echoes, outcome.diverged) == (1, 0)
 
