@@ -39,7 +39,10 @@ SELECT g.business_key, g.id, d.version, d.status, v.attributes, v.status
 FROM golden_record g
 JOIN LATERAL (SELECT version, status FROM delivery WHERE golden_id = g.id AND target = %s
               ORDER BY version DESC, id DESC LIMIT 1) d ON true
-JOIN golden_version v ON v.golden_id = g.id AND v.version = d.version
+-- a primary-key probe per record: LIMIT 1 keeps the planner from flattening it into a hash
+-- join over the whole version history (as it did for divergence's reads)
+JOIN LATERAL (SELECT attributes, status FROM golden_version
+              WHERE golden_id = g.id AND version = d.version LIMIT 1) v ON true
 WHERE g.entity = %s AND g.business_key = ANY(%s)
 """
 
