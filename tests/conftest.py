@@ -1,5 +1,13 @@
 """Shared fixtures: a whole demo stack (embedded PostgreSQL, demo OA/WMS, the hub with real
-Debezium) per test module, and helpers to read ERP, golden and target state."""
+Debezium) per test module — or one for the whole session, shared by the modules marked
+`pytestmark = pytest.mark.shared_stack` — and helpers to read ERP, golden and target state.
+
+A shared module must live with what others left behind (records, tasks, dead deliveries, users):
+it works on keys and user names of its own and asserts about its own records; it never stops,
+kills or restarts a hub process, changes the hub's environment or project, posts change events
+with made-up LSNs (the hub's capture position would pass the ERP's, and wait_idle return early)
+or needs a pristine store. Those keep the default: a stack of their own, started for the module
+and stopped after it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,6 +19,7 @@ import pytest
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
+from tests import typecheck
 
 SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20}
 
@@ -31,8 +40,22 @@ def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT,
         s.pg.remove()  # relocated data (under /var/lib/mdm when run as root) would pile up
 
 
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """One demo stack for every module marked `shared_stack`: started by the first of them,
+    stopped at the end of the session."""
+    with running_stack(tmp_path_factory.mktemp("shared_stack")) as s:
+        yield s
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+def stack(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """The demo stack of this module: the session's shared one if the module is marked
+    `shared_stack`, else one of its own."""
+    if request.node.get_closest_marker("shared_stack") is not None:
+        yield request.getfixturevalue("shared_stack")
+        return
     with running_stack(tmp_path_factory.mktemp("stack")) as s:
         yield s
 
@@ -40,3 +63,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Unit tests first: they fail fast and cheaply; the browser tests last.
     items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 2 if "/e2e/" in str(item.fspath) else 1)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # mypy takes about a minute of one core: start it now, beside the other tests, and let
+    # test_typing wait for its result (tests/typecheck.py).
+    if any(item.nodeid.startswith("tests/unit/test_typing.py") for item in session.items):
+        typecheck.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    typecheck.stop()

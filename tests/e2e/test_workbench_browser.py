@@ -4,11 +4,14 @@ closed and the decision in the audit log; and approves a quarantined version tha
 the targets."""
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from mdm.demo.sync import wait_idle, wait_observed
 from mdm.rules.uscc import uscc_check_digit
 from tests.helpers import execute, rows
+
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
 
 PASSWORD = "steward-password-1"
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers import rows
 
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
+
 READ = {"steward", "auditor", "admin"}
 ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/healthz"): None, ("GET", "/readyz"): None, ("GET", "/metrics"): None,

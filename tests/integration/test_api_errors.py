@@ -6,6 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
+
 
 def test_a_not_found_from_a_use_case_is_a_404_with_the_api_error_body(stack):
     admin = stack.client("errors.admin", "admin")

@@ -15,6 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+# A stack of its own, not the session's shared one (tests/conftest.py): as `service` it posts
+# bodies of its own making to the ingest endpoint, whose made-up LSNs can move the hub's capture
+# position for `erp` past the ERP's WAL (wait_idle would then return early for the modules after
+# it; the shared run broke so), and as admin it retries, replays and resolves whatever ids it draws.
 ROLES = ("anonymous", "auditor", "service", "steward", "admin")
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")

@@ -25,6 +25,8 @@ from mdm.steward.audit_seal import AuditChainBroken, seal
 from mdm.store.database import upgrade_database
 from tests.helpers import eventually, running_postgres
 
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
+
 DECISIONS = ((1, "steward.wang", "approve", None), (2, "steward.li", "waive", "a unit we accept"),
              (3, "system", "superseded", "version 4 passes"), (4, "steward.wang", "approve_edited", "typo"),
              (5, "ops.zhao", "retry", "WMS fixed"))

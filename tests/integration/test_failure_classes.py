@@ -29,6 +29,8 @@ from mdm.runtime.settings import REPO_ROOT
 from tests.brokers import AMQP_URL, NATS_URL, require_brokers
 from tests.helpers import execute, rows
 
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
+
 RUN = uuid.uuid4().hex[:8]
 TABLE = f"probe_{RUN}"
 EXCHANGE, QUEUE, STREAM = f"mdm.class.{RUN}", f"mdm.class.{RUN}", f"MDMCLASS{RUN.upper()}"
@@ -169,11 +171,11 @@ def test_rest_unreachable_is_retried(monkeypatch):
 
 
 def test_a_429_is_retried_until_acked_and_a_400_is_dead_with_its_reason(stack):
-    key = "C0011"
+    key = "C0016"  # a seeded customer no other shared module uses; its region is not 西北 yet
     for url, status, times in ((stack.oa_url, 429, 2), (stack.wms_url, 400, 1)):
         httpx.post(f"{url}/_faults", json={"fail_next": times, "status": status,
                                            "keys": [key]}).raise_for_status()
-    execute(stack.erp_url, f"UPDATE customer SET region = '华南' WHERE code = '{key}'")
+    execute(stack.erp_url, f"UPDATE customer SET region = '西北' WHERE code = '{key}'")
     wait_idle(stack.erp_url, stack.hub_url, timeout=120)
     [record] = rows(stack.hub_url, "SELECT id, version FROM golden_record WHERE entity = "
                     "'customer' AND business_key = %s", (key,))

@@ -14,8 +14,11 @@ import time
 import httpx
 import orjson
 import psycopg
+import pytest
 
 from tests.helpers import eventually, rows
+
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
 
 
 def _erp_position(erp_url: str) -> tuple[int, int]:
@@ -99,7 +102,7 @@ def test_an_unparseable_record_is_kept_with_its_reason_and_the_rest_flow_on(stac
     assert (reply.json()["events"], reply.json()["kept_unparseable"]) == (1, 1)
     assert eventually(lambda: len(_versions(stack, "S-HTTP-03")) == 1, timeout=60)
     kept = rows(stack.hub_url, "SELECT status, error FROM inbox WHERE source = 'erp' AND status = 'failed' "
-                               "AND error LIKE '%%no table%%'")
+                               "AND error LIKE '%%no table%%' AND raw LIKE '%%S-HTTP-02%%'")
     assert len(kept) == 1 and "unparseable Debezium record" in kept[0]["error"]
     assert _versions(stack, "S-HTTP-02") == []
 

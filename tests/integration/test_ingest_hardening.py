@@ -22,6 +22,10 @@ from mdm.config.loader import load_project
 from tests.helpers import eventually, rows
 from tests.integration.test_ingest import _erp_position, _post, _supplier_insert, _versions
 
+# A stack of its own, not the session's shared one (tests/conftest.py): the random envelopes
+# carry made-up LSNs far beyond the ERP's WAL, and the hub's capture position for `erp` is the
+# greatest LSN it was given, so wait_idle on that stack would return before real changes arrive.
+
 
 def _inbox(stack, where: str, params: Any = None) -> list[dict]:
     return rows(stack.hub_url, f"SELECT * FROM inbox WHERE {where} ORDER BY id", params)

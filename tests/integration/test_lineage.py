@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from mdm.demo.journey import run_edit
 from mdm.demo.sync import wait_idle
 from mdm.rules.uscc import uscc_check_digit
 from tests.helpers import rows
 from tests.hub_cli import run_mdm as _mdm
+
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
 
 
 def _settle(stack) -> None:
@@ -39,17 +43,17 @@ def test_history_shows_each_version_with_what_changed_and_the_erp_commit(stack):
 
 def test_as_of_between_versions_is_the_earlier_and_at_a_commit_instant_that_version(stack):
     for region in ("西北", "东北"):
-        run_edit(stack.erp_url, f"UPDATE customer SET region = '{region}' WHERE code = 'C0011'")
+        run_edit(stack.erp_url, f"UPDATE customer SET region = '{region}' WHERE code = 'C0017'")
         _settle(stack)
-    older, newer = _api(stack, "/api/v1/records/customer/C0011/history", limit=2)[::-1]
+    older, newer = _api(stack, "/api/v1/records/customer/C0017/history", limit=2)[::-1]
     assert older["attributes"]["region"] == "西北" and newer["attributes"]["region"] == "东北"
-    url = "/api/v1/records/customer/C0011/as-of"
+    url = "/api/v1/records/customer/C0017/as-of"
     start = older["valid_from"]
     between = _api(stack, url, t=_midpoint(older["valid_from"], newer["valid_from"]))
     assert between["version"] == older["version"]
     assert _api(stack, url, t=newer["valid_from"])["version"] == newer["version"]  # boundary: the newer
     assert _api(stack, url, t=start)["version"] == older["version"]
-    first = _api(stack, "/api/v1/records/customer/C0011/versions/1")
+    first = _api(stack, "/api/v1/records/customer/C0017/versions/1")
     missing = stack.client().get(url, params={"t": _shift(first["valid_from"], -1)})
     assert missing.status_code == 404  # before the record existed
     naive = stack.client().get(url, params={"t": "2026-01-01T08:00:00"})
@@ -60,16 +64,16 @@ def test_field_lineage_shows_erp_commits_and_a_stewards_decision(stack):
     first17 = "91310000000000077"
     good = first17 + uscc_check_digit(first17)
     bad = good[:17] + ("1" if good[17] == "0" else "0")
-    tx = run_edit(stack.erp_url, f"UPDATE customer SET tax_id = '{bad}' WHERE code = 'C0012'")
+    tx = run_edit(stack.erp_url, f"UPDATE customer SET tax_id = '{bad}' WHERE code = 'C0018'")
     _settle(stack)
     [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND status = 'open' "
-                  "AND business_key = 'C0012'")
+                  "AND business_key = 'C0018'")
     reply = stack.client("steward.li", "steward").post(f"/api/v1/tasks/{task['id']}/resolve",
                        json={"action": "approve_edited", "actor": "steward.li", "reason": "one digit off",
                              "values": {"tax_id": good}})
     assert reply.status_code == 200, reply.text
     _settle(stack)
-    segments = _api(stack, "/api/v1/records/customer/C0012/fields/tax_id/lineage")
+    segments = _api(stack, "/api/v1/records/customer/C0018/fields/tax_id/lineage")
     erp_value, decided = segments[-2], segments[-1]
     assert erp_value["value"] == bad and erp_value["set_by"]["tx_id"] == tx
     assert erp_value["received"]["oa"]["at"] is None  # quarantined: never sent
@@ -81,25 +85,25 @@ def test_field_lineage_shows_erp_commits_and_a_stewards_decision(stack):
     assert decided["received"]["oa"]["at"] is not None
     assert decided["received"]["oa"]["version"] == decided["set_in_version"]
     # why does OA show it: the decision, not an ERP commit
-    why = _api(stack, "/api/v1/records/customer/C0012/why", target="oa", field="tax_id")
+    why = _api(stack, "/api/v1/records/customer/C0018/why", target="oa", field="tax_id")
     assert why["set_by"]["kind"] == "decision" and "steward.li" in why["explanation"]
-    shown = _mdm(stack, "lineage", "customer", "C0012", "--field", "tax_id")
+    shown = _mdm(stack, "lineage", "customer", "C0018", "--field", "tax_id")
     assert shown.returncode == 0, shown.stderr
     assert f"decision by steward.li (task {task['id']})" in shown.stdout and f"erp tx {tx}" in shown.stdout
 
 
 def test_why_does_wms_show_this_leads_back_to_the_erp_commit(stack):
-    tx = run_edit(stack.erp_url, "UPDATE material SET name = '追溯测试物料' WHERE code = 'M-1020'")
+    tx = run_edit(stack.erp_url, "UPDATE material SET name = '追溯测试物料' WHERE code = 'M-1023'")
     _settle(stack)
-    run_edit(stack.erp_url, "UPDATE material SET standard_price = standard_price + 1 WHERE code = 'M-1020'")
+    run_edit(stack.erp_url, "UPDATE material SET standard_price = standard_price + 1 WHERE code = 'M-1023'")
     _settle(stack)  # a later version that did not touch the name: WMS's name still comes from tx
-    why = _api(stack, "/api/v1/records/material/M-1020/why", target="wms", field="item_name")
+    why = _api(stack, "/api/v1/records/material/M-1023/why", target="wms", field="item_name")
     assert why["set_by"]["kind"] == "change_event" and why["set_by"]["tx_id"] == tx
     assert why["delivered"]["value"] == "追溯测试物料"
     assert why["delivered"]["version"] > why["set_in_version"]
-    shown = _mdm(stack, "lineage", "material", "M-1020", "--target", "wms", "--field", "item_name")
+    shown = _mdm(stack, "lineage", "material", "M-1023", "--target", "wms", "--field", "item_name")
     assert shown.returncode == 0 and f"erp transaction {tx}" in shown.stdout, shown.stdout + shown.stderr
-    bad = _mdm(stack, "lineage", "material", "M-1020", "--target", "wms", "--field", "colour")
+    bad = _mdm(stack, "lineage", "material", "M-1023", "--target", "wms", "--field", "colour")
     assert bad.returncode == 1 and "wms has no field 'colour'" in bad.stderr
 
 
@@ -251,9 +255,9 @@ def test_old_transaction_ends_no_version_names_are_pruned_and_capture_goes_on(st
     assert after["named"] == before["named"]  # what `mdm audit tx` starts from stays
     assert rows(stack.hub_url, f"SELECT count(*) AS n FROM source_tx t WHERE NOT {named} "
                 "AND ended_at < clock_timestamp() - interval '1 day'")[0]["n"] == 0
-    tx = run_edit(stack.erp_url, "UPDATE customer SET region = '区域新' WHERE code = 'C0015'")
+    tx = run_edit(stack.erp_url, "UPDATE customer SET region = '区域新' WHERE code = 'C0019'")
     _settle(stack)
-    assert _api(stack, "/api/v1/records/customer/C0015")["attributes"]["region"] == "区域新", tx
+    assert _api(stack, "/api/v1/records/customer/C0019")["attributes"]["region"] == "区域新", tx
     shown = _mdm(stack, "prune", "--dry-run", "-p", str(stack.project_dir))
     assert shown.returncode == 0, shown.stderr
     assert "source transactions: would drop 0 END row(s)" in shown.stdout, shown.stdout

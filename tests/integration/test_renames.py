@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mdm.demo.sync import wait_idle
 from mdm.rules.uscc import uscc_check_digit
 from tests.helpers import eventually, execute, rows
+
+# The session's demo stack (tests/conftest.py): the seeded records renamed here (S0020, E0020,
+# E0021, E0022, C0020; C0013 only read) are ones no other shared module uses.
+pytestmark = pytest.mark.shared_stack
 
 # (entity, ERP table, target → (database, table, key column, active column))
 COPIES = {
@@ -30,11 +36,6 @@ def _copies(stack, entity: str, key: str) -> dict[str, list[dict[str, Any]]]:
             for target, (db, table, column, _) in COPIES[entity].items()}
 
 
-def _active_codes(stack, table: str, count: int) -> list[str]:
-    return [r["code"] for r in rows(stack.erp_url, f"SELECT code FROM {table} WHERE active "
-                                    "ORDER BY id LIMIT %s", (count,))]
-
-
 def _record(stack, entity: str, golden_id: int) -> dict[str, Any]:
     return rows(stack.hub_url, "SELECT * FROM golden_record WHERE id = %s", (golden_id,))[0]
 
@@ -46,8 +47,7 @@ def _golden_id(stack, entity: str, key: str) -> int:
 
 
 def test_erp_rename_leaves_one_active_record_under_the_new_key_at_every_target(stack):
-    renames = {"supplier": (_active_codes(stack, "supplier", 1)[0], "S9001"),
-               "employee": (_active_codes(stack, "employee", 1)[0], "E9001")}
+    renames = {"supplier": ("S0020", "S9001"), "employee": ("E0020", "E9001")}
     before = {entity: _copies(stack, entity, old) for entity, (old, _) in renames.items()}
     for entity, (old, new) in renames.items():
         assert all(len(found) == 1 for found in before[entity].values()), before[entity]
@@ -78,7 +78,7 @@ def test_erp_rename_leaves_one_active_record_under_the_new_key_at_every_target(s
 
 
 def test_rename_onto_a_key_another_active_record_holds_is_a_task_and_overwrites_nothing(stack):
-    holder, mover = _active_codes(stack, "employee", 4)[2:4]
+    holder, mover = "E0021", "E0022"
     holder_copies = _copies(stack, "employee", holder)
     holder_id, mover_id = _golden_id(stack, "employee", holder), _golden_id(stack, "employee", mover)
     mover_row = _record(stack, "employee", mover_id)["source_key"]
@@ -122,7 +122,7 @@ def _broken_uscc(n: int) -> str:
 
 
 def test_approve_edited_to_a_key_another_record_holds_is_refused(stack):
-    held, other = _active_codes(stack, "customer", 6)[4:6]
+    held, other = "C0013", "C0020"
     execute(stack.erp_url, f"UPDATE customer SET tax_id = '{_broken_uscc(61)}' WHERE code = '{other}'")
     _settle(stack)
     [task] = rows(stack.hub_url, "SELECT * FROM task WHERE type = 'rule_violation' AND "

@@ -10,8 +10,12 @@ on. A deferred constraint trigger runs at commit time inside the hub's own trans
 records the setting in force then."""
 from __future__ import annotations
 
+import pytest
+
 from mdm.demo.sync import wait_idle, wait_observed
 from tests.helpers import eventually, execute, rows
+
+pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
 
 WATCHED = ("golden_record", "golden_version", "delivery", "task")
 PROBE = """
@@ -26,6 +30,10 @@ END $$;
 CREATE CONSTRAINT TRIGGER commit_probe_{table} AFTER INSERT ON {table}
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_probe_record();
 """ for table in WATCHED)
+UNPROBE = "".join(f"DROP TRIGGER commit_probe_{table} ON {table};" for table in WATCHED) + """
+DROP FUNCTION commit_probe_record();
+DROP TABLE commit_probe;
+"""
 
 
 def _probed(hub_url: str) -> dict[str, set[str]]:
@@ -35,8 +43,16 @@ def _probed(hub_url: str) -> dict[str, set[str]]:
     return found
 
 
-def test_transactions_that_create_records_deliveries_or_tasks_commit_synchronously(stack):
+@pytest.fixture()
+def probe(stack):
+    """The commit probe on the hub's tables, taken off again afterwards (a shared stack's hub
+    goes on serving other modules)."""
     execute(stack.hub_url, PROBE)
+    yield
+    execute(stack.hub_url, UNPROBE)
+
+
+def test_transactions_that_create_records_deliveries_or_tasks_commit_synchronously(stack, probe):
     # a new supplier (a golden record with a new id, its first version, deliveries to OA and
     # WMS) and a change to an existing one (a version and deliveries)
     execute(stack.erp_url,
