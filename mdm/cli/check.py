@@ -122,7 +122,7 @@ def _print_summary(root: Path, loaded: Project) -> None:
                 for r in loaded.rules.values())
     console.print(f"[green]ok[/green] {root}: {len(loaded.sources)} source(s), "
                   f"{len(loaded.entities)} entit(ies), {len(loaded.targets)} target(s), "
-                  f"{rules} rule(s)", soft_wrap=True)
+                  f"{rules} rule(s), {len(loaded.flows)} flow(s)", soft_wrap=True)
     for name, spec in loaded.entities.items():
         children = f" + {', '.join(spec.children)}" if spec.children else ""
         targets = ", ".join(spec.targets) or "no target"
@@ -130,6 +130,12 @@ def _print_summary(root: Path, loaded: Project) -> None:
     for name, target in loaded.targets.items():
         where = target.base_url if target.kind == "rest" else target.url  # as written: ${VAR}
         console.print(f"  target {name}: {target.kind} {where}", highlight=False, soft_wrap=True)
+    for flow in loaded.flows.values():
+        for hop in flow.hops:
+            back = f", back to {hop.back.target}" if hop.back is not None else ""
+            console.print(f"  flow {flow.flow}.{hop.name}: {hop.from_} ({hop.when.describe()}) "
+                          f"→ {hop.to.operation} at {hop.to.target}{back}", highlight=False,
+                          soft_wrap=True)
 
 
 def _print_secrets_file_warning() -> None:

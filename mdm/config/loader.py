@@ -27,6 +27,8 @@ from mdm.config.project_checks import (
 )
 from mdm.config.reference_checks import check_divergence_fields, check_references
 from mdm.config.role_checks import check_roles
+from mdm.config.flow_checks import check_flows
+from mdm.config.flows import FlowSpec, Hop, hop_id
 from mdm.config.rules import RuleFile
 from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import AnyTarget, TargetSpec
@@ -37,7 +39,7 @@ M = TypeVar("M")
 ENV_PATTERN = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 KEYED_MESSAGE = re.compile(r"[A-Za-z_][\w-]*(\.[\w-]+)*: ")
-PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules")
+PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules", "flows")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Project:
     entities: dict[str, EntitySpec] = field(default_factory=dict)
     targets: dict[str, AnyTarget] = field(default_factory=dict)
     rules: dict[str, RuleFile] = field(default_factory=dict)
+    flows: dict[str, FlowSpec] = field(default_factory=dict)
     notes: tuple[tuple[str, str], ...] = ()  # (file, `key: …`): deprecations, not problems
 
     def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
@@ -62,6 +65,26 @@ class Project:
     def entities_of_record(self, source: str) -> list[str]:
         """The entities whose system of record `source` is (their `source:`), referenced first."""
         return [e for e in self.entity_order() if self.entities[e].source == source]
+
+    def hops_from(self, entity: str) -> list[tuple[str, Hop]]:
+        """(flow, hop) of every hop watching `entity`'s versions."""
+        return [(f.flow, h) for f in self.flows.values() for h in f.hops if h.from_ == entity]
+
+    def backs_of(self, entity: str) -> list[tuple[str, Hop]]:
+        """(flow, hop) of every hop whose created documents are `entity`'s and return fields
+        to their origin (`back:`)."""
+        return [(f.flow, h) for f in self.flows.values() for h in f.hops
+                if h.link is not None and h.link.entity == entity and h.back is not None]
+
+    def command_of(self, hop: str) -> tuple[Hop, bool]:
+        """The hop a command's delivery names (flow.hop, or flow.hop.back: True)."""
+        for flow in self.flows.values():
+            for h in flow.hops:
+                if hop_id(flow.flow, h.name) == hop:
+                    return h, False
+                if hop_id(flow.flow, h.name, back=True) == hop:
+                    return h, True
+        raise KeyError(f"no hop {hop} in flows/")
 
     def observed_tables(self, source: str) -> dict[str, ObservedTable]:
         """schema.table → the observed copy `source` holds there (its `tables:`)."""
@@ -304,8 +327,12 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     check_tables_unique(entities, found)
     check_references(entities, targets, found)
     check_divergence_fields(rules, entities, found)
+    flows: dict[str, FlowSpec] = _read_folder(root, "flows", FlowSpec, "flow", found)
+    found.problems += check_flows(
+        flows, entities, targets, {n: found.file_of("flows", n) for n in flows},
+        found.unreadable.get("golden_records", set()) | found.unreadable.get("targets", set()))
     project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
-                      notes=tuple(notes))
+                      flows=flows, notes=tuple(notes))
     return project, found.problems
 
 

@@ -66,6 +66,10 @@ class Delivery:
     # The key the target last acknowledged this record under, when it differs from
     # business_key (a rename): the target renames that record instead of creating another.
     previous_key: str | None = None
+    # A flow's command: its hop (flow.hop, flow.hop.back) and, when its payload could not be
+    # made (a value map lacks the version's value), why: it is refused, not sent.
+    hop: str | None = None
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from mdm.config.loader import Project
+from mdm.flows.planner import FlowPlanner
 from mdm.golden.changes import ChangeApplier
 from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import answered_versions
@@ -56,6 +57,7 @@ class Processor:
         self.rules = RuleEngine(project)
         self.divergence = DivergenceDetector(project)
         self.references = References(project)
+        self.flows = FlowPlanner(project)
 
     # -- one batch ----------------------------------------------------------------------------
     def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
@@ -134,6 +136,7 @@ class Processor:
         result.deliveries = outbox.enqueue_deliveries(conn, self.project, made.versions,
                                                       made.changed)
         result.deliveries += outbox.enqueue_rerenders(conn, made.rerenders)
+        result.deliveries += self.flows.enqueue(conn, made.versions)
         return result
 
     # -- by kind of source ----------------------------------------------------------------------

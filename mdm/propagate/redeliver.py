@@ -2,7 +2,9 @@
 guard that keeps any re-sent delivery from overwriting a newer one at the target is in the
 claim (outbox.claim_due).
 
-A retry sends the record's *current releasable version* (its newest version not held back by
+A flow's command is retried as itself — same version, same idempotency key — so a target
+that did make the document the first time answers with it instead of making another.
+Otherwise a retry sends the record's *current releasable version* (its newest version not held back by
 an error rule), never an older one: the delivery itself when it carries that version (the
 usual case: the target refused it, the cause is fixed), otherwise the current version in its
 stead. It is refused (409) when a newer version than the retried one has already reached the
@@ -60,6 +62,13 @@ def retry_delivery(conn: psycopg.Connection, delivery_id: int,
     if d["status"] not in only:
         raise RetryRefused(409, f"delivery {delivery_id} is {d['status']}, not "
                                 f"{' or '.join(only)}: nothing to retry")
+    if d["hop"] is not None:  # a flow's command: itself again, with its own key
+        redelivery.make_due(conn, delivery_id)
+        outbox.notify(conn)
+        logger.info("command retry id=%d hop=%s %s %s → %s", delivery_id, d["hop"],
+                    d["entity"], d["business_key"], d["target"])
+        return Retried(delivery_id, delivery_id, d["version"], d["target"], d["entity"],
+                       d["business_key"], d["status"], d["last_error"], False)
     current = _releasable(conn, d)
     _refuse_if_overtaken(conn, d, current)
     if d["version"] >= current:

@@ -63,12 +63,13 @@ class RestPropagator:
         if self.target.batch is None:
             return list(await asyncio.gather(*(one(d) for d in deliveries)))
         size = self.target.batch.max_size
-        batched = [d for d in deliveries if d.previous_key is None]  # renames go one by one
+        # renames and a flow's commands go one by one
+        batched = [d for d in deliveries if d.previous_key is None and d.hop is None]
         chunks: list[list[Delivery]] = []
         for _, group in groupby(sorted(batched, key=lambda d: d.entity), key=lambda d: d.entity):
             items = list(group)
             chunks += [items[i:i + size] for i in range(0, len(items), size)]
-        renames = [d for d in deliveries if d.previous_key is not None]
+        renames = [d for d in deliveries if d.previous_key is not None or d.hop is not None]
         results = await asyncio.gather(*(batch(c) for c in chunks))
         by_id = {o.delivery.id: o for chunk in results for o in chunk}
         by_id.update({o.delivery.id: o for o in await asyncio.gather(*(one(d) for d in renames))})
@@ -98,9 +99,11 @@ class RestPropagator:
         return f"{self.base_url}{mapping.path}/{quote(key or d.business_key, safe='')}"
 
     async def deliver(self, d: Delivery) -> Outcome:
-        mapping = self.project.entities[d.entity].targets[self.target.name]
         headers = {"Idempotency-Key": d.idempotency_key, "X-MDM-Version": str(d.version),
                    "X-MDM-Entity": d.entity}
+        if d.hop is not None:
+            return await self._command(d, headers)
+        mapping = self.project.entities[d.entity].targets[self.target.name]
         try:
             if d.previous_key is not None:
                 headers["X-MDM-Previous-Key"] = d.previous_key
@@ -112,6 +115,33 @@ class RestPropagator:
         except httpx.TransportError as exc:
             return failed(d, self.transport_error(exc))
         return self._outcome(d, response)
+
+    async def _command(self, d: Delivery, headers: dict[str, str]) -> Outcome:
+        """A flow's command: create (POST <path>; the target assigns the key and answers it
+        as `id`) or update by link (PATCH <path>/<key> with the hop's fields). The
+        Idempotency-Key is the command's: a retry after a crash or a lost answer finds the
+        document the first attempt made instead of making a second."""
+        assert d.hop is not None
+        if d.refused is not None:
+            return failed(d, TargetRefused(self.target.name, d.refused))
+        hop, back = self.project.command_of(d.hop)
+        path = hop.back.path if back and hop.back is not None else hop.to.path
+        headers = {**headers, "X-MDM-Hop": d.hop}
+        try:
+            if d.operation == "create":
+                response = await self.client.post(f"{self.base_url}{path}", json=d.payload,
+                                                  headers=headers)
+            else:
+                response = await self.client.patch(
+                    f"{self.base_url}{path}/{quote(d.business_key, safe='')}", json=d.payload,
+                    headers=headers)
+        except httpx.TransportError as exc:
+            return failed(d, self.transport_error(exc))
+        if response.status_code >= 300:
+            return failed(d, status_error(self.target.name, response.status_code,
+                                          response.text[:300]))
+        return Outcome(d, acked=True, status_code=response.status_code,
+                       target_id=_target_id(_json(response)))
 
     def transport_error(self, exc: httpx.TransportError) -> TargetUnavailable:
         """A request that got no answer (unreachable, reset, timed out): for later."""

@@ -85,10 +85,10 @@ def test_bad_expectation_kwargs_fail_mdm_check_naming_file_and_key(project: Path
 
 
 def test_write_method_belongs_to_a_system_of_record(project: Path):
-    with (project / "cdc/oa.yaml").open("a", encoding="utf-8") as f:
+    with (project / "cdc/wms.yaml").open("a", encoding="utf-8") as f:  # WMS holds copies only
         f.write("write_method: sql\n")
     message = _error(project)
-    assert "cdc/oa.yaml" in message and "written to a system of record only" in message
+    assert "cdc/wms.yaml" in message and "written to a system of record only" in message
 
 
 def test_unknown_write_method_names_the_file_key_and_choices(project: Path):

@@ -4,6 +4,7 @@ through one slot. Old-style files with `authority:` still load with a note where
 are refused, naming the file, the key and what to change, where it contradicts."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,23 +17,8 @@ from mdm.capture.service import capture_sources, primary_keys
 from mdm.config.loader import load_project, read_project
 from mdm.config.role_checks import AUTHORITY_NOTE
 from mdm.errors import ConfigError
+from mdm.runtime.settings import REPO_ROOT
 from tests.helpers import edit_file
-
-PURCHASE_REQUEST = """entity: purchase_request
-source: oa
-table: public.purchase_request
-business_key: number
-attributes:
-  number: {type: string}
-  amount: {type: decimal}
-children:
-  lines:
-    table: public.purchase_request_line
-    parent_column: request_id
-    attributes:
-      item: {type: string}
-"""
-
 
 def _entries(project: Path) -> list[tuple[str, str]]:
     with pytest.raises(ConfigError) as err:
@@ -46,12 +32,20 @@ def _old_style(project: Path) -> None:
     edit_file(project / "cdc/oa.yaml", "observes: oa", "authority: observed\nobserves: oa")
 
 
+def _copies_only(project: Path) -> None:
+    """OA's database holds only observed copies: no entity of record there (nor its flow)."""
+    (project / "golden_records/purchase_request.yaml").unlink()
+    (project / "flows/purchase_approval.yaml").unlink()
+
+
 def _of_record_in_oa(project: Path) -> None:
-    (project / "golden_records/purchase_request.yaml").write_text(PURCHASE_REQUEST,
-                                                                 encoding="utf-8")
+    """As shipped: OA's purchase requests are of record in OA's database."""
+    for name in ("golden_records/purchase_request.yaml", "flows/purchase_approval.yaml"):
+        shutil.copy(REPO_ROOT / name, project / name)
 
 
 def test_old_style_cdc_files_still_load_with_a_deprecation_note(project: Path):
+    _copies_only(project)
     new_style = load_project(project)
     _old_style(project)
     loaded = load_project(project)
@@ -66,6 +60,7 @@ def test_old_style_cdc_files_still_load_with_a_deprecation_note(project: Path):
 def test_mdm_check_prints_the_deprecation_note_and_passes(project: Path):
     from mdm.cli.main import _register, app
 
+    _copies_only(project)
     _old_style(project)
     _register()
     result = CliRunner().invoke(app, ["check", "-p", str(project)])
@@ -119,19 +114,19 @@ def test_one_database_of_record_and_of_copies_is_captured_through_one_source(pro
     assert loaded.notes == ()
     assert loaded.entities_of_record("oa") == ["purchase_request"]
     assert loaded.captured_tables("oa") == [
-        "public.purchase_request_line", "public.purchase_request",  # children first
+        "public.oa_purchase_request_line", "public.oa_purchase_request",  # children first
         "public.oa_customer", "public.oa_dept", "public.oa_material", "public.oa_staff",
         "public.oa_vendor"]
     keys = primary_keys(loaded, "oa")
-    assert keys["public.purchase_request"] == "id" and keys["public.oa_vendor"] == "id"
+    assert keys["public.oa_purchase_request"] == "id" and keys["public.oa_vendor"] == "id"
     assert capture_sources(loaded) == ["erp", "oa", "wms"]  # systems of record first
-    assert loaded.entity_for_table("oa", "public.purchase_request") is not None
+    assert loaded.entity_for_table("oa", "public.oa_purchase_request") is not None
     assert loaded.entity_for_table("oa", "public.oa_vendor") is None  # a copy, not of record
 
 
 def test_a_table_both_of_record_and_observed_is_refused(project: Path):
     _of_record_in_oa(project)
-    edit_file(project / "golden_records/purchase_request.yaml", "table: public.purchase_request",
+    edit_file(project / "golden_records/purchase_request.yaml", "table: public.oa_purchase_request",
               "table: public.oa_vendor")
     assert (
         "cdc/oa.yaml",
@@ -141,6 +136,7 @@ def test_a_table_both_of_record_and_observed_is_refused(project: Path):
 
 
 def test_write_method_needs_an_entity_of_record_and_then_holds_beside_copies(project: Path):
+    _copies_only(project)
     with (project / "cdc/oa.yaml").open("a", encoding="utf-8") as f:
         f.write("write_method: sql\n")
     assert _entries(project) == [(

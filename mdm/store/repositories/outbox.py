@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from mdm.config.flows import UnmappedValue, command_payload
 from mdm.config.loader import Project
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
@@ -110,20 +111,23 @@ def enqueue_push(conn: psycopg.Connection, project: Project, golden_id: int, ver
     return int(row[0])
 
 
+# Per record and hop (NULL: the record's own upserts): a create command is never superseded.
 SUPERSEDE_SQL = """
 UPDATE delivery d SET status = 'superseded'
-FROM (SELECT id, version, max(version) OVER (PARTITION BY golden_id) AS latest
-      FROM delivery WHERE target = %s AND status IN ('pending', 'failed')) o
+FROM (SELECT id, version, max(version) OVER (PARTITION BY golden_id, hop) AS latest
+      FROM delivery WHERE target = %s AND status IN ('pending', 'failed')
+      AND operation <> 'create') o
 WHERE d.id = o.id AND o.version < o.latest
 """
 
 CLAIM_SQL = """
 SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
-       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version
+       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version, d.hop
 FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
 LEFT JOIN LATERAL (
     SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
-    AND target = d.target AND status = 'acked' ORDER BY version DESC, id DESC LIMIT 1) a ON true
+    AND target = d.target AND status = 'acked' AND hop IS NOT DISTINCT FROM d.hop
+    ORDER BY version DESC, id DESC LIMIT 1) a ON true
 WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
   -- references before referrers: each record it requires is acknowledged where it must be
   -- (no requirement: unnest of NULLs is no row, one cheap test per candidate)
@@ -151,7 +155,8 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
             logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
         cur = await conn.execute(CLAIM_SQL, (target, limit))
         rows = await cur.fetchall()
-        overtaken = [r[0] for r in rows if r[12] is not None and r[12] > r[2]]
+        overtaken = [r[0] for r in rows if r[12] is not None and r[12] > r[2]
+                     and r[6] != "create"]
         if overtaken:
             await conn.execute("UPDATE delivery SET status = 'superseded' WHERE id = ANY(%s)",
                                (overtaken,))
@@ -160,7 +165,11 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
         referenced = await _referenced(conn, project, target, rows)
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts, acked_key, acked_version) in rows:
+         idem, attempts, acked_key, acked_version, hop) in rows:
+        if hop is not None:
+            due.append(_command(project, id_, golden_id, version, entity, key, target_,
+                                operation, attributes, idem, attempts, hop))
+            continue
         if acked_version is not None and acked_version > version:
             continue
         mapping = project.entities[entity].targets[target_]
@@ -170,6 +179,21 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
                             idem, attempts, owned,
                             acked_key if acked_key not in (None, key) else None))
     return due
+
+
+def _command(project: Project, id_: int, golden_id: int, version: int, entity: str, key: str,
+             target: str, operation: str, attributes: dict[str, Any], idem: str,
+             attempts: int, hop: str) -> Delivery:
+    """A flow's command, its payload made by its hop's mapping (or refused: why)."""
+    spec, back = project.command_of(hop)
+    mapping = spec.back if back else spec.to
+    assert mapping is not None
+    try:
+        payload, refused = command_payload(mapping, attributes), None
+    except UnmappedValue as exc:
+        payload, refused = {}, str(exc)
+    return Delivery(id_, golden_id, version, entity, key, target, operation, payload, idem,
+                    attempts, hop=hop, refused=refused)
 
 
 REFERENCED_SQL = """
@@ -190,6 +214,8 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
     wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (slot, entity, key)
     rendered: dict[str, list[Rendered]] = {}
     for row in rows:
+        if row[13] is not None:
+            continue  # a flow's command: its mapping renders no reference
         spec = project.entities[row[3]]
         if spec.entity not in rendered:
             rendered[spec.entity] = rendered_references(spec, target)
@@ -238,7 +264,7 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
                 "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
                 "updated_at = clock_timestamp()",
                 [(o.delivery.golden_id, o.delivery.target, o.target_id)
-                 for o in acked if o.target_id])
+                 for o in acked if o.target_id and o.delivery.operation != "update"])
             if wake:
                 await cur.execute(WAKE_SQL, ([o.delivery.golden_id for o in acked],))
         if failed:

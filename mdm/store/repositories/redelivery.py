@@ -44,10 +44,11 @@ def queue_replay(conn: psycopg.Connection, project: Project,
 
 
 def lock_delivery(conn: psycopg.Connection, delivery_id: int) -> dict[str, Any] | None:
-    """(id, golden_id, version, entity, business_key, target, status, last_error), locked."""
+    """(id, golden_id, version, entity, business_key, target, status, last_error, hop),
+    locked."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT id, golden_id, version, entity, business_key, target, status, "
-                           "last_error FROM delivery WHERE id = %s FOR UPDATE",
+                           "last_error, hop FROM delivery WHERE id = %s FOR UPDATE",
                            (delivery_id,)).fetchone()
 
 

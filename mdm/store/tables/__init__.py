@@ -6,6 +6,7 @@ schema.
 - hub.py: inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref
   → rule_result, delivery, reference_hold
 - capture.py: capture_state, capture_table, snapshot_request, snapshot_progress
+- flows.py: document_link (a document → the documents hops made from it)
 - people.py: task, decision, the audit chain, change_request, the API's users and sign-ins
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mdm.store.tables.capture import (
     snapshot_progress,
     snapshot_request,
 )
+from mdm.store.tables.flows import document_link
 from mdm.store.tables.hub import (
     delivery,
     golden_record,
@@ -52,6 +54,7 @@ __all__ = [
     "delivery",
     "reference_hold",
     "rule_result",
+    "document_link",
     "capture_state",
     "capture_table",
     "snapshot_request",

@@ -134,7 +134,8 @@ xref = Table(
 )
 Index("xref_system_key_ix", xref.c.system, xref.c.key)
 
-# The outbox: one delivery per (version, target).
+# The outbox: one delivery per (version, target), and a flow's commands (operation create or
+# update, keyed by flow, hop and source document).
 delivery = Table(
     "delivery",
     metadata,
@@ -161,6 +162,9 @@ delivery = Table(
     Column("requires_id", ARRAY(BigInteger)),
     Column("requires_at", ARRAY(Text)),
     Column("requires_version", ARRAY(Integer)),
+    # A flow's command (0016): the hop (flow.hop, flow.hop.back) whose mapping makes the
+    # payload; NULL for a record's own upsert or retirement.
+    Column("hop", Text),
 )
 Index("delivery_open_ix", delivery.c.target, delivery.c.next_attempt_at,
       postgresql_where=text("status IN ('pending', 'failed')"))

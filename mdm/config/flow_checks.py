@@ -1,0 +1,114 @@
+"""Cross-file checks of flows/*.yaml: every entity, attribute and target a hop names exists,
+and the target's kind can carry the hop's operation.
+
+Problems are (file, `hops.N.key: what was expected`), collected like project_checks.py's.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from mdm.config.flows import CommandMapping, Constant, FieldSource, FlowSpec, Hop, ValueMap
+from mdm.config.models import ChildSpec, EntitySpec
+from mdm.config.targets import AnyTarget
+
+# What each target kind can do with a command (the kinds' propagators implement these).
+COMMAND_KINDS = {"rest": ("create", "update")}
+
+
+def check_flows(flows: Mapping[str, FlowSpec], entities: Mapping[str, EntitySpec],
+                targets: Mapping[str, AnyTarget], file_of: Mapping[str, str],
+                unreadable: set[str]) -> list[tuple[str, str]]:
+    """Every problem of every flow, as (file, problem). Names declared by unreadable files
+    (`unreadable`: entities and targets whose file failed) are not reported again."""
+    problems: list[tuple[str, str]] = []
+    for name, flow in flows.items():
+        where = file_of.get(name, f"flows/{name}.yaml")
+        for index, hop in enumerate(flow.hops):
+            for problem in _hop_problems(hop, entities, targets, unreadable):
+                problems.append((where, f"hops.{index}.{problem}"))
+    return problems
+
+
+def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
+                  targets: Mapping[str, AnyTarget], unreadable: set[str]) -> Iterator[str]:
+    origin = entities.get(hop.from_)
+    if origin is None:
+        if hop.from_ not in unreadable:
+            yield f"from: '{hop.from_}' is not an entity in golden_records/ (known: {_known(entities)})"
+        return
+    if hop.when.attribute not in origin.attributes:
+        yield (f"when: '{hop.when.attribute}' is not an attribute of {origin.entity} "
+               f"(known: {_known(origin.attributes)})")
+    yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
+    yield from (f"to.{p}" for p in _mapping_problems(hop.to, origin))
+    if hop.to.key is not None and hop.to.key not in origin.attributes:
+        yield f"to.key: '{hop.to.key}' is not an attribute of {origin.entity}"
+    if hop.link is None:
+        return
+    created = entities.get(hop.link.entity)
+    if created is None:
+        if hop.link.entity not in unreadable:
+            yield (f"link.entity: '{hop.link.entity}' is not an entity in golden_records/ "
+                   f"(known: {_known(entities)})")
+        return
+    if hop.link.by not in created.attributes:
+        yield (f"link.by: '{hop.link.by}' is not an attribute of {created.entity} "
+               f"(known: {_known(created.attributes)})")
+    if hop.back is not None:
+        yield from _target_problems("back", hop.back.target, "update", targets, unreadable)
+        yield from (f"back.{p}" for p in _mapping_problems(hop.back, created))
+
+
+def _target_problems(key: str, name: str, operation: str, targets: Mapping[str, AnyTarget],
+                     unreadable: set[str]) -> Iterator[str]:
+    target = targets.get(name)
+    if target is None:
+        if name not in unreadable:
+            yield f"{key}.target: '{name}' is not a target in targets/ (known: {_known(targets)})"
+        return
+    if operation not in COMMAND_KINDS.get(target.kind, ()):
+        able = ", ".join(k for k, ops in COMMAND_KINDS.items() if operation in ops)
+        yield (f"{key}.target: '{name}' is a {target.kind} target, which cannot {operation} "
+               f"documents (kinds that can: {able})")
+
+
+def _mapping_problems(mapping: CommandMapping, entity: EntitySpec) -> Iterator[str]:
+    names = {**entity.attributes, **entity.children}
+    for field, source in mapping.fields.items():
+        problem = _source_problem(source, names, entity.entity)
+        if problem:
+            yield f"fields.{field}: {problem}"
+    for name, rows in mapping.children.items():
+        child = entity.children.get(name)
+        if child is None:
+            yield f"children.{name}: not a child list of {entity.entity} (child lists: {_known(entity.children)})"
+            continue
+        if name not in mapping.fields.values():
+            yield f"children.{name}: the list is not mapped (give it a field: `fields: {{{name}: {name}}}`)"
+        yield from (f"children.{name}.{p}" for p in _row_problems(rows.fields, child, entity, name))
+
+
+def _row_problems(fields: Mapping[str, FieldSource], child: ChildSpec, entity: EntitySpec,
+                  name: str) -> Iterator[str]:
+    for field, source in fields.items():
+        problem = _source_problem(source, {**child.attributes, **child.children},
+                                  f"the rows of {entity.entity}.{name}")
+        if problem:
+            yield f"fields.{field}: {problem}"
+
+
+def _source_problem(source: FieldSource, names: Mapping[str, object], owner: str) -> str | None:
+    if isinstance(source, Constant):
+        return None
+    attribute = source.from_ if isinstance(source, ValueMap) else source
+    if "." in attribute:
+        return (f"'{attribute}': a flow maps the document's own attributes (a reference's "
+                f"record, as `{attribute}`, is not rendered in flows yet: map the attribute "
+                "holding the code the target knows)")
+    if attribute not in names:
+        return f"'{attribute}' is not an attribute or child list of {owner} (known: {_known(names)})"
+    return None
+
+
+def _known(names: Mapping[str, object]) -> str:
+    return ", ".join(sorted(names)) or "none"

@@ -1,0 +1,42 @@
+"""flows: a delivery may be a hop's command; links between documents
+
+`delivery.hop`: the hop (flow.hop, flow.hop.back) whose mapping makes a command's payload;
+NULL for a record's own upsert or retirement. `document_link`: an origin document → the
+document a hop created from it.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-02 06:00:00
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0016'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("delivery", sa.Column("hop", sa.Text()))
+    op.create_table(
+        "document_link",
+        sa.Column("flow", sa.Text(), nullable=False),
+        sa.Column("hop", sa.Text(), nullable=False),
+        sa.Column("origin_id", sa.BigInteger(), nullable=False),
+        sa.Column("linked_id", sa.BigInteger(), nullable=False),
+        sa.Column("linked_version", sa.Integer(), nullable=False),
+        sa.Column("command_id", sa.BigInteger()),
+        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.text("clock_timestamp()")),
+        sa.PrimaryKeyConstraint("flow", "hop", "origin_id", "linked_id"),
+    )
+    op.create_index("document_link_linked_ix", "document_link", ["linked_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("document_link_linked_ix", table_name="document_link")
+    op.drop_table("document_link")
+    op.drop_column("delivery", "hop")

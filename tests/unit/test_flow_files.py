@@ -1,0 +1,138 @@
+"""flows/*.yaml: hops are data. A bad flow file is refused naming the file, the key and what
+was expected; a good one gives the hop's condition, its command's payload and its link."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mdm.config.flows import FlowSpec, Transition, UnmappedValue, command_payload
+from mdm.config.loader import load_project
+from mdm.errors import ConfigError
+from mdm.flows.conditions import changed, fires
+
+FLOW = Path("flows/purchase_approval.yaml")
+
+
+def _entries(project: Path) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as err:
+        load_project(project)
+    return err.value.entries
+
+
+def _edit(project: Path, change) -> None:
+    data = yaml.safe_load((project / FLOW).read_text(encoding="utf-8"))
+    change(data["hops"][0])
+    (project / FLOW).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, start, end", [
+    ("status: submitted → approved", ("submitted",), ("approved",)),
+    ("status: submitted -> approved", ("submitted",), ("approved",)),
+    ("status: draft | submitted → approved", ("draft", "submitted"), ("approved",)),
+    ("status: approved", None, ("approved",)),
+])
+def test_a_transition_is_written_as_an_arrow(text: str, start, end):
+    hop = {"name": "h", "from": "e", "when": text,
+           "to": {"target": "t", "operation": "create", "path": "/x", "fields": {}}}
+    when = FlowSpec.model_validate({"flow": "f", "hops": [hop]}).hops[0].when
+    assert (when.attribute, when.from_, when.to) == ("status", start, end)
+
+
+def test_a_transition_may_be_a_mapping():
+    hop = {"name": "h", "from": "e", "when": {"status": {"from": "submitted", "to": "approved"}},
+           "to": {"target": "t", "operation": "create", "path": "/x", "fields": {}}}
+    when = FlowSpec.model_validate({"flow": "f", "hops": [hop]}).hops[0].when
+    assert (when.from_, when.to) == (("submitted",), ("approved",))
+
+
+def test_a_transition_without_a_state_to_move_to_is_refused():
+    hop = {"name": "h", "from": "e", "when": "status: submitted →",
+           "to": {"target": "t", "operation": "create", "path": "/x", "fields": {}}}
+    with pytest.raises(ValidationError, match="no state to move to"):
+        FlowSpec.model_validate({"flow": "f", "hops": [hop]})
+
+
+def test_the_shipped_flow_loads(project: Path):
+    loaded = load_project(project)
+    [(flow, hop)] = loaded.hops_from("purchase_request")
+    assert (flow, hop.name, hop.to.target, hop.to.operation) == (
+        "purchase_approval", "create_po", "erp", "create")
+    assert loaded.command_of("purchase_approval.create_po.back") == (hop, True)
+
+
+@pytest.mark.parametrize("change, key, expected", [
+    (lambda h: h.update({"from": "purchase_requestt"}), "hops.0.from",
+     "'purchase_requestt' is not an entity in golden_records/"),
+    (lambda h: h.update({"when": "state: submitted → approved"}), "hops.0.when",
+     "'state' is not an attribute of purchase_request"),
+    (lambda h: h["to"].update({"target": "oa_db"}), "hops.0.to.target",
+     "'oa_db' is a sql target, which cannot create documents (kinds that can: rest)"),
+    (lambda h: h["to"]["fields"].update({"supplier": "vendor"}), "hops.0.to.fields.supplier",
+     "'vendor' is not an attribute or child list of purchase_request"),
+    (lambda h: h["to"]["children"]["lines"]["fields"].update({"qty": "qty"}),
+     "hops.0.to.children.lines.fields.qty",
+     "'qty' is not an attribute or child list of the rows of purchase_request.lines"),
+    (lambda h: h["link"].update({"by": "origin"}), "hops.0.link.by",
+     "'origin' is not an attribute of purchase_order"),
+    (lambda h: h["back"]["fields"].update({"po_no": "number"}), "hops.0.back.fields.po_no",
+     "'number' is not an attribute or child list of purchase_order"),
+    (lambda h: h["back"].update({"target": "oaa"}), "hops.0.back.target",
+     "'oaa' is not a target in targets/"),
+])
+def test_a_bad_hop_names_the_file_the_key_and_what_was_expected(project: Path, change, key,
+                                                                 expected):
+    _edit(project, change)
+    problems = [p for f, p in _entries(project) if f == str(FLOW)]
+    assert any(p.startswith(f"{key}: ") and expected in p for p in problems), problems
+
+
+def test_back_without_link_is_refused(project: Path):
+    _edit(project, lambda h: h.pop("link"))
+    [(file, problem)] = _entries(project)
+    assert (file, problem) == (str(FLOW), "hops.0.back: needs `link:` (which created document "
+                                          "returns its fields)")
+
+
+def test_a_command_payload_maps_header_lines_value_maps_and_constants(project: Path):
+    hop = load_project(project).flows["purchase_approval"].hops[0]
+    request = {"request_no": "PR-1", "vendor_code": "S0001", "requester": "E001",
+               "approver": "王经理", "title": "螺丝", "status": "approved",
+               "lines": [{"line_no": 1, "material_code": "M-1002", "quantity": "12.500",
+                          "unit_price": "3.2000", "needed_by": "2026-12-20"}]}
+    assert command_payload(hop.to, request) == {
+        "request_no": "PR-1", "supplier_code": "S0001", "buyer": "E001", "approved_by": "王经理",
+        "remark": "螺丝", "lines": [{"material_code": "M-1002", "quantity": "12.500",
+                                    "unit_price": "3.2000", "needed_by": "2026-12-20"}]}
+    assert hop.back is not None
+    assert command_payload(hop.back, {"po_no": "4500000001", "status": "partial"}) == {
+        "po_no": "4500000001", "po_status": "部分到货"}
+
+
+def test_a_value_the_map_lacks_is_refused_naming_field_and_value(project: Path):
+    back = load_project(project).flows["purchase_approval"].hops[0].back
+    assert back is not None
+    with pytest.raises(UnmappedValue, match=r"po_status: the value map of status has no entry "
+                                            r"for 'on_hold'"):
+        command_payload(back, {"po_no": "1", "status": "on_hold"})
+
+
+def test_a_transition_fires_once_when_the_attribute_moves_to_its_state():
+    when = Transition.model_validate({"attribute": "status", "from": ("submitted",),
+                                      "to": ("approved",)})
+    assert fires(when, {"status": "submitted"}, {"status": "approved"})
+    assert not fires(when, {"status": "approved"}, {"status": "approved", "po_no": "1"})
+    assert not fires(when, {"status": "draft"}, {"status": "approved"})
+    assert not fires(when, {"status": "submitted"}, {"status": "rejected"})
+    assert not fires(when, None, {"status": "approved"})  # a new record has no state to leave
+    anywhere = Transition.model_validate({"attribute": "status", "to": ("approved",)})
+    assert fires(anywhere, None, {"status": "approved"})
+    assert fires(anywhere, {"status": "draft"}, {"status": "approved"})
+
+
+def test_changed_compares_only_the_named_attributes():
+    assert changed(None, {"a": 1}, {"a"})
+    assert not changed({"a": 1, "b": 1}, {"a": 1, "b": 2}, {"a"})
+    assert changed({"a": 1}, {"a": 2}, {"a"})
