@@ -1,4 +1,5 @@
-"""`mdm demo`: the whole product on the embedded default, and `mdm demo sql` to edit its ERP."""
+"""`mdm demo`: the whole product on the embedded default, `mdm demo sql` to edit its ERP and
+`mdm demo oa …` (mdm/cli/demo_oa.py) for purchase requests in its OA."""
 from __future__ import annotations
 
 import signal
@@ -64,9 +65,10 @@ def _start(stack: DemoStack, fresh: bool) -> None:
     console.print(f"[green]✓[/green] PostgreSQL on 127.0.0.1:{stack.pg.port}, data in {stack.pg.data_dir}")
     if counts:
         console.print("  demo ERP: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    with console.status("starting demo OA and WMS …"):
+    with console.status("starting demo OA and WMS and the ERP's REST API …"):
         stack.start_targets()
-    console.print(f"[green]✓[/green] demo OA {stack.oa_url}   demo WMS {stack.wms_url}")
+    console.print(f"[green]✓[/green] demo OA {stack.oa_url}   demo WMS {stack.wms_url}   "
+                  f"ERP API {stack.erp_api_url}")
     with console.status("starting the hub: migrations, Debezium (JVM), processing, propagation, API …"):
         stack.start_hub()
     stack.write_state()
@@ -141,6 +143,10 @@ def _print_howto(stack: DemoStack) -> None:
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm status
+A purchase request in OA, through its approval workflow (the ERP's purchase orders: {stack.erp_api_url}/api/purchase-orders):
+  mdm demo oa request --vendor S0001 --line M-1002:12.5:3.20   (prints its number, PR-…)
+  mdm demo oa submit PR-…   then   mdm demo oa approve PR-… --by 王经理
+  mdm demo oa show PR-…
 The CLI asks the running hub as the user whose token is in MDM_TOKEN (the last line below):
   mdm records supplier S0001
   mdm history supplier S0001                      (every version and what changed)
@@ -185,4 +191,7 @@ def demo_sql(statement: Annotated[str, typer.Argument(help="SQL to run on the de
 
 
 def register(app: typer.Typer) -> None:
+    from mdm.cli.demo_oa import oa_app
+
+    demo_app.add_typer(oa_app, name="oa")
     app.add_typer(demo_app, name="demo")

@@ -1,5 +1,6 @@
 """The demo stack: embedded PostgreSQL with the demo ERP, OA and WMS databases, the demo OA/WMS
-REST servers and the hub, as child processes. Used by `mdm demo`, `mdm bench` and the tests.
+REST servers with the ERP's REST API (one process), and the hub, as child processes. Used by
+`mdm demo`, `mdm bench` and the tests.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class DemoStack:
     api_port: int = 0
     oa_port: int = 0
     wms_port: int = 0
+    erp_api_port: int = 0
     pg: EmbeddedPostgres = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # wins over the defaults below
@@ -73,9 +75,15 @@ class DemoStack:
     def wms_url(self) -> str:
         return f"http://127.0.0.1:{self.wms_port}"
 
+    @property
+    def erp_api_url(self) -> str:
+        """The ERP's REST API (demo/erp_api.py): where flows create ERP documents."""
+        return f"http://127.0.0.1:{self.erp_api_port}"
+
     def env(self) -> dict[str, str]:
         return {**dict(os.environ, MDM_ERP_URL=self.erp_url, MDM_DATABASE_URL=self.hub_url,
                     MDM_OA_URL=self.oa_url, MDM_WMS_URL=self.wms_url,
+                    MDM_ERP_API_URL=self.erp_api_url,
                     MDM_OA_DB_URL=self.pg.url("oa"), MDM_WMS_DB_URL=self.pg.url("wms"),
                     MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
                     MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1",
@@ -117,21 +125,25 @@ class DemoStack:
         return counts
 
     def start_targets(self, niceness: int = 0) -> None:
-        """Start the demo OA and WMS servers. `niceness` > 0 lowers their CPU priority (the
-        bench uses it to stand for targets that run on machines of their own)."""
+        """Start the demo OA and WMS servers and the ERP's REST API. `niceness` > 0 lowers
+        their CPU priority (the bench uses it to stand for targets that run on machines of
+        their own)."""
 
         def spawn() -> list[str]:
             self.oa_port = self.oa_port or free_port()
             self.wms_port = self.wms_port or free_port()
+            self.erp_api_port = self.erp_api_port or free_port()
             self._spawn("targets", [sys.executable, "-m", "mdm.demo.targets_main", self.pg.url("oa"),
-                                    self.pg.url("wms"), str(self.oa_port), str(self.wms_port)],
+                                    self.pg.url("wms"), str(self.oa_port), str(self.wms_port),
+                                    "--erp-db", self.erp_url, "--erp-port", str(self.erp_api_port)],
                         niceness)
-            return [self.oa_url, self.wms_url]
+            return [self.oa_url, self.wms_url, self.erp_api_url]
 
         def unchoose() -> None:
-            self.oa_port = self.wms_port = 0
+            self.oa_port = self.wms_port = self.erp_api_port = 0
 
-        self._start_on_free_ports("targets", spawn, unchoose, not (self.oa_port or self.wms_port), 30)
+        chosen = not (self.oa_port or self.wms_port or self.erp_api_port)
+        self._start_on_free_ports("targets", spawn, unchoose, chosen, 30)
 
     def start_hub(self, roles: str = "capture,process,propagate,api") -> None:
         from mdm.store.database import upgrade_database
@@ -279,7 +291,8 @@ class DemoStack:
         path.write_text(json.dumps({
             "erp_url": self.erp_url, "hub_url": self.hub_url, "api_url": self.api_url,
             "oa_db_url": self.pg.url("oa"), "wms_db_url": self.pg.url("wms"),
-            "oa_url": self.oa_url, "wms_url": self.wms_url, "pid": os.getpid(),
+            "oa_url": self.oa_url, "wms_url": self.wms_url, "erp_api_url": self.erp_api_url,
+            "pid": os.getpid(),
             "audit_key_file": str(self.audit_key_file), "audit_head_file": str(self.audit_head_file),
         }, indent=2))
         return path

@@ -7,11 +7,13 @@ import json
 import logging
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -46,7 +48,7 @@ def prepare_target_database(url: str, system: str) -> None:
     logger.info("target database ready system=%s", name)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)  # keeps the column's scale, e.g. "1200.50"
     if isinstance(value, datetime | date | time):
@@ -75,28 +77,40 @@ class Faults:
     rate: float = 1.0
     keys: frozenset[str] = frozenset()
     body: str | None = None
+    after_write: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def arm(self, spec: FaultSpec) -> None:
         with self._lock:
             self.remaining, self.status, self.delay_ms = spec.fail_next, spec.status, spec.delay_ms
             self.rate, self.keys, self.body = spec.rate, frozenset(spec.keys), spec.body
+            self.after_write = spec.after_write
 
-    def take(self, key: str | None = None) -> tuple[int, int, str | None] | None:
-        """(status, delay_ms, body) for this call when a fault hits it; status 0 means delay
-        only, body None the usual `{"detail": …}`."""
+    def take(self, key: str | None = None) -> FaultHit | None:
+        """The fault for this call when one hits it (see FaultHit)."""
         with self._lock:
             if self.remaining <= 0 or (self.keys and key not in self.keys):
                 return None
             self.remaining -= 1
             if self.rate < 1.0 and random.random() >= self.rate:
                 return None
-            return self.status, self.delay_ms, self.body
+            return FaultHit(self.status, self.delay_ms, self.body, self.after_write)
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
             return {"fail_next": self.remaining, "status": self.status, "delay_ms": self.delay_ms,
-                    "rate": self.rate, "keys": sorted(self.keys)}
+                    "rate": self.rate, "keys": sorted(self.keys), "after_write": self.after_write}
+
+
+class FaultHit(NamedTuple):
+    """A fault hitting one call: sleep `delay_ms`, then answer `status` (0: handle the call
+    normally after the delay) with `body` (None: the usual `{"detail": …}`); `after_write`:
+    only once the call's write has committed (an answer lost after the commit)."""
+
+    status: int
+    delay_ms: int
+    body: str | None
+    after_write: bool = False
 
 
 class FaultSpec(BaseModel):
@@ -109,6 +123,9 @@ class FaultSpec(BaseModel):
         "Answer exactly this body (sent as UTF-8, any character, NUL included) with `status`, "
         "instead of {\"detail\": …}; with a 2xx status it stands for the target's answer to a "
         "write it did not make (e.g. a write-back value the hub cannot store)."))
+    after_write: bool = Field(False, description=(
+        "Make the call's write first, then answer the fault: the answer is lost after the "
+        "commit. Only the ERP's POST /api/purchase-orders takes it (OA and WMS refuse it)."))
 
 
 @dataclass
@@ -118,20 +135,15 @@ class _Outcome:
     replay: bool = False
 
 
-class Target:
-    """One demo system: its collections, connections, injected faults and counters."""
+class Instrumented:
+    """A demo system's injected faults and call counters (served at /_faults and /_stats)."""
 
-    def __init__(self, system: str, database_url: str) -> None:
-        self.system = _system(system)
-        self.pool = ConnectionPool(database_url)
+    def __init__(self, system: str, counters: tuple[str, ...]) -> None:
+        self.system = system
         self.faults = Faults()
-        self._collections: dict[str, Collection] | None = None
         self._lock = threading.Lock()
-        self._schema_lock = threading.Lock()
-        self._stats = {"puts": 0, "replays": 0, "failures_injected": 0, "writes": 0, "deletes": 0,
-                       "batches": 0}
+        self._stats = dict.fromkeys(("failures_injected", *counters), 0)
 
-    # -- bookkeeping
     def count(self, counter: str) -> None:
         with self._lock:
             self._stats[counter] += 1
@@ -139,6 +151,20 @@ class Target:
     def stats(self) -> dict[str, int]:
         with self._lock:
             return dict(self._stats)
+
+    def ping(self) -> None:
+        """Raise if the system's database does not answer (its /healthz)."""
+        raise NotImplementedError
+
+
+class Target(Instrumented):
+    """One demo system: its collections, connections, injected faults and counters."""
+
+    def __init__(self, system: str, database_url: str) -> None:
+        super().__init__(_system(system), ("puts", "replays", "writes", "deletes", "batches"))
+        self.pool = ConnectionPool(database_url)
+        self._collections: dict[str, Collection] | None = None
+        self._schema_lock = threading.Lock()
 
     def load_schema(self) -> dict[str, Collection]:
         with self._schema_lock:
@@ -163,16 +189,29 @@ class Target:
                previous_key: str | None = None) -> _Outcome:
         """Write the record under `key`; with `previous_key`, the record under that key is
         renamed to `key` first (404 if there is none, 409 if another record holds `key`)."""
-        with self.pool.connection() as conn:
-            try:
-                return self._upsert(conn, coll, key, values, idempotency_key, version,
-                                    previous_key)
-            except psycopg.errors.DataError as exc:
-                raise ApiError(422, self._explain_data_error(conn, coll, values, exc)) from exc
-            except psycopg.errors.NotNullViolation as exc:
-                raise ApiError(422, f"field {exc.diag.column_name!r} is required") from exc
-            except psycopg.errors.IntegrityError as exc:
-                raise ApiError(409, f"conflict: {exc.diag.message_primary}") from exc
+        with self.pool.connection() as conn, self._refusals(conn, coll, values):
+            return self._upsert(conn, coll, key, values, idempotency_key, version, previous_key)
+
+    def patch(self, coll: Collection, key: str,
+              values: dict[str, str | None]) -> dict[str, Any] | None:
+        """Update only the given columns of the record under `key` (and updated_at): the
+        record as it is now, or None when there is none."""
+        with self.pool.connection() as conn, self._refusals(conn, coll, values):
+            row = conn.execute(_update_sql(coll, list(values)), [*values.values(), key]).fetchone()
+        return None if row is None else self.get(coll, key)
+
+    @contextmanager
+    def _refusals(self, conn: psycopg.Connection[Any], coll: Collection,
+                  values: dict[str, str | None]) -> Iterator[None]:
+        """What PostgreSQL refuses in a write, as the API's 422 or 409."""
+        try:
+            yield
+        except psycopg.errors.DataError as exc:
+            raise ApiError(422, self._explain_data_error(conn, coll, values, exc)) from exc
+        except psycopg.errors.NotNullViolation as exc:
+            raise ApiError(422, f"field {exc.diag.column_name!r} is required") from exc
+        except psycopg.errors.IntegrityError as exc:
+            raise ApiError(409, f"conflict: {exc.diag.message_primary}") from exc
 
     def _upsert(self, conn: psycopg.Connection[Any], coll: Collection, key: str,
                 values: dict[str, str | None], idempotency_key: str | None,
@@ -236,7 +275,7 @@ class Target:
             sql.Identifier(coll.table), sql.Identifier(coll.key))
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(query, (key,)).fetchone()
-        return None if row is None else {k: _jsonable(v) for k, v in row.items()}
+        return None if row is None else {k: jsonable(v) for k, v in row.items()}
 
     def list_rows(self, coll: Collection, limit: int, offset: int) -> dict[str, Any]:
         query = sql.SQL("SELECT * FROM {} ORDER BY id LIMIT %s OFFSET %s").format(
@@ -245,7 +284,7 @@ class Target:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query, (limit, offset)).fetchall()
             total = conn.execute(count).fetchone()
-        items = [{k: _jsonable(v) for k, v in row.items()} for row in rows]
+        items = [{k: jsonable(v) for k, v in row.items()} for row in rows]
         return {"items": items, "total": total[0] if total else 0, "limit": limit,
                 "offset": offset}
 

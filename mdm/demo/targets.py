@@ -1,7 +1,8 @@
 """The demo OA and WMS: small REST servers, each upserting into its own PostgreSQL database.
 
 They stand in for the downstream systems the hub propagates golden records to; the storage
-behind them is demo/target_store.py.
+behind them is demo/target_store.py. OA also runs its purchase requests' workflow
+(demo/oa_requests.py); the same process serves the ERP's REST API (demo/erp_api.py).
 """
 from __future__ import annotations
 
@@ -12,20 +13,21 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
-import psycopg
 import uvicorn
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from mdm.demo.oa_requests import add_request_routes
+from mdm.demo.target_control import add_control_routes, add_error_handlers, fault_answer
 from mdm.demo.target_schema import COLLECTIONS, Collection
 from mdm.demo.target_store import (
     IDEMPOTENCY_HEADER,
     MAX_LIST_LIMIT,
     REPLAY_HEADER,
     VERSION_HEADER,
-    FaultSpec,
+    Instrumented,
     Target,
     prepare_target_database,
 )
@@ -38,21 +40,9 @@ __all__ = ["COLLECTIONS", "create_target_app", "prepare_target_database", "serve
 # -- the app ---------------------------------------------------------------------------------
 
 
-async def _injected_fault(target: Target, key: str) -> Response | None:
+async def _injected_fault(target: Instrumented, key: str) -> Response | None:
     """Apply an armed fault: sleep, then answer its status without writing (status 0: go on)."""
-    fault = target.faults.take(key)
-    if fault is None:
-        return None
-    status, delay_ms, body = fault
-    if delay_ms:
-        await asyncio.sleep(delay_ms / 1000)
-    if not status:
-        return None
-    target.count("failures_injected")
-    if body is not None:  # verbatim: a body no JSON encoder would write
-        return Response(body.encode("utf-8", "surrogatepass"), status_code=status,
-                        media_type="application/json")
-    return JSONResponse({"detail": f"injected fault: status {status}"}, status_code=status)
+    return await fault_answer(target, target.faults.take(key))
 
 
 def _version(request: Request) -> int | None:
@@ -75,17 +65,11 @@ def create_target_app(system: str, database_url: str) -> FastAPI:
     app = FastAPI(title=f"demo {target.system.upper()}", lifespan=lifespan)
     app.state.target = target
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-
-    @app.exception_handler(psycopg.OperationalError)
-    async def _db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        logger.warning("%s database unavailable: %s", target.system, exc)
-        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
-
+    add_error_handlers(app, target.system)
+    if target.system == "oa":  # before the collections' routes: /api/purchase-requests/…
+        add_request_routes(app, target.pool, lambda key: _injected_fault(target, key))
     _add_record_routes(app, target)
-    _add_control_routes(app, target)
+    add_control_routes(app, target)
     return app
 
 
@@ -116,6 +100,22 @@ def _add_record_routes(app: FastAPI, target: Target) -> None:
         if await run_in_threadpool(target.delete, coll, key):
             target.count("deletes")
         return Response(status_code=204)
+
+    @app.patch("/api/{collection}/{key}")
+    async def patch_record(collection: str, key: str, request: Request) -> Response:
+        """Update only the fields the body names (the hub's update by link)."""
+        coll = await run_in_threadpool(target.collection, collection)
+        if (injected := await _injected_fault(target, key)) is not None:
+            return injected
+        body = parse_body(await request.body())
+        if coll.key in body:
+            raise ApiError(422, f"field {coll.key!r} is the record's key; PUT renames a record")
+        values = prepared_values(coll, key, body)
+        row = await run_in_threadpool(target.patch, coll, key, values)
+        if row is None:
+            raise HTTPException(404, f"no {collection} record with {coll.key} = {key!r}")
+        target.count("writes")
+        return JSONResponse(row)
 
     @app.post("/api/{collection}/_batch")
     async def batch(collection: str, body: BatchBody) -> dict[str, list[dict[str, Any]]]:
@@ -170,30 +170,11 @@ async def _batch_item(target: Target, coll: Collection, item: BatchItem) -> dict
             "outcome": outcome.body.get("status")}
 
 
-def _add_control_routes(app: FastAPI, target: Target) -> None:
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        await run_in_threadpool(target.ping)
-        return {"status": "ok", "system": target.system}
-
-    @app.post("/_faults")
-    async def set_faults(spec: FaultSpec) -> dict[str, Any]:
-        if spec.status and not 100 <= spec.status <= 599:
-            raise ApiError(422, f"status must be 0 or an HTTP status (100-599), got {spec.status}")
-        target.faults.arm(spec)
-        logger.info("%s faults armed: %s", target.system, target.faults.as_dict())
-        return target.faults.as_dict()
-
-    @app.get("/_stats")
-    async def stats() -> dict[str, int]:
-        return target.stats()
-
-
 # -- serving ---------------------------------------------------------------------------------
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server leaving signal handling to `serve_targets` (it runs two servers)."""
+    """A uvicorn server leaving signal handling to `serve_targets` (it runs several)."""
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -229,8 +210,11 @@ async def _serve_all(servers: list[_Server]) -> None:
 
 
 def serve_targets(oa_url: str, wms_url: str, oa_port: int, wms_port: int,
-                  host: str = "127.0.0.1") -> None:
-    """Run the OA and WMS apps (creating their tables) until SIGTERM or SIGINT."""
+                  host: str = "127.0.0.1", erp_url: str | None = None, erp_port: int = 0) -> None:
+    """Run the OA and WMS apps (creating their tables) and, given `erp_url` and `erp_port`, the
+    ERP's REST API over the ERP's database, until SIGTERM or SIGINT."""
+    from mdm.demo.erp_api import create_erp_app
+
     servers = []
     for system, url, port in (("oa", oa_url, oa_port), ("wms", wms_url, wms_port)):
         prepare_target_database(url, system)
@@ -238,4 +222,8 @@ def serve_targets(oa_url: str, wms_url: str, oa_port: int, wms_port: int,
                                 log_level="warning")
         servers.append(_Server(config))
         logger.info("demo %s listening on http://%s:%d", system.upper(), host, port)
+    if erp_url and erp_port:
+        servers.append(_Server(uvicorn.Config(create_erp_app(erp_url), host=host, port=erp_port,
+                                              log_level="warning")))
+        logger.info("demo ERP API listening on http://%s:%d", host, erp_port)
     asyncio.run(_serve_all(servers))

@@ -100,7 +100,7 @@ def load_settings() -> Settings:
         # In the folder of a running demo, its ERP/OA/WMS addresses fill the project's ${…}.
         for key, name in (("erp_url", "MDM_ERP_URL"), ("oa_url", "MDM_OA_URL"),
                           ("wms_url", "MDM_WMS_URL"), ("oa_db_url", "MDM_OA_DB_URL"),
-                          ("wms_db_url", "MDM_WMS_DB_URL")):
+                          ("wms_db_url", "MDM_WMS_DB_URL"), ("erp_api_url", "MDM_ERP_API_URL")):
             if demo and demo.get(key):
                 os.environ.setdefault(name, demo[key])
     return Settings(

@@ -244,6 +244,8 @@ def test_demo_targets_listen_where_the_hub_looks() -> None:
     env = _env(services()["propagate"])
     assert env["MDM_OA_URL"] == f"http://{name}:{oa_port}"
     assert env["MDM_WMS_URL"] == f"http://{name}:{wms_port}"
+    erp_port = argv[argv.index("--erp-port") + 1]
+    assert env["MDM_ERP_API_URL"] == f"http://{name}:{erp_port}"
 
 
 # -- environment ---------------------------------------------------------------------------------

@@ -117,3 +117,47 @@ BEGIN
         WHERE s.code = m.default_supplier_code;
     END IF;
 END $$;
+
+-- Purchasing documents. The hub creates purchase orders through the ERP's REST API
+-- (mdm/demo/erp_api.py: POST /api/purchase-orders), never by writing these tables itself;
+-- mdm_key is the creating call's Idempotency-Key, so a retried call finds its order.
+CREATE SEQUENCE IF NOT EXISTS purchase_order_no_seq MINVALUE 1 MAXVALUE 99999999;
+
+CREATE TABLE IF NOT EXISTS purchase_order (
+    id           serial PRIMARY KEY,
+    po_no        varchar(20) NOT NULL UNIQUE       -- e.g. 4500000001: '45' and 8 digits
+                 DEFAULT ('45' || lpad(nextval('purchase_order_no_seq')::text, 8, '0')),
+    supplier_id  integer NOT NULL REFERENCES supplier(id),
+    request_no   varchar(30),                      -- the OA purchase request it came from
+    status       varchar(20) NOT NULL DEFAULT 'created'
+                 CHECK (status IN ('created', 'released', 'partial', 'done', 'cancelled')),
+    order_date   date NOT NULL DEFAULT current_date,
+    currency     char(3) NOT NULL DEFAULT 'CNY',
+    total_amount numeric(16,2) NOT NULL DEFAULT 0,
+    buyer        varchar(60),
+    approved_by  varchar(60),
+    remark       text,
+    mdm_key      varchar(200) UNIQUE,
+    created_at   timestamp NOT NULL DEFAULT localtimestamp,
+    updated_at   timestamp NOT NULL DEFAULT localtimestamp
+);
+ALTER SEQUENCE purchase_order_no_seq OWNED BY purchase_order.po_no;
+
+CREATE TABLE IF NOT EXISTS purchase_order_line (
+    id           serial PRIMARY KEY,
+    po_id        integer NOT NULL REFERENCES purchase_order(id) ON DELETE CASCADE,
+    line_no      integer NOT NULL,
+    material_id  integer NOT NULL REFERENCES material(id),
+    quantity     numeric(14,3) NOT NULL CHECK (quantity > 0),
+    unit_price   numeric(14,4) NOT NULL,
+    amount       numeric(16,2) NOT NULL,           -- round(quantity × unit_price, 2)
+    received_qty numeric(14,3) NOT NULL DEFAULT 0,
+    needed_by    date,
+    UNIQUE (po_id, line_no)
+);
+
+-- 会计期间: a closed month takes no new documents. A month without a row is open.
+CREATE TABLE IF NOT EXISTS accounting_period (
+    period char(7) PRIMARY KEY,                    -- e.g. 2026-12
+    closed boolean NOT NULL DEFAULT false
+);

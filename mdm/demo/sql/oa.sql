@@ -89,3 +89,43 @@ CREATE TABLE IF NOT EXISTS oa_hr_employee (
     mdm_version integer,
     synced_at   timestamptz NOT NULL DEFAULT now()
 );
+
+
+-- Purchase requests (采购申请): born in OA, approved in its workflow (draft → submitted →
+-- approved | rejected, mdm/demo/oa_requests.py). OA is their system of record; the hub turns an
+-- approved one into an ERP purchase order and writes the order's number and status back
+-- (PATCH /api/purchase-requests/{request_no}: po_no, po_status).
+CREATE SEQUENCE IF NOT EXISTS oa_purchase_request_no_seq MINVALUE 1 MAXVALUE 9999 CYCLE;
+
+CREATE TABLE IF NOT EXISTS oa_purchase_request (
+    id               serial PRIMARY KEY,
+    request_no       varchar(30) NOT NULL UNIQUE    -- e.g. PR-20261202-0001
+                     DEFAULT ('PR-' || to_char(current_date, 'YYYYMMDD') || '-'
+                              || lpad(nextval('oa_purchase_request_no_seq')::text, 4, '0')),
+    title            varchar(200) NOT NULL,
+    requester        varchar(20),
+    dept_code        varchar(20),
+    vendor_code      varchar(20),
+    status           varchar(20) NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'submitted', 'approved', 'rejected')),
+    submitted_at     timestamptz,
+    approver         varchar(60),
+    approved_at      timestamptz,
+    approval_comment text,
+    po_no            varchar(20),                   -- written back by the hub
+    po_status        varchar(40),                   -- written back by the hub
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE oa_purchase_request_no_seq OWNED BY oa_purchase_request.request_no;
+
+CREATE TABLE IF NOT EXISTS oa_purchase_request_line (
+    id            serial PRIMARY KEY,
+    request_id    integer NOT NULL REFERENCES oa_purchase_request(id) ON DELETE CASCADE,
+    line_no       integer NOT NULL,
+    material_code varchar(30) NOT NULL,
+    quantity      numeric(14,3) NOT NULL,
+    unit_price    numeric(14,4) NOT NULL,
+    needed_by     date,
+    UNIQUE (request_id, line_no)
+);
