@@ -143,10 +143,9 @@ def _print_howto(stack: DemoStack) -> None:
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm status
-A purchase request in OA, through its approval workflow (the ERP's purchase orders: {stack.erp_api_url}/api/purchase-orders):
+A purchase request through OA's approval workflow (ERP orders: {stack.erp_api_url}/api/purchase-orders):
   mdm demo oa request --vendor S0001 --line M-1002:12.5:3.20   (prints its number, PR-…)
-  mdm demo oa submit PR-…   then   mdm demo oa approve PR-… --by 王经理
-  mdm demo oa show PR-…
+  mdm demo oa submit PR-…;  mdm demo oa approve PR-… --by 王经理;  mdm demo oa show PR-…
 The CLI asks the running hub as the user whose token is in MDM_TOKEN (the last line below):
   mdm records supplier S0001
   mdm history supplier S0001                      (every version and what changed)
