@@ -184,6 +184,12 @@ def create_erp_app(database_url: str) -> FastAPI:
     app = FastAPI(title="demo ERP", lifespan=lifespan)
     app.state.erp = erp
     add_error_handlers(app, "erp")
+
+    @app.exception_handler(psycopg.errors.UndefinedTable)
+    async def _no_tables(_: Request, exc: psycopg.errors.UndefinedTable) -> JSONResponse:
+        return JSONResponse({"detail": f"ERP 数据库缺少表（{exc.diag.message_primary}）：请先执行 "
+                                       "mdm/demo/sql/erp.sql（mdm demo 启动时会建表）"},
+                            status_code=503)
     _add_order_routes(app, erp)
     add_control_routes(app, erp, after_write=True)
     return app

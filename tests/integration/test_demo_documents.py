@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
+with warnings.catch_warnings():
+    # Starlette >= 1.10 warns at import that its TestClient prefers httpx2 over httpx.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+from mdm.demo.erp_api import create_erp_app
 from mdm.demo.stack import DemoStack
 from tests.conftest import SMALL_SEED
 from tests.helpers import execute, rows
@@ -361,3 +368,12 @@ def test_the_cli_runs_a_request_through_the_workflow(demo, tmp_path):
     assert bad.returncode != 0 and "not a number" in bad.stderr
     nowhere = _mdm(tmp_path.parent, "show", no)  # no demo in that folder
     assert nowhere.returncode == 1 and "no running demo" in nowhere.stderr
+
+
+def test_an_erp_database_without_its_tables_answers_503_saying_so(demo):
+    demo.pg.create_database("erp_bare")
+    with TestClient(create_erp_app(demo.pg.url("erp_bare"))) as bare:
+        assert bare.get("/healthz").json() == {"status": "ok", "system": "erp"}
+        answer = bare.post("/api/purchase-orders", json=_order(demo),
+                           headers={"Idempotency-Key": "k1"})
+        assert answer.status_code == 503 and "erp.sql" in answer.json()["detail"]
