@@ -314,7 +314,8 @@ def test_the_write_back_sets_only_the_po_number_and_status(demo, oa):
     assert oa.patch("/api/purchase-requests/PR-19990101-0000",
                     json={"po_no": "4500000001"}).status_code == 404
     receipts = rows(demo.pg.url("oa"), "SELECT idempotency_key FROM api_receipt WHERE "
-                                       "collection = 'purchase-requests' AND record_key = %s", (no,))
+                                       "collection = 'purchase-requests' AND record_key = %s",
+                (no,))
     assert [r["idempotency_key"] for r in receipts] == [f"flow/back/{no}"] * 2
 
 

@@ -46,7 +46,7 @@ def test_a_value_that_is_no_exact_decimal_of_the_column_is_refused(value, messag
 
 def test_amounts_round_half_away_from_zero_to_cents_without_floats():
     assert line_amount(Decimal("12.5"), Decimal("3.2000")) == Decimal("40.00")
-    assert line_amount(Decimal("3"), Decimal("3.3")) == Decimal("9.90")  # 3 * 3.3 = 9.899… as floats
+    assert line_amount(Decimal("3"), Decimal("3.3")) == Decimal("9.90")  # floats: 9.899…
     assert line_amount(Decimal("1"), Decimal("0.005")) == Decimal("0.01")
     assert line_amount(Decimal("1"), Decimal("0.0049")) == Decimal("0.00")
     lines = document_lines([{"material_code": "M-1", "quantity": "12.5", "unit_price": "3.2"},
