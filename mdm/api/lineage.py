@@ -14,6 +14,7 @@ from mdm.api.database import BIGINT, Db, Limit, raw, record_or_404
 from mdm.errors import InvalidParameter, NotFound
 from mdm.lineage import graph as lineage_graph
 from mdm.lineage import queries
+from mdm.lineage import trace as document_trace
 from mdm.steward import audit as audit_log
 
 
@@ -102,6 +103,14 @@ def lineage_router() -> APIRouter:
         graph = lineage_graph.build(db, entity, found["business_key"], found["golden_id"], versions)
         title = lineage_graph.page_title(found)  # a draft by its golden id: no key yet
         return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions)
+
+    @router.get("/api/v1/trace/{entity}/{key}")
+    def trace_json(entity: str, key: str, request: Request, db: Db) -> dict[str, Any]:
+        """The document's chain across systems (flows/): from the first document of its chain
+        down through each hop's command (what fired it, who, when, how it went) and each
+        document made from it."""
+        found = record_or_404(request, db, entity, key)
+        return document_trace.trace(db, request.app.state.project, found["golden_id"])
 
     @router.get("/api/v1/transactions/{source}/{tx_id}")
     def transaction(source: str, tx_id: Annotated[int, Path(ge=0, le=BIGINT)], db: Db) -> list[dict[str, Any]]:

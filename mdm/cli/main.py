@@ -45,7 +45,7 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, check, demo, hub, lineage, propagation, resync, steward, users
+    from mdm.cli import bench, check, demo, hub, lineage, propagation, resync, steward, trace, users
 
     check.register(app)
     hub.register(app)
@@ -53,6 +53,7 @@ def _register() -> None:
     steward.register(app)
     propagation.register(app)
     lineage.register(app)
+    trace.register(app)
     users.register(app)
     demo.register(app)
     bench.register(app)

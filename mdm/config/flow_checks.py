@@ -39,6 +39,8 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
     if hop.when.attribute not in origin.attributes:
         yield (f"when: '{hop.when.attribute}' is not an attribute of {origin.entity} "
                f"(known: {_known(origin.attributes)})")
+    if hop.actor is not None and hop.actor not in origin.attributes:
+        yield f"actor: '{hop.actor}' is not an attribute of {origin.entity}"
     yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
     yield from (f"to.{p}" for p in _mapping_problems(hop.to, origin))
     if hop.to.key is not None and hop.to.key not in origin.attributes:

@@ -171,6 +171,8 @@ class Hop(Spec):
                               "system of record) the hop watches.")
     when: When = Field(description="The state transition that fires the hop.")
     to: HopTo
+    actor: str | None = Field(None, description="The attribute naming who made the "
+                              "transition (the approver): traces and lineage show it.")
     link: Link | None = None
     back: Back | None = None
     snapshot: bool = Field(False, description="Also fire on rows read by the initial snapshot "

@@ -64,12 +64,14 @@ def _is_dead(o: Outcome, max_attempts: int) -> bool:
 
 def _dead_task(o: Outcome) -> NewTask:
     d = o.delivery
-    return NewTask(
-        DEAD_DELIVERY, d.entity, d.business_key, d.golden_id, d.version, d.target, "error",
-        f"delivery of {d.entity} {d.business_key} v{d.version} to {d.target} is dead after "
-        f"{d.attempts + 1} attempt(s): {o.error}",
-        {"delivery_id": d.id, "attempts": d.attempts + 1, "status_code": o.status_code,
-         "error": o.error, "payload": d.payload})
+    what = (f"delivery of {d.entity} {d.business_key} v{d.version} to {d.target}" if d.hop is None
+            else f"{d.operation} at {d.target} for {d.entity} {d.business_key} (flow {d.hop})")
+    detail = {"delivery_id": d.id, "attempts": d.attempts + 1, "status_code": o.status_code,
+              "error": o.error, "payload": d.payload}
+    if d.hop is not None:
+        detail["hop"] = d.hop
+    return NewTask(DEAD_DELIVERY, d.entity, d.business_key, d.golden_id, d.version, d.target,
+                   "error", f"{what} is dead after {d.attempts + 1} attempt(s): {o.error}", detail)
 
 
 def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> FailedAttempt:

@@ -137,9 +137,11 @@ class RestPropagator:
                     headers=headers)
         except httpx.TransportError as exc:
             return failed(d, self.transport_error(exc))
-        if response.status_code >= 300:
+        if response.status_code >= 300:  # the system's own message, as its users read it
+            body = _json(response)
+            detail = body.get("detail") if isinstance(body, dict) and body.get("detail") else None
             return failed(d, status_error(self.target.name, response.status_code,
-                                          response.text[:300]))
+                                          detail or response.text[:300]))
         return Outcome(d, acked=True, status_code=response.status_code,
                        target_id=_target_id(_json(response)))
 
