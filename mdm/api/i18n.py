@@ -101,6 +101,39 @@ MESSAGES: dict[str, dict[str, str]] = {
     "actor": {"en": "Who", "zh": "操作人"},
     "action": {"en": "Action", "zh": "操作"},
     "subject": {"en": "Subject", "zh": "对象"},
+    "trace_title": {"en": "Chain across systems", "zh": "跨系统单据链"},
+    "trace_link": {"en": "Chain across systems (trace)", "zh": "跨系统单据链（追溯）"},
+    "trace_intro": {"en": "Read from left to right: each box is a document in the system that holds it, "
+                          "each arrow a hop of a flow — what fired it, who, how it went at the target "
+                          "and how long the target took to acknowledge; dashed arrows back are the "
+                          "updates returned to the origin. Click a box for the record, an arrow for its "
+                          "delivery. The table below lists the same hops.",
+                    "zh": "从左往右看：每个方框是一张单据及其所在系统，每个箭头是流程中的一个环节——由什么触发、"
+                          "谁审批、目标系统处理结果及确认耗时；返回的虚线箭头是回写到来源单据的更新。"
+                          "点击方框查看记录，点击箭头查看推送明细。下表列出同样的环节。"},
+    "chain_json": {"en": "This chain as JSON", "zh": "单据链 JSON"},
+    "chain_cut": {"en": "The chain goes on: it is cut here.", "zh": "单据链较长，此处截断。"},
+    "since": {"en": "since", "zh": "始于"},
+    "asked_for": {"en": "the document you asked for", "zh": "当前查询的单据"},
+    "no_document": {"en": "no document made", "zh": "未生成单据"},
+    "hops": {"en": "Hops", "zh": "流转环节"},
+    "hop": {"en": "Hop", "zh": "环节"},
+    "back_to": {"en": "back to", "zh": "回写"},
+    "more_updates": {"en": "more (in the table below)", "zh": "条更多（见下表）"},
+    "from_doc": {"en": "From", "zh": "来源单据"},
+    "operation": {"en": "Operation", "zh": "操作"},
+    "fired": {"en": "Fired", "zh": "触发时间"},
+    "acked": {"en": "Acknowledged", "zh": "确认时间"},
+    "ms_to_ack": {"en": "ms to ack", "zh": "确认耗时（毫秒）"},
+    "to_ack": {"en": "to acknowledge", "zh": "确认耗时"},
+    "answer": {"en": "Target's answer", "zh": "目标系统答复"},
+    "error": {"en": "error", "zh": "错误"},
+    "fields_changed": {"en": "its fields changed", "zh": "字段变更"},
+    "st_acked": {"en": "acked", "zh": "已确认 acked"},
+    "st_dead": {"en": "dead", "zh": "失败 dead"},
+    "st_pending": {"en": "pending", "zh": "待发送 pending"},
+    "st_sent": {"en": "sent", "zh": "已发送 sent"},
+    "st_failed": {"en": "failed, retrying", "zh": "失败重试中 failed"},
 }
 
 

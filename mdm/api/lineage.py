@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from mdm.api.auth import READ, require
+from mdm.api.chain_drawing import trace_link
 from mdm.api.database import BIGINT, Db, Limit, raw, record_or_404
 from mdm.errors import InvalidParameter, NotFound
 from mdm.lineage import graph as lineage_graph
@@ -102,7 +103,9 @@ def lineage_router() -> APIRouter:
         found = record_or_404(request, db, entity, key)
         graph = lineage_graph.build(db, entity, found["business_key"], found["golden_id"], versions)
         title = lineage_graph.page_title(found)  # a draft by its golden id: no key yet
-        return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions)
+        return lineage_graph.page(title, lineage_graph.to_svg(graph, title), found, versions,
+                                  trace_link(request.app.state.project, entity,
+                                             found["business_key"], found["golden_id"]))
 
     @router.get("/api/v1/trace/{entity}/{key}")
     def trace_json(entity: str, key: str, request: Request, db: Db) -> dict[str, Any]:

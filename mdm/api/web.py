@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Connection
 
 from mdm.api.auth import READ, SESSION_COOKIE, Caller, caller_of
+from mdm.api.chain_drawing import trace_link
 from mdm.api.configuration import describe
 from mdm.api.database import Db, Id, pooled, raw
 from mdm.api.i18n import language, translator
@@ -241,7 +242,8 @@ def task_view(db: Connection, project: Any, task_id: int) -> dict[str, Any]:
     versions = history(db, task["golden_id"], 5) if task["golden_id"] is not None else []
     requests = change_requests.of_task(raw(db), task_id)
     return {"task": task, "record": record, "systems": systems, "versions": versions,
-            "change_requests": requests,
+            "change_requests": requests, "trace_href": trace_link(
+                project, task["entity"], task["business_key"], task["golden_id"]),
             "actions": ACTIONS.get(task["type"], ()),
             "failed_attributes": sorted({r["attribute"] for r in task.get("rule_results", [])
                                          if r["attribute"] and spec is not None

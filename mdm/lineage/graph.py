@@ -171,13 +171,17 @@ def page_title(record: dict[str, Any]) -> str:
     return f"{record['entity']} {name} — lineage"
 
 
-def page(title: str, svg: str, record: dict[str, Any], versions: int) -> str:
-    """The lineage page around the SVG: what the reader is looking at, in plain words."""
+def page(title: str, svg: str, record: dict[str, Any], versions: int,
+         trace_href: str | None = None) -> str:
+    """The lineage page around the SVG: what the reader is looking at, in plain words (and a
+    link to the document's chain across systems when its entity is in a flow)."""
     entity = record["entity"]
     key = record["business_key"] or f"(draft {record['golden_id']})"
     address, by = record_address(entity, record["business_key"], record["golden_id"])
     api = escape(address)
     more = f"?versions={versions * 4}" + (f"&{by[1:]}" if by else "")
+    chain = (f' · <a href="{escape(trace_href)}" class="trace-link">its chain across systems '
+             '(trace)</a>') if trace_href else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{escape(title)}</title><style>
 body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
@@ -193,5 +197,5 @@ acknowledgement. The newest version is at the top; dashed arrows join a version 
 Click a box to see its data. Showing the newest {versions} versions
 (<a href="{more}">more</a>).</p>
 <p>Also: <a href="{api}/history{by}">history with changes</a> ·
-<a href="{api}{by}">current record</a> · <a href="{api}/lineage{by}">this graph as JSON</a></p>
+<a href="{api}{by}">current record</a> · <a href="{api}/lineage{by}">this graph as JSON</a>{chain}</p>
 <div class="svg">{svg}</div></body></html>"""
