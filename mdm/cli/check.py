@@ -133,9 +133,10 @@ def _print_summary(root: Path, loaded: Project) -> None:
     for flow in loaded.flows.values():
         for hop in flow.hops:
             back = f", back to {hop.back.target}" if hop.back is not None else ""
+            does = [f"{hop.to.operation} at {hop.to.target}"] if hop.to is not None else []
+            does += [f"a task for {hop.task.team}"] if hop.task is not None else []
             console.print(f"  flow {flow.flow}.{hop.name}: {hop.from_} ({hop.when.describe()}) "
-                          f"→ {hop.to.operation} at {hop.to.target}{back}", highlight=False,
-                          soft_wrap=True)
+                          f"→ {' and '.join(does)}{back}", highlight=False, soft_wrap=True)
 
 
 def _print_secrets_file_warning() -> None:

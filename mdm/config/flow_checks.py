@@ -5,12 +5,15 @@ Problems are (file, `hops.N.key: what was expected`), collected like project_che
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from mdm.config.flows import CommandMapping, Constant, FieldSource, FlowSpec, Hop, ValueMap
-from mdm.config.models import ChildSpec, EntitySpec
+from mdm.config.models import Attribute, ChildSpec, EntitySpec
+from mdm.config.references import mapped_reference_problem
 from mdm.config.targets import AnyTarget
 
+TEMPLATE_FIELD = re.compile(r"{(\w+)}")
 # What each target kind can do with a command (the kinds' propagators implement these).
 COMMAND_KINDS = {"rest": ("create", "update")}
 
@@ -41,10 +44,15 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
                f"(known: {_known(origin.attributes)})")
     if hop.actor is not None and hop.actor not in origin.attributes:
         yield f"actor: '{hop.actor}' is not an attribute of {origin.entity}"
-    yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
-    yield from (f"to.{p}" for p in _mapping_problems(hop.to, origin))
-    if hop.to.key is not None and hop.to.key not in origin.attributes:
-        yield f"to.key: '{hop.to.key}' is not an attribute of {origin.entity}"
+    yield from _guard_problems(hop, origin)
+    yield from _origin_problems(hop, origin, entities, unreadable)
+    if hop.task is not None:
+        yield from _template_problems(hop.task.summary, origin)
+    if hop.to is not None:
+        yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
+        yield from (f"to.{p}" for p in _mapping_problems(hop.to, origin))
+        if hop.to.key is not None and hop.to.key not in origin.attributes:
+            yield f"to.key: '{hop.to.key}' is not an attribute of {origin.entity}"
     if hop.link is None:
         return
     created = entities.get(hop.link.entity)
@@ -59,6 +67,38 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
     if hop.back is not None:
         yield from _target_problems("back", hop.back.target, "update", targets, unreadable)
         yield from (f"back.{p}" for p in _mapping_problems(hop.back, created))
+
+
+def _guard_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:
+    if hop.if_ is None:
+        return
+    names: Mapping[str, object] = entity.attributes
+    if hop.if_.any is not None:
+        child = entity.children.get(hop.if_.any)
+        if child is None:
+            yield f"if.any: '{hop.if_.any}' is not a child list of {entity.entity} (child lists: {_known(entity.children)})"
+            return
+        names = child.attributes
+    unknown = sorted(hop.if_.row_filter.columns - set(names))
+    if unknown:
+        yield f"if.where: {', '.join(unknown)}: not attributes here (known: {_known(names)})"
+
+
+def _origin_problems(hop: Hop, entity: EntitySpec, entities: Mapping[str, EntitySpec],
+                     unreadable: set[str]) -> Iterator[str]:
+    if hop.origin is None:
+        return
+    if hop.origin.by not in entity.attributes:
+        yield f"origin.by: '{hop.origin.by}' is not an attribute of {entity.entity}"
+    if hop.origin.entity not in entities and hop.origin.entity not in unreadable:
+        yield (f"origin.entity: '{hop.origin.entity}' is not an entity in golden_records/ "
+               f"(known: {_known(entities)})")
+
+
+def _template_problems(summary: str, entity: EntitySpec) -> Iterator[str]:
+    for name in TEMPLATE_FIELD.findall(summary):
+        if name not in entity.attributes:
+            yield f"task.summary: {{{name}}} is not an attribute of {entity.entity}"
 
 
 def _target_problems(key: str, name: str, operation: str, targets: Mapping[str, AnyTarget],
@@ -88,6 +128,10 @@ def _mapping_problems(mapping: CommandMapping, entity: EntitySpec) -> Iterator[s
         if name not in mapping.fields.values():
             yield f"children.{name}: the list is not mapped (give it a field: `fields: {{{name}: {name}}}`)"
         yield from (f"children.{name}.{p}" for p in _row_problems(rows.fields, child, entity, name))
+        if rows.row_filter is not None and (unknown := sorted(rows.row_filter.columns
+                                                              - set(child.attributes))):
+            yield (f"children.{name}.where: {', '.join(unknown)}: not attributes of the rows "
+                   f"(known: {_known(child.attributes)})")
 
 
 def _row_problems(fields: Mapping[str, FieldSource], child: ChildSpec, entity: EntitySpec,
@@ -104,9 +148,11 @@ def _source_problem(source: FieldSource, names: Mapping[str, object], owner: str
         return None
     attribute = source.from_ if isinstance(source, ValueMap) else source
     if "." in attribute:
-        return (f"'{attribute}': a flow maps the document's own attributes (a reference's "
-                f"record, as `{attribute}`, is not rendered in flows yet: map the attribute "
-                "holding the code the target knows)")
+        if isinstance(source, ValueMap):
+            return f"'{attribute}': a value map translates an attribute of its own"
+        references = {n: a.references for n, a in names.items()
+                      if isinstance(a, Attribute) and a.references is not None}
+        return mapped_reference_problem(owner, references, attribute)
     if attribute not in names:
         return f"'{attribute}' is not an attribute or child list of {owner} (known: {_known(names)})"
     return None

@@ -23,11 +23,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from mdm.config.models import Where
+from mdm.config.row_filter import RowFilter, parse_where
+from mdm.config.references import Rendered
+from mdm.config.row_match import matches
 from mdm.config.targets import Identifier, Spec
+from mdm.model.references import ReferencedRecord, field_path, listed_slot, render_field
+
+if TYPE_CHECKING:
+    from mdm.config.models import EntitySpec
 
 ARROW = re.compile(r"\s*(?:→|->)\s*")
 
@@ -69,7 +77,14 @@ class CommandList(Spec):
     as the ERP's order lines)."""
 
     fields: dict[str, Field_] = Field(description="item field: an attribute of the rows, a "
-                                      "value map or a constant.")
+                                      "row's reference rendered (`material.code`), a value "
+                                      "map or a constant.")
+    where: Where = Field(None, description="Only the rows this condition keeps (SQL over the "
+                         "rows' attributes: `rejected_qty > 0`).")
+
+    @property
+    def row_filter(self) -> RowFilter | None:
+        return None if self.where is None else parse_where(self.where)
 
 
 class CommandMapping(Spec):
@@ -97,6 +112,39 @@ class HopTo(CommandMapping):
     path: str = Field(description="rest: the collection path, e.g. /api/purchase-orders.")
     key: str | None = Field(None, description="update: the attribute naming the record to "
                             "update at the target (default: the entity's business key).")
+
+
+class Guard(Spec):
+    """A further condition on the version that fires a hop: over its own attributes
+    (`where: "amount > 0"`), or true when any row of a child list matches (`any: lines`)."""
+
+    where: Where = Field(description="SQL condition over the attributes (of the rows of `any`).")
+    any: Identifier | None = Field(None, description="A child list: some row must match.")
+
+    @property
+    def row_filter(self) -> RowFilter:
+        assert self.where is not None
+        return parse_where(self.where)
+
+
+class TaskSpec(Spec):
+    """A task a hop opens for people (purchasing, for a nonconforming receipt), once per
+    source document."""
+
+    summary: str = Field(description="What the task says; {attribute} is replaced by the "
+                         "version's value (`来料不合格: 收货单 {receipt_no}，采购订单 {po_no}`).")
+    team: str = Field(description="Who works it (purchasing, finance, warehouse): the "
+                      "workbench filters by it.")
+    severity: Literal["warning", "error"] = "warning"
+
+
+class Origin(Spec):
+    """The document the watched version names as the one it comes from (a WMS receipt names
+    its ERP purchase order): the hop's commands wait until the hub holds it, and the trace
+    shows the version's record under it."""
+
+    entity: Identifier = Field(description="The origin's entity.")
+    by: str = Field(description="The watched entity's attribute holding the origin's business key.")
 
 
 class Link(Spec):
@@ -170,7 +218,10 @@ class Hop(Spec):
     from_: Identifier = Field(alias="from", description="The entity whose versions (made by its "
                               "system of record) the hop watches.")
     when: When = Field(description="The state transition that fires the hop.")
-    to: HopTo
+    if_: Guard | None = Field(None, alias="if", description="A further condition (see Guard).")
+    origin: Origin | None = None
+    to: HopTo | None = Field(None, description="The operation on a target (see HopTo).")
+    task: TaskSpec | None = None
     actor: str | None = Field(None, description="The attribute naming who made the "
                               "transition (the approver): traces and lineage show it.")
     link: Link | None = None
@@ -180,9 +231,13 @@ class Hop(Spec):
 
     @model_validator(mode="after")
     def _back_needs_link(self) -> Hop:
+        if self.to is None and self.task is None:
+            raise ValueError("to: required (or task:): what the hop does")
         if self.back is not None and self.link is None:
             raise ValueError("back: needs `link:` (which created document returns its fields)")
-        if self.to.operation == "create" and self.to.key is not None:
+        if self.link is not None and (self.to is None or self.to.operation != "create"):
+            raise ValueError("link: only for a hop whose `to` creates a document")
+        if self.to is not None and self.to.operation == "create" and self.to.key is not None:
             raise ValueError("to.key: only for operation update (a create's key is assigned "
                              "by the target)")
         return self
@@ -216,30 +271,47 @@ class UnmappedValue(ValueError):
     """A value map (`{from: …, map: …}`) lacks the version's value and has no default."""
 
 
-def command_payload(mapping: CommandMapping, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """What a command writes: each field from the version's attributes (a child list's rows
-    by the list's own fields), through value maps and constants. Raises UnmappedValue naming
-    the field and the value a map lacks: the command is refused, never sent with a guess."""
+def command_payload(mapping: CommandMapping, attributes: Mapping[str, Any],
+                    referenced: Mapping[str, ReferencedRecord] | None = None,
+                    target: str | None = None) -> dict[str, Any]:
+    """What a command writes: each field from the version's attributes (a reference's record
+    rendered as a target mapping renders it, from `referenced`; a child list's rows by the
+    list's own fields, only those its `where:` keeps), through value maps and constants.
+    Raises UnmappedValue naming the field and the value a map lacks: the command is refused,
+    never sent with a guess."""
+    found = referenced or {}
     payload = {}
     for field, source in mapping.fields.items():
         if isinstance(source, str) and source in mapping.children:
-            rows = attributes.get(source) or []
-            payload[field] = [_row(mapping.children[source].fields, row, f"{field}[{n}]")
-                              for n, row in enumerate(rows)]
+            rows = mapping.children[source]
+            payload[field] = [_row(rows.fields, row, f"{field}[{n}]", found, target, source)
+                              for n, row in enumerate(attributes.get(source) or [])
+                              if rows.row_filter is None or matches(rows.row_filter, row)]
         else:
-            payload[field] = _value(source, attributes, field)
+            payload[field] = _value(source, attributes, field, found, target, ())
     return payload
 
 
-def _row(fields: Mapping[str, FieldSource], row: Mapping[str, Any], at: str) -> dict[str, Any]:
-    return {field: _value(source, row, f"{at}.{field}") for field, source in fields.items()}
+def _row(fields: Mapping[str, FieldSource], row: Mapping[str, Any], at: str,
+         referenced: Mapping[str, ReferencedRecord], target: str | None,
+         path: str) -> dict[str, Any]:
+    return {field: _value(source, row, f"{at}.{field}", referenced, target, (path,))
+            for field, source in fields.items()}
 
 
-def _value(source: FieldSource, attributes: Mapping[str, Any], field: str) -> Any:
+def _value(source: FieldSource, attributes: Mapping[str, Any], field: str,
+           referenced: Mapping[str, ReferencedRecord], target: str | None,
+           path: tuple[str, ...]) -> Any:
     if isinstance(source, Constant):
         return source.value
     if isinstance(source, str):
-        return attributes.get(source)
+        if "." not in source:
+            return attributes.get(source)
+        fp = field_path(source)
+        slot = listed_slot(path, fp.attribute, attributes.get(fp.attribute)) if path \
+            else fp.attribute
+        record = referenced.get(slot)
+        return render_field(fp, attributes, {fp.attribute: record} if record else {}, target)
     value = attributes.get(source.from_)
     text = "" if value is None else str(value)
     if text in source.map:
@@ -249,3 +321,35 @@ def _value(source: FieldSource, attributes: Mapping[str, Any], field: str) -> An
     known = ", ".join(sorted(source.map))
     raise UnmappedValue(f"{field}: the value map of {source.from_} has no entry for {value!r} "
                         f"(known: {known}); add it to the flow's file or give it a default")
+
+
+def guard_holds(guard: Guard | None, attributes: Mapping[str, Any]) -> bool:
+    """Whether the hop's `if:` holds for the version (no guard: it does)."""
+    if guard is None:
+        return True
+    if guard.any is None:
+        return matches(guard.row_filter, attributes)
+    return any(matches(guard.row_filter, row) for row in attributes.get(guard.any) or ()
+               if isinstance(row, Mapping))
+
+
+def command_references(spec: EntitySpec, mapping: CommandMapping) -> list[Rendered]:
+    """The references whose record a command's mapping renders (`supplier.code`, a line's
+    `material.code`): loaded with the command when it is claimed."""
+    found: set[Rendered] = set()
+    for path, attributes, fields in _mapped(spec, mapping):
+        for source in fields.values():
+            if isinstance(source, str) and "." in source:
+                attribute = attributes.get(field_path(source).attribute)
+                if attribute is not None and attribute.references is not None:
+                    found.add(Rendered(path, field_path(source).attribute,
+                                       attribute.references.entity))
+    return sorted(found, key=lambda r: (r.path, r.attribute))
+
+
+def _mapped(spec: EntitySpec, mapping: CommandMapping) -> list[tuple[tuple[str, ...], Any, Any]]:
+    found: list[tuple[tuple[str, ...], Any, Any]] = [((), spec.attributes, mapping.fields)]
+    for name, rows in mapping.children.items():
+        if name in spec.children:
+            found.append(((name,), spec.children[name].attributes, rows.fields))
+    return found

@@ -1,6 +1,6 @@
 """Row filters: `where:` on an entity's main table or a child table, a SQL boolean expression
 over the table's columns. Parsed (sqlglot, PostgreSQL dialect) when the project loads, into a
-small tree that mdm/golden/row_filter.py evaluates on each captured row image; its SQL text
+small tree that mdm/config/row_match.py evaluates on each captured row image; its SQL text
 also narrows the initial snapshot and lets `mdm check --live` run it against the database.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ class RowFilterError(ValueError):
     """A `where:` that is not a supported SQL condition; the message names the construct."""
 
 
-# -- the tree mdm.golden.row_filter evaluates -----------------------------------------------------------------------
+# -- the tree mdm.config.row_match evaluates -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -102,7 +102,7 @@ Condition = (Column | Constant | Comparison | Logical | Negation | Membership | 
 class RowFilter:
     """A parsed `where:`. `sql` is the condition as PostgreSQL text (for the snapshot's
     SELECT and `mdm check --live`); `columns` are the columns it reads; `condition` is the
-    tree mdm.golden.row_filter.matches evaluates."""
+    tree mdm.config.row_match.matches evaluates."""
 
     text: str
     sql: str

@@ -1,9 +1,11 @@
 """A processing batch's flow work, in its transaction: the commands its versions fire, the
 links of the documents it brings that name their origin, and the fields those return.
 
-- A version of a hop's `from` entity that meets the hop's `when` gets the hop's command: a
-  create once per source document (its key is the hop and the document's identity), an
-  update per version.
+- A version of a hop's `from` entity that meets the hop's `when` (and `if:`) gets the hop's
+  command: a create once per source document (its key is the hop and the document's
+  identity), an update per version; and the hop's task, if it opens one. A hop with
+  `origin:` links the version's record under the origin it names — and while the hub does
+  not hold that origin, the command is held (holds.py releases it when the origin arrives).
 - A version of a hop's `link.entity` whose `link.by` attribute names an origin the hub holds
   is linked to it; when the version changes that attribute or one the hop's `back:` maps,
   an update of the origin (by its key at the back target) is queued.
@@ -20,12 +22,15 @@ from typing import Any
 
 import psycopg
 
-from mdm.config.flows import CommandMapping, Constant, Hop, ValueMap, hop_id
+from mdm.config.flows import CommandMapping, Constant, Hop, ValueMap, guard_holds, hop_id
 from mdm.config.loader import Project
 from mdm.flows.conditions import changed, fires
+from mdm.flows.holds import HoldKeeper
+from mdm.flows.tasks import hop_task
 from mdm.model.commands import Command, NewLink
 from mdm.model.golden import NewVersion
-from mdm.store.repositories import commands
+from mdm.model.tasks import NewTask
+from mdm.store.repositories import commands, tasks
 from mdm.store.repositories.outbox import notify
 
 logger = logging.getLogger(__name__)
@@ -43,49 +48,94 @@ class FlowPlanner:
             for hop in flow.hops:
                 if hop.link is not None:
                     self.linking.setdefault(hop.link.entity, []).append((flow.flow, hop))
+        self.holds = HoldKeeper(project)
 
     def enqueue(self, conn: psycopg.Connection, versions: Sequence[NewVersion]) -> int:
-        """Queue the batch's commands (those not queued before); how many are new."""
-        mine = [v for v in versions if (v.entity in self.watching or v.entity in self.linking)
+        """Queue the batch's commands (those not queued before) and tasks, release the
+        commands whose origin the batch brings; how many commands are new."""
+        mine = [v for v in versions if (v.entity in self.watching or v.entity in self.linking
+                                        or v.entity in self.holds.awaited)
                 and v.quality not in HELD_BACK and v.status == "active"]
         if not mine:
             return 0
         before = _previous(conn, mine, versions)
-        fired = [c for v in mine for c in self._fired(v, before.get(id(v)))]
-        new = commands.enqueue(conn, fired + self._linked(conn, mine, before))
-        if new:
+        opened: list[NewTask] = []
+        links: list[NewLink] = []
+        fired = []
+        for v in mine:
+            fired += self._fired(v, before.get(id(v)), opened)
+        fired = self._placed(conn, fired, mine, links)
+        new = commands.enqueue(conn, fired + self._linked(conn, mine, before, links))
+        released = self.holds.release(conn, mine, links)
+        if commands.link(conn, links):
+            logger.info("documents linked count=%d", len(links))
+        tasks.open_tasks(conn, opened)
+        if new or released:
             notify(conn)
-            logger.info("flow commands queued new=%d fired=%d", new, len(fired))
+            logger.info("flow commands queued new=%d fired=%d released=%d", new, len(fired),
+                        released)
         return new
 
-    def _fired(self, v: NewVersion, before: dict[str, Any] | None) -> list[Command]:
+    def _fired(self, v: NewVersion, before: dict[str, Any] | None,
+               opened: list[NewTask]) -> list[Command]:
         found = []
         for flow, hop in self.watching.get(v.entity, ()):
             if v.cause.op == "r" and not hop.snapshot:
                 continue
-            if not fires(hop.when, before, v.attributes):
+            if not fires(hop.when, before, v.attributes) or not guard_holds(hop.if_, v.attributes):
                 continue
-            label = v.label
-            if hop.to.operation == "update":
-                key = v.attributes.get(hop.to.key or self.project.entities[v.entity].business_key)
-                if key in (None, ""):
-                    logger.warning("hop %s fired for %s %s but it names no record to update "
-                                   "(%s is empty)", hop_id(flow, hop.name), v.entity, v.label,
-                                   hop.to.key)
-                    continue
-                label = str(key)
             logger.info("hop fired flow=%s hop=%s %s %s v%d (%s)", flow, hop.name, v.entity,
                         v.label, v.version, hop.when.describe())
-            found.append(Command(v.golden_id, v.version, v.entity, label, hop.to.target,
-                                 hop.to.operation, hop_id(flow, hop.name),
-                                 per_version=hop.to.operation == "update"))
+            if hop.task is not None:
+                opened.append(hop_task(self.project, flow, hop, v))
+            command = self._command(flow, hop, v)
+            if command is not None:
+                found.append(command)
         return found
 
+    def _command(self, flow: str, hop: Hop, v: NewVersion) -> Command | None:
+        if hop.to is None:
+            return None
+        label = v.label
+        if hop.to.operation == "update":
+            key = v.attributes.get(hop.to.key or self.project.entities[v.entity].business_key)
+            if key in (None, ""):
+                logger.warning("hop %s fired for %s %s but it names no record to update",
+                               hop_id(flow, hop.name), v.entity, v.label)
+                return None
+            label = str(key)
+        awaits = None
+        if hop.origin is not None:
+            awaits = (hop.origin.entity, str(v.attributes.get(hop.origin.by) or ""))
+        return Command(v.golden_id, v.version, v.entity, label, hop.to.target, hop.to.operation,
+                       hop_id(flow, hop.name), per_version=hop.to.operation == "update",
+                       awaits=awaits)
+
+    def _placed(self, conn: psycopg.Connection, fired: list[Command],
+                versions: Sequence[NewVersion], links: list[NewLink]) -> list[Command]:
+        """Commands whose origin the hub holds lose their wait (and link the document under
+        it); the others stay awaiting it, to be held."""
+        wanted: dict[str, set[str]] = {}
+        for c in fired:
+            if c.awaits is not None:
+                wanted.setdefault(c.awaits[0], set()).add(c.awaits[1])
+        held = {e: commands.records_by_key(conn, e, keys) for e, keys in wanted.items()}
+        placed = []
+        for c in fired:
+            origin = held[c.awaits[0]].get(c.awaits[1]) if c.awaits else None
+            if origin is None:
+                placed.append(c)
+                continue
+            flow, hop = c.hop.split(".")[:2]
+            links.append(NewLink(flow, hop, origin, c.golden_id, c.version))
+            placed.append(Command(c.golden_id, c.version, c.entity, c.label, c.target,
+                                  c.operation, c.hop, c.per_version))
+        return placed
+
     def _linked(self, conn: psycopg.Connection, versions: Sequence[NewVersion],
-                before: dict[int, dict[str, Any] | None]) -> list[Command]:
+                before: dict[int, dict[str, Any] | None], links: list[NewLink]) -> list[Command]:
         """Link the versions naming an origin; the updates their `back:` fields make."""
         backs: list[Command] = []
-        links: list[NewLink] = []
         for flow, hop in {(f, h.name): (f, h) for hops in self.linking.values()
                           for f, h in hops}.values():
             assert hop.link is not None
@@ -100,14 +150,11 @@ class FlowPlanner:
                                 v.entity, v.label, hop.from_, key)
                     continue
                 links.append(NewLink(flow, hop.name, origin, v.golden_id, v.version))
-                was = before.get(id(v))
-                if hop.back is not None and changed(was, v.attributes, {
+                if hop.back is not None and changed(before.get(id(v)), v.attributes, {
                         hop.link.by, *_sources(hop.back)}):
                     backs.append(Command(v.golden_id, v.version, v.entity, key, hop.back.target,
                                          "update", hop_id(flow, hop.name, back=True),
                                          per_version=True))
-        if commands.link(conn, links):
-            logger.info("documents linked count=%d", len(links))
         return backs
 
 
@@ -118,7 +165,7 @@ def _sources(mapping: CommandMapping) -> set[str]:
         if isinstance(source, ValueMap):
             found.add(source.from_)
         elif not isinstance(source, Constant):
-            found.add(source)
+            found.add(source.split(".")[0])
     return found
 
 

@@ -13,7 +13,7 @@ from mdm.config.references import ParentReference
 from mdm.config.row_filter import RowFilter
 from mdm.errors import MappingError
 from mdm.golden.references import ReferenceValueError, parent_key, referenced_key
-from mdm.golden.row_filter import RowValueError, matches
+from mdm.config.row_match import RowValueError, matches
 from mdm.model.decode import UNAVAILABLE, DecodeError, decode
 
 

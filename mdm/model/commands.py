@@ -18,6 +18,21 @@ class Command:
     operation: str  # create | update
     hop: str  # flow.hop | flow.hop.back
     per_version: bool  # True: one command per version (an update); False: once per document
+    awaits: tuple[str, str] | None = None  # (entity, business key) of an origin not held yet
+
+
+@dataclass(frozen=True)
+class Held:
+    """A command waiting for its origin document (a receipt's stock-in for its PO)."""
+
+    delivery_id: int
+    flow: str
+    hop: str
+    held_id: int  # golden id of the document whose command waits
+    entity: str  # the awaited origin
+    business_key: str
+    version: int = 0  # the version of the held document the command was made from
+    task_id: int | None = None  # its unknown_reference task, once opened
 
 
 @dataclass(frozen=True)

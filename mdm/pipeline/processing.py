@@ -81,9 +81,11 @@ class Processor:
     def open_reference_tasks(self, conn: psycopg.Connection) -> int:
         """In its own transaction: unknown_reference tasks for versions held too long."""
         with conn.transaction():
-            if not self.references.referring:
+            if not self.references.referring and not self.flows.holds.holding:
                 return 0
-            opened = self.references.open_overdue_tasks(conn)
+            opened = self.references.open_overdue_tasks(conn) if self.references.referring \
+                else 0
+            opened += self.flows.holds.open_overdue_tasks(conn)
             if opened:
                 _commit_synchronously(conn)
             return opened

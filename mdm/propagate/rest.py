@@ -125,7 +125,9 @@ class RestPropagator:
         if d.refused is not None:
             return failed(d, TargetRefused(self.target.name, d.refused))
         hop, back = self.project.command_of(d.hop)
-        path = hop.back.path if back and hop.back is not None else hop.to.path
+        mapping = hop.back if back else hop.to
+        assert mapping is not None
+        path = mapping.path
         headers = {**headers, "X-MDM-Hop": d.hop}
         try:
             if d.operation == "create":

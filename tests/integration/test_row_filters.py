@@ -185,7 +185,7 @@ def test_the_hub_keeps_exactly_the_rows_postgresql_selects(stack):
     from hypothesis import HealthCheck, given, settings
 
     from mdm.config.row_filter import parse_where
-    from mdm.golden.row_filter import matches
+    from mdm.config.row_match import matches
 
     execute(stack.erp_url, "CREATE TABLE t_values (id integer PRIMARY KEY, i integer, "
                            "n numeric(10,2), f float8, s text, b boolean, d date)",

@@ -136,3 +136,48 @@ def test_changed_compares_only_the_named_attributes():
     assert changed(None, {"a": 1}, {"a"})
     assert not changed({"a": 1, "b": 1}, {"a": 1, "b": 2}, {"a"})
     assert changed({"a": 1}, {"a": 2}, {"a"})
+
+
+def test_a_command_renders_references_and_keeps_only_the_rows_its_where_keeps():
+    from mdm.config.flows import CommandMapping
+    from mdm.model.references import ReferencedRecord, listed_slot
+
+    mapping = CommandMapping.model_validate({
+        "fields": {"supplier_no": "supplier.code", "lines": "lines"},
+        "children": {"lines": {"fields": {"item_code": "material.code", "qty": "rejected_qty"},
+                               "where": "rejected_qty > 0"}}})
+    order = {"supplier": "7", "lines": [{"material": "3", "rejected_qty": "0.000"},
+                                        {"material": "4", "rejected_qty": "2.500"}]}
+    referenced = {"supplier": ReferencedRecord(70, {"code": "S0007"}, {}),
+                  listed_slot(("lines",), "material", "4"): ReferencedRecord(
+                      40, {"code": "M-1004"}, {})}
+    assert command_payload(mapping, order, referenced) == {
+        "supplier_no": "S0007", "lines": [{"item_code": "M-1004", "qty": "2.500"}]}
+
+
+def test_a_guard_holds_when_any_row_matches():
+    from mdm.config.flows import Guard, guard_holds
+
+    guard = Guard.model_validate({"any": "lines", "where": "rejected_qty > 0"})
+    assert guard_holds(guard, {"lines": [{"rejected_qty": "0"}, {"rejected_qty": "1.5"}]})
+    assert not guard_holds(guard, {"lines": [{"rejected_qty": "0"}]})
+    assert not guard_holds(guard, {"lines": []})
+    assert guard_holds(None, {})
+
+
+@pytest.mark.parametrize("change, key, expected", [
+    (lambda h: h.update({"if": {"any": "rows", "where": "quantity > 0"}}), "hops.0.if.any",
+     "'rows' is not a child list of purchase_request"),
+    (lambda h: h.update({"if": {"any": "lines", "where": "qty > 0"}}), "hops.0.if.where",
+     "qty: not attributes here"),
+    (lambda h: h.update({"origin": {"entity": "purchase_order", "by": "po"}}), "hops.0.origin.by",
+     "'po' is not an attribute of purchase_request"),
+    (lambda h: h.update({"task": {"summary": "看 {request}", "team": "purchasing"}}),
+     "hops.0.task.summary", "{request} is not an attribute of purchase_request"),
+    (lambda h: h["to"]["fields"].update({"vendor": "vendor_code.code"}),
+     "hops.0.to.fields.vendor", "vendor_code is not a reference attribute of purchase_request"),
+])
+def test_a_bad_guard_origin_task_or_reference_names_its_key(project: Path, change, key, expected):
+    _edit(project, change)
+    problems = [p for f, p in _entries(project) if f == str(FLOW)]
+    assert any(p.startswith(f"{key}: ") and expected in p for p in problems), problems

@@ -12,7 +12,7 @@ from mdm.config.loader import load_project
 from mdm.config.row_filter import RowFilterError, parse_where, snapshot_overrides
 from mdm.errors import ConfigError, MappingError
 from mdm.golden.mapper import RowImage, map_row, table_mappings
-from mdm.golden.row_filter import RowValueError, matches
+from mdm.config.row_match import RowValueError, matches
 
 
 def passes(where: str, **row: object) -> bool:

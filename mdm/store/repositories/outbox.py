@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mdm.config.flows import UnmappedValue, command_payload
+from mdm.config.flows import CommandMapping, UnmappedValue, command_payload, command_references
 from mdm.config.loader import Project
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
@@ -168,7 +168,8 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
          idem, attempts, acked_key, acked_version, hop) in rows:
         if hop is not None:
             due.append(_command(project, id_, golden_id, version, entity, key, target_,
-                                operation, attributes, idem, attempts, hop))
+                                operation, attributes, idem, attempts, hop,
+                                referenced.get(id_, {})))
             continue
         if acked_version is not None and acked_version > version:
             continue
@@ -181,15 +182,20 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     return due
 
 
-def _command(project: Project, id_: int, golden_id: int, version: int, entity: str, key: str,
-             target: str, operation: str, attributes: dict[str, Any], idem: str,
-             attempts: int, hop: str) -> Delivery:
-    """A flow's command, its payload made by its hop's mapping (or refused: why)."""
+def _command_mapping(project: Project, hop: str) -> CommandMapping:
     spec, back = project.command_of(hop)
     mapping = spec.back if back else spec.to
     assert mapping is not None
+    return mapping
+
+
+def _command(project: Project, id_: int, golden_id: int, version: int, entity: str, key: str,
+             target: str, operation: str, attributes: dict[str, Any], idem: str,
+             attempts: int, hop: str, referenced: dict[str, ReferencedRecord]) -> Delivery:
+    """A flow's command, its payload made by its hop's mapping (or refused: why)."""
     try:
-        payload, refused = command_payload(mapping, attributes), None
+        payload = command_payload(_command_mapping(project, hop), attributes, referenced, target)
+        refused = None
     except UnmappedValue as exc:
         payload, refused = {}, str(exc)
     return Delivery(id_, golden_id, version, entity, key, target, operation, payload, idem,
@@ -214,12 +220,12 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
     wanted: dict[int, list[tuple[str, str, str]]] = {}  # delivery id → (slot, entity, key)
     rendered: dict[str, list[Rendered]] = {}
     for row in rows:
-        if row[13] is not None:
-            continue  # a flow's command: its mapping renders no reference
-        spec = project.entities[row[3]]
-        if spec.entity not in rendered:
-            rendered[spec.entity] = rendered_references(spec, target)
-        for reference in rendered[spec.entity]:
+        spec, hop = project.entities[row[3]], row[13]
+        slot = hop or spec.entity  # a flow's command renders its hop's mapping
+        if slot not in rendered:
+            rendered[slot] = (command_references(spec, _command_mapping(project, hop))
+                              if hop else rendered_references(spec, target))
+        for reference in rendered[slot]:
             for slot, key in reference.slots(row[7]):
                 wanted.setdefault(row[0], []).append((slot, reference.entity, key))
     if not wanted:

@@ -6,7 +6,7 @@ schema.
 - hub.py: inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref
   → rule_result, delivery, reference_hold
 - capture.py: capture_state, capture_table, snapshot_request, snapshot_progress
-- flows.py: document_link (a document → the documents hops made from it)
+- flows.py: document_link (a document → the documents hops made from it), command_hold
 - people.py: task, decision, the audit chain, change_request, the API's users and sign-ins
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mdm.store.tables.capture import (
     snapshot_progress,
     snapshot_request,
 )
-from mdm.store.tables.flows import document_link
+from mdm.store.tables.flows import command_hold, document_link
 from mdm.store.tables.hub import (
     delivery,
     golden_record,
@@ -55,6 +55,7 @@ __all__ = [
     "reference_hold",
     "rule_result",
     "document_link",
+    "command_hold",
     "capture_state",
     "capture_table",
     "snapshot_request",

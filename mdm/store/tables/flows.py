@@ -1,5 +1,6 @@
 """Documents that travel (flows/*.yaml): the links between a document and the ones a hop made
-from it. A hop's commands are deliveries (hub.py's `delivery`, with `hop` set)."""
+from it, and the commands waiting for their origin. A hop's commands are deliveries (hub.py's
+`delivery`, with `hop` set)."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, PrimaryKeyConstraint, Table, Text, func
@@ -21,3 +22,19 @@ document_link = Table(
     PrimaryKeyConstraint("flow", "hop", "origin_id", "linked_id"),
 )
 Index("document_link_linked_ix", document_link.c.linked_id)
+
+# A command waiting for its origin document (a WMS receipt's stock-in for a PO the hub has not
+# seen yet): the delivery is `held` until a version of `entity` with `business_key` arrives.
+command_hold = Table(
+    "command_hold",
+    metadata,
+    Column("delivery_id", BigInteger, primary_key=True),
+    Column("flow", Text, nullable=False),
+    Column("hop", Text, nullable=False),
+    Column("held_id", BigInteger, nullable=False),  # golden record whose command waits
+    Column("entity", Text, nullable=False),  # the awaited origin's entity and business key
+    Column("business_key", Text, nullable=False),
+    Column("held_since", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("task_id", BigInteger),  # the unknown_reference task, once opened
+)
+Index("command_hold_origin_ix", command_hold.c.entity, command_hold.c.business_key)

@@ -2,7 +2,7 @@
 
 `delivery.hop`: the hop (flow.hop, flow.hop.back) whose mapping makes a command's payload;
 NULL for a record's own upsert or retirement. `document_link`: an origin document → the
-document a hop created from it.
+document a hop created from it. `command_hold`: a command waiting for its origin document.
 
 Revision ID: 0016
 Revises: 0015
@@ -34,9 +34,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("flow", "hop", "origin_id", "linked_id"),
     )
     op.create_index("document_link_linked_ix", "document_link", ["linked_id"])
+    op.create_table(
+        "command_hold",
+        sa.Column("delivery_id", sa.BigInteger(), primary_key=True),
+        sa.Column("flow", sa.Text(), nullable=False),
+        sa.Column("hop", sa.Text(), nullable=False),
+        sa.Column("held_id", sa.BigInteger(), nullable=False),
+        sa.Column("entity", sa.Text(), nullable=False),
+        sa.Column("business_key", sa.Text(), nullable=False),
+        sa.Column("held_since", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.text("clock_timestamp()")),
+        sa.Column("task_id", sa.BigInteger()),
+    )
+    op.create_index("command_hold_origin_ix", "command_hold", ["entity", "business_key"])
 
 
 def downgrade() -> None:
+    op.drop_index("command_hold_origin_ix", table_name="command_hold")
+    op.drop_table("command_hold")
     op.drop_index("document_link_linked_ix", table_name="document_link")
     op.drop_table("document_link")
     op.drop_column("delivery", "hop")

@@ -1,4 +1,5 @@
-"""Row filters evaluated on captured row images (the tree parsed by mdm/config/row_filter.py).
+"""Row filters evaluated on captured row images and on golden rows (the tree parsed by
+mdm/config/row_filter.py): a `where:` of an entity, a child list or a flow.
 
 Evaluation follows SQL: NULL is unknown (three-valued logic), and a row passes only when the
 condition is TRUE. Values are compared as Debezium sends them (decimals as exact strings,
