@@ -47,6 +47,9 @@ class DemoStack:
     pg: EmbeddedPostgres = field(init=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)  # wins over the defaults below
+    # flow 7's broker (RabbitMQ): set, the hub's erp_mq target and the ERP's stock consumer
+    # use it (MDM_ERP_MQ_URL); unset, the demo runs without one
+    erp_mq_url: str | None = None
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _log_offsets: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -88,7 +91,9 @@ class DemoStack:
                     MDM_PROJECT_DIR=str(self.project_dir), MDM_STATE_DIR=str(self.state_dir / "hub"),
                     MDM_API_PORT=str(self.api_port), PYTHONUNBUFFERED="1",
                     MDM_AUDIT_KEY_FILE=str(self.audit_key_file),
-                    MDM_AUDIT_HEAD_FILE=str(self.audit_head_file)), **self.extra_env}
+                    MDM_AUDIT_HEAD_FILE=str(self.audit_head_file)),
+                **({"MDM_ERP_MQ_URL": self.erp_mq_url} if self.erp_mq_url else {}),
+                **self.extra_env}
 
     @property
     def audit_key_file(self) -> Path:
@@ -122,6 +127,11 @@ class DemoStack:
                 conn.commit()
         prepare_target_database(self.pg.url("oa"), "oa")
         prepare_target_database(self.pg.url("wms"), "wms")
+        from mdm.demo.stock import prepare_stock_tables, seed_wms_stock
+
+        prepare_stock_tables(self.pg.url("wms"), self.erp_url)
+        if seed:
+            seed_wms_stock(self.pg.url("wms"), self.erp_url)  # the WMS's own stock levels
         return counts
 
     def start_targets(self, niceness: int = 0) -> None:
@@ -144,6 +154,26 @@ class DemoStack:
 
         chosen = not (self.oa_port or self.wms_port or self.erp_api_port)
         self._start_on_free_ports("targets", spawn, unchoose, chosen, 30)
+
+    def start_stock_consumer(self, exchange: str = "erp.stock", queue: str = "erp.stock.levels",
+                             timeout: float = 60) -> None:
+        """Start the demo ERP's stock consumer (flow 7) on `erp_mq_url`'s broker and wait until
+        it consumes `queue` (bound to `exchange`, so the hub's stock messages have a home)."""
+        import asyncio
+
+        from mdm.demo.erp_stock_consumer import queue_consumers
+
+        if not self.erp_mq_url:
+            raise RuntimeSetupError("the ERP's stock consumer needs a broker: set erp_mq_url")
+        self._spawn("erp_stock", [sys.executable, "-m", "mdm.demo.erp_stock_consumer",
+                                  self.erp_url, "--exchange", exchange, "--queue", queue])
+        alive, deadline = self._alive("erp_stock"), time.monotonic() + timeout
+        while asyncio.run(queue_consumers(self.erp_mq_url, queue)) < 1:
+            alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the ERP's stock consumer did not consume {queue} within "
+                                   f"{timeout:.0f}s (see {self.state_dir / 'erp_stock.log'})")
+            time.sleep(0.2)
 
     def start_hub(self, roles: str = "capture,process,propagate,api") -> None:
         from mdm.store.database import upgrade_database
@@ -281,7 +311,7 @@ class DemoStack:
             proc.wait()
 
     def stop(self, keep_database: bool = False) -> None:
-        for name in ("hub", "targets"):
+        for name in ("hub", "erp_stock", "targets"):
             self.stop_process(name)
         if not keep_database:
             self.pg.stop()

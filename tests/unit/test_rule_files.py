@@ -85,7 +85,8 @@ def test_bad_expectation_kwargs_fail_mdm_check_naming_file_and_key(project: Path
 
 
 def test_write_method_belongs_to_a_system_of_record(project: Path):
-    with (project / "cdc/wms.yaml").open("a", encoding="utf-8") as f:  # WMS holds copies only
+    (project / "golden_records/stock_level.yaml").unlink()  # now WMS holds copies only
+    with (project / "cdc/wms.yaml").open("a", encoding="utf-8") as f:
         f.write("write_method: sql\n")
     message = _error(project)
     assert "cdc/wms.yaml" in message and "written to a system of record only" in message

@@ -172,6 +172,9 @@ def test_the_bench_variant_drops_observed_tables_but_keeps_tables_of_record(proj
                                                                             tmp_path: Path):
     _of_record_in_oa(project)
     variant = project_variant(project, tmp_path / "variant", rules=False)
-    assert sorted(p.name for p in (variant / "cdc").iterdir()) == ["erp.yaml", "oa.yaml"]
+    # the WMS is the system of record of its stock levels (golden_records/stock_level.yaml)
+    assert sorted(p.name for p in (variant / "cdc").iterdir()) == ["erp.yaml", "oa.yaml", "wms.yaml"]
     oa = yaml.safe_load((variant / "cdc/oa.yaml").read_text(encoding="utf-8"))
     assert "tables" not in oa and "observes" not in oa and oa["slot"] == "mdm_oa"
+    wms = yaml.safe_load((variant / "cdc/wms.yaml").read_text(encoding="utf-8"))
+    assert "tables" not in wms and "observes" not in wms and wms["slot"] == "mdm_wms"

@@ -1,0 +1,57 @@
+"""The demo WMS's stock levels (库存, table wms_stock: one row per material and warehouse),
+seeded once from the ERP's materials so flow 7 has levels to send the ERP from the start."""
+from __future__ import annotations
+
+import logging
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+logger = logging.getLogger(__name__)
+SQL_DIR = Path(__file__).parent / "sql"
+
+WAREHOUSES = {"WH01": "原料仓", "WH02": "成品仓", "WH03": "备件仓"}
+SEEDED_MATERIALS = 12  # the first active materials (M-1001 …) each get a level or two
+
+
+def stock_levels(material_codes: list[str], seed: int = 7) -> list[tuple[str, str, Decimal, Decimal]]:
+    """(item_code, warehouse, on_hand, reserved): every material in 原料仓 WH01, every third
+    also in 成品仓 WH02, every fifth in 备件仓 WH03; quantities with three decimals."""
+    rng = random.Random(seed)
+    levels = []
+    for index, code in enumerate(material_codes):
+        warehouses = ["WH01"] + (["WH02"] if index % 3 == 0 else []) + (["WH03"] if index % 5 == 4 else [])
+        for warehouse in warehouses:
+            on_hand = Decimal(rng.randrange(0, 500_000)) / 1000
+            reserved = min(on_hand, Decimal(rng.randrange(0, 50_000)) / 1000)
+            levels.append((code, warehouse, on_hand, reserved))
+    return levels
+
+
+def prepare_stock_tables(wms_url: str, erp_url: str) -> None:
+    """The WMS's wms_stock (after wms.sql) and the ERP's erp_stock with its interface log
+    (idempotent: CREATE … IF NOT EXISTS)."""
+    for url, name in ((wms_url, "wms_stock.sql"), (erp_url, "erp_stock.sql")):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute((SQL_DIR / name).read_text(encoding="utf-8"))
+
+
+def seed_wms_stock(wms_url: str, erp_url: str, count: int = SEEDED_MATERIALS) -> int:
+    """Fill wms_stock from the ERP's first `count` active materials, once (an empty table
+    only); return the rows it holds."""
+    with psycopg.connect(erp_url) as erp:
+        codes = [row[0] for row in erp.execute(
+            "SELECT code FROM material WHERE active ORDER BY code LIMIT %s", (count,))]
+    with psycopg.connect(wms_url) as conn, conn.transaction():
+        conn.execute("LOCK TABLE wms_stock IN SHARE ROW EXCLUSIVE MODE")
+        row = conn.execute("SELECT count(*) FROM wms_stock").fetchone()
+        if row and row[0]:
+            return int(row[0])
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO wms_stock (item_code, warehouse, on_hand, reserved) "
+                            "VALUES (%s, %s, %s, %s)", stock_levels(codes))
+        row = conn.execute("SELECT count(*) FROM wms_stock").fetchone()
+    logger.info("WMS stock seeded: %d levels", row[0] if row else 0)
+    return int(row[0]) if row else 0
