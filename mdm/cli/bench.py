@@ -41,7 +41,7 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
                                                      "time, at rest.")] = 50,
           flow_load: Annotated[int, typer.Option(help="--flows: requests approved under load.")] = 300,
           flow_rate: Annotated[float, typer.Option(help="--flows: approvals per second under load "
-                                                   "(0: all in a burst, 8 at once).")] = 0.0) -> None:
+                                                   "(0: all in a burst), committed in OA's database.")] = 0.0) -> None:
     """Drive N ERP row changes through capture alone and through the whole hub, in one run.
 
     With --faults: run each delivery fault scenario against a REST, SQL, AMQP and NATS target and
