@@ -45,6 +45,8 @@ def _document(conn: Connection, project: Project, golden_id: int, depth: int,
             "documents": [], "cut": False}
     for link in repo.links_from(conn, golden_id):
         child = int(link["linked_id"])
+        if any(d["golden_id"] == child for d in node["documents"]):
+            continue  # linked by a second hop too (a receipt's stock-in and its return)
         if child in seen or depth + 1 >= MAX_DEPTH:
             node["cut"] = True
             continue
