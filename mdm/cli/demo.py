@@ -1,5 +1,6 @@
 """`mdm demo`: the whole product on the embedded default, `mdm demo sql` to edit its ERP and
-`mdm demo oa …` (mdm/cli/demo_oa.py) for purchase requests in its OA."""
+`mdm demo oa …` (mdm/cli/demo_oa.py) for purchase requests in its OA, `mdm demo erp …` and
+`mdm demo wms …` (mdm/cli/demo_receipts.py) for releasing and receiving purchase orders."""
 from __future__ import annotations
 
 import signal
@@ -191,6 +192,9 @@ def demo_sql(statement: Annotated[str, typer.Argument(help="SQL to run on the de
 
 def register(app: typer.Typer) -> None:
     from mdm.cli.demo_oa import oa_app
+    from mdm.cli.demo_receipts import erp_app, wms_app
 
     demo_app.add_typer(oa_app, name="oa")
+    demo_app.add_typer(erp_app, name="erp")
+    demo_app.add_typer(wms_app, name="wms")
     app.add_typer(demo_app, name="demo")

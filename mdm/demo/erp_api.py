@@ -1,4 +1,5 @@
-"""The demo ERP's REST API: where the hub creates ERP documents (targets/erp.yaml).
+"""The demo ERP's REST API: where the hub creates ERP documents (targets/erp.yaml); its
+receiving (stock-ins, purchase returns, releasing an order) is demo/erp_receipts.py.
 
 POST /api/purchase-orders creates a purchase order with its lines in one ERP transaction, or
 refuses it (422, a Chinese message for the ERP's users) and stores nothing: an unknown or
@@ -9,7 +10,7 @@ the answer. The master data stays in the ERP's tables (demo/seed.py); this app o
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,7 @@ class Erp(Instrumented):
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
             if (made := _made_by(conn, key)) is not None:
                 return False, made
-            _check_period(conn)
+            check_period(conn)
             supplier_id = _active_id(conn, "supplier", order.supplier_code, "供应商")
             materials = _material_ids(conn, order.lines)
             row = conn.execute(
@@ -108,7 +109,7 @@ class Erp(Instrumented):
                 return None
             lines = cur.execute(
                 "SELECT l.line_no, m.code AS material_code, m.name AS material_name, m.uom, "
-                "l.quantity, l.unit_price, l.amount, l.received_qty, l.needed_by "
+                "l.quantity, l.unit_price, l.amount, l.received_qty, l.returned_qty, l.needed_by "
                 "FROM purchase_order_line l JOIN material m ON m.id = l.material_id "
                 "WHERE l.po_id = %s ORDER BY l.line_no", (header.pop("id"),)).fetchall()
         return {**_json(header), "lines": [_json(line) for line in lines]}
@@ -138,14 +139,14 @@ def _made_by(conn: psycopg.Connection[Any], key: str) -> dict[str, Any] | None:
     return None if row is None else {"id": row[0], "po_no": row[0], "status": row[1]}
 
 
-def _check_period(conn: psycopg.Connection[Any]) -> None:
+def check_period(conn: psycopg.Connection[Any], doing: str = "创建采购订单") -> None:
     """This month's accounting period must be open (a month without a row is)."""
     row = conn.execute(
         "SELECT p.period, coalesce(a.closed, false) FROM (SELECT to_char(current_date, "
         "'YYYY-MM') AS period) p LEFT JOIN accounting_period a ON a.period = p.period").fetchone()
     assert row is not None
     if row[1]:
-        raise ApiError(422, f"会计期间 {row[0]} 已关账，不能创建采购订单")
+        raise ApiError(422, f"会计期间 {row[0]} 已关账，不能{doing}")
 
 
 def _active_id(conn: psycopg.Connection[Any], table: str, code: str, noun: str) -> int:
@@ -167,11 +168,35 @@ def _material_ids(conn: psycopg.Connection[Any], lines: list[Line]) -> dict[str,
     return found
 
 
+async def answer_create(erp: Erp, fault_key: str,
+                        create: Callable[[], tuple[bool, dict[str, Any]]]) -> Response:
+    """Run `create` (blocking: (created, reply)) under the armed faults keyed `fault_key`:
+    201 with the new document, 200 Idempotent-Replay: true with the one its key made."""
+    fault = erp.faults.take(fault_key)
+    if fault is not None and not fault.after_write \
+            and (answer := await fault_answer(erp, fault)) is not None:
+        return answer
+    try:
+        created, reply = await run_in_threadpool(create)
+    except ApiError:
+        erp.count("refusals")
+        raise
+    erp.count("creates" if created else "replays")
+    if fault is not None and fault.after_write \
+            and (answer := await fault_answer(erp, fault)) is not None:
+        return answer
+    if created:
+        return JSONResponse(reply, status_code=201)
+    return JSONResponse(reply, status_code=200, headers={REPLAY_HEADER: "true"})
+
+
 # -- the app ---------------------------------------------------------------------------------
 
 
 def create_erp_app(database_url: str) -> FastAPI:
     """The demo ERP's REST app over `database_url` (tables from sql/erp.sql, seeded)."""
+    from mdm.demo.erp_receipts import add_receiving_routes  # it builds on this module
+
     erp = Erp(database_url)
 
     @asynccontextmanager
@@ -191,6 +216,7 @@ def create_erp_app(database_url: str) -> FastAPI:
                                        "mdm/demo/sql/erp.sql（mdm demo 启动时会建表）"},
                             status_code=503)
     _add_order_routes(app, erp)
+    add_receiving_routes(app, erp)
     add_control_routes(app, erp, after_write=True)
     return app
 
@@ -202,22 +228,7 @@ def _add_order_routes(app: FastAPI, erp: Erp) -> None:
         again: 200 with the order it made; a refusal: 422 {"detail"} and nothing stored."""
         key = idempotency_key(request)
         order = parse_order(parse_body(await request.body()))
-        fault = erp.faults.take(order.request_no or key)
-        if fault is not None and not fault.after_write \
-                and (answer := await fault_answer(erp, fault)) is not None:
-            return answer
-        try:
-            created, reply = await run_in_threadpool(erp.create, key, order)
-        except ApiError:
-            erp.count("refusals")
-            raise
-        erp.count("creates" if created else "replays")
-        if fault is not None and fault.after_write \
-                and (answer := await fault_answer(erp, fault)) is not None:
-            return answer
-        if created:
-            return JSONResponse(reply, status_code=201)
-        return JSONResponse(reply, status_code=200, headers={REPLAY_HEADER: "true"})
+        return await answer_create(erp, order.request_no or key, lambda: erp.create(key, order))
 
     @app.get(PATH + "/{po_no}")
     async def get_order(po_no: str) -> dict[str, Any]:

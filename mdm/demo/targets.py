@@ -2,7 +2,8 @@
 
 They stand in for the downstream systems the hub propagates golden records to; the storage
 behind them is demo/target_store.py. OA also runs its purchase requests' workflow
-(demo/oa_requests.py); the same process serves the ERP's REST API (demo/erp_api.py).
+(demo/oa_requests.py), the WMS its pre-receipts and receipts (demo/wms_receipts.py); the same
+process serves the ERP's REST API (demo/erp_api.py).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from mdm.demo.target_store import (
     prepare_target_database,
 )
 from mdm.demo.target_values import ApiError, parse_body, prepared_values, renamed_to
+from mdm.demo.wms_receipts import add_receipt_routes
 from mdm.errors import RuntimeSetupError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ def create_target_app(system: str, database_url: str) -> FastAPI:
     add_error_handlers(app, target.system)
     if target.system == "oa":  # before the collections' routes: /api/purchase-requests/…
         add_request_routes(app, target.pool, lambda key: _injected_fault(target, key))
+    if target.system == "wms":  # likewise: /api/pre-receipts/…, /api/receipts/…
+        add_receipt_routes(app, target.pool, lambda key: _injected_fault(target, key))
     _add_record_routes(app, target)
     add_control_routes(app, target)
     return app

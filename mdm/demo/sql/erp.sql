@@ -161,3 +161,68 @@ CREATE TABLE IF NOT EXISTS accounting_period (
     period char(7) PRIMARY KEY,                    -- e.g. 2026-12
     closed boolean NOT NULL DEFAULT false
 );
+
+-- Receiving (issue 13, flow 2): the WMS's completed receipt becomes a stock-in (入库单, RK…) for
+-- the accepted quantities on the PO's lines, its nonconforming lines a purchase return (退货单,
+-- TH…). Both are made by the hub through the ERP's REST API (mdm/demo/erp_receipts.py), mdm_key
+-- being the call's Idempotency-Key. `stock` is the ERP's on-hand quantity per material and
+-- warehouse, moved by stock-ins (flow 7's erp_stock is the WMS's levels as the ERP sees them).
+ALTER TABLE purchase_order_line ADD COLUMN IF NOT EXISTS returned_qty numeric(14,3) NOT NULL
+    DEFAULT 0;
+
+CREATE SEQUENCE IF NOT EXISTS stock_in_no_seq MINVALUE 1 MAXVALUE 99999999;
+
+CREATE TABLE IF NOT EXISTS stock_in (
+    id         serial PRIMARY KEY,
+    doc_no     varchar(20) NOT NULL UNIQUE          -- e.g. RK00000001
+               DEFAULT ('RK' || lpad(nextval('stock_in_no_seq')::text, 8, '0')),
+    po_id      integer NOT NULL REFERENCES purchase_order(id),
+    receipt_no varchar(20),                         -- the WMS receipt (GR…)
+    warehouse  varchar(20) NOT NULL,
+    mdm_key    varchar(200) UNIQUE,
+    posted_at  timestamp NOT NULL DEFAULT localtimestamp
+);
+ALTER SEQUENCE stock_in_no_seq OWNED BY stock_in.doc_no;
+
+CREATE TABLE IF NOT EXISTS stock_in_line (
+    id          serial PRIMARY KEY,
+    stock_in_id integer NOT NULL REFERENCES stock_in(id) ON DELETE CASCADE,
+    line_no     integer NOT NULL,
+    po_line_id  integer NOT NULL REFERENCES purchase_order_line(id),
+    material_id integer NOT NULL REFERENCES material(id),
+    quantity    numeric(14,3) NOT NULL CHECK (quantity > 0),
+    batch_no    varchar(30),
+    UNIQUE (stock_in_id, line_no)
+);
+
+CREATE TABLE IF NOT EXISTS stock (
+    material_id integer REFERENCES material(id),
+    warehouse   varchar(20),
+    on_hand     numeric(14,3) NOT NULL DEFAULT 0,
+    PRIMARY KEY (material_id, warehouse)
+);
+
+CREATE SEQUENCE IF NOT EXISTS purchase_return_no_seq MINVALUE 1 MAXVALUE 99999999;
+
+CREATE TABLE IF NOT EXISTS purchase_return (
+    id         serial PRIMARY KEY,
+    doc_no     varchar(20) NOT NULL UNIQUE          -- e.g. TH00000001
+               DEFAULT ('TH' || lpad(nextval('purchase_return_no_seq')::text, 8, '0')),
+    po_id      integer NOT NULL REFERENCES purchase_order(id),
+    receipt_no varchar(20),
+    status     varchar(20) NOT NULL DEFAULT 'created',
+    mdm_key    varchar(200) UNIQUE,
+    created_at timestamp NOT NULL DEFAULT localtimestamp
+);
+ALTER SEQUENCE purchase_return_no_seq OWNED BY purchase_return.doc_no;
+
+CREATE TABLE IF NOT EXISTS purchase_return_line (
+    id          serial PRIMARY KEY,
+    return_id   integer NOT NULL REFERENCES purchase_return(id) ON DELETE CASCADE,
+    line_no     integer NOT NULL,
+    po_line_id  integer NOT NULL REFERENCES purchase_order_line(id),
+    material_id integer NOT NULL REFERENCES material(id),
+    quantity    numeric(14,3) NOT NULL CHECK (quantity > 0),
+    reason      varchar(200),
+    UNIQUE (return_id, line_no)
+);
