@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -331,6 +332,30 @@ def test_an_answer_lost_after_the_stock_in_committed_is_found_again_by_its_key(d
     retry = _stock_in(erp, po_no, [(1, material, "10")], key=key)
     assert (retry.status_code, retry.json()["doc_no"]) == (200, made[0]["doc_no"])
     assert _received(demo, po_no) == [(1, "10.000", "0.000")]
+
+
+def test_concurrent_stock_ins_on_one_order_never_pass_the_tolerance(demo, erp, masters):
+    po_no = _order(erp, masters, ("100",))
+    material = masters["materials"][0]
+    stock = _on_hand(demo, material)
+    with ThreadPoolExecutor(6) as pool:  # 6 × 20 = 120: one of them would pass 110
+        answers = list(pool.map(lambda _: _stock_in(erp, po_no, [(1, material, "20")]),
+                                range(6)))
+    assert sorted(a.status_code for a in answers) == [201] * 5 + [422]
+    assert _received(demo, po_no) == [(1, "100.000", "0.000")]
+    assert (_on_hand(demo, material), _status(demo, po_no)) == (stock + 100, "done")
+
+
+def test_concurrent_stock_ins_with_one_key_make_one_document(demo, erp, masters):
+    po_no = _order(erp, masters, ("100",))
+    material = masters["materials"][0]
+    key = f"flow/stock-in/{uuid.uuid4()}"
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: _stock_in(erp, po_no, [(1, material, "7")], key=key),
+                                range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["doc_no"] for a in answers}) == 1
+    assert _received(demo, po_no) == [(1, "7.000", "0.000")]
 
 
 STOCK_IN_REFUSALS = ["created order", "unknown order", "no such line", "other material",
