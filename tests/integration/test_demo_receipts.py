@@ -163,6 +163,20 @@ def test_a_pre_receipt_is_made_once_per_key_with_its_lines(demo, wms, masters):
                     ).status_code == 400  # no Idempotency-Key
 
 
+def test_a_fault_on_the_pre_receipt_stores_nothing_and_the_retry_creates(demo, wms, masters):
+    armed = wms.post("/_faults", json={"fail_next": 1, "status": 503, "keys": ["4500000106"]})
+    assert armed.status_code == 200
+    key = f"flow/pre/{uuid.uuid4()}"
+    body = _pre_body("4500000106", masters)
+    failed = wms.post("/api/pre-receipts", json=body, headers={"Idempotency-Key": key})
+    assert failed.status_code == 503
+    assert rows(_wms_db(demo), "SELECT 1 FROM wms_pre_receipt WHERE mdm_key = %s", (key,)) == []
+    retry = wms.post("/api/pre-receipts", json=body, headers={"Idempotency-Key": key})
+    assert retry.status_code == 201
+    assert rows(_wms_db(demo), "SELECT pre_no FROM wms_pre_receipt WHERE mdm_key = %s",
+                (key,)) == [{"pre_no": retry.json()["pre_no"]}]
+
+
 PRE_REFUSALS = ["unknown item", "unknown supplier", "no lines", "quantity zero"]
 
 
