@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from mdm.demo.stack import DemoStack
@@ -41,6 +44,34 @@ def _scenario(stack: DemoStack) -> int:
     return int(row[0])
 
 
+def _purchase_chain(stack: DemoStack) -> str:
+    """A purchase request approved in OA (through its API) whose ERP order was then released:
+    the PO number and both states back on the request. Returns the request's number."""
+    oa = httpx.Client(base_url=f"{stack.oa_url}/api/purchase-requests", timeout=30)
+    made = oa.post(f"{stack.oa_url}/api/purchase-requests", json={"title": "车间劳保用品", "requester": "E0003", "dept_code": "D01",
+                             "vendor_code": "S0001", "lines": [
+                                 {"material_code": "M-1002", "quantity": "12.5",
+                                  "unit_price": "3.2000", "needed_by": "2026-12-20"}]})
+    number = str(made.raise_for_status().json()["request_no"])
+    oa.post(f"/{number}/submit", json={}).raise_for_status()
+    oa.post(f"/{number}/approve", json={"approver": "王经理", "comment": "同意"}).raise_for_status()
+    po_no = _until(lambda: oa.get(f"/{number}").json().get("po_no"))
+    with psycopg.connect(stack.erp_url, autocommit=True) as conn:
+        conn.execute("UPDATE purchase_order SET status = 'released' WHERE po_no = %s", (po_no,))
+    _until(lambda: oa.get(f"/{number}").json().get("po_status") == "已下达供应商")
+    return number
+
+
+def _until(value: Callable[[], Any], timeout_s: float = 120.0) -> Any:
+    """`value()` once it is truthy (polled); RuntimeError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if found := value():
+            return found
+        time.sleep(0.2)
+    raise RuntimeError(f"the purchase chain did not complete within {timeout_s:.0f} s")
+
+
 def _signed_in(browser: Any, stack: DemoStack, username: str) -> Any:
     """A page at 1280×800 in Chinese, signed in as `username` (a context of its own)."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN",
@@ -65,17 +96,21 @@ def take(folder: Path) -> list[Path]:
             stack.start_hub()
             wait_idle(stack.erp_url, stack.hub_url, timeout=300)
             task_id = _scenario(stack)
+            request_no = _purchase_chain(stack)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
                 shots = [folder / "workbench-inbox.png", folder / "workbench-task.png",
-                         folder / "workbench-config.png"]
+                         folder / "workbench-config.png", folder / "workbench-trace.png"]
                 page = _signed_in(browser, stack, "li.na")
                 page.wait_for_selector("table.tasks")
                 page.screenshot(path=str(shots[0]))
                 page.goto(f"{stack.api_url}/tasks/{task_id}")
                 page.wait_for_selector("table.compare")
                 page.screenshot(path=str(shots[1]), full_page=True)
+                page.goto(f"{stack.api_url}/trace/purchase_request/{request_no}")
+                page.wait_for_selector("svg.chain a.hop")
+                page.screenshot(path=str(shots[3]), full_page=True)
                 page = _signed_in(browser, stack, "wang.qiang")
                 page.goto(f"{stack.api_url}/admin/config")
                 page.wait_for_selector("section.config-targets")
