@@ -31,7 +31,11 @@ def demo(ctx: typer.Context,
          fresh: Annotated[bool, typer.Option("--fresh", help="Delete the demo's data and start over.")] = False,
          edits: Annotated[bool, typer.Option(help="Make the scripted ERP edits.")] = True,
          port: Annotated[int, typer.Option(help="API port (0: a free one).")] = 8700,
-         record_svg: Annotated[Path | None, typer.Option(help="Save the printed journey as SVG.")] = None) -> None:
+         record_svg: Annotated[Path | None, typer.Option(help="Save the printed journey as SVG.")] = None,
+         mq: Annotated[str | None, typer.Option(
+             "--mq", help="A RabbitMQ for flow 7 (WMS stock levels → ERP), e.g. "
+             "amqp://guest:guest@127.0.0.1:5672/: the demo's project gets the erp_mq target and "
+             "the ERP its stock consumer. Without it the levels stay in the hub.")] = None) -> None:
     """Start everything, show scripted ERP edits travelling to OA and WMS, run until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
@@ -39,6 +43,11 @@ def demo(ctx: typer.Context,
 
     configure_logging("WARNING")
     stack = DemoStack(STATE_DIR, api_port=port)  # 0: a free port, chosen once OA and WMS hold theirs
+    if mq:
+        from mdm.demo.stock import project_with_erp_mq
+
+        stack.project_dir = project_with_erp_mq(stack.project_dir, stack.state_dir / "project")
+        stack.erp_mq_url = mq
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -70,6 +79,11 @@ def _start(stack: DemoStack, fresh: bool) -> None:
         stack.start_targets()
     console.print(f"[green]✓[/green] demo OA {stack.oa_url}   demo WMS {stack.wms_url}   "
                   f"ERP API {stack.erp_api_url}")
+    if stack.erp_mq_url:
+        with console.status("starting the ERP's stock consumer (flow 7) …"):
+            stack.start_stock_consumer()
+        console.print("[green]✓[/green] ERP stock consumer on queue erp.stock.levels "
+                      "(WMS wms_stock → hub → RabbitMQ → ERP erp_stock)")
     with console.status("starting the hub: migrations, Debezium (JVM), processing, propagation, API …"):
         stack.start_hub()
     stack.write_state()

@@ -55,3 +55,25 @@ def seed_wms_stock(wms_url: str, erp_url: str, count: int = SEEDED_MATERIALS) ->
         row = conn.execute("SELECT count(*) FROM wms_stock").fetchone()
     logger.info("WMS stock seeded: %d levels", row[0] if row else 0)
     return int(row[0]) if row else 0
+
+
+ERP_MQ_TARGET = Path(__file__).parent / "flow7" / "erp_mq.yaml"
+
+
+def project_with_erp_mq(project: Path, into: Path, exchange: str = "erp.stock") -> Path:
+    """A copy of `project` (made again each time: the project as it is now) with flow 7's
+    message target, targets/erp_mq.yaml, on `exchange`: the project a demo with a broker runs."""
+    import shutil
+
+    from mdm.config.loader import PROJECT_FOLDERS
+
+    if into.exists():
+        shutil.rmtree(into)
+    for folder in PROJECT_FOLDERS:
+        if (project / folder).is_dir():
+            shutil.copytree(project / folder, into / folder)
+    (into / "targets").mkdir(parents=True, exist_ok=True)
+    text = ERP_MQ_TARGET.read_text(encoding="utf-8")
+    (into / "targets" / "erp_mq.yaml").write_text(
+        text.replace("exchange: erp.stock\n", f"exchange: {exchange}\n"), encoding="utf-8")
+    return into

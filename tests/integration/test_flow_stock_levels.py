@@ -1,7 +1,7 @@
 """Flow 7, stock levels (WMS → ERP, asynchronous), on the real stack and the machine's
 RabbitMQ: the hub captures the demo WMS's wms_stock (its system of record, `source: wms`), each
 change of a level becomes a golden version of stock_level, published by the erp_mq target
-(examples/stock_levels/targets/erp_mq.yaml) on the ERP's exchange; the demo ERP's consumer
+(mdm/demo/flow7/erp_mq.yaml) on the ERP's exchange; the demo ERP's consumer
 (mdm/demo/erp_stock_consumer.py, a process of its own) upserts erp_stock idempotently. Exact
 decimals; a burst ends with the newest level; a redelivered message and an older version
 change nothing; the hub's deliveries are acked.
@@ -9,11 +9,9 @@ change nothing; the hub's deliveries are acked.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -21,8 +19,8 @@ import orjson
 import psycopg
 import pytest
 
-from mdm.config.loader import PROJECT_FOLDERS
 from mdm.demo.stack import DemoStack
+from mdm.demo.stock import project_with_erp_mq
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
 from tests.brokers import AMQP_URL, require_brokers
@@ -34,21 +32,11 @@ EXCHANGE, QUEUE = f"erp.stock.test.{RUN}", f"erp.stock.levels.test.{RUN}"
 DEADLINE = 120.0  # WMS capture, processing, the publish, the consumer's commit
 
 
-def _project(root: Path) -> Path:
-    """The demo project with flow 7's message target, on an exchange of this run's own."""
-    for folder in PROJECT_FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, root / folder)
-    text = (REPO_ROOT / "examples/stock_levels/targets/erp_mq.yaml").read_text(encoding="utf-8")
-    assert "exchange: erp.stock\n" in text
-    (root / "targets/erp_mq.yaml").write_text(text.replace("exchange: erp.stock\n",
-                                                           f"exchange: {EXCHANGE}\n"))
-    return root
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     require_brokers()
-    project = _project(tmp_path_factory.mktemp("project"))
+    # the demo project and flow 7's target (mdm/demo/flow7/erp_mq.yaml) on this run's exchange
+    project = project_with_erp_mq(REPO_ROOT, tmp_path_factory.mktemp("project") / "p", EXCHANGE)
     s = DemoStack(tmp_path_factory.mktemp("stack"), project_dir=project, erp_mq_url=AMQP_URL)
     try:
         s.start_databases(**SMALL_SEED)
