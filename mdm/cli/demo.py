@@ -190,12 +190,18 @@ def _print_logins(stack: DemoStack) -> None:
 
 
 @demo_app.command("sql")
-def demo_sql(statement: Annotated[str, typer.Argument(help="SQL to run on the demo ERP.")]) -> None:
+def demo_sql(statement: Annotated[str, typer.Argument(help="SQL to run on the demo ERP.")],
+             db: Annotated[str, typer.Option(
+                 "--db", help="The demo database: erp, or oa / wms (their own databases, "
+                 "e.g. the WMS's stock levels, flow 7).")] = "erp") -> None:
     """Run SQL on the demo ERP started from this folder (one transaction); print any rows."""
     state = demo_state()
     if state is None:
         raise MdmError("no running demo found in this folder (.mdm/demo/demo.json); start 'mdm demo' first")
-    with psycopg.connect(state["erp_url"]) as conn:
+    urls = {"erp": "erp_url", "oa": "oa_db_url", "wms": "wms_db_url"}
+    if db not in urls:
+        raise MdmError(f"--db {db}: one of {', '.join(urls)}")
+    with psycopg.connect(state[urls[db]]) as conn:
         cur = conn.execute(statement)
         rows = cur.fetchall() if cur.description else []
         conn.commit()
