@@ -86,10 +86,13 @@ class Erp(Instrumented):
             materials = _material_ids(conn, order.lines)
             row = conn.execute(
                 "INSERT INTO purchase_order (supplier_id, request_no, total_amount, buyer, "
-                "approved_by, remark, mdm_key) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "approved_by, remark, mdm_key, expected_date) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (mdm_key) DO NOTHING RETURNING id, po_no, status",
                 (supplier_id, order.request_no, total_amount(order.lines), order.buyer,
-                 order.approved_by, order.remark, key)).fetchone()
+                 order.approved_by, order.remark, key,
+                 min((ln.needed_by for ln in order.lines if ln.needed_by), default=None))
+            ).fetchone()
             if row is None:  # made meanwhile without the lock (not by this app)
                 made = _made_by(conn, key)
                 assert made is not None

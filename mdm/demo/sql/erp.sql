@@ -142,6 +142,8 @@ CREATE TABLE IF NOT EXISTS purchase_order (
     updated_at   timestamp NOT NULL DEFAULT localtimestamp
 );
 ALTER SEQUENCE purchase_order_no_seq OWNED BY purchase_order.po_no;
+-- when the goods are expected: the earliest needed_by of the lines (the WMS's pre-receipt date)
+ALTER TABLE purchase_order ADD COLUMN IF NOT EXISTS expected_date date;
 
 CREATE TABLE IF NOT EXISTS purchase_order_line (
     id           serial PRIMARY KEY,
