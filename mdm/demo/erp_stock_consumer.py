@@ -98,6 +98,9 @@ class Consumer:
         self.amqp_url, self.erp_url = amqp_url, erp_url
         self.exchange, self.queue, self.routing_key = exchange, queue, routing_key
         self.conn: psycopg.AsyncConnection[Any] | None = None
+        # aio-pika may run deliveries' callbacks side by side; one ERP connection takes one
+        # message's transaction at a time (another's would become a savepoint inside it)
+        self.lock = asyncio.Lock()
 
     async def _erp(self) -> psycopg.AsyncConnection[Any]:
         if self.conn is None or self.conn.closed:
@@ -105,6 +108,10 @@ class Consumer:
         return self.conn
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        async with self.lock:
+            await self._handle(message)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
             row = stock_row(message.body, message.message_id)
         except Malformed as exc:
