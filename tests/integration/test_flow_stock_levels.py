@@ -207,3 +207,18 @@ def test_a_level_the_wms_deletes_is_inactive_at_the_erp(stack: DemoStack):
     assert eventually(inactive, DEADLINE), _erp_stock(stack, item, "WH03")
     row = _erp_stock(stack, item, "WH03")
     assert row is not None and row["on_hand"] == 0 and row["reserved"] == 0
+
+
+def test_levels_wait_in_the_queue_while_the_erp_consumer_is_down(stack: DemoStack):
+    item = _seeded(stack, 3)
+    consumer = stack.processes["erp_stock"]
+    consumer.kill()  # kill -9: whatever it had taken but not acknowledged is redelivered
+    consumer.wait()
+    _wms(stack, "UPDATE wms_stock SET on_hand = 77.777, reserved = 7.007 "
+                f"WHERE item_code = '{item}' AND warehouse = 'WH01'")
+    # the broker confirmed the message (the hub's delivery is acked) with nobody consuming
+    assert eventually(lambda: any(d["status"] == "acked" and d["payload"]["on_hand"] == "77.777"
+                                  for d in _deliveries(stack, f"{item}@WH01")), DEADLINE)
+    assert not _levels_equal(stack, item, "WH01", "77.777", "7.007")
+    stack.start_stock_consumer(exchange=EXCHANGE, queue=QUEUE)
+    assert eventually(lambda: _levels_equal(stack, item, "WH01", "77.777", "7.007"), DEADLINE)
