@@ -10,6 +10,7 @@ first child sits on its row, the next ones below."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ MAX_BACKS = 6  # back updates listed on the drawing (all of them in the table be
 @dataclass
 class Box:
     """A document (or, `ghost`, where a command made none)."""
+    kind: ClassVar[str] = "box"
     x: int
     y: int
     system: str
@@ -67,6 +69,7 @@ class Command:
 @dataclass
 class Arrow:
     """A forward hop: from the firing document's box to the made one, with its command."""
+    kind: ClassVar[str] = "arrow"
     path: str  # SVG path data
     label_x: int
     label_y: int  # the first label line's baseline
@@ -77,6 +80,7 @@ class Arrow:
 @dataclass
 class Return:
     """The updates a made document sent back to its origin, as one returning arrow."""
+    kind: ClassVar[str] = "return"
     path: str
     label_x: int
     label_y: int
@@ -93,6 +97,7 @@ class Drawing:
     arrows: list[Arrow] = field(default_factory=list)
     returns: list[Return] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)  # every command, chain order
+    items: list[Box | Arrow | Return] = field(default_factory=list)  # all, in reading order
     cut: bool = False
 
 
@@ -134,14 +139,24 @@ def layout(trace: dict[str, Any]) -> Drawing:
     return drawing
 
 
-def _place(drawing: Drawing, node: dict[str, Any], asked: int, depth: int, y: int) -> int:
-    """Lay out `node` at column `depth`, row `y`, and its chain to the right; the next free y."""
+def _place(drawing: Drawing, node: dict[str, Any], asked: int, depth: int, y: int,
+           parent: Box | None = None) -> int:
+    """Lay out `node` at column `depth`, row `y`, what it sent back to `parent`, and its chain
+    to the right; the next free y."""
     box = _box(node, asked, LEFT + depth * (BOX_W + GAP_X), y)
     drawing.boxes.append(box)
+    drawing.items.append(box)
     drawing.cut = drawing.cut or bool(node.get("cut"))
     origin = f"{box.system} {box.number}"
     commands = [_command(c, origin, box.golden_id or 0) for c in node["commands"]]
     drawing.commands.extend(commands)
+    backs = [c for c in commands if c.back]
+    if parent is not None and backs:
+        drawing.returns.append(Return(
+            _elbow(box.x, y + RETURN_Y, parent.x + BOX_W, parent.y + RETURN_Y, GAP_X - 6),
+            parent.x + BOX_W + 22, y + RETURN_Y + LINE + 2, backs[0].target.upper(),
+            backs[:MAX_BACKS], max(0, len(backs) - MAX_BACKS)))
+        drawing.items.append(drawing.returns[-1])
     made = {int(d["link"]["command_id"]): d for d in node["documents"]
             if d["link"].get("command_id") is not None}
     next_y = y
@@ -158,26 +173,19 @@ def _child(drawing: Drawing, parent: Box, child: dict[str, Any] | None,
            command: Command | None, asked: int, depth: int, y: int) -> int:
     """A hop's arrow to the document it made (or to a ghost box) and that document's chain."""
     x = LEFT + (depth + 1) * (BOX_W + GAP_X)
-    if child is None:
-        assert command is not None
-        ghost = Box(x, y, command.target.upper(), "", command.target_id or "", ghost=True,
-                    status=command.status)
-        drawing.boxes.append(ghost)
-        bottom = y + BOX_H + GAP_Y
-    else:
-        bottom = _place(drawing, child, asked, depth + 1, y)
     link = f"{child['link']['flow']}.{child['link']['hop']}" if child else (
         command.hop if command else "")
     drawing.arrows.append(Arrow(_elbow(parent.x + BOX_W, parent.y + ARROW_Y, x, y + ARROW_Y, 12),
                                 parent.x + BOX_W + 22, y + ARROW_Y - 4 * LINE + 2, command, link))
+    drawing.items.append(drawing.arrows[-1])
     if child is not None:
-        backs = [c for c in drawing.commands if c.back and c.origin_id == child["golden_id"]]
-        if backs:
-            drawing.returns.append(Return(
-                _elbow(x, y + RETURN_Y, parent.x + BOX_W, parent.y + RETURN_Y, GAP_X - 6),
-                parent.x + BOX_W + 22, y + RETURN_Y + LINE + 2, backs[0].target.upper(),
-                backs[:MAX_BACKS], max(0, len(backs) - MAX_BACKS)))
-    return bottom
+        return _place(drawing, child, asked, depth + 1, y, parent)
+    assert command is not None
+    ghost = Box(x, y, command.target.upper(), "", command.target_id or "", ghost=True,
+                status=command.status)
+    drawing.boxes.append(ghost)
+    drawing.items.append(ghost)
+    return y + BOX_H + GAP_Y
 
 
 def _elbow(x1: int, y1: int, x2: int, y2: int, turn: int) -> str:

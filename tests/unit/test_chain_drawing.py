@@ -131,3 +131,23 @@ def test_the_template_draws_real_text_with_labels_for_screen_readers():
 def test_the_template_speaks_chinese():
     html = _render(_approval_chain(asked=1), "zh")
     assert "跨系统单据链" in html and "回写 OA" in html and "已确认" in html
+
+
+def test_a_third_document_goes_one_column_further_and_widens_the_drawing():
+    chain = _approval_chain(asked=3)
+    order = chain["root"]["documents"][0]
+    order["commands"].append(_command(30, "purchase_receipt.pre_receipt", "create", "wms"))
+    asn = _document(3, "wms", "pre_receipt", "ASN-00000001", [])
+    asn["link"] = {"flow": "purchase_receipt", "hop": "pre_receipt", "command_id": 30,
+                   "linked_version": 1, "linked_at": T0}
+    order["documents"].append(asn)
+    drawing = layout(chain)
+    request, po, receipt = drawing.boxes
+    assert receipt.x == po.x + BOX_W + GAP_X and receipt.asked and receipt.system == "WMS"
+    assert drawing.width == receipt.x + BOX_W + 20
+    assert [a.link for a in drawing.arrows] == ["purchase_approval.create_po",
+                                                "purchase_receipt.pre_receipt"]
+    assert [r.target for r in drawing.returns] == ["OA"]  # the receipt sent nothing back
+    # read in chain order: a document, the hop out of it, the one it made, what that sent back
+    assert [item.kind for item in drawing.items] == ["box", "arrow", "box", "return", "arrow",
+                                                     "box"]
