@@ -8,14 +8,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from mdm.config.flows import CommandMapping, Constant, FieldSource, FlowSpec, Hop, ValueMap
+from mdm.config.flows import (
+    Back,
+    CommandMapping,
+    Constant,
+    FieldSource,
+    FlowSpec,
+    Hop,
+    HopTo,
+    ValueMap,
+)
 from mdm.config.models import Attribute, ChildSpec, EntitySpec
 from mdm.config.references import mapped_reference_problem
 from mdm.config.targets import AnyTarget
 
 TEMPLATE_FIELD = re.compile(r"{(\w+)}")
 # What each target kind can do with a command (the kinds' propagators implement these).
-COMMAND_KINDS = {"rest": ("create", "update")}
+COMMAND_KINDS = {"rest": ("create", "update"), "sql": ("create", "update")}
+# The keys a command's mapping needs, per target kind and operation.
+KIND_KEYS = {("rest", "create"): ("path",), ("rest", "update"): ("path",),
+             ("sql", "create"): ("table", "command_key"), ("sql", "update"): ("table", "match")}
 
 
 def check_flows(flows: Mapping[str, FlowSpec], entities: Mapping[str, EntitySpec],
@@ -50,6 +62,7 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
         yield from _template_problems(hop.task.summary, origin)
     if hop.to is not None:
         yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
+        yield from _kind_keys("to", hop.to, hop.to.operation, targets)
         yield from (f"to.{p}" for p in _mapping_problems(hop.to, origin))
         if hop.to.key is not None and hop.to.key not in origin.attributes:
             yield f"to.key: '{hop.to.key}' is not an attribute of {origin.entity}"
@@ -66,6 +79,7 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
                f"(known: {_known(created.attributes)})")
     if hop.back is not None:
         yield from _target_problems("back", hop.back.target, "update", targets, unreadable)
+        yield from _kind_keys("back", hop.back, "update", targets)
         yield from (f"back.{p}" for p in _mapping_problems(hop.back, created))
 
 
@@ -110,8 +124,24 @@ def _target_problems(key: str, name: str, operation: str, targets: Mapping[str, 
         return
     if operation not in COMMAND_KINDS.get(target.kind, ()):
         able = ", ".join(k for k, ops in COMMAND_KINDS.items() if operation in ops)
-        yield (f"{key}.target: '{name}' is a {target.kind} target, which cannot {operation} "
-               f"documents (kinds that can: {able})")
+        yield (f"{key}.target: '{name}' is a target of kind {target.kind}, which cannot "
+               f"{operation} documents (kinds that can: {able})")
+
+
+def _kind_keys(key: str, mapping: HopTo | Back, operation: str,
+               targets: Mapping[str, AnyTarget]) -> Iterator[str]:
+    target = targets.get(mapping.target)
+    if target is None:
+        return
+    for name in KIND_KEYS.get((target.kind, operation), ()):
+        if getattr(mapping, name, None) is None:
+            yield f"{key}.{name}: required for {operation} at a {target.kind} target"
+    if target.kind == "sql":
+        for field, source in mapping.fields.items():
+            rows = mapping.children.get(source) if isinstance(source, str) else None
+            if rows is not None and (rows.table is None or rows.parent_column is None):
+                yield (f"{key}.children.{source}: a sql target takes rows with `table:` and "
+                       "`parent_column:` (the rows' table and its column for the header's key)")
 
 
 def _mapping_problems(mapping: CommandMapping, entity: EntitySpec) -> Iterator[str]:

@@ -81,6 +81,10 @@ class CommandList(Spec):
                                       "map or a constant.")
     where: Where = Field(None, description="Only the rows this condition keeps (SQL over the "
                          "rows' attributes: `rejected_qty > 0`).")
+    table: str | None = Field(None, description="sql: the table the rows are inserted into, "
+                              "in the header's transaction.")
+    parent_column: str | None = Field(None, description="sql: the rows' column that takes the "
+                                      "header row's primary key.")
 
     @property
     def row_filter(self) -> RowFilter | None:
@@ -109,9 +113,19 @@ class HopTo(CommandMapping):
         description="create: the target assigns the document's key (REST: POST to `path`, "
         "the answer's id/number kept); update: write these fields onto the target's record "
         "whose key is the version's `key` attribute (REST: PATCH `path`/<key>).")
-    path: str = Field(description="rest: the collection path, e.g. /api/purchase-orders.")
+    path: str | None = Field(None, description="rest: the collection path, e.g. "
+                             "/api/purchase-orders.")
     key: str | None = Field(None, description="update: the attribute naming the record to "
                             "update at the target (default: the entity's business key).")
+    table: str | None = Field(None, description="sql: the header table (an ERP's interface "
+                              "table); create inserts header and rows in one transaction.")
+    command_key: str | None = Field(None, description="sql create: the header's column that "
+                                    "keeps the command's idempotency key (unique): a retry "
+                                    "finds the row it made instead of making another.")
+    returning: str | None = Field(None, description="sql create: the column whose value (the "
+                                  "number the database assigns) is kept as the document's "
+                                  "key; default the primary key.")
+    match: str | None = Field(None, description="sql update: the column the key is matched on.")
 
 
 class Guard(Spec):
@@ -161,7 +175,11 @@ class Back(CommandMapping):
     these fields' attributes updates the origin's record at `target` (update by link)."""
 
     target: Identifier = Field(description="The origin system's target (targets/<name>.yaml).")
-    path: str = Field(description="rest: the origin's collection path; PATCH <path>/<origin key>.")
+    path: str | None = Field(None, description="rest: the origin's collection path; PATCH "
+                             "<path>/<origin key>.")
+    table: str | None = Field(None, description="sql: the origin's table; UPDATE … WHERE "
+                              "<match> = <origin key>.")
+    match: str | None = Field(None, description="sql: the column holding the origin's key.")
 
 
 class Transition(Spec):

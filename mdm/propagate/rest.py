@@ -127,7 +127,7 @@ class RestPropagator:
         hop, back = self.project.command_of(d.hop)
         mapping = hop.back if back else hop.to
         assert mapping is not None
-        path = mapping.path
+        path = mapping.path or ""
         headers = {**headers, "X-MDM-Hop": d.hop}
         try:
             if d.operation == "create":

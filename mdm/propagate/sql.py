@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +29,10 @@ from mdm.errors import TargetRefused, TargetUnavailable
 from mdm.propagate.base import failed, redact
 from mdm.model.deliveries import Delivery, Outcome
 from mdm.propagate.outbox import write_back_values
+from mdm.propagate.sql_commands import write_command
+from mdm.propagate.sql_values import coerce as _coerce
+from mdm.propagate.sql_values import jsonable as _jsonable
+from mdm.propagate.sql_values import typed as _typed
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
@@ -95,6 +97,8 @@ class SqlPropagator:
         return TargetRefused(self.target.name, f"refused: {_reason(exc)}")
 
     def _acked(self, d: Delivery, written: tuple[str | None, dict[str, Any] | None]) -> Outcome:
+        if d.hop is not None:  # a flow's command: the key the database gave its document
+            return Outcome(d, acked=True, target_id=written[0])
         mapping = self.project.entities[d.entity].targets[self.target.name]
         return Outcome(d, acked=True, target_id=written[0],
                        write_back=write_back_values(mapping, written[1], d.owned))
@@ -108,6 +112,10 @@ class SqlPropagator:
 
     def _write(self, conn: sa.Connection, d: Delivery) -> tuple[str | None, dict[str, Any] | None]:
         """Write one delivery; (the row's id, the row's write-back columns)."""
+        if d.hop is not None:
+            if d.refused is not None:
+                raise ValueError(d.refused)
+            return write_command(conn, self._table, self.project, d), None
         mapping = self.project.entities[d.entity].targets[self.target.name]
         assert mapping.table is not None and mapping.key is not None
         table = self._table(conn, mapping.table)
@@ -211,48 +219,6 @@ def _update_or_insert(conn: sa.Connection, table: sa.Table, mapping: TargetMappi
             return None
         conn.execute(sa.insert(table).values(values))
     return conn.execute(sa.select(*returning).where(key_col == values[mapping.key])).first()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime, time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _typed(table: sa.Table, payload: dict[str, Any]) -> dict[str, Any]:
-    values = {}
-    for field, value in payload.items():
-        if field not in table.c:
-            raise ValueError(f"table {table.fullname} has no column {field}")
-        values[field] = _coerce(table.c[field], value)
-    return values
-
-
-def _coerce(column: sa.Column[Any], value: Any) -> Any:
-    """The golden record's JSON value as the column's Python type (dates and decimals travel
-    as ISO strings in the hub)."""
-    if value is None or isinstance(column.type, sa.JSON):
-        return value
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return value
-    if isinstance(value, str):
-        if python_type is datetime:
-            return datetime.fromisoformat(value)
-        if python_type is date:
-            return date.fromisoformat(value)
-        if python_type is time:
-            return time.fromisoformat(value)
-        if python_type is Decimal:
-            return Decimal(value)
-    if isinstance(value, (list, dict)) and python_type is str:
-        import orjson
-
-        return orjson.dumps(value).decode()
-    return value
 
 
 def _reason(exc: BaseException) -> str:

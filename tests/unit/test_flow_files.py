@@ -68,8 +68,8 @@ def test_the_shipped_flow_loads(project: Path):
      "'purchase_requestt' is not an entity in golden_records/"),
     (lambda h: h.update({"when": "state: submitted → approved"}), "hops.0.when",
      "'state' is not an attribute of purchase_request"),
-    (lambda h: h["to"].update({"target": "oa_db"}), "hops.0.to.target",
-     "'oa_db' is a sql target, which cannot create documents (kinds that can: rest)"),
+    (lambda h: h["to"].update({"target": "oa_db"}), "hops.0.to.table",
+     "required for create at a sql target"),
     (lambda h: h["to"]["fields"].update({"supplier": "vendor"}), "hops.0.to.fields.supplier",
      "'vendor' is not an attribute or child list of purchase_request"),
     (lambda h: h["to"]["children"]["lines"]["fields"].update({"qty": "qty"}),
@@ -181,3 +181,11 @@ def test_a_bad_guard_origin_task_or_reference_names_its_key(project: Path, chang
     _edit(project, change)
     problems = [p for f, p in _entries(project) if f == str(FLOW)]
     assert any(p.startswith(f"{key}: ") and expected in p for p in problems), problems
+
+
+def test_a_target_kind_that_cannot_create_is_refused(project: Path):
+    (project / "targets/erp_mq.yaml").write_text(
+        "name: erp_mq\nkind: amqp\nurl: amqp://guest:guest@127.0.0.1:5672/\n", encoding="utf-8")
+    _edit(project, lambda h: h["to"].update({"target": "erp_mq"}))
+    assert (str(FLOW), "hops.0.to.target: 'erp_mq' is a target of kind amqp, which cannot "
+            "create documents (kinds that can: rest, sql)") in _entries(project)
