@@ -130,8 +130,12 @@ class DemoStack:
         from mdm.demo.stock import prepare_stock_tables, seed_wms_stock
 
         prepare_stock_tables(self.pg.url("wms"), self.erp_url)
+        from mdm.demo.outbound import prepare_outbound_tables, seed_outbound
+
+        prepare_outbound_tables(self.erp_url, self.pg.url("wms"))
         if seed:
             seed_wms_stock(self.pg.url("wms"), self.erp_url)  # the WMS's own stock levels
+            seed_outbound(self.erp_url, self.pg.url("wms"))   # flows 3 and 4: BOM, batches …
         return counts
 
     def start_targets(self, niceness: int = 0) -> None:

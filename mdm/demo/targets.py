@@ -33,6 +33,7 @@ from mdm.demo.target_store import (
     prepare_target_database,
 )
 from mdm.demo.target_values import ApiError, parse_body, prepared_values, renamed_to
+from mdm.demo.wms_outbound import add_outbound_routes
 from mdm.demo.wms_receipts import add_receipt_routes
 from mdm.errors import RuntimeSetupError
 
@@ -72,6 +73,7 @@ def create_target_app(system: str, database_url: str) -> FastAPI:
         add_request_routes(app, target.pool, lambda key: _injected_fault(target, key))
     if target.system == "wms":  # likewise: /api/pre-receipts/…, /api/receipts/…
         add_receipt_routes(app, target.pool, lambda key: _injected_fault(target, key))
+        add_outbound_routes(app, target.pool, lambda key: _injected_fault(target, key))
     _add_record_routes(app, target)
     add_control_routes(app, target)
     return app
