@@ -122,6 +122,22 @@ def _scripted_edits(stack: DemoStack) -> None:
                          lambda e: sorted(project.entities[e].targets))
         console.print(_journey_line(journey), highlight=False)
     _steward_scenarios(stack)
+    _flow_scenarios(stack)
+
+
+def _flow_scenarios(stack: DemoStack) -> None:
+    from mdm.demo.flow_journeys import chain_line, purchase_approval, purchase_receipt
+
+    console.print("\n[bold]Business flows[/bold] (each step: the user's action → the next "
+                  "system shows it; flows/*.yaml)")
+    oa_db, wms_db = stack.pg.url("oa"), stack.pg.url("wms")
+    chain = purchase_approval(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
+    chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, wms_db, oa_db)
+    console.print(chain_line(chain), highlight=False)
+    if chain.numbers.get("request"):
+        console.print(f"    the whole chain: mdm trace purchase_request {chain.numbers['request']}"
+                      f"   (or {stack.api_url}/trace/purchase_request/{chain.numbers['request']})",
+                      highlight=False)
 
 
 def _steward_scenarios(stack: DemoStack) -> None:

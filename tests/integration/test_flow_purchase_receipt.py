@@ -173,3 +173,17 @@ def test_a_receipt_for_a_po_the_hub_has_not_seen_is_held_then_released(stack: De
                   "o.id = l.origin_id JOIN golden_record r ON r.id = l.linked_id WHERE "
                   "o.business_key = %s AND r.business_key = %s", (po_no, receipt_no))
     assert link["hop"] == "stock_in"
+
+
+def test_the_demos_chain_runs_through_both_flows(stack: DemoStack):
+    """What `mdm demo` prints under "Business flows": each step reached within its timeout."""
+    from mdm.demo.flow_journeys import chain_line, purchase_approval, purchase_receipt
+
+    oa_db, wms_db = stack.pg.url("oa"), stack.pg.url("wms")
+    chain = purchase_approval(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
+    chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, wms_db, oa_db)
+    assert chain.complete, chain_line(chain)
+    assert [s.what.split(" ")[0] for s in chain.steps] == [
+        "ERP", "OA", "ERP", "WMS", "WMS", "ERP", "OA"]
+    assert chain.steps[-1].what == "OA shows 部分到货"  # line 2: 33.5 of 35.5 accepted
+    assert chain.numbers["po"] in chain_line(chain) and chain.numbers["request"] in chain_line(chain)
