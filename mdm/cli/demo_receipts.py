@@ -122,9 +122,15 @@ def receive(
 
 @wms_app.command("show")
 def show(number: Annotated[str, typer.Argument(
-        help="A receipt (GR00000001) or pre-receipt (ASN00000001) number.")]) -> None:
+        help="A receipt (GR…), pre-receipt (ASN…), pick task (PK…) or outbound order (OB…).")]
+         ) -> None:
     """Print a receipt (its state, the ERP stock-in number the hub wrote back, its lines with
-    accepted and rejected quantities) or a pre-receipt (its PO, supplier and lines)."""
+    accepted and rejected quantities) or a pre-receipt (its PO, supplier and lines); a pick
+    task (PK…) or outbound order (OB…) too."""
+    from mdm.cli.demo_outbound import show_outbound
+
+    if show_outbound(number):
+        return
     fields: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     if number.upper().startswith("ASN"):
@@ -151,3 +157,7 @@ def show(number: Annotated[str, typer.Argument(
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+# flows 3 and 4's commands join these groups (production picking, sales outbound)
+from mdm.cli import demo_outbound  # noqa: E402,F401
