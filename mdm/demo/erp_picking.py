@@ -70,7 +70,8 @@ class Picking:
                 if line["issued_qty"] + ln.quantity > line["required_qty"]:
                     raise ApiError(422, f"超领：领料单行 {ln.line_no} 需求 "
                                         f"{qty_text(line['required_qty'])}，已领 "
-                                        f"{qty_text(line['issued_qty'])}，本次 {qty_text(ln.quantity)}")
+                                        f"{qty_text(line['issued_qty'])}，本次 "
+                                        f"{qty_text(ln.quantity)}")
                 line["issued_qty"] += ln.quantity
             _take_stock(conn, issue, lines)
             status = list_status([(ln["required_qty"], ln["issued_qty"]) for ln in lines.values()])

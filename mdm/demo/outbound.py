@@ -74,7 +74,8 @@ def seed_outbound(erp_url: str, wms_url: str) -> bool:
 
 
 def _seed_sales(erp: psycopg.Connection, ids: list[int]) -> None:
-    customers: dict[str, int] = dict(erp.execute("SELECT code, id FROM customer WHERE code = ANY(%s)",
+    customers: dict[str, int] = dict(erp.execute(
+        "SELECT code, id FROM customer WHERE code = ANY(%s)",
                                  (sorted(TERMS),)).fetchall())
     for code, days in TERMS.items():
         if code in customers:

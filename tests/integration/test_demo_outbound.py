@@ -66,7 +66,8 @@ def _order(erp: httpx.Client, masters: dict[str, Any], release: bool = True) -> 
     made = erp.post("/api/sales-orders", json={
         "customer_code": masters["customer"], "priority": 1, "contact": "陈先生",
         "ship_to_address": "杭州市余杭区文一西路 969 号", "phone": "13900001111",
-        "lines": [{"material_code": masters["materials"][0], "quantity": "3", "unit_price": "33.335"},
+        "lines": [{"material_code": masters["materials"][0], "quantity": "3",
+                   "unit_price": "33.335"},
                   {"material_code": masters["materials"][1], "quantity": "2.5",
                    "unit_price": "19.99"}]})
     assert made.status_code == 201, made.text

@@ -98,7 +98,8 @@ def test_pick_task_allocates_oldest_batches_first(demo: DemoStack, erp: httpx.Cl
     first = min(Decimal(oldest[1]) - Decimal(oldest[2]), Decimal("30.5"))
     assert [(a["batch_no"], Decimal(a["qty"])) for a in task["allocations"]] == [
         (oldest[0], first), (newer[0], Decimal("30.5") - first)]
-    assert task["lines"][0]["allocated_qty"] == "30.500" and task["lines"][0]["short_qty"] == "0.000"
+    line = task["lines"][0]
+    assert (line["allocated_qty"], line["short_qty"]) == ("30.500", "0.000")
     after = {b[0]: Decimal(b[2]) for b in _batches(demo, code)}
     assert after[oldest[0]] == Decimal(oldest[2]) + first
 

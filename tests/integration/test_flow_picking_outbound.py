@@ -55,7 +55,8 @@ def _release_list(stack: DemoStack, pick_list_no: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_a_released_picking_list_is_picked_fifo_and_issued_from_erp_stock(stack: DemoStack):
+def test_a_released_picking_list_is_picked_fifo_and_issued_from_erp_stock(
+        stack: DemoStack) -> None:
     seeded = _list(stack, "LL00000001")
     batches = _wms(stack, "SELECT item_code, batch_no, qty FROM wms_batch_stock ORDER BY "
                    "item_code, received_on, batch_no")
@@ -131,7 +132,8 @@ def _short_list(stack: DemoStack) -> tuple[str, str]:
     return pick_list_no, component
 
 
-def test_a_shortage_is_on_the_erp_picking_list_at_once_with_a_task(stack: DemoStack):
+def test_a_shortage_is_on_the_erp_picking_list_at_once_with_a_task(
+        stack: DemoStack) -> None:
     pick_list_no, component = _short_list(stack)
     assert eventually(lambda: _task_of(stack, pick_list_no), FLOW_DEADLINE)
     task = _task_of(stack, pick_list_no)
@@ -143,8 +145,11 @@ def test_a_shortage_is_on_the_erp_picking_list_at_once_with_a_task(stack: DemoSt
     line = _list(stack, pick_list_no)["lines"][0]
     assert (line["material_code"], line["required_qty"], line["issued_qty"], line["short_qty"]) \
         == (component, "50.000", "0.000", "20.000")
-    tasks = lambda: rows(stack.hub_url, "SELECT * FROM task WHERE type = 'flow_task' AND "  # noqa: E731
-                         "entity = 'pick_task' AND business_key = %s", (task["task_no"],))
+
+    def tasks() -> list[dict[str, Any]]:
+        return rows(stack.hub_url, "SELECT * FROM task WHERE type = 'flow_task' AND entity = "
+                    "'pick_task' AND business_key = %s", (task["task_no"],))
+
     assert eventually(tasks, FLOW_DEADLINE)
     [open_task] = tasks()
     assert open_task["detail"]["team"] == "production"
@@ -185,10 +190,12 @@ def _sales_order(stack: DemoStack) -> tuple[str, dict[str, Any]]:
 
 
 def test_a_released_sales_order_is_shipped_and_the_erp_order_is_shipped_with_a_receivable(
-        stack: DemoStack):
+        stack: DemoStack) -> None:
     so_no, customer = _sales_order(stack)
-    outbound = lambda: _wms(stack, "SELECT * FROM wms_outbound_order WHERE so_no = %s",  # noqa: E731
-                            so_no)
+
+    def outbound() -> list[dict[str, Any]]:
+        return _wms(stack, "SELECT * FROM wms_outbound_order WHERE so_no = %s", so_no)
+
     assert eventually(outbound, FLOW_DEADLINE)
     [order] = outbound()
     assert (order["customer_no"], order["priority"], order["ship_to_address"], order["contact"]) \
@@ -223,10 +230,13 @@ def test_a_released_sales_order_is_shipped_and_the_erp_order_is_shipped_with_a_r
     assert outbound()[0]["erp_doc_no"] == shipment["doc_no"]
 
 
-def test_a_sales_order_shipped_in_full_shows_as_shipped_on_both_sides(stack: DemoStack):
+def test_a_sales_order_shipped_in_full_shows_as_shipped_on_both_sides(
+        stack: DemoStack) -> None:
     so_no, _ = _sales_order(stack)
-    outbound = lambda: _wms(stack, "SELECT * FROM wms_outbound_order WHERE so_no = %s",  # noqa: E731
-                            so_no)
+
+    def outbound() -> list[dict[str, Any]]:
+        return _wms(stack, "SELECT * FROM wms_outbound_order WHERE so_no = %s", so_no)
+
     assert eventually(outbound, FLOW_DEADLINE)
     number = outbound()[0]["outbound_no"]
     shipped = httpx.post(f"{stack.wms_url}/api/outbound-orders/{number}/ship", timeout=30,
