@@ -7,7 +7,8 @@ same key again answers the document it made, 200 with Idempotent-Replay: true) a
 work in one ERP transaction, the purchase order's row locked, or refuse with 422 and a Chinese
 message, storing nothing. A stock-in adds each line's quantity to its PO line's received_qty
 (up to 10 % over the ordered quantity) and to `stock` of its material in the warehouse, and
-moves the order to partial or done. A return records rejected goods going back to the supplier
+moves the order to partial or done, and makes the stock-in's payable (应付单, erp_finance.py:
+Σ quantity × PO price, due by the supplier's payment terms). A return records rejected goods going back to the supplier
 (they never entered stock) and adds to the PO lines' returned_qty.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from psycopg.rows import dict_row
 from starlette.concurrency import run_in_threadpool
 
 from mdm.demo.erp_api import Erp, answer_create, check_period, idempotency_key
+from mdm.demo.erp_finance import add_finance_routes, make_payable
 from mdm.demo.receipt_values import RETURN, STOCK_IN, Posting, check_over_receipt, \
     order_status, parse_posting
 from mdm.demo.target_store import jsonable
@@ -75,7 +77,7 @@ class Receiving:
                 line = lines[ln.po_line_no]
                 check_over_receipt(ln.po_line_no, line.quantity, line.received, ln.quantity)
                 line.received += ln.quantity
-            _, doc_no = _insert(conn, STOCK_IN_DOC, po_id, posting, lines, key)
+            stock_in_id, doc_no = _insert(conn, STOCK_IN_DOC, po_id, posting, lines, key)
             touched = sorted({ln.po_line_no for ln in posting.lines})
             with conn.cursor() as cur:
                 cur.executemany("UPDATE purchase_order_line SET received_qty = %s WHERE id = %s",
@@ -89,6 +91,7 @@ class Receiving:
             status = order_status([(line.quantity, line.received) for line in lines.values()])
             conn.execute("UPDATE purchase_order SET status = %s, updated_at = localtimestamp "
                          "WHERE id = %s", (status, po_id))
+            make_payable(conn, stock_in_id)  # the supplier's invoice falls due
         return True, {"id": doc_no, "doc_no": doc_no, "po_status": status}
 
     def purchase_return(self, key: str, posting: Posting) -> tuple[bool, dict[str, Any]]:
@@ -250,6 +253,7 @@ def add_receiving_routes(app: FastAPI, erp: Erp) -> None:
 
     for path, doc in ((STOCK_INS, STOCK_IN_DOC), (RETURNS, RETURN_DOC)):
         _add_reads(app, receiving, path, doc)
+    add_finance_routes(app, erp)  # payables, payments, vouchers (flows 5 and 6)
 
 
 def _add_reads(app: FastAPI, receiving: Receiving, path: str, doc: Document) -> None:

@@ -3,7 +3,8 @@
 A request is created as a draft with its lines, then submitted, then approved or rejected; each
 step is one UPDATE in a transaction of its own, so the hub, capturing OA's database, sees every
 state. The hub writes the ERP purchase order's number and status back with
-PATCH /api/purchase-requests/{request_no} (po_no, po_status only). Routes are added to the OA
+PATCH /api/purchase-requests/{request_no} (po_no, po_status only). Expense claims and payment
+requests (demo/oa_finance.py) are added with them. Routes are added to the OA
 app by demo/targets.py, ahead of its collections' routes.
 """
 from __future__ import annotations
@@ -72,6 +73,9 @@ def add_request_routes(app: FastAPI, pool: ConnectionPool, injected: Injected) -
                                       request.headers.get(IDEMPOTENCY_HEADER),
                                       int(version) if version.isdigit() else None)
         return JSONResponse(row)
+
+    from mdm.demo.oa_finance import add_finance_routes  # it builds on this module
+    add_finance_routes(app, pool, injected)  # expense claims, payment requests (flows 5, 6)
 
 
 class PurchaseRequests:

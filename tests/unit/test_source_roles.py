@@ -32,14 +32,23 @@ def _old_style(project: Path) -> None:
     edit_file(project / "cdc/oa.yaml", "observes: oa", "authority: observed\nobserves: oa")
 
 
+# OA's other documents of record (flows 5 and 6: expense claims, payment requests) and the flows
+# that name them: these tests work with purchase requests as OA's one entity of record.
+OTHER_OA_DOCUMENTS = ("golden_records/expense_claim.yaml", "golden_records/payment_request.yaml",
+                      "flows/expense_claim.yaml", "flows/purchase_payment.yaml")
+
+
 def _copies_only(project: Path) -> None:
     """OA's database holds only observed copies: no entity of record there (nor its flow)."""
-    (project / "golden_records/purchase_request.yaml").unlink()
-    (project / "flows/purchase_approval.yaml").unlink()
+    for name in ("golden_records/purchase_request.yaml", "flows/purchase_approval.yaml",
+                 *OTHER_OA_DOCUMENTS):
+        (project / name).unlink(missing_ok=True)
 
 
 def _of_record_in_oa(project: Path) -> None:
-    """As shipped: OA's purchase requests are of record in OA's database."""
+    """As shipped, with OA's purchase requests its one entity of record."""
+    for name in OTHER_OA_DOCUMENTS:
+        (project / name).unlink(missing_ok=True)
     for name in ("golden_records/purchase_request.yaml", "flows/purchase_approval.yaml"):
         shutil.copy(REPO_ROOT / name, project / name)
 

@@ -228,3 +228,137 @@ CREATE TABLE IF NOT EXISTS purchase_return_line (
     reason      varchar(200),
     UNIQUE (return_id, line_no)
 );
+
+-- Finance (issue 13, flows 5 and 6; mdm/demo/erp_finance.py). 会计科目: the chart the demo's
+-- vouchers use. 总账凭证接口表: the hub writes approved OA expense claims straight into
+-- gl_voucher_interface/_line (数据库直连, targets/erp_db.yaml, mdm_key = the command's key);
+-- the ERP's posting job (POST /api/vouchers/post-interface, mdm demo erp post-vouchers) turns
+-- pending rows into posted vouchers (gl_voucher, 记-YYYY-MM-NNNN: 借 each line's expense
+-- account, 贷 2211 应付职工薪酬). 应付单 payable: made by the ERP itself inside a stock-in's
+-- transaction (Σ quantity × PO price, due by the supplier's payment_terms_days). erp_payment:
+-- the ERP's payments, of a payable (POST /api/payments, made by the hub from an approved OA
+-- payment request) or of a voucher (an expense claim paid to its claimant).
+CREATE TABLE IF NOT EXISTS account (
+    code varchar(20) PRIMARY KEY,
+    name varchar(60) NOT NULL
+);
+INSERT INTO account (code, name) VALUES
+    ('1002', '银行存款'), ('2202', '应付账款'), ('2211', '应付职工薪酬'),
+    ('6602.01', '管理费用-差旅费'), ('6602.02', '管理费用-办公费'),
+    ('6602.03', '管理费用-业务招待费'), ('6602.04', '管理费用-通讯费')
+ON CONFLICT (code) DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS gl_voucher_interface (
+    id             serial PRIMARY KEY,
+    mdm_key        varchar(200) UNIQUE,              -- the hub's command key
+    claim_no       varchar(30) NOT NULL,             -- the OA expense claim (BX-…)
+    summary        varchar(200),
+    claimant       varchar(20),
+    dept_code      varchar(20),
+    credit_account varchar(20) NOT NULL,
+    amount         numeric(16,2) NOT NULL,
+    status         varchar(20) NOT NULL DEFAULT 'pending'
+                   CHECK (status IN ('pending', 'posted', 'error')),
+    voucher_no     varchar(30),
+    error          text,
+    created_at     timestamp NOT NULL DEFAULT localtimestamp
+);
+
+CREATE TABLE IF NOT EXISTS gl_voucher_interface_line (
+    id            serial PRIMARY KEY,
+    interface_id  integer NOT NULL REFERENCES gl_voucher_interface(id) ON DELETE CASCADE,
+    line_no       integer NOT NULL,
+    debit_account varchar(20) NOT NULL,
+    amount        numeric(16,2) NOT NULL,
+    invoice_no    varchar(40),
+    summary       varchar(200)
+);
+
+CREATE SEQUENCE IF NOT EXISTS gl_voucher_no_seq MINVALUE 1 MAXVALUE 9999 CYCLE;
+
+CREATE TABLE IF NOT EXISTS gl_voucher (
+    id           serial PRIMARY KEY,
+    voucher_no   varchar(30) NOT NULL UNIQUE          -- e.g. 记-2026-12-0001
+                 DEFAULT ('记-' || to_char(current_date, 'YYYY-MM') || '-'
+                          || lpad(nextval('gl_voucher_no_seq')::text, 4, '0')),
+    period       char(7) NOT NULL DEFAULT to_char(current_date, 'YYYY-MM'),
+    voucher_date date NOT NULL DEFAULT current_date,
+    claim_no     varchar(30),
+    interface_id integer UNIQUE REFERENCES gl_voucher_interface(id),
+    summary      varchar(200),
+    amount       numeric(16,2) NOT NULL,
+    status       varchar(20) NOT NULL DEFAULT 'posted' CHECK (status IN ('posted', 'paid')),
+    paid_amount  numeric(16,2),
+    paid_at      timestamp,
+    bank_ref     varchar(40),
+    posted_at    timestamp NOT NULL DEFAULT localtimestamp
+);
+ALTER SEQUENCE gl_voucher_no_seq OWNED BY gl_voucher.voucher_no;
+
+CREATE TABLE IF NOT EXISTS gl_voucher_line (
+    id           serial PRIMARY KEY,
+    voucher_id   integer NOT NULL REFERENCES gl_voucher(id) ON DELETE CASCADE,
+    line_no      integer NOT NULL,
+    account_code varchar(20) NOT NULL REFERENCES account(code),
+    summary      varchar(200),
+    debit        numeric(16,2) NOT NULL DEFAULT 0,
+    credit       numeric(16,2) NOT NULL DEFAULT 0,
+    UNIQUE (voucher_id, line_no)
+);
+
+CREATE SEQUENCE IF NOT EXISTS payable_no_seq MINVALUE 1 MAXVALUE 99999999;
+
+CREATE TABLE IF NOT EXISTS payable (
+    id          serial PRIMARY KEY,
+    payable_no  varchar(20) NOT NULL UNIQUE           -- e.g. AP00000001
+                DEFAULT ('AP' || lpad(nextval('payable_no_seq')::text, 8, '0')),
+    supplier_id integer NOT NULL REFERENCES supplier(id),
+    po_id       integer NOT NULL REFERENCES purchase_order(id),
+    po_no       varchar(20) NOT NULL,
+    stock_in_id integer NOT NULL UNIQUE REFERENCES stock_in(id),
+    stock_in_no varchar(20) NOT NULL,
+    amount      numeric(16,2) NOT NULL,
+    currency    char(3) NOT NULL DEFAULT 'CNY',
+    due_date    date NOT NULL,
+    status      varchar(20) NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'paid')),
+    paid_amount numeric(16,2) NOT NULL DEFAULT 0,
+    paid_at     timestamp,
+    created_at  timestamp NOT NULL DEFAULT localtimestamp
+);
+ALTER SEQUENCE payable_no_seq OWNED BY payable.payable_no;
+
+CREATE SEQUENCE IF NOT EXISTS erp_payment_no_seq MINVALUE 1 MAXVALUE 99999999;
+
+CREATE TABLE IF NOT EXISTS erp_payment (
+    id          serial PRIMARY KEY,
+    payment_no  varchar(20) NOT NULL UNIQUE           -- e.g. FK00000001
+                DEFAULT ('FK' || lpad(nextval('erp_payment_no_seq')::text, 8, '0')),
+    payable_id  integer REFERENCES payable(id),
+    payable_no  varchar(20),
+    voucher_id  integer REFERENCES gl_voucher(id),
+    voucher_no  varchar(30),
+    request_no  varchar(30),                          -- the OA payment request (PAY-…)
+    payee       varchar(200),
+    amount      numeric(16,2) NOT NULL CHECK (amount > 0),
+    status      varchar(20) NOT NULL DEFAULT 'paid',
+    paid_at     timestamp NOT NULL DEFAULT localtimestamp,
+    bank_ref    varchar(40) NOT NULL,
+    approved_by varchar(60),
+    mdm_key     varchar(200) UNIQUE,
+    CHECK (num_nonnulls(payable_id, voucher_id) = 1)
+);
+ALTER SEQUENCE erp_payment_no_seq OWNED BY erp_payment.payment_no;
+
+-- A 金蝶云星空-style WebAPI (mdm/demo/erp_k3.py): a bill is saved, submitted, then audited,
+-- three calls; the hub's command of several steps makes one bill however often it resumes.
+CREATE SEQUENCE IF NOT EXISTS k3_bill_no_seq;
+CREATE TABLE IF NOT EXISTS k3_bill (
+    id          serial PRIMARY KEY,
+    number      varchar(20) NOT NULL UNIQUE DEFAULT ('CGSQ' || lpad(nextval('k3_bill_no_seq')::text, 6, '0')),
+    form_id     varchar(40) NOT NULL,
+    status      varchar(10) NOT NULL DEFAULT 'saved' CHECK (status IN ('saved', 'submitted', 'audited')),
+    model       jsonb NOT NULL,
+    mdm_key     varchar(200) UNIQUE,
+    created_at  timestamp NOT NULL DEFAULT localtimestamp,
+    updated_at  timestamp NOT NULL DEFAULT localtimestamp
+);

@@ -129,3 +129,81 @@ CREATE TABLE IF NOT EXISTS oa_purchase_request_line (
     needed_by     date,
     UNIQUE (request_id, line_no)
 );
+
+
+-- Expense claims (费用报销, flow 5): born in OA, approved in its workflow like purchase requests
+-- (mdm/demo/oa_finance.py). The approval sets erp_status 已审批; the hub writes the ERP
+-- voucher's number and states back (PATCH /api/expense-claims/{claim_no}: voucher_no,
+-- erp_status 已记账/已付款, paid_amount, paid_at, bank_ref). Invoice OCR and tax checks stay in OA.
+CREATE SEQUENCE IF NOT EXISTS oa_expense_claim_no_seq MINVALUE 1 MAXVALUE 9999 CYCLE;
+
+CREATE TABLE IF NOT EXISTS oa_expense_claim (
+    id               serial PRIMARY KEY,
+    claim_no         varchar(30) NOT NULL UNIQUE    -- e.g. BX-20261202-0001
+                     DEFAULT ('BX-' || to_char(current_date, 'YYYYMMDD') || '-'
+                              || lpad(nextval('oa_expense_claim_no_seq')::text, 4, '0')),
+    title            varchar(200) NOT NULL,
+    claimant         varchar(20) NOT NULL,          -- staff number
+    dept_code        varchar(20),
+    total_amount     numeric(16,2) NOT NULL,
+    status           varchar(20) NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'submitted', 'approved', 'rejected')),
+    submitted_at     timestamptz,
+    approver         varchar(60),
+    approved_at      timestamptz,
+    approval_comment text,
+    erp_status       varchar(20),                   -- 已审批, then 已记账 / 已付款 (the hub)
+    voucher_no       varchar(30),                   -- written back by the hub
+    paid_amount      numeric(16,2),
+    paid_at          timestamp,
+    bank_ref         varchar(40),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE oa_expense_claim_no_seq OWNED BY oa_expense_claim.claim_no;
+
+CREATE TABLE IF NOT EXISTS oa_expense_claim_line (
+    id           serial PRIMARY KEY,
+    claim_id     integer NOT NULL REFERENCES oa_expense_claim(id) ON DELETE CASCADE,
+    line_no      integer NOT NULL,
+    expense_type varchar(20) NOT NULL,              -- 差旅费, 办公费, 业务招待费 …
+    amount       numeric(16,2) NOT NULL CHECK (amount > 0),
+    invoice_no   varchar(40),
+    description  varchar(200),
+    UNIQUE (claim_id, line_no)
+);
+
+
+-- Payment requests (付款申请, flow 6): pushed by the hub from an open ERP payable (POST
+-- /api/payment-requests with an Idempotency-Key, kept as mdm_key), arriving submitted for
+-- approval; approve / reject like purchase requests. The hub writes the ERP payment back
+-- (PATCH: payment_no, pay_status 已付款, paid_at, bank_ref).
+CREATE SEQUENCE IF NOT EXISTS oa_payment_request_no_seq MINVALUE 1 MAXVALUE 9999 CYCLE;
+
+CREATE TABLE IF NOT EXISTS oa_payment_request (
+    id               serial PRIMARY KEY,
+    request_no       varchar(30) NOT NULL UNIQUE    -- e.g. PAY-20261202-0001
+                     DEFAULT ('PAY-' || to_char(current_date, 'YYYYMMDD') || '-'
+                              || lpad(nextval('oa_payment_request_no_seq')::text, 4, '0')),
+    title            varchar(200) NOT NULL,
+    payable_no       varchar(20) NOT NULL,
+    po_no            varchar(20),
+    stock_in_no      varchar(20),
+    supplier_code    varchar(20) NOT NULL,
+    amount           numeric(16,2) NOT NULL,
+    due_date         date,
+    status           varchar(20) NOT NULL DEFAULT 'submitted'
+                     CHECK (status IN ('draft', 'submitted', 'approved', 'rejected')),
+    submitted_at     timestamptz DEFAULT now(),
+    approver         varchar(60),
+    approved_at      timestamptz,
+    approval_comment text,
+    payment_no       varchar(20),                   -- written back by the hub
+    pay_status       varchar(20),
+    paid_at          timestamp,
+    bank_ref         varchar(40),
+    mdm_key          varchar(200) UNIQUE,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now()
+);
+ALTER SEQUENCE oa_payment_request_no_seq OWNED BY oa_payment_request.request_no;
