@@ -86,13 +86,21 @@ def create_request(
     console.print(_call("POST", REQUESTS, body)["request_no"], highlight=False)
 
 
-RequestNo = Annotated[str, typer.Argument(help="The request's number, e.g. PR-20261202-0001.")]
+RequestNo = Annotated[str, typer.Argument(
+    help="The request's number, e.g. PR-20261202-0001 (or an expense claim's BX-…, a payment "
+         "request's PAY-…).")]
+
+
+def _path(number: str) -> str:
+    from mdm.cli.demo_finance import collection_of  # flows 5 and 6's documents
+
+    return collection_of(number) or REQUESTS
 
 
 @oa_app.command("submit")
 def submit(request_no: RequestNo) -> None:
     """Submit a draft for approval (draft → submitted)."""
-    found = _call("POST", f"{REQUESTS}/{request_no}/submit")
+    found = _call("POST", f"{_path(request_no)}/{request_no}/submit")
     console.print(f"{request_no} submitted at {found['submitted_at']}", highlight=False)
 
 
@@ -103,7 +111,8 @@ def approve(request_no: RequestNo,
             ) -> None:
     """Approve a submitted request (submitted → approved). With the hub's flow running, the
     ERP creates its purchase order and `show` soon prints the order's number."""
-    found = _call("POST", f"{REQUESTS}/{request_no}/approve", {"approver": by, "comment": comment})
+    found = _call("POST", f"{_path(request_no)}/{request_no}/approve",
+                  {"approver": by, "comment": comment})
     console.print(f"{request_no} approved by {found['approver']} at {found['approved_at']}",
                   highlight=False)
 
@@ -113,7 +122,8 @@ def reject(request_no: RequestNo,
            by: Annotated[str, typer.Option("--by", help="The approver, e.g. 王经理.")],
            comment: Annotated[str, typer.Option(help="Why it is rejected (required).")]) -> None:
     """Reject a submitted request (submitted → rejected), with a reason."""
-    found = _call("POST", f"{REQUESTS}/{request_no}/reject", {"approver": by, "comment": comment})
+    found = _call("POST", f"{_path(request_no)}/{request_no}/reject",
+                  {"approver": by, "comment": comment})
     console.print(f"{request_no} rejected by {found['approver']}: {found['approval_comment']}",
                   highlight=False)
 
@@ -122,7 +132,12 @@ def reject(request_no: RequestNo,
 def show(request_no: RequestNo) -> None:
     """Print a request: its state, who approved it, the ERP purchase order number and status
     the hub wrote back, and its lines."""
-    found = _call("GET", f"{REQUESTS}/{request_no}")
+    found = _call("GET", f"{_path(request_no)}/{request_no}")
+    if _path(request_no) != REQUESTS:
+        from mdm.cli.demo_finance import show_finance
+
+        show_finance(found)
+        return
     console.print(f"[bold]{found['request_no']}[/bold]  {found['title']}  status "
                   f"[bold]{found['status']}[/bold]", highlight=False)
     for label, value in (("vendor", found["vendor_code"]), ("requester", found["requester"]),

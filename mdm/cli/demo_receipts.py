@@ -161,3 +161,4 @@ def show(number: Annotated[str, typer.Argument(
 
 # flows 3 and 4's commands join these groups (production picking, sales outbound)
 from mdm.cli import demo_outbound  # noqa: E402,F401
+from mdm.cli import demo_finance  # noqa: E402,F401  (flows 5 and 6: claims, vouchers, payments)

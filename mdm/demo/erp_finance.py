@@ -155,8 +155,8 @@ class Finance:
 
 
 def _payment_by(conn: Conn, column: str, value: str) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT payment_no, status, bank_ref, paid_at FROM erp_payment "  # noqa: S608
-                       f"WHERE {column} = %s", (value,)).fetchone()
+    query = f"SELECT payment_no, status, bank_ref, paid_at FROM erp_payment WHERE {column} = %s"
+    row = conn.execute(query, (value,)).fetchone()  # noqa: S608 (column: ours)
     return None if row is None else {"id": row[0], "payment_no": row[0], "status": row[1],
                                      "bank_ref": row[2], "paid_at": jsonable(row[3])}
 

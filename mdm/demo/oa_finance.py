@@ -74,10 +74,10 @@ class Documents:
                 raise ApiError(404, f"{k.noun} {number} 不存在")
             found = {f: jsonable(v) for f, v in header.items()}
             if k.line_table:
-                found["lines"] = [{f: jsonable(v) for f, v in ln.items()} for ln in cur.execute(
-                    f"SELECT line_no, expense_type, amount, invoice_no, description FROM "  # noqa: S608
-                    f"{k.line_table} WHERE claim_id = %s ORDER BY line_no",
-                    (header["id"],)).fetchall()]
+                query = ("SELECT line_no, expense_type, amount, invoice_no, description FROM "
+                         f"{k.line_table} WHERE claim_id = %s ORDER BY line_no")  # noqa: S608
+                found["lines"] = [{f: jsonable(v) for f, v in ln.items()}
+                                  for ln in cur.execute(query, (header["id"],)).fetchall()]
         return found
 
     def transition(self, number: str, action: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,8 @@ def test_the_posting_job_makes_balanced_vouchers_and_marks_what_it_cannot_post(d
     assert re.fullmatch(r"记-\d{4}-\d{2}-\d{4}", posted["voucher_no"])
     assert [e for e in job.json()["errors"] if e["claim_no"] == "BX-T-0002"] == [
         {"claim_no": "BX-T-0002", "error": "会计科目 6699 不存在"}]
-    voucher = httpx.get(f"{demo.erp_api_url}/api/vouchers/{posted['voucher_no']}", timeout=30).json()
+    voucher = httpx.get(f"{demo.erp_api_url}/api/vouchers/{posted['voucher_no']}",
+                        timeout=30).json()
     assert [(ln["account_code"], Decimal(ln["debit"]), Decimal(ln["credit"]))
             for ln in voucher["lines"]] == [
         ("6602.01", Decimal("1280.50"), 0), ("6602.03", Decimal("356.00"), 0),
@@ -161,3 +162,33 @@ def test_the_posting_job_makes_balanced_vouchers_and_marks_what_it_cannot_post(d
     assert paid.status_code == 200 and Decimal(paid.json()["amount"]) == Decimal("1636.50")
     again = httpx.post(f"{demo.erp_api_url}/api/vouchers/{posted['voucher_no']}/pay", timeout=30)
     assert again.status_code == 409
+
+
+def test_the_demo_commands_claim_approve_post_and_pay(demo: DemoStack):
+    from typer.testing import CliRunner
+
+    from mdm.cli.main import _register, app
+
+    _register()
+    env = {"MDM_OA_URL": demo.oa_url, "MDM_ERP_API_URL": demo.erp_api_url}
+    run = lambda *args: CliRunner().invoke(app, ["demo", *args], env=env)  # noqa: E731
+    made = run("oa", "claim", "--line", "办公费:88.80:04409001:打印纸", "--dept", "D01")
+    assert made.exit_code == 0, made.output
+    number = made.output.strip()
+    assert re.fullmatch(r"BX-\d{8}-\d{4}", number)
+    assert run("oa", "submit", number).exit_code == 0
+    approved = run("oa", "approve", number, "--by", "李总监")
+    assert approved.exit_code == 0 and "李总监" in approved.output
+    shown = run("oa", "show", number)
+    assert shown.exit_code == 0 and "已审批" in shown.output and "打印纸" in shown.output
+    execute(demo.erp_url,
+            "INSERT INTO gl_voucher_interface (mdm_key, claim_no, credit_account, amount) "
+            f"VALUES ('t-cli', '{number}', '2211', 88.80)",
+            "INSERT INTO gl_voucher_interface_line (interface_id, line_no, debit_account, amount) "
+            "SELECT id, 1, '6602.02', 88.80 FROM gl_voucher_interface WHERE mdm_key = 't-cli'")
+    posted = run("erp", "post-vouchers")
+    assert posted.exit_code == 0 and number in posted.output, posted.output
+    [voucher] = rows(demo.erp_url, "SELECT voucher_no FROM gl_voucher WHERE claim_no = %s",
+                     (number,))
+    paid = run("erp", "pay", voucher["voucher_no"], "--bank-ref", "CMB-TEST-0001")
+    assert paid.exit_code == 0 and "CMB-TEST-0001" in paid.output and "88.80" in paid.output

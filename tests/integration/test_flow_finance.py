@@ -129,7 +129,8 @@ def test_purchase_to_payment_is_one_chain_the_trace_follows_to_the_payment(stack
     [payable] = payables()
     # accepted × the PO's prices: 100 × 3.2000 + 48 × 12.5000
     assert payable["amount"] == Decimal("920.00") and payable["status"] == "open"
-    assert payable["due_date"] == date.today() + timedelta(days=payable["payment_terms_days"] or 30)
+    terms = payable["payment_terms_days"] or 30
+    assert payable["due_date"] == date.today() + timedelta(days=terms)
     assert eventually(lambda: _oa_payment_request(stack, payable["payable_no"]), FLOW_DEADLINE)
     [request] = _oa_payment_request(stack, payable["payable_no"])
     assert (request["status"], request["amount"], request["supplier_code"], request["po_no"]) == (
