@@ -3,7 +3,8 @@
 the picked quantities come back as an ERP stock issue per batch (stock − exactly, the list
 picked) and the WMS's task gets its number; a shortage (needs 50, 30 in stock) is on the ERP
 picking list at once, with a task for production, and the issue of the 30 picked leaves the
-list short. Sales outbound (ERP → WMS → ERP): a released sales order becomes a WMS outbound
+list short; an ERP refusal of a stock issue (库存不足) is a dead_delivery task with the ERP's
+message, and the retry after the fix posts it. Sales outbound (ERP → WMS → ERP): a released sales order becomes a WMS outbound
 order with priority, address and customer; its shipment comes back as an ERP sales shipment —
 the order 已发货 with the tracking number, a receivable of Σ shipped × price due after the
 customer's terms — and the WMS's order shows the shipment's number and 已发货. Real PostgreSQL,
@@ -250,3 +251,46 @@ def test_a_sales_order_shipped_in_full_shows_as_shipped_on_both_sides(
                 "WHERE o.so_no = %s", so_no)
     assert ar["amount"] == Decimal("149.99")
     assert outbound()[0]["erp_doc_no"] == shown["shipments"][0]["doc_no"]
+
+
+def test_an_erp_refusal_of_a_stock_issue_is_a_task_and_the_retry_after_the_fix_posts_it(
+        stack: DemoStack) -> None:
+    [first] = _erp(stack, "SELECT m.code FROM bom_line b JOIN material m ON m.id = "
+                   "b.component_id JOIN production_order o ON o.product_id = b.product_id WHERE "
+                   "o.mo_no = 'MO00000001' ORDER BY m.code LIMIT 1")
+    code = first["code"]
+    set_stock = ("UPDATE stock SET on_hand = {} WHERE warehouse = 'WH01' AND material_id = "
+                 f"(SELECT id FROM material WHERE code = '{code}')")
+    execute(stack.erp_url, set_stock.format(1),  # the ERP holds 1, the WMS will pick 2
+            "INSERT INTO production_order (product_id, quantity) SELECT product_id, 1 FROM "
+            "production_order WHERE mo_no = 'MO00000001'")
+    [mo] = _erp(stack, "SELECT max(mo_no) AS mo_no FROM production_order")
+    made = httpx.post(f"{stack.erp_api_url}/api/production-orders/{mo['mo_no']}/picking-list",
+                      timeout=30)
+    pick_list_no = str(made.json()["pick_list_no"])
+    _release_list(stack, pick_list_no)
+    assert eventually(lambda: _task_of(stack, pick_list_no), FLOW_DEADLINE)
+    task = _task_of(stack, pick_list_no)
+    assert task is not None
+    assert httpx.post(f"{stack.wms_url}/api/pick-tasks/{task['task_no']}/confirm", json={},
+                      timeout=30).status_code == 200
+
+    def commands() -> list[dict[str, Any]]:
+        return rows(stack.hub_url, "SELECT * FROM delivery WHERE hop = "
+                    "'production_picking.stock_issue' AND business_key = %s", (task["task_no"],))
+
+    assert eventually(lambda: [c["status"] for c in commands()] == ["dead"], FLOW_DEADLINE)
+    [command] = commands()
+    assert f"库存不足：物料 {code} 在仓库 WH01 现存 1.000" in command["last_error"]
+    assert rows(stack.hub_url, "SELECT 1 FROM task WHERE type = 'dead_delivery' AND status = "
+                "'open' AND golden_id = %s", (command["golden_id"],))
+    assert task["status"] == "open"
+    assert _list(stack, pick_list_no)["status"] == "released"  # nothing posted
+    execute(stack.erp_url, set_stock.format(100))
+    answer = httpx.post(f"{stack.api_url}/api/v1/deliveries/{command['id']}/retry",
+                        headers={"Authorization": f"Bearer {stack.token()}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert eventually(lambda: _list(stack, pick_list_no)["status"] == "picked", FLOW_DEADLINE)
+    assert _on_hand(stack)[code] == Decimal("100") - Decimal(
+        _list(stack, pick_list_no)["lines"][0]["issued_qty"])
+    assert [c["status"] for c in commands()] == ["acked"]
