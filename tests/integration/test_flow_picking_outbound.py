@@ -251,6 +251,16 @@ def test_a_sales_order_shipped_in_full_shows_as_shipped_on_both_sides(
                 "WHERE o.so_no = %s", so_no)
     assert ar["amount"] == Decimal("149.99")
     assert outbound()[0]["erp_doc_no"] == shown["shipments"][0]["doc_no"]
+    doc_no = shown["shipments"][0]["doc_no"]
+    answer = httpx.get(f"{stack.api_url}/api/v1/trace/sales_shipment/{doc_no}", timeout=30,
+                       headers={"Authorization": f"Bearer {stack.token()}"})
+    assert answer.status_code == 200, answer.text
+    root = answer.json()["root"]
+    assert (root["entity"], root["business_key"]) == ("sales_order", so_no)
+    [wms_order] = root["documents"]
+    assert (wms_order["entity"], wms_order["business_key"]) == ("outbound_order", number)
+    assert [(d["entity"], d["business_key"]) for d in wms_order["documents"]] == [
+        ("sales_shipment", doc_no)]
 
 
 def test_an_erp_refusal_of_a_stock_issue_is_a_task_and_the_retry_after_the_fix_posts_it(
