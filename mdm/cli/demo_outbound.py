@@ -30,7 +30,7 @@ def parse_sales_line(text: str) -> dict[str, Any]:
     parts = [p.strip() for p in text.split(":")]
     if len(parts) != 3 or not all(parts):
         raise typer.BadParameter(f"{text!r}: expected MATERIAL:QUANTITY:UNIT_PRICE, "
-                                 "e.g. M-1021:12:368.50")
+                                 "e.g. M-1002:12:368.50")
     return {"material_code": parts[0], "quantity": parts[1], "unit_price": parts[2]}
 
 
@@ -80,7 +80,7 @@ def release_picking(pick_list_no: Annotated[str, typer.Argument(help="e.g. LL000
 def sales_order(
         customer: Annotated[str, typer.Option(help="The customer's code, e.g. C0001.")],
         line: Annotated[list[str], typer.Option(
-            "--line", help="MATERIAL:QUANTITY:UNIT_PRICE, e.g. M-1021:12:368.50 (repeat).")],
+            "--line", help="MATERIAL:QUANTITY:UNIT_PRICE, e.g. M-1002:12:368.50 (repeat).")],
         address: Annotated[str, typer.Option(help="Ship-to address.")] = "上海市浦东新区张江路 1388 号",
         priority: Annotated[int, typer.Option(help="1 (most urgent) … 5.")] = 3,
         contact: Annotated[str | None, typer.Option(help="The consignee.")] = None,
