@@ -134,6 +134,8 @@ def _kind_keys(key: str, mapping: HopTo | Back, operation: str,
     if target is None:
         return
     for name in KIND_KEYS.get((target.kind, operation), ()):
+        if name == "path" and getattr(mapping, "steps", None):
+            continue  # each step names its own
         if getattr(mapping, name, None) is None:
             yield f"{key}.{name}: required for {operation} at a {target.kind} target"
     if target.kind == "sql":

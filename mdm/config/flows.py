@@ -17,25 +17,18 @@ state transition such as `status: submitted → approved` — perform `to.operat
         back: {target: oa, path: /api/purchase-requests,
                fields: {po_no: po_no, po_status: {from: status, map: {released: 已下达供应商}}}}
 
-Cross-file checks (entities, attributes, targets): flow_checks.py.
+Cross-file checks (entities, attributes, targets): flow_checks.py; payloads: flow_payload.py.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from mdm.config.models import Where
 from mdm.config.row_filter import RowFilter, parse_where
-from mdm.config.references import Rendered
-from mdm.config.row_match import matches
 from mdm.config.targets import Identifier, Spec
-from mdm.model.references import ReferencedRecord, field_path, listed_slot, render_field
-
-if TYPE_CHECKING:
-    from mdm.config.models import EntitySpec
 
 ARROW = re.compile(r"\s*(?:→|->)\s*")
 
@@ -105,6 +98,27 @@ class CommandMapping(Spec):
         return None
 
 
+TEMPLATE = re.compile(r"{(\w+)\.([\w.]+)}")
+
+
+class CallStep(Spec):
+    """One call of a create that takes several (金蝶云星空's WebAPI saves, submits and audits a
+    document in three): each sent with its own idempotency key (the command's plus its name),
+    its answer kept, a retry going on from the first step not done."""
+
+    name: Identifier
+    path: str = Field(description="rest: the path of this call.")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    body: Any = Field("{payload}", description="A JSON template: \"{payload}\" is the hop's "
+                      "mapped fields, \"{step.field}\" an earlier step's answer "
+                      "(`{form_id: PUR_Requisition, model: \"{payload}\"}`, "
+                      "`{numbers: [\"{save.result.number}\"]}`).")
+
+    def needs(self) -> set[str]:
+        """The earlier steps its body names."""
+        return {m.group(1) for m in TEMPLATE.finditer(repr(self.body))}
+
+
 class HopTo(CommandMapping):
     """The operation on the target system."""
 
@@ -126,6 +140,27 @@ class HopTo(CommandMapping):
                                   "number the database assigns) is kept as the document's "
                                   "key; default the primary key.")
     match: str | None = Field(None, description="sql update: the column the key is matched on.")
+    steps: list[CallStep] | None = Field(None, description="rest create: a sequence of calls "
+                                         "instead of one POST to `path` (see CallStep).")
+    key_from: str | None = Field(None, description="With steps: step.field of the answer that "
+                                 "holds the document's key (`save.number`).")
+
+    @model_validator(mode="after")
+    def _steps_fit(self) -> HopTo:
+        if self.steps is None:
+            if self.key_from is not None:
+                raise ValueError("key_from: only with steps:")
+            return self
+        seen: set[str] = set()
+        for n, step in enumerate(self.steps):
+            unknown = step.needs() - seen
+            if unknown:
+                raise ValueError(f"steps.{n}.body: names {', '.join(sorted(unknown))}, not an "
+                                 f"earlier step (earlier: {', '.join(sorted(seen)) or 'none'})")
+            seen.add(step.name)
+        if self.key_from is not None and self.key_from.split(".")[0] not in seen:
+            raise ValueError(f"key_from: '{self.key_from}' names no step")
+        return self
 
 
 class Guard(Spec):
@@ -283,91 +318,3 @@ class FlowSpec(Spec):
 def hop_id(flow: str, hop: str, back: bool = False) -> str:
     """How a command's delivery names its hop: flow.hop, flow.hop.back for the return."""
     return f"{flow}.{hop}{'.back' if back else ''}"
-
-
-class UnmappedValue(ValueError):
-    """A value map (`{from: …, map: …}`) lacks the version's value and has no default."""
-
-
-def command_payload(mapping: CommandMapping, attributes: Mapping[str, Any],
-                    referenced: Mapping[str, ReferencedRecord] | None = None,
-                    target: str | None = None) -> dict[str, Any]:
-    """What a command writes: each field from the version's attributes (a reference's record
-    rendered as a target mapping renders it, from `referenced`; a child list's rows by the
-    list's own fields, only those its `where:` keeps), through value maps and constants.
-    Raises UnmappedValue naming the field and the value a map lacks: the command is refused,
-    never sent with a guess."""
-    found = referenced or {}
-    payload = {}
-    for field, source in mapping.fields.items():
-        if isinstance(source, str) and source in mapping.children:
-            rows = mapping.children[source]
-            payload[field] = [_row(rows.fields, row, f"{field}[{n}]", found, target, source)
-                              for n, row in enumerate(attributes.get(source) or [])
-                              if rows.row_filter is None or matches(rows.row_filter, row)]
-        else:
-            payload[field] = _value(source, attributes, field, found, target, ())
-    return payload
-
-
-def _row(fields: Mapping[str, FieldSource], row: Mapping[str, Any], at: str,
-         referenced: Mapping[str, ReferencedRecord], target: str | None,
-         path: str) -> dict[str, Any]:
-    return {field: _value(source, row, f"{at}.{field}", referenced, target, (path,))
-            for field, source in fields.items()}
-
-
-def _value(source: FieldSource, attributes: Mapping[str, Any], field: str,
-           referenced: Mapping[str, ReferencedRecord], target: str | None,
-           path: tuple[str, ...]) -> Any:
-    if isinstance(source, Constant):
-        return source.value
-    if isinstance(source, str):
-        if "." not in source:
-            return attributes.get(source)
-        fp = field_path(source)
-        slot = listed_slot(path, fp.attribute, attributes.get(fp.attribute)) if path \
-            else fp.attribute
-        record = referenced.get(slot)
-        return render_field(fp, attributes, {fp.attribute: record} if record else {}, target)
-    value = attributes.get(source.from_)
-    text = "" if value is None else str(value)
-    if text in source.map:
-        return source.map[text]
-    if source.has_default:
-        return source.default
-    known = ", ".join(sorted(source.map))
-    raise UnmappedValue(f"{field}: the value map of {source.from_} has no entry for {value!r} "
-                        f"(known: {known}); add it to the flow's file or give it a default")
-
-
-def guard_holds(guard: Guard | None, attributes: Mapping[str, Any]) -> bool:
-    """Whether the hop's `if:` holds for the version (no guard: it does)."""
-    if guard is None:
-        return True
-    if guard.any is None:
-        return matches(guard.row_filter, attributes)
-    return any(matches(guard.row_filter, row) for row in attributes.get(guard.any) or ()
-               if isinstance(row, Mapping))
-
-
-def command_references(spec: EntitySpec, mapping: CommandMapping) -> list[Rendered]:
-    """The references whose record a command's mapping renders (`supplier.code`, a line's
-    `material.code`): loaded with the command when it is claimed."""
-    found: set[Rendered] = set()
-    for path, attributes, fields in _mapped(spec, mapping):
-        for source in fields.values():
-            if isinstance(source, str) and "." in source:
-                attribute = attributes.get(field_path(source).attribute)
-                if attribute is not None and attribute.references is not None:
-                    found.add(Rendered(path, field_path(source).attribute,
-                                       attribute.references.entity))
-    return sorted(found, key=lambda r: (r.path, r.attribute))
-
-
-def _mapped(spec: EntitySpec, mapping: CommandMapping) -> list[tuple[tuple[str, ...], Any, Any]]:
-    found: list[tuple[tuple[str, ...], Any, Any]] = [((), spec.attributes, mapping.fields)]
-    for name, rows in mapping.children.items():
-        if name in spec.children:
-            found.append(((name,), spec.children[name].attributes, rows.fields))
-    return found

@@ -198,6 +198,7 @@ async def answer_create(erp: Erp, fault_key: str,
 
 def create_erp_app(database_url: str) -> FastAPI:
     """The demo ERP's REST app over `database_url` (tables from sql/erp.sql, seeded)."""
+    from mdm.demo.erp_k3 import add_k3_routes
     from mdm.demo.erp_picking import add_picking_routes  # they build on this module
     from mdm.demo.erp_receipts import add_receiving_routes
     from mdm.demo.erp_sales import add_sales_routes
@@ -224,6 +225,7 @@ def create_erp_app(database_url: str) -> FastAPI:
     add_receiving_routes(app, erp)
     add_picking_routes(app, erp)
     add_sales_routes(app, erp)
+    add_k3_routes(app, erp)
     add_control_routes(app, erp, after_write=True)
     return app
 

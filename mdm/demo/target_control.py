@@ -47,7 +47,7 @@ async def fault_answer(target: Instrumented, fault: FaultHit | None) -> Response
     return JSONResponse({"detail": f"injected fault: status {status}"}, status_code=status)
 
 def add_control_routes(app: FastAPI, target: Instrumented, after_write: bool = False) -> None:
-    """/healthz, /_faults and /_stats; `after_write`: the app honours FaultSpec.after_write."""
+    """/healthz, /_faults (POST arms, GET shows) and /_stats; `after_write`: the app honours FaultSpec.after_write."""
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         await run_in_threadpool(target.ping)
@@ -62,6 +62,11 @@ def add_control_routes(app: FastAPI, target: Instrumented, after_write: bool = F
                                 "ERP's document creation writes before it answers a fault")
         target.faults.arm(spec)
         logger.info("%s faults armed: %s", target.system, target.faults.as_dict())
+        return target.faults.as_dict()
+
+    @app.get("/_faults")
+    async def armed_faults() -> dict[str, Any]:
+        """The faults armed now (how many calls they still hit)."""
         return target.faults.as_dict()
 
     @app.get("/_stats")

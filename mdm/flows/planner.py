@@ -22,7 +22,8 @@ from typing import Any
 
 import psycopg
 
-from mdm.config.flows import CommandMapping, Constant, Hop, ValueMap, guard_holds, hop_id
+from mdm.config.flow_payload import guard_holds
+from mdm.config.flows import CommandMapping, Constant, Hop, ValueMap, hop_id
 from mdm.config.loader import Project
 from mdm.flows.conditions import changed, fires
 from mdm.flows.holds import HoldKeeper

@@ -70,6 +70,9 @@ class Delivery:
     # made (a value map lacks the version's value), why: it is refused, not sent.
     hop: str | None = None
     refused: str | None = None
+    # A command of several calls (`steps:`): each done step's answer, by step name; a retry
+    # goes on from the first step not done.
+    progress: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Outcome:
     target_id: str | None = None
     error: str | None = None
     write_back: dict[str, Any] | None = None  # owned attribute → the value the target answered
+    progress: dict[str, Any] | None = None  # a command's done steps (see Delivery.progress)
 
 
 class FailedAttempt(NamedTuple):
@@ -96,3 +100,4 @@ class FailedAttempt(NamedTuple):
     payload: dict[str, Any]
     delay_s: float
     delivery_id: int
+    progress: dict[str, Any] | None = None

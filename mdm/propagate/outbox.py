@@ -78,7 +78,8 @@ def _failure_params(o: Outcome, max_attempts: int, backoff: Backoff) -> FailedAt
     attempts = o.delivery.attempts + 1
     dead = _is_dead(o, max_attempts)
     return FailedAttempt("dead" if dead else "failed", o.status_code, o.error, o.delivery.payload,
-                         0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id)
+                         0.0 if dead else next_delay_s(backoff, attempts), o.delivery.id,
+                         o.progress)
 
 
 def _log_failure(o: Outcome, max_attempts: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import groupby
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,8 @@ from urllib.parse import quote
 import httpx
 
 from mdm.config.loader import Project, expand_env
+from mdm.config.flow_payload import answer_at, fill
+from mdm.config.flows import HopTo
 from mdm.config.targets import RestTarget, TargetMapping
 from mdm.errors import TargetRefused, TargetUnavailable
 from mdm.propagate.base import failed, key_field, redact
@@ -129,6 +132,8 @@ class RestPropagator:
         assert mapping is not None
         path = mapping.path or ""
         headers = {**headers, "X-MDM-Hop": d.hop}
+        if not back and hop.to is not None and hop.to.steps:
+            return await self._steps(d, hop.to, headers)
         try:
             if d.operation == "create":
                 response = await self.client.post(f"{self.base_url}{path}", json=d.payload,
@@ -146,6 +151,35 @@ class RestPropagator:
                                           detail or response.text[:300]))
         return Outcome(d, acked=True, status_code=response.status_code,
                        target_id=_target_id(_json(response)))
+
+    async def _steps(self, d: Delivery, to: HopTo, headers: dict[str, str]) -> Outcome:
+        """A create of several calls, in order, from the first not done yet (`progress`):
+        each with its own idempotency key, so a step redone after a crash is answered as
+        before; a failing step keeps what the earlier ones answered for the retry."""
+        assert to.steps is not None
+        done = dict(d.progress or {})
+        for step in to.steps:
+            if step.name in done:
+                continue
+            body = fill(step.body, done, d.payload)
+            try:
+                response = await self.client.request(
+                    step.method, f"{self.base_url}{step.path}", json=body,
+                    headers={**headers, "Idempotency-Key": f"{d.idempotency_key}-{step.name}",
+                             "X-MDM-Step": step.name})
+            except httpx.TransportError as exc:
+                return replace(failed(d, self.transport_error(exc)), progress=done)
+            if response.status_code >= 300:
+                answer = _json(response)
+                detail = answer.get("detail") if isinstance(answer, dict) else None
+                error = status_error(self.target.name, response.status_code,
+                                     f"step {step.name}: {detail or response.text[:300]}")
+                return replace(failed(d, error), progress=done)
+            done[step.name] = _json(response)
+        key = answer_at(done.get(to.key_from.split(".")[0]), to.key_from.split(".", 1)[1]) \
+            if to.key_from and "." in to.key_from else None
+        return Outcome(d, acked=True, status_code=200, target_id=None if key is None else str(key),
+                       progress=done)
 
     def transport_error(self, exc: httpx.TransportError) -> TargetUnavailable:
         """A request that got no answer (unreachable, reset, timed out): for later."""

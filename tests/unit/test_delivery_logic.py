@@ -16,9 +16,9 @@ def _delivery(attempts: int) -> Delivery:
 
 def test_a_failure_is_retried_until_max_attempts_then_dead():
     backoff = Backoff(initial_ms=100, max_ms=1000, multiplier=2.0)
-    status, *_, delay, _ = _failure_params(Outcome(_delivery(3), acked=False, error="503"), 8, backoff)
+    status, *_, delay, _, _ = _failure_params(Outcome(_delivery(3), acked=False, error="503"), 8, backoff)
     assert status == "failed" and 0.4 <= delay <= 0.8  # 4th attempt: ceiling 800 ms, half to full
-    status, *_, delay, _ = _failure_params(Outcome(_delivery(7), acked=False, error="503"), 8, backoff)
+    status, *_, delay, _, _ = _failure_params(Outcome(_delivery(7), acked=False, error="503"), 8, backoff)
     assert status == "dead" and delay == 0.0  # the 8th failure of 8 allowed
     status, *_ = _failure_params(Outcome(_delivery(0), acked=False, terminal=True, error="422"), 8, backoff)
     assert status == "dead"  # a permanent refusal is dead at once

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mdm.config.flows import FlowSpec, Transition, UnmappedValue, command_payload
+from mdm.config.flow_payload import UnmappedValue, command_payload
+from mdm.config.flows import FlowSpec, Transition
 from mdm.config.loader import load_project
 from mdm.errors import ConfigError
 from mdm.flows.conditions import changed, fires
@@ -156,7 +157,8 @@ def test_a_command_renders_references_and_keeps_only_the_rows_its_where_keeps():
 
 
 def test_a_guard_holds_when_any_row_matches():
-    from mdm.config.flows import Guard, guard_holds
+    from mdm.config.flow_payload import guard_holds
+    from mdm.config.flows import Guard
 
     guard = Guard.model_validate({"any": "lines", "where": "rejected_qty > 0"})
     assert guard_holds(guard, {"lines": [{"rejected_qty": "0"}, {"rejected_qty": "1.5"}]})

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mdm.config.flows import CommandMapping, UnmappedValue, command_payload, command_references
+from mdm.config.flow_payload import UnmappedValue, command_payload, command_references
+from mdm.config.flows import CommandMapping
 from mdm.config.loader import Project
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
@@ -122,7 +123,8 @@ WHERE d.id = o.id AND o.version < o.latest
 
 CLAIM_SQL = """
 SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
-       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version, d.hop
+       v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version, d.hop,
+       d.progress
 FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
 LEFT JOIN LATERAL (
     SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
@@ -165,11 +167,11 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
         referenced = await _referenced(conn, project, target, rows)
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts, acked_key, acked_version, hop) in rows:
+         idem, attempts, acked_key, acked_version, hop, progress) in rows:
         if hop is not None:
-            due.append(_command(project, id_, golden_id, version, entity, key, target_,
-                                operation, attributes, idem, attempts, hop,
-                                referenced.get(id_, {})))
+            due.append(replace(_command(project, id_, golden_id, version, entity, key, target_,
+                                        operation, attributes, idem, attempts, hop,
+                                        referenced.get(id_, {})), progress=progress))
             continue
         if acked_version is not None and acked_version > version:
             continue
@@ -252,8 +254,10 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
             await cur.executemany(
                 "UPDATE delivery SET status = 'acked', attempts = attempts + 1, "
                 "response_status = %s, target_id = %s, payload = %s, last_error = NULL, "
+                "progress = coalesce(%s, progress), "
                 "sent_at = clock_timestamp(), acked_at = clock_timestamp() WHERE id = %s",
-                [(o.status_code, o.target_id, Jsonb(o.delivery.payload), o.delivery.id)
+                [(o.status_code, o.target_id, Jsonb(o.delivery.payload),
+                  None if o.progress is None else Jsonb(o.progress), o.delivery.id)
                  for o in acked])
             written_back = [o for o in acked if o.write_back]
             if written_back:  # processing turns them into versions, in inbox order
@@ -277,14 +281,16 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
             await cur.executemany(
                 "UPDATE delivery SET status = %s, attempts = attempts + 1, "
                 "response_status = %s, last_error = %s, payload = %s, sent_at = clock_timestamp(), "
-                "next_attempt_at = clock_timestamp() + make_interval(secs => %s) WHERE id = %s",
+                "next_attempt_at = clock_timestamp() + make_interval(secs => %s), "
+                "progress = coalesce(%s, progress) WHERE id = %s",
                 [_failure_params(f) for f in failed])
         if dead:  # a steward decides: retry once the cause is fixed, or waive
             await cur.executemany(OPEN_TASK_SQL, [task_params(t) for t in dead])
 
 
 def _failure_params(f: FailedAttempt) -> tuple[Any, ...]:
-    return (f.status, f.status_code, f.error, Jsonb(f.payload), f.delay_s, f.delivery_id)
+    return (f.status, f.status_code, f.error, Jsonb(f.payload), f.delay_s,
+            None if f.progress is None else Jsonb(f.progress), f.delivery_id)
 
 
 # The referring records each changed referenced record shows (its own reference, or a row of

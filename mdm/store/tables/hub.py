@@ -165,6 +165,7 @@ delivery = Table(
     # A flow's command (0016): the hop (flow.hop, flow.hop.back) whose mapping makes the
     # payload; NULL for a record's own upsert or retirement.
     Column("hop", Text),
+    Column("progress", JSONB),  # a command of several calls: each done step's answer (0016)
 )
 Index("delivery_open_ix", delivery.c.target, delivery.c.next_attempt_at,
       postgresql_where=text("status IN ('pending', 'failed')"))

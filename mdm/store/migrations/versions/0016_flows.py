@@ -1,7 +1,8 @@
 """flows: a delivery may be a hop's command; links between documents
 
 `delivery.hop`: the hop (flow.hop, flow.hop.back) whose mapping makes a command's payload;
-NULL for a record's own upsert or retirement. `document_link`: an origin document → the
+NULL for a record's own upsert or retirement; `delivery.progress`: the done steps of a command
+of several calls. `document_link`: an origin document → the
 document a hop created from it. `command_hold`: a command waiting for its origin document.
 
 Revision ID: 0016
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = '0016'
 down_revision = '0015'
@@ -21,6 +23,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("delivery", sa.Column("hop", sa.Text()))
+    op.add_column("delivery", sa.Column("progress", postgresql.JSONB()))
     op.create_table(
         "document_link",
         sa.Column("flow", sa.Text(), nullable=False),
@@ -54,4 +57,5 @@ def downgrade() -> None:
     op.drop_table("command_hold")
     op.drop_index("document_link_linked_ix", table_name="document_link")
     op.drop_table("document_link")
+    op.drop_column("delivery", "progress")
     op.drop_column("delivery", "hop")
