@@ -58,4 +58,9 @@ def render_metrics(status: PipelineStatus, project: Project) -> str:
         snapshot_rows.labels(snap.source, snap.table, snap.kind).set(snap.rows)
         snapshot_open.labels(snap.source, snap.table, snap.kind).set(
             int(snap.state in ("pending", "running")))
+    commands = Gauge("mdm_flow_commands", "Flow commands by hop and status (held: waiting for "
+                     "their origin document)", ["hop", "status"], registry=registry)
+    for hop, counts in status.flows.items():
+        for name, count in counts.items():
+            commands.labels(hop, name).set(count)
     return generate_latest(registry).decode()

@@ -247,6 +247,9 @@ def _print_status(result: Any, project: Project) -> None:
         console.print(f"outbox {target}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     for entity, counts in sorted(result.golden.items()):
         console.print(f"golden {entity}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    for hop, counts in sorted(result.flows.items()):  # held: waiting for their origin document
+        console.print(f"flow {hop}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+                      highlight=False)
     console.print(f"quarantined (held back from the targets): {result.quarantined}; held on an "
                   f"unknown reference: {result.held}; open tasks: "
                   + (", ".join(f"{k}={v}" for k, v in sorted(result.open_tasks.items())) or "none")

@@ -36,6 +36,8 @@ class PipelineStatus:
     snapshots: list[TableSnapshot] = field(default_factory=list)  # per table and kind
     snapshot_requests: list[dict[str, Any]] = field(default_factory=list)  # open, then recent
     held: int = 0  # records whose current version is held on an unknown reference
+    # flow commands per hop and status (pending, failed, held on their origin, dead, acked)
+    flows: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,5 +105,10 @@ def read_status(conn: Connection, failed_limit: int = 20) -> PipelineStatus:
         "AND v.version = g.version WHERE v.quality = 'quarantined'")).scalar_one()
     snapshots, requests = snapshot_figures(conn)
     held = conn.execute(text("SELECT count(DISTINCT golden_id) FROM reference_hold")).scalar_one()
+    flows: dict[str, dict[str, int]] = {}
+    for hop, status, count in conn.execute(text(
+            "SELECT hop, status, count(*) FROM delivery WHERE hop IS NOT NULL "
+            "GROUP BY hop, status")):
+        flows.setdefault(hop, {})[status] = int(count)
     return PipelineStatus(sources, inbox, outbox, golden, failed, open_tasks, int(quarantined),
-                          snapshots, requests, int(held))
+                          snapshots, requests, int(held), flows)

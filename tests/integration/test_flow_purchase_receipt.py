@@ -187,3 +187,21 @@ def test_the_demos_chain_runs_through_both_flows(stack: DemoStack):
         "ERP", "OA", "ERP", "WMS", "WMS", "ERP", "OA"]
     assert chain.steps[-1].what == "OA shows 部分到货"  # line 2: 33.5 of 35.5 accepted
     assert chain.numbers["po"] in chain_line(chain) and chain.numbers["request"] in chain_line(chain)
+
+
+def test_status_and_metrics_count_the_flow_commands(stack: DemoStack):
+    from mdm.store.database import create_hub_engine
+    from mdm.store.status import read_status
+
+    engine = create_hub_engine(stack.hub_url)
+    with engine.connect() as conn:
+        flows = read_status(conn).flows
+    engine.dispose()
+    stored = rows(stack.hub_url, "SELECT hop, status, count(*) AS n FROM delivery WHERE hop IS "
+                  "NOT NULL GROUP BY hop, status")
+    assert flows == {h: {r["status"]: r["n"] for r in stored if r["hop"] == h}
+                     for h in {r["hop"] for r in stored}}
+    assert flows["purchase_receipt.stock_in"].get("acked", 0) >= 1  # the module's receipts
+    metrics = httpx.get(f"{stack.api_url}/metrics", headers={
+        "Authorization": f"Bearer {stack.token()}"}, timeout=30).text
+    assert 'mdm_flow_commands{hop="purchase_receipt.stock_in",status="acked"}' in metrics
