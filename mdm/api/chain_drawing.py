@@ -213,7 +213,8 @@ def _number(node: dict[str, Any]) -> str:
 def _box(node: dict[str, Any], asked: int, x: int, y: int) -> Box:
     golden_id = int(node["golden_id"])
     return Box(x, y, (node.get("system") or "?").upper(), node["entity"], _number(node),
-               golden_id, node.get("first_seen"), node.get("version"), node.get("status"),
+               golden_id, node.get("first_seen"), node.get("version"),
+               node.get("state") or node.get("status"),
                golden_id == asked, href=record_page(node["entity"], node.get("business_key"),
                                                     golden_id))
 

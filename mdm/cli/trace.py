@@ -43,8 +43,9 @@ def _document(node: dict[str, Any], asked: int) -> str:
     seen = f" since {first:%Y-%m-%d %H:%M:%S}" if first else ""
     mark = " [bold]◀[/bold]" if node["golden_id"] == asked else ""
     key = node["business_key"] or f"#{node['golden_id']} (draft)"
-    return (f"[bold]{(node['system'] or '?').upper()}[/bold] {node['entity']} [cyan]{key}[/cyan] "
-            f"v{node['version']}{seen}{mark}")
+    state = f" [magenta]{node['state']}[/magenta]" if node.get("state") is not None else ""
+    return (f"[bold]{(node['system'] or '?').upper()}[/bold] {node['entity']} [cyan]{key}[/cyan]"
+            f"{state} v{node['version']}{seen}{mark}")
 
 
 def _command(c: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ def _document(conn: Connection, project: Project, golden_id: int, depth: int,
     by_version = {v["version"]: v for v in versions}
     node = {**{k: found[k] for k in ("golden_id", "entity", "business_key", "status", "version")},
             "system": spec.source if spec else None,
+            "state": _state(project, found["entity"], found["attributes"]),
             "description": spec.description if spec else None,
             "first_seen": _at(versions[0]) if versions else None,
             "versions": [_version(v) for v in versions],
@@ -54,6 +55,14 @@ def _document(conn: Connection, project: Project, golden_id: int, depth: int,
         node["documents"].append({**linked, "link": {
             k: link[k] for k in ("flow", "hop", "command_id", "linked_version", "linked_at")}})
     return node
+
+
+def _state(project: Project, entity: str, attributes: dict[str, Any]) -> Any:
+    """The document's own state (approved, released, 已完成 …): the attribute its hops watch,
+    else its `status` attribute; None for an entity without one."""
+    watched = [h.when.attribute for _, h in project.hops_from(entity)]
+    name = watched[0] if watched else "status"
+    return attributes.get(name)
 
 
 def _at(version: dict[str, Any]) -> datetime | None:

@@ -112,6 +112,7 @@ def _trace_shows_the_chain(stack: DemoStack, number: str, po_no: str) -> None:
     root = answer.json()["root"]
     assert (root["system"], root["entity"], root["business_key"]) == ("oa", "purchase_request",
                                                                       number)
+    assert root["state"] == "approved"
     [create] = root["commands"]
     assert (create["operation"], create["target"], create["status"], create["target_id"],
             create["actor"], create["transition"]) == (
@@ -120,6 +121,7 @@ def _trace_shows_the_chain(stack: DemoStack, number: str, po_no: str) -> None:
     [order] = root["documents"]
     assert (order["system"], order["entity"], order["business_key"]) == ("erp", "purchase_order",
                                                                          po_no)
+    assert order["state"] == "released"
     backs = [(c["operation"], c["target"], c["payload"]["po_status"]) for c in order["commands"]
              if c["status"] == "acked" and c["hop"] == "purchase_approval.create_po.back"]
     assert ("update", "oa", "已下达供应商") in backs and backs[0] == ("update", "oa", "已创建")

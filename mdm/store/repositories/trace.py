@@ -24,7 +24,8 @@ def origin_of(conn: Connection, golden_id: int) -> Row | None:
 
 def record(conn: Connection, golden_id: int) -> Row | None:
     found = _rows(conn, "SELECT id AS golden_id, entity, business_key, source_key, status, "
-                  "version, created_at FROM golden_record WHERE id = :g", {"g": golden_id})
+                  "version, created_at, attributes FROM golden_record WHERE id = :g",
+                  {"g": golden_id})
     return found[0] if found else None
 
 
