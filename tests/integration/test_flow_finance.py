@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from mdm.demo.stack import DemoStack
-from tests.helpers import eventually, rows
+from tests.helpers import eventually, execute, rows
 from tests.integration.test_flow_purchase_approval import FLOW_DEADLINE
 from tests.integration.test_flow_purchase_receipt import _erp, _released_po, _receive
 
@@ -99,6 +99,22 @@ def test_an_expense_type_the_map_lacks_is_refused_with_a_task_naming_it(stack: D
                  "golden_id = %s", (command["golden_id"],))
     assert tasks and "培训费" in str(tasks[0]["detail"]) + tasks[0]["summary"]
     assert _erp(stack, "SELECT 1 FROM gl_voucher_interface WHERE claim_no = %s", number) == []
+
+
+def test_an_interface_row_the_erps_posting_job_refuses_is_a_task_for_finance(stack: DemoStack):
+    execute(stack.erp_url, "DELETE FROM account WHERE code = '6602.04'")  # 通讯费 left the chart
+    number = _claim(stack, ("通讯费", "199.00", "04403501"))
+    assert eventually(lambda: _interface(stack, number), FLOW_DEADLINE)
+    job = httpx.post(f"{stack.erp_api_url}/api/vouchers/post-interface", timeout=30).json()
+    assert {"claim_no": number, "error": "会计科目 6602.04 不存在"} in job["errors"]
+    tasks = lambda: [t for t in rows(  # noqa: E731
+        stack.hub_url, "SELECT * FROM task WHERE type = 'flow_task' AND entity = "
+        "'voucher_interface'") if number in t["summary"]]
+    assert eventually(tasks, FLOW_DEADLINE)
+    [task] = tasks()
+    assert task["detail"]["team"] == "finance" and "6602.04" in task["summary"]
+    assert _erp(stack, "SELECT 1 FROM gl_voucher WHERE claim_no = %s", number) == []
+    assert _oa_claim(stack, number)["erp_status"] == "已审批"
 
 
 def _trace(stack: DemoStack, entity: str, key: str) -> dict[str, Any]:
