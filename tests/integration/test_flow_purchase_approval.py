@@ -190,3 +190,27 @@ def test_an_erp_refusal_is_a_task_with_its_message_and_the_retry_after_the_fix_m
     po_no = _wait_po_number_on_oa(stack, number)
     assert [o["po_no"] for o in _orders(stack, number)] == [po_no]
     assert [c["id"] for c in _commands(stack, number)] == [command["id"]]  # itself, retried
+
+
+def test_a_redelivered_approval_event_makes_nothing_new(stack: DemoStack):
+    """The approval's change event processed again (a batch redone after a crash, capture
+    re-reading from its last committed offset): no new version, no second command."""
+    number = _request(stack)
+    _act(stack, number, "approve", approver="王经理")
+    po_no = _wait_po_number_on_oa(stack, number)
+    wait_idle(stack.erp_url, stack.hub_url)
+    [event] = rows(stack.hub_url, "SELECT id FROM inbox WHERE source = 'oa' AND table_name = "
+                   "'public.oa_purchase_request' AND after->>'request_no' = %s AND "
+                   "after->>'status' = 'approved' ORDER BY id LIMIT 1", (number,))
+    versions = lambda: rows(stack.hub_url, "SELECT count(*) AS n FROM golden_version v JOIN "  # noqa: E731
+                            "golden_record g ON g.id = v.golden_id WHERE g.entity = "
+                            "'purchase_request' AND g.business_key = %s", (number,))[0]["n"]
+    before = versions()
+    execute(stack.hub_url, f"UPDATE inbox SET status = 'pending', processed_at = NULL "
+                           f"WHERE id = {event['id']}")
+    assert eventually(lambda: rows(stack.hub_url, "SELECT status FROM inbox WHERE id = %s",
+                                   (event["id"],))[0]["status"] != "pending", FLOW_DEADLINE)
+    wait_idle(stack.erp_url, stack.hub_url)
+    assert versions() == before
+    assert len(_commands(stack, number)) == 1
+    assert [o["po_no"] for o in _orders(stack, number)] == [po_no]
