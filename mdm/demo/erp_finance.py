@@ -11,7 +11,7 @@ from its general ledger's interface tables.
 - POST /api/vouchers/post-interface is the ERP's posting job: each pending row of
   gl_voucher_interface becomes a posted gl_voucher (记-YYYY-MM-NNNN: 借 each line's account,
   贷 the header's credit account); a row whose account the chart lacks or whose lines do not
-  add up is marked error with the reason, and posts nothing.
+  add up is marked failed with the reason, and posts nothing.
 - POST /api/vouchers/{voucher_no}/pay pays a posted voucher's amount to the claimant.
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Finance:
         return True, made
 
     def post_interface(self) -> dict[str, list[dict[str, str]]]:
-        """The posting job: every pending interface row, posted or marked error."""
+        """The posting job: every pending interface row, posted or marked failed."""
         posted: list[dict[str, str]] = []
         errors: list[dict[str, str]] = []
         with self.erp.pool.connection() as conn:
@@ -109,7 +109,7 @@ class Finance:
                         break
                     problem = _interface_problem(conn, row[0], row[3], row[4])
                     if problem is not None:
-                        conn.execute("UPDATE gl_voucher_interface SET status = 'error', "
+                        conn.execute("UPDATE gl_voucher_interface SET status = 'failed', "
                                      "error = %s WHERE id = %s", (problem, row[0]))
                         errors.append({"claim_no": row[1], "error": problem})
                         continue

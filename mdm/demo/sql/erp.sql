@@ -258,7 +258,7 @@ CREATE TABLE IF NOT EXISTS gl_voucher_interface (
     credit_account varchar(20) NOT NULL,
     amount         numeric(16,2) NOT NULL,
     status         varchar(20) NOT NULL DEFAULT 'pending'
-                   CHECK (status IN ('pending', 'posted', 'error')),
+                   CHECK (status IN ('pending', 'posted', 'failed')),
     voucher_no     varchar(30),
     error          text,
     created_at     timestamp NOT NULL DEFAULT localtimestamp
