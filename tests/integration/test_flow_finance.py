@@ -5,7 +5,7 @@ voucher, whose number comes back as 已记账, and its payment as 已付款 with
 reference; an expense type the map lacks is refused with a task naming it. Purchase → payment
 as one chain: request → approval → PO → release → receipt → stock-in → the ERP's payable → an
 OA payment request → its approval → the ERP's payment → 已付款 on the OA request, and the
-trace from the purchase request reaches the payment with its approver. Real PostgreSQL, real
+trace from the purchase request (its API and `mdm trace`) reaches the payment with its approver. Real PostgreSQL, real
 Debezium on the three databases, the demo's APIs."""
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
+from mdm.cli.main import _register, app
 from mdm.demo.stack import DemoStack
 from tests.helpers import eventually, execute, rows
 from tests.integration.test_flow_purchase_approval import FLOW_DEADLINE
 from tests.integration.test_flow_purchase_receipt import _erp, _released_po, _receive
+
+_register()
 
 
 def _claim(stack: DemoStack, *lines: tuple[str, str, str]) -> str:
@@ -175,3 +179,9 @@ def test_purchase_to_payment_is_one_chain_the_trace_follows_to_the_payment(stack
     [pay] = [c for c in found[path[5]][1]["commands"] if c["hop"] == "purchase_payment.payment"]
     assert (pay["actor"], pay["status"], pay["target_id"]) == (
         "财务总监 陈静", "acked", payment["payment_no"])
+    result = CliRunner().invoke(app, ["trace", "purchase_request", number], env={
+        "MDM_API_URL": stack.api_url, "MDM_TOKEN": stack.token()})
+    assert result.exit_code == 0, result.output
+    for _, key in path:
+        assert key in result.output, (key, result.output)
+    assert "财务总监 陈静" in result.output
