@@ -2,11 +2,12 @@
 written by the hub into the ERP's voucher interface tables (数据库直连, each expense type's
 account by the flow's value map, credit 2211, exact amounts); the ERP's posting job makes the
 voucher, whose number comes back as 已记账, and its payment as 已付款 with amount, time and bank
-reference; an expense type the map lacks is refused with a task naming it. Purchase → payment
-as one chain: request → approval → PO → release → receipt → stock-in → the ERP's payable → an
-OA payment request → its approval → the ERP's payment → 已付款 on the OA request, and the
-trace from the purchase request (its API and `mdm trace`) reaches the payment with its approver. Real PostgreSQL, real
-Debezium on the three databases, the demo's APIs."""
+reference; an expense type the map lacks is refused with a task naming it; a row the ERP's
+posting job refuses is a task for finance. Purchase → payment as one chain: request →
+approval → PO → release → receipt → stock-in → the ERP's payable → an OA payment request → its
+approval → the ERP's payment → 已付款 on the OA request, and the trace from the purchase request
+(its API and `mdm trace`) reaches the payment with its approver. Real PostgreSQL, real Debezium
+on the three databases, the demo's APIs."""
 from __future__ import annotations
 
 import re
