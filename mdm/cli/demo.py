@@ -133,7 +133,12 @@ def _flow_scenarios(stack: DemoStack) -> None:
     oa_db, wms_db = stack.pg.url("oa"), stack.pg.url("wms")
     chain = purchase_approval(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
     chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, wms_db, oa_db)
+    from mdm.demo.finance_journeys import expense_claim, purchase_payment  # flows 5 and 6
+
+    chain = purchase_payment(chain, stack.oa_url, stack.erp_url, oa_db)
     console.print(chain_line(chain), highlight=False)
+    console.print(chain_line(expense_claim(stack.oa_url, stack.erp_url, stack.erp_api_url,
+                                           oa_db)), highlight=False)
     if chain.numbers.get("request"):
         console.print(f"    the whole chain: mdm trace purchase_request {chain.numbers['request']}"
                       f"   (or {stack.api_url}/trace/purchase_request/{chain.numbers['request']})",

@@ -186,3 +186,21 @@ def test_purchase_to_payment_is_one_chain_the_trace_follows_to_the_payment(stack
     for _, key in path:
         assert key in result.output, (key, result.output)
     assert "财务总监 陈静" in result.output
+
+
+def test_the_demos_journeys_run_flows_5_and_6_to_their_end(stack: DemoStack):
+    from mdm.demo.finance_journeys import expense_claim, purchase_payment
+    from mdm.demo.flow_journeys import chain_line, purchase_approval, purchase_receipt
+
+    oa_db = stack.pg.url("oa")
+    chain = purchase_approval(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
+    chain = purchase_payment(purchase_receipt(chain, stack.wms_url, stack.erp_url,
+                                              stack.pg.url("wms"), oa_db),
+                             stack.oa_url, stack.erp_url, oa_db)
+    assert chain.complete, chain_line(chain)
+    assert chain.steps[-1].what.startswith("OA shows 已付款 (CMB")
+    assert chain.numbers["payment_request"] in chain_line(chain)
+    claim = expense_claim(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
+    assert claim.complete, chain_line(claim)
+    assert [s.what.split(" ")[0] for s in claim.steps] == ["ERP", "ERP", "ERP"]
+    assert claim.steps[-1].what.startswith("ERP paid → OA shows 已付款 (CMB")
