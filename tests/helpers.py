@@ -66,10 +66,19 @@ def erp_state(erp_url: str, spec: EntitySpec) -> dict[str, dict[str, Any]]:
             if child.retired_when:
                 kids = [k for k in kids if k[child.retired_when.column] != child.retired_when.equals]
             kids.sort(key=lambda k: (str(k[child.order_by]) if child.order_by else "", str(k[child.primary_key]).zfill(20)))
-            attrs[child_name] = [{a: canonical(k[a]) for a in child.attributes} for k in kids]
+            attrs[child_name] = [{a: _child_value(spec_a, a, k) for a, spec_a in
+                                  child.attributes.items()} for k in kids]
         retired = spec.retired_when is not None and row[spec.retired_when.column] == spec.retired_when.equals
         expected[str(row[spec.primary_key])] = {"attributes": attrs, "status": "retired" if retired else "active"}
     return expected
+
+
+def _child_value(attribute: Any, name: str, row: dict[str, Any]) -> Any:
+    """A child row's attribute as the golden record holds it (a reference: the referenced
+    record's source key, like a document line's material)."""
+    if attribute.references is not None:
+        return referenced_key(attribute.references, [row[c] for c in attribute.source_columns(name)])
+    return canonical(row[attribute.column or name])
 
 
 def target_rows(url: str, table: str, key_column: str) -> dict[str, dict[str, Any]]:

@@ -53,7 +53,11 @@ def _hard_delete(conn: psycopg.Connection, table: str, row_id: int) -> None:
     if table == "department":
         conn.execute("UPDATE employee SET department_id = NULL WHERE department_id = %s", (row_id,))
         conn.execute("UPDATE department SET parent_id = NULL WHERE parent_id = %s", (row_id,))
-    conn.execute(f"DELETE FROM {table} WHERE id = %s", (row_id,))
+    try:
+        with conn.transaction():  # a savepoint: the ERP refuses to delete a row its documents name
+            conn.execute(f"DELETE FROM {table} WHERE id = %s", (row_id,))
+    except psycopg.errors.ForeignKeyViolation:
+        conn.execute(f"UPDATE {table} SET active = NOT active WHERE id = %s", (row_id,))
 
 
 def _child_change(conn: psycopg.Connection, rng: random.Random, n: int) -> None:
