@@ -27,6 +27,7 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/api/v1/records/{entity}/{key}/why"): READ,
     ("GET", "/api/v1/records/{entity}/{key}/lineage"): READ,
     ("GET", "/records/{entity}/{key}/lineage"): READ,
+    ("GET", "/api/v1/trace/{entity}/{key}"): READ,
     ("GET", "/api/v1/transactions/{source}/{tx_id}"): READ,
     ("GET", "/api/v1/decisions"): READ,
     ("GET", "/api/v1/audit"): READ,
