@@ -26,6 +26,7 @@ import yaml
 
 from mdm.bench.fault_figures import AMQP_URL, KINDS, NATS_URL, Figures, HubCounts, Marks, measure
 from mdm.bench.faultproxy import FaultProxy
+from mdm.bench.project_files import without_sources
 from mdm.config.loader import PROJECT_FOLDERS
 from mdm.demo.receivers import bind_queue, drain_queue, read_stream
 from mdm.demo.stack import DEMO_PROJECT, DemoStack
@@ -71,8 +72,8 @@ class FaultLab:
             shutil.rmtree(root)
         for folder in PROJECT_FOLDERS:
             shutil.copytree(DEMO_PROJECT / folder, root / folder)
-        for observed in ("oa", "wms"):  # the scenarios are about delivery, not divergence
-            (root / f"cdc/{observed}.yaml").unlink()
+        # the scenarios are about delivery, not divergence nor the documents born there
+        without_sources(root, {"oa", "wms"})
         self._edit(root / "targets/oa.yaml", base_url="${MDM_FAULT_REST_URL}")
         self._edit(root / "targets/oa_db.yaml", url="${MDM_FAULT_SQL_URL}")
         for name, url, extra in (

@@ -83,7 +83,7 @@ def test_the_trace_page_draws_the_approved_requests_chain_with_its_numbers_and_a
         f"Chain across systems · purchase_order {po_no}")
     chain = page.get_by_role("group", name=f"Chain across systems · purchase_order {po_no}")
     request_box = chain.get_by_role("link", name=re.compile(
-        rf"^OA purchase_request {number}, since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d, v\d+ active$"))
+        rf"^OA purchase_request {number}, since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d, v\d+ approved$"))
     order_box = chain.get_by_role("link", name=re.compile(
         rf"^ERP purchase_order {po_no}, since .* — the document you asked for$"))
     expect(request_box).to_be_visible()

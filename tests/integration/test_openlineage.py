@@ -15,6 +15,7 @@ from mdm.runtime.settings import REPO_ROOT
 
 ENV = {"MDM_ERP_URL": "postgresql://capture:s3cret@erp.example:5433/erp",
        "MDM_OA_URL": "https://oa.example", "MDM_WMS_URL": "http://wms.example:8080",
+       "MDM_ERP_API_URL": "https://erp-api.example",
        "MDM_OA_DB_URL": "postgresql://observer:pw@oa-db.example/oa",
        "MDM_WMS_DB_URL": "postgresql://observer:pw@wms-db.example/wms"}
 HUB = "postgresql://mdm:hubpw@hub.example:5432/mdm"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mdm.bench.project_files import without_sources
 from mdm.config.loader import PROJECT_FOLDERS, load_project
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
@@ -26,10 +27,8 @@ RAISING_RULE = """
 def _project(root: Path) -> Path:
     for folder in PROJECT_FOLDERS:
         shutil.copytree(REPO_ROOT / folder, root / folder)
-    (root / "cdc/wms.yaml").unlink()  # the WMS database is out of reach: read its API instead
-    for entity in (root / "golden_records").glob("*.yaml"):  # and what it is the record of
-        if "\nsource: wms\n" in entity.read_text(encoding="utf-8"):
-            entity.unlink()
+    # the WMS database is out of reach: read its API instead (and lose what it is the record of)
+    without_sources(root, {"wms"})
     with (root / "targets/wms.yaml").open("a", encoding="utf-8") as f:
         f.write("reconcile: {interval_s: 1, page_size: 40}\n")
     text = (root / "rules/material.yaml").read_text(encoding="utf-8")
