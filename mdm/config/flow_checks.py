@@ -12,6 +12,7 @@ from mdm.config.flows import (
     Back,
     CommandMapping,
     Constant,
+    DocumentLink,
     FieldSource,
     FlowSpec,
     Hop,
@@ -41,7 +42,26 @@ def check_flows(flows: Mapping[str, FlowSpec], entities: Mapping[str, EntitySpec
         for index, hop in enumerate(flow.hops):
             for problem in _hop_problems(hop, entities, targets, unreadable):
                 problems.append((where, f"hops.{index}.{problem}"))
+        for index, link in enumerate(flow.links):
+            for problem in _link_problems(link, entities, unreadable):
+                problems.append((where, f"links.{index}.{problem}"))
     return problems
+
+
+def _link_problems(link: DocumentLink, entities: Mapping[str, EntitySpec],
+                   unreadable: set[str]) -> Iterator[str]:
+    linked = entities.get(link.entity)
+    if linked is None:
+        if link.entity not in unreadable:
+            yield (f"entity: '{link.entity}' is not an entity in golden_records/ "
+                   f"(known: {_known(entities)})")
+        return
+    if link.origin.by not in linked.attributes:
+        yield (f"origin.by: '{link.origin.by}' is not an attribute of {linked.entity} "
+               f"(known: {_known(linked.attributes)})")
+    if link.origin.entity not in entities and link.origin.entity not in unreadable:
+        yield (f"origin.entity: '{link.origin.entity}' is not an entity in golden_records/ "
+               f"(known: {_known(entities)})")
 
 
 def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from mdm.config.models import Where
 from mdm.config.row_filter import RowFilter, parse_where
@@ -296,20 +296,35 @@ class Hop(Spec):
         return self
 
 
+class DocumentLink(Spec):
+    """A link without a command: a document the target system makes itself (the ERP's payable
+    from a stock-in) names its origin; each of its versions that names one the hub holds is
+    linked under it, so the trace shows it. `name` is the link's hop in the trace."""
+
+    name: Identifier
+    description: str | None = None
+    entity: Identifier = Field(description="The linked document's entity.")
+    origin: Origin = Field(description="The origin's entity and the attribute of `entity` "
+                           "that holds its business key.")
+
+
 class FlowSpec(Spec):
     flow: Identifier
     description: str | None = None
-    hops: list[Hop] = Field(min_length=1)
+    hops: list[Hop] = Field(default_factory=list)
+    links: list[DocumentLink] = Field(default_factory=list, description="Links without a "
+                                      "command (see DocumentLink).")
 
-    @field_validator("hops")
-    @classmethod
-    def _names_unique(cls, hops: list[Hop]) -> list[Hop]:
+    @model_validator(mode="after")
+    def _names_unique(self) -> FlowSpec:
+        if not self.hops and not self.links:
+            raise ValueError("hops: at least one hop (or a link in links:)")
         seen: set[str] = set()
-        for hop in hops:
-            if hop.name in seen:
-                raise ValueError(f"two hops are named '{hop.name}'")
-            seen.add(hop.name)
-        return hops
+        for name in [h.name for h in self.hops] + [link.name for link in self.links]:
+            if name in seen:
+                raise ValueError(f"two hops (or links) are named '{name}'")
+            seen.add(name)
+        return self
 
     def hop(self, name: str) -> Hop:
         return next(h for h in self.hops if h.name == name)
@@ -318,3 +333,20 @@ class FlowSpec(Spec):
 def hop_id(flow: str, hop: str, back: bool = False) -> str:
     """How a command's delivery names its hop: flow.hop, flow.hop.back for the return."""
     return f"{flow}.{hop}{'.back' if back else ''}"
+
+
+def created_xref(target: str, hop: str) -> str:
+    """The xref system under which a create command's answered key is kept for its source
+    record: per target and hop (`erp/purchase_receipt.stock_in`), so two documents one record
+    makes at one target (a receipt's stock-in and its return) keep both keys, and neither
+    overwrites the record's own key in that system (xref `erp`)."""
+    return f"{target}/{hop}"
+
+
+def parse_hop_id(text: str) -> tuple[str, str, bool]:
+    """A command's hop id split: (flow, hop, back) — the inverse of hop_id."""
+    flow, _, rest = text.partition(".")
+    hop, _, tail = rest.partition(".")
+    if not flow or not hop or tail not in ("", "back"):
+        raise ValueError(f"'{text}' is not a hop id (flow.hop or flow.hop.back)")
+    return flow, hop, tail == "back"

@@ -6,9 +6,11 @@ links of the documents it brings that name their origin, and the fields those re
   identity), an update per version; and the hop's task, if it opens one. A hop with
   `origin:` links the version's record under the origin it names — and while the hub does
   not hold that origin, the command is held (holds.py releases it when the origin arrives).
+  A hop without a command (only `task:`) links it too, when the hub holds the origin.
 - A version of a hop's `link.entity` whose `link.by` attribute names an origin the hub holds
   is linked to it; when the version changes that attribute or one the hop's `back:` maps,
-  an update of the origin (by its key at the back target) is queued.
+  an update of the origin (by its key at the back target) is queued. A flow's `links:` link
+  documents the same way without any command (the ERP's payable under its stock-in).
 
 Versions held back (an error rule, an unknown reference) fire nothing until released; a
 snapshot's rows fire nothing unless the hop says `snapshot: true` (going live must not
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from mdm.config.flow_payload import guard_holds
-from mdm.config.flows import CommandMapping, Constant, Hop, ValueMap, hop_id
+from mdm.config.flows import Back, CommandMapping, Constant, Hop, ValueMap, hop_id, parse_hop_id
 from mdm.config.loader import Project
 from mdm.flows.conditions import changed, fires
 from mdm.flows.holds import HoldKeeper
@@ -44,11 +47,9 @@ class FlowPlanner:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.watching = {e: hops for e in project.entities if (hops := project.hops_from(e))}
-        self.linking: dict[str, list[tuple[str, Hop]]] = {}
-        for flow in project.flows.values():
-            for hop in flow.hops:
-                if hop.link is not None:
-                    self.linking.setdefault(hop.link.entity, []).append((flow.flow, hop))
+        self.linking: dict[str, list[Linker]] = {}
+        for linker in linkers(project):
+            self.linking.setdefault(linker.entity, []).append(linker)
         self.holds = HoldKeeper(project)
 
     def enqueue(self, conn: psycopg.Connection, versions: Sequence[NewVersion]) -> int:
@@ -62,10 +63,12 @@ class FlowPlanner:
         before = _previous(conn, mine, versions)
         opened: list[NewTask] = []
         links: list[NewLink] = []
-        fired = []
+        fired: list[Command] = []
+        bound: list[Command] = []  # task-only hops with `origin:`: linked, nothing sent
         for v in mine:
-            fired += self._fired(v, before.get(id(v)), opened)
-        fired = self._placed(conn, fired, mine, links)
+            fired += self._fired(v, before.get(id(v)), opened, bound)
+        fired = self._placed(conn, fired, links)
+        self._placed(conn, bound, links)
         new = commands.enqueue(conn, fired + self._linked(conn, mine, before, links))
         released = self.holds.release(conn, mine, links)
         if commands.link(conn, links):
@@ -77,8 +80,8 @@ class FlowPlanner:
                         released)
         return new
 
-    def _fired(self, v: NewVersion, before: dict[str, Any] | None,
-               opened: list[NewTask]) -> list[Command]:
+    def _fired(self, v: NewVersion, before: dict[str, Any] | None, opened: list[NewTask],
+               bound: list[Command]) -> list[Command]:
         found = []
         for flow, hop in self.watching.get(v.entity, ()):
             if v.cause.op == "r" and not hop.snapshot:
@@ -92,6 +95,9 @@ class FlowPlanner:
             command = self._command(flow, hop, v)
             if command is not None:
                 found.append(command)
+            elif hop.to is None and hop.origin is not None:
+                bound.append(Command(v.golden_id, v.version, v.entity, v.label, "", "link",
+                                     hop_id(flow, hop.name), False, _awaits(hop, v)))
         return found
 
     def _command(self, flow: str, hop: Hop, v: NewVersion) -> Command | None:
@@ -105,15 +111,12 @@ class FlowPlanner:
                                hop_id(flow, hop.name), v.entity, v.label)
                 return None
             label = str(key)
-        awaits = None
-        if hop.origin is not None:
-            awaits = (hop.origin.entity, str(v.attributes.get(hop.origin.by) or ""))
         return Command(v.golden_id, v.version, v.entity, label, hop.to.target, hop.to.operation,
                        hop_id(flow, hop.name), per_version=hop.to.operation == "update",
-                       awaits=awaits)
+                       awaits=_awaits(hop, v))
 
     def _placed(self, conn: psycopg.Connection, fired: list[Command],
-                versions: Sequence[NewVersion], links: list[NewLink]) -> list[Command]:
+                links: list[NewLink]) -> list[Command]:
         """Commands whose origin the hub holds lose their wait (and link the document under
         it); the others stay awaiting it, to be held."""
         wanted: dict[str, set[str]] = {}
@@ -127,7 +130,7 @@ class FlowPlanner:
             if origin is None:
                 placed.append(c)
                 continue
-            flow, hop = c.hop.split(".")[:2]
+            flow, hop, _ = parse_hop_id(c.hop)
             links.append(NewLink(flow, hop, origin, c.golden_id, c.version))
             placed.append(Command(c.golden_id, c.version, c.entity, c.label, c.target,
                                   c.operation, c.hop, c.per_version))
@@ -137,26 +140,57 @@ class FlowPlanner:
                 before: dict[int, dict[str, Any] | None], links: list[NewLink]) -> list[Command]:
         """Link the versions naming an origin; the updates their `back:` fields make."""
         backs: list[Command] = []
-        for flow, hop in {(f, h.name): (f, h) for hops in self.linking.values()
-                          for f, h in hops}.values():
-            assert hop.link is not None
-            named = [(v, str(v.attributes[hop.link.by])) for v in versions
-                     if v.entity == hop.link.entity
-                     and v.attributes.get(hop.link.by) not in (None, "")]
-            origins = commands.records_by_key(conn, hop.from_, {k for _, k in named})
+        for linker in (k for found in self.linking.values() for k in found):
+            named = [(v, str(v.attributes[linker.by])) for v in versions
+                     if v.entity == linker.entity
+                     and v.attributes.get(linker.by) not in (None, "")]
+            origins = commands.records_by_key(conn, linker.origin, {k for _, k in named})
             for v, key in named:
                 origin = origins.get(key)
                 if origin is None:
                     logger.info("%s %s names %s %s, which the hub does not hold: not linked",
-                                v.entity, v.label, hop.from_, key)
+                                v.entity, v.label, linker.origin, key)
                     continue
-                links.append(NewLink(flow, hop.name, origin, v.golden_id, v.version))
-                if hop.back is not None and changed(before.get(id(v)), v.attributes, {
-                        hop.link.by, *_sources(hop.back)}):
-                    backs.append(Command(v.golden_id, v.version, v.entity, key, hop.back.target,
-                                         "update", hop_id(flow, hop.name, back=True),
+                links.append(NewLink(linker.flow, linker.hop, origin, v.golden_id, v.version))
+                back = linker.back
+                if back is not None and changed(before.get(id(v)), v.attributes, {
+                        linker.by, *_sources(back)}):
+                    backs.append(Command(v.golden_id, v.version, v.entity, key, back.target,
+                                         "update", hop_id(linker.flow, linker.hop, back=True),
                                          per_version=True))
         return backs
+
+
+@dataclass(frozen=True)
+class Linker:
+    """Versions of `entity` naming a record of `origin` in attribute `by` are linked under it
+    as (flow, hop): a hop's `link:` (with its `back:`) or a flow's `links:` entry."""
+
+    flow: str
+    hop: str
+    entity: str
+    by: str
+    origin: str
+    back: Back | None = None
+
+
+def linkers(project: Project) -> list[Linker]:
+    found = []
+    for flow in project.flows.values():
+        for hop in flow.hops:
+            if hop.link is not None:
+                found.append(Linker(flow.flow, hop.name, hop.link.entity, hop.link.by,
+                                    hop.from_, hop.back))
+        found += [Linker(flow.flow, link.name, link.entity, link.origin.by, link.origin.entity)
+                  for link in flow.links]
+    return found
+
+
+def _awaits(hop: Hop, v: NewVersion) -> tuple[str, str] | None:
+    """The origin (entity, business key) a hop's version names, if the hop has `origin:`."""
+    if hop.origin is None:
+        return None
+    return hop.origin.entity, str(v.attributes.get(hop.origin.by) or "")
 
 
 def _sources(mapping: CommandMapping) -> set[str]:

@@ -130,21 +130,46 @@ class TargetLoop:
         due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT)
         if not due:
             return False
+        acked = await self._push(conn, due)
+        if lingers(due) and await inbox.has_pending(conn):
+            await self._linger(conn, stop)
+        return acked == len(due)
+
+    async def _push(self, conn: psycopg.AsyncConnection, due: list[Delivery]) -> int:
+        """Deliver and record a claim; how many were acknowledged."""
         outcomes = await self._deliver(due)
         await self._record(conn, outcomes)
         acked = sum(o.acked for o in outcomes)
         logger.info("pushed target=%s deliveries=%d acked=%d", self.target.name, len(due), acked)
-        if len(due) >= LOADED_BATCH and await inbox.has_pending(conn):
-            # Under load, let newer versions pile up and supersede older ones: fewer pushes
-            # of states that are already stale, more CPU for capture.
-            await _pause(stop, LOADED_LINGER_S)
-        return acked == len(due)
+        return acked
+
+    async def _linger(self, conn: psycopg.AsyncConnection, stop: asyncio.Event) -> None:
+        """Under load, let newer versions of master data pile up and supersede older ones:
+        fewer pushes of states that are already stale, more CPU for capture. A flow's
+        commands do not wait: each wake-up meanwhile claims and sends the commands due."""
+        clock = asyncio.get_running_loop()
+        deadline = clock.time() + LOADED_LINGER_S
+        while not stop.is_set() and (left := deadline - clock.time()) > 0:
+            await self._sleep(stop, left)
+            if stop.is_set() or not self.wake.is_set():
+                continue  # the time is up (or stopping)
+            self.wake.clear()
+            due = await claim_due(conn, self.project, self.target.name, CLAIM_LIMIT,
+                                  commands_only=True)
+            if due:
+                await self._push(conn, due)
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.wake.wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+def lingers(due: list[Delivery]) -> bool:
+    """Whether a claim means master data is arriving under load: as many of the record's own
+    deliveries (commands never supersede each other's documents) as LOADED_BATCH."""
+    return sum(d.hop is None for d in due) >= LOADED_BATCH
 
 
 async def _discard(conn: psycopg.AsyncConnection | None) -> None:

@@ -2,6 +2,7 @@
 was expected; a good one gives the hop's condition, its command's payload and its link."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,44 @@ def test_a_target_kind_that_cannot_create_is_refused(project: Path):
     _edit(project, lambda h: h["to"].update({"target": "erp_mq"}))
     assert (str(FLOW), "hops.0.to.target: 'erp_mq' is a target of kind amqp, which cannot "
             "create documents (kinds that can: rest, sql)") in _entries(project)
+
+
+def test_a_hop_id_parses_back_into_flow_hop_and_direction():
+    from mdm.config.flows import hop_id, parse_hop_id
+    assert parse_hop_id(hop_id("purchase_receipt", "stock_in")) == (
+        "purchase_receipt", "stock_in", False)
+    assert parse_hop_id(hop_id("purchase_receipt", "stock_in", back=True)) == (
+        "purchase_receipt", "stock_in", True)
+    for bad in ("purchase_receipt", "a.b.c", ".b", "a."):
+        with pytest.raises(ValueError, match="not a hop id"):
+            parse_hop_id(bad)
+
+
+def test_created_documents_keep_their_keys_per_hop_apart_from_the_records_own():
+    from mdm.config.flows import created_xref
+    assert created_xref("erp", "purchase_receipt.stock_in") != created_xref(
+        "erp", "purchase_receipt.purchase_return")
+    assert created_xref("erp", "purchase_receipt.stock_in") != "erp"
+
+
+def test_a_flow_link_naming_what_does_not_exist_is_refused_naming_the_key(tmp_path: Path):
+    shutil.copytree("flows", tmp_path / "flows")
+    for folder in ("cdc", "golden_records", "targets", "rules"):
+        shutil.copytree(folder, tmp_path / folder)
+    (tmp_path / "flows/links.yaml").write_text(
+        "flow: links\nlinks:\n  - {name: payable, entity: payable, origin: {entity: stock_in, "
+        "by: stock_no}}\n  - {name: ghost, entity: ghost, origin: {entity: stock_in, by: x}}\n",
+        encoding="utf-8")
+    entries = _entries(tmp_path)
+    assert any(f.endswith("links.yaml") and "links.0.origin.by: 'stock_no' is not an "
+               "attribute of payable" in p for f, p in entries), entries
+    assert any("links.1.entity: 'ghost' is not an entity" in p for _, p in entries), entries
+
+
+def test_a_flow_without_hops_or_links_is_refused():
+    with pytest.raises(ValidationError, match="at least one hop"):
+        FlowSpec.model_validate({"flow": "empty"})
+    with pytest.raises(ValidationError, match="named 'a'"):
+        FlowSpec.model_validate({"flow": "f", "hops": [
+            {"name": "a", "from": "e", "when": "status: x", "task": {"summary": "s", "team": "t"}}],
+            "links": [{"name": "a", "entity": "e", "origin": {"entity": "o", "by": "b"}}]})

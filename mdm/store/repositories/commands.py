@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from mdm.config.flows import parse_hop_id
 from mdm.model.commands import Command, Held, NewLink
 
 
@@ -55,8 +56,9 @@ def enqueue(conn: psycopg.Connection, commands: Sequence[Command]) -> int:
     held = [(int(i), hop, int(g), awaited[(hop, int(g))]) for i, hop, g, status in made
             if status == "held"]
     if held:
-        conn.execute(HOLD_SQL, ([h[0] for h in held], [h[1].split(".")[0] for h in held],
-                                [h[1].split(".")[1] for h in held], [h[2] for h in held],
+        hops = [parse_hop_id(h[1]) for h in held]
+        conn.execute(HOLD_SQL, ([h[0] for h in held], [f for f, _, _ in hops],
+                                [n for _, n, _ in hops], [h[2] for h in held],
                                 [h[3][0] for h in held], [h[3][1] for h in held]))
     return len(made)
 

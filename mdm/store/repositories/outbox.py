@@ -15,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from mdm.config.flow_payload import UnmappedValue, command_payload, command_references
-from mdm.config.flows import CommandMapping
+from mdm.config.flows import CommandMapping, created_xref
 from mdm.config.loader import Project
 from mdm.model.deliveries import (
     OUTBOX_CHANNEL,
@@ -117,7 +117,7 @@ SUPERSEDE_SQL = """
 UPDATE delivery d SET status = 'superseded'
 FROM (SELECT id, version, max(version) OVER (PARTITION BY golden_id, hop) AS latest
       FROM delivery WHERE target = %s AND status IN ('pending', 'failed')
-      AND operation <> 'create') o
+      AND operation <> 'create' AND (NOT %s OR hop IS NOT NULL)) o
 WHERE d.id = o.id AND o.version < o.latest
 """
 
@@ -131,6 +131,7 @@ LEFT JOIN LATERAL (
     AND target = d.target AND status = 'acked' AND hop IS NOT DISTINCT FROM d.hop
     ORDER BY version DESC, id DESC LIMIT 1) a ON true
 WHERE d.target = %s AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= clock_timestamp()
+  AND (NOT %s OR d.hop IS NOT NULL)
   -- references before referrers: each record it requires is acknowledged where it must be
   -- (no requirement: unnest of NULLs is no row, one cheap test per candidate)
   AND NOT EXISTS (
@@ -142,8 +143,9 @@ ORDER BY d.id LIMIT %s
 
 
 async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str,
-                    limit: int) -> list[Delivery]:
-    """Supersede older open versions of each record, then return the due deliveries.
+                    limit: int, commands_only: bool = False) -> list[Delivery]:
+    """Supersede older open versions of each record, then return the due deliveries (with
+    `commands_only`, only flow commands: delivery.hop set).
 
     After superseding, each record has at most one open delivery per target, so version
     n+1 can never overtake version n at the target; a claimed delivery older than a version
@@ -152,10 +154,10 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
     the record under when that differs (a rename).
     """
     async with conn.transaction():
-        superseded = await conn.execute(SUPERSEDE_SQL, (target,))
+        superseded = await conn.execute(SUPERSEDE_SQL, (target, commands_only))
         if superseded.rowcount:
             logger.debug("superseded deliveries target=%s count=%d", target, superseded.rowcount)
-        cur = await conn.execute(CLAIM_SQL, (target, limit))
+        cur = await conn.execute(CLAIM_SQL, (target, commands_only, limit))
         rows = await cur.fetchall()
         overtaken = [r[0] for r in rows if r[12] is not None and r[12] > r[2]
                      and r[6] != "create"]
@@ -223,11 +225,11 @@ async def _referenced(conn: psycopg.AsyncConnection, project: Project, target: s
     rendered: dict[str, list[Rendered]] = {}
     for row in rows:
         spec, hop = project.entities[row[3]], row[13]
-        slot = hop or spec.entity  # a flow's command renders its hop's mapping
-        if slot not in rendered:
-            rendered[slot] = (command_references(spec, _command_mapping(project, hop))
-                              if hop else rendered_references(spec, target))
-        for reference in rendered[slot]:
+        mapping_of = hop or spec.entity  # a flow's command renders its hop's mapping
+        if mapping_of not in rendered:
+            rendered[mapping_of] = (command_references(spec, _command_mapping(project, hop))
+                                    if hop else rendered_references(spec, target))
+        for reference in rendered[mapping_of]:
             for slot, key in reference.slots(row[7]):
                 wanted.setdefault(row[0], []).append((slot, reference.entity, key))
     if not wanted:
@@ -273,7 +275,7 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
                 "INSERT INTO xref (golden_id, system, key) VALUES (%s, %s, %s) "
                 "ON CONFLICT (golden_id, system) DO UPDATE SET key = EXCLUDED.key, "
                 "updated_at = clock_timestamp()",
-                [(o.delivery.golden_id, o.delivery.target, o.target_id)
+                [(o.delivery.golden_id, _xref_system(o.delivery), o.target_id)
                  for o in acked if o.target_id and o.delivery.operation != "update"])
             if wake:
                 await cur.execute(WAKE_SQL, ([o.delivery.golden_id for o in acked],))
@@ -286,6 +288,11 @@ async def record_outcomes(conn: psycopg.AsyncConnection, acked: Sequence[Outcome
                 [_failure_params(f) for f in failed])
         if dead:  # a steward decides: retry once the cause is fixed, or waive
             await cur.executemany(OPEN_TASK_SQL, [task_params(t) for t in dead])
+
+
+def _xref_system(d: Delivery) -> str:
+    """Where an ack's key is kept: the target (a record's own upsert), else per hop."""
+    return d.target if d.hop is None else created_xref(d.target, d.hop)
 
 
 def _failure_params(f: FailedAttempt) -> tuple[Any, ...]:
