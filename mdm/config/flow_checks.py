@@ -17,13 +17,14 @@ from mdm.config.flows import (
     FlowSpec,
     Hop,
     HopTo,
+    RowTransition,
     ValueMap,
 )
 from mdm.config.models import Attribute, ChildSpec, EntitySpec
 from mdm.config.references import mapped_reference_problem
 from mdm.config.targets import AnyTarget
 
-TEMPLATE_FIELD = re.compile(r"{(\w+)}")
+TEMPLATE_FIELD = re.compile(r"{(\w+)(?:\.(\w+))?}")
 # What each target kind can do with a command (the kinds' propagators implement these).
 COMMAND_KINDS = {"rest": ("create", "update"), "sql": ("create", "update")}
 # The keys a command's mapping needs, per target kind and operation.
@@ -71,15 +72,13 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
         if hop.from_ not in unreadable:
             yield f"from: '{hop.from_}' is not an entity in golden_records/ (known: {_known(entities)})"
         return
-    if hop.when.attribute not in origin.attributes:
-        yield (f"when: '{hop.when.attribute}' is not an attribute of {origin.entity} "
-               f"(known: {_known(origin.attributes)})")
+    yield from _when_problems(hop, origin)
     if hop.actor is not None and hop.actor not in origin.attributes:
         yield f"actor: '{hop.actor}' is not an attribute of {origin.entity}"
     yield from _guard_problems(hop, origin)
     yield from _origin_problems(hop, origin, entities, unreadable)
     if hop.task is not None:
-        yield from _template_problems(hop.task.summary, origin)
+        yield from _template_problems(hop, origin)
     if hop.to is not None:
         yield from _target_problems("to", hop.to.target, hop.to.operation, targets, unreadable)
         yield from _kind_keys("to", hop.to, hop.to.operation, targets)
@@ -129,10 +128,44 @@ def _origin_problems(hop: Hop, entity: EntitySpec, entities: Mapping[str, Entity
                f"(known: {_known(entities)})")
 
 
-def _template_problems(summary: str, entity: EntitySpec) -> Iterator[str]:
-    for name in TEMPLATE_FIELD.findall(summary):
-        if name not in entity.attributes:
-            yield f"task.summary: {{{name}}} is not an attribute of {entity.entity}"
+def _when_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:
+    when = hop.when
+    if not isinstance(when, RowTransition):
+        if when.attribute not in entity.attributes:
+            yield (f"when: '{when.attribute}' is not an attribute of {entity.entity} "
+                   f"(known: {_known(entity.attributes)})")
+        return
+    child = entity.children.get(when.any)
+    if child is None:
+        yield (f"when.any: '{when.any}' is not a child list of {entity.entity} "
+               f"(child lists: {_known(entity.children)})")
+        return
+    unknown = sorted(when.row_filter.columns - set(child.attributes))
+    if unknown:
+        yield (f"when.where: {', '.join(unknown)}: not attributes of the rows of "
+               f"{entity.entity}.{when.any} (known: {_known(child.attributes)})")
+    if when.key is not None and when.key not in child.attributes:
+        yield (f"when.key: '{when.key}' is not an attribute of the rows of "
+               f"{entity.entity}.{when.any} (known: {_known(child.attributes)})")
+
+
+def _template_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:
+    """`{attribute}` of the version; `{list.attribute}` of the rows that made it fire (the
+    list its `when:` or `if:` watches)."""
+    assert hop.task is not None
+    listed = (hop.when.any if isinstance(hop.when, RowTransition)
+              else hop.if_.any if hop.if_ is not None else None)
+    for name, field in TEMPLATE_FIELD.findall(hop.task.summary):
+        if not field:
+            if name not in entity.attributes:
+                yield f"task.summary: {{{name}}} is not an attribute of {entity.entity}"
+            continue
+        if name != listed:
+            yield (f"task.summary: {{{name}.{field}}}: '{name}' is not the child list the "
+                   f"hop's when: or if: watches ({listed or 'none'})")
+        elif name in entity.children and field not in entity.children[name].attributes:
+            yield (f"task.summary: {{{name}.{field}}}: '{field}' is not an attribute of the "
+                   f"rows of {entity.entity}.{name}")
 
 
 def _target_problems(key: str, name: str, operation: str, targets: Mapping[str, AnyTarget],

@@ -22,9 +22,9 @@ Cross-file checks (entities, attributes, targets): flow_checks.py; payloads: flo
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from mdm.config.models import Where
 from mdm.config.row_filter import RowFilter, parse_where
@@ -232,6 +232,26 @@ class Transition(Spec):
         return f"{self.attribute}: {start} → {' | '.join(self.to)}"
 
 
+class RowTransition(Spec):
+    """A transition of a child list's rows: a row (the same `key`, else the same position)
+    that matches `where` in this version and did not in the record's previous one (a pick
+    task's line whose short quantity goes above 0). Fires once per such version: the same
+    rows read again fire nothing."""
+
+    any: Identifier = Field(description="The child list whose rows are watched.")
+    where: Where = Field(description="SQL condition over a row's attributes (`short_qty > 0`).")
+    key: str | None = Field(None, description="The rows' attribute identifying a row across "
+                            "versions (line_no); default its position in the list.")
+
+    @property
+    def row_filter(self) -> RowFilter:
+        assert self.where is not None
+        return parse_where(self.where)
+
+    def describe(self) -> str:
+        return f"{self.any}: a row becomes {self.where}"
+
+
 def _values(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split("|") if v.strip())
 
@@ -250,7 +270,7 @@ def _transition(value: Any) -> Any:
             raise ValueError(f"'{value}': no state to move to after the arrow")
         return {"attribute": attribute.strip(), "from": _values(start) or None,
                 "to": _values(end)}
-    if isinstance(value, dict) and len(value) == 1 and "attribute" not in value:
+    if isinstance(value, dict) and len(value) == 1 and not {"attribute", "any"} & set(value):
         (attribute, states), = value.items()
         if isinstance(states, dict):
             return {"attribute": attribute, **{k: _listed(v) for k, v in states.items()}}
@@ -262,7 +282,14 @@ def _listed(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
-When = Annotated[Transition, BeforeValidator(_transition)]
+def _when_kind(value: Any) -> str:
+    rows = isinstance(value, RowTransition) or (isinstance(value, dict) and "any" in value)
+    return "rows" if rows else "state"
+
+
+When = Annotated[Union[Annotated[Transition, Tag("state")],
+                       Annotated[RowTransition, Tag("rows")]],
+                 Discriminator(_when_kind), BeforeValidator(_transition)]
 
 
 class Hop(Spec):
@@ -270,7 +297,8 @@ class Hop(Spec):
     description: str | None = None
     from_: Identifier = Field(alias="from", description="The entity whose versions (made by its "
                               "system of record) the hop watches.")
-    when: When = Field(description="The state transition that fires the hop.")
+    when: When = Field(description="The state transition that fires the hop (or a child "
+                       "list's rows': see RowTransition).")
     if_: Guard | None = Field(None, alias="if", description="A further condition (see Guard).")
     origin: Origin | None = None
     to: HopTo | None = Field(None, description="The operation on a target (see HopTo).")

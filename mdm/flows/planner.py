@@ -91,7 +91,7 @@ class FlowPlanner:
             logger.info("hop fired flow=%s hop=%s %s %s v%d (%s)", flow, hop.name, v.entity,
                         v.label, v.version, hop.when.describe())
             if hop.task is not None:
-                opened.append(hop_task(self.project, flow, hop, v))
+                opened.append(hop_task(self.project, flow, hop, v, before))
             command = self._command(flow, hop, v)
             if command is not None:
                 found.append(command)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from mdm.config.flows import Transition
 from mdm.config.loader import Project
 from mdm.lineage.queries import cause_of
 from mdm.store.repositories import trace as repo
@@ -60,7 +61,8 @@ def _document(conn: Connection, project: Project, golden_id: int, depth: int,
 def _state(project: Project, entity: str, attributes: dict[str, Any]) -> Any:
     """The document's own state (approved, released, 已完成 …): the attribute its hops watch,
     else its `status` attribute; None for an entity without one."""
-    watched = [h.when.attribute for _, h in project.hops_from(entity)]
+    watched = [h.when.attribute for _, h in project.hops_from(entity)
+               if isinstance(h.when, Transition)]  # not a row transition's list
     name = watched[0] if watched else "status"
     return attributes.get(name)
 

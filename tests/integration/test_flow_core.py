@@ -1,13 +1,15 @@
 """The flow core on the real stack, with flows of its own beside the project's: two documents
 one record creates at one target both keep their keys (xref per hop), and a back update
 reaches its origin all the same; a hop with only a task and `origin:` links its document under
-the origin, and so does a flow's `links:` entry without any hop. Real PostgreSQL, Debezium, the demo systems' APIs."""
+the origin, and so does a flow's `links:` entry without any hop; a hop watching a child list's
+rows fires once when a line turns short, not again when the task is picked. Real PostgreSQL, Debezium, the demo systems' APIs."""
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from mdm.config.flows import created_xref
@@ -22,6 +24,7 @@ from tests.integration.test_flow_purchase_approval import (
     _request,
     _wait_po_number_on_oa,
 )
+from tests.integration.test_flow_picking_outbound import _short_list, _task_of
 from tests.integration.test_flow_steps import FLOW as K3_FLOW
 
 LINKS_FLOW = """flow: core_links
@@ -36,7 +39,24 @@ links:
     entity: purchase_order
     origin: {entity: purchase_request, by: request_no}
 """
-FLOWS = {"k3_requisition": K3_FLOW, "core_links": LINKS_FLOW}
+ROWS_FLOW = """flow: core_rows
+hops:
+  - name: line_short
+    from: pick_task
+    when: {any: lines, where: "short_qty > 0", key: line_no}
+    origin: {entity: picking_list, by: pick_list_no}
+    to:
+      target: erp
+      operation: update
+      path: /api/picking-lists
+      key: pick_list_no
+      fields: {pick_task_no: task_no, lines: lines}
+      children:
+        lines:
+          where: "short_qty > 0"
+          fields: {line_no: line_no, material_code: item_code, short_qty: short_qty}
+"""
+FLOWS = {"k3_requisition": K3_FLOW, "core_links": LINKS_FLOW, "core_rows": ROWS_FLOW}
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +135,28 @@ def test_a_flow_link_without_a_hop_links_the_document_the_target_made(stack: Dem
     [link] = _links(stack, "order_of_request", request_id)
     assert (link["entity"], link["business_key"]) == ("purchase_order", po_no)
     assert link["command_id"] is None  # no command made it: the ERP did
+
+
+def test_a_row_transition_fires_once_when_a_line_turns_short(stack: DemoStack):
+    pick_list_no, component = _short_list(stack)
+    assert eventually(lambda: _task_of(stack, pick_list_no), FLOW_DEADLINE)
+    task = _task_of(stack, pick_list_no)
+    assert task is not None and task["lines"][0]["short_qty"] == "20.000"
+
+    def commands() -> list[dict[str, Any]]:
+        return _hub(stack, "SELECT status, payload FROM delivery WHERE hop = "
+                    "'core_rows.line_short' AND business_key = %s", pick_list_no)
+
+    assert eventually(lambda: [c["status"] for c in commands()] == ["acked"], FLOW_DEADLINE), \
+        commands()
+    [sent] = commands()
+    assert sent["payload"]["lines"] == [{"line_no": 1, "material_code": component,
+                                         "short_qty": "20.000"}]
+    done = httpx.post(f"{stack.wms_url}/api/pick-tasks/{task['task_no']}/confirm",
+                      json={"picked_by": "拣货员 周敏"}, timeout=30)
+    assert done.status_code == 200, done.text
+    assert eventually(lambda: _hub(stack, "SELECT 1 FROM golden_record WHERE entity = "
+                                   "'pick_task' AND business_key = %s AND "
+                                   "attributes->>'status' = 'picked'", task["task_no"]),
+                      FLOW_DEADLINE)  # the picked version was planned: the line still short
+    assert len(commands()) == 1

@@ -233,3 +233,62 @@ def test_a_flow_without_hops_or_links_is_refused():
         FlowSpec.model_validate({"flow": "f", "hops": [
             {"name": "a", "from": "e", "when": "status: x", "task": {"summary": "s", "team": "t"}}],
             "links": [{"name": "a", "entity": "e", "origin": {"entity": "o", "by": "b"}}]})
+
+
+def _row_hop(**change) -> dict:
+    hop = {"name": "line_short", "from": "pick_task",
+           "when": {"any": "lines", "where": "short_qty > 0", "key": "line_no"},
+           "task": {"summary": "缺料 {lines.item_code}：拣货任务 {task_no}", "team": "production"}}
+    hop.update(change)
+    return hop
+
+
+def test_a_row_transition_fires_for_a_row_that_newly_matches():
+    from mdm.config.flows import RowTransition
+    when = FlowSpec.model_validate({"flow": "f", "hops": [_row_hop()]}).hops[0].when
+    assert isinstance(when, RowTransition) and when.key == "line_no"
+    short = {"lines": [{"line_no": 1, "short_qty": "0"}, {"line_no": 2, "short_qty": "5"}]}
+    assert fires(when, None, short)  # a new record with a short line
+    assert not fires(when, short, short)  # the same rows read again
+    reordered = {"lines": list(reversed(short["lines"]))}
+    assert not fires(when, short, reordered)  # rows are known by their key, not position
+    both = {"lines": [{"line_no": 1, "short_qty": "2"}, {"line_no": 2, "short_qty": "5"}]}
+    assert fires(when, short, both)  # line 1 went above 0
+    assert not fires(when, both, short)  # back to 0 is not the transition
+
+
+def test_a_task_summary_names_the_rows_that_fired_it():
+    from datetime import datetime, timezone
+
+    from mdm.flows.tasks import hop_task
+    from mdm.model.golden import Cause, NewVersion
+    project = load_project(Path("."))
+    hop = FlowSpec.model_validate({"flow": "f", "hops": [_row_hop()]}).hops[0]
+    before = {"lines": [{"line_no": 1, "item_code": "M-1", "short_qty": "0"}]}
+    after = {"task_no": "PT-1", "lines": [
+        {"line_no": 1, "item_code": "M-1", "short_qty": "3"},
+        {"line_no": 2, "item_code": "M-2", "short_qty": "1"},
+        {"line_no": 3, "item_code": "M-3", "short_qty": "0"}]}
+    v = NewVersion(7, 2, "pick_task", "PT-1", after, "active", datetime.now(timezone.utc),
+                   Cause("change_event", "wms", None, None, "u", None, None, None, None))
+    task = hop_task(project, "f", hop, v, before)
+    assert task.summary == "缺料 M-1、M-2：拣货任务 PT-1"
+    assert [r["line_no"] for r in task.detail["rows"]] == [1, 2]
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"when": {"any": "liness", "where": "short_qty > 0"}}, "hops.0.when.any: 'liness'"),
+    ({"when": {"any": "lines", "where": "shortage > 0"}}, "hops.0.when.where: shortage"),
+    ({"when": {"any": "lines", "where": "short_qty > 0", "key": "no"}}, "hops.0.when.key: 'no'"),
+    ({"task": {"summary": "{allocations.batch_no}", "team": "t"}},
+     "hops.0.task.summary: {allocations.batch_no}: 'allocations' is not the child list"),
+    ({"task": {"summary": "{lines.batch}", "team": "t"}},
+     "hops.0.task.summary: {lines.batch}: 'batch' is not an attribute"),
+])
+def test_a_row_transition_naming_what_does_not_exist_is_refused(tmp_path: Path, change, key):
+    for folder in ("cdc", "golden_records", "targets", "rules", "flows"):
+        shutil.copytree(folder, tmp_path / folder)
+    (tmp_path / "flows/rows.yaml").write_text(yaml.safe_dump(
+        {"flow": "rows", "hops": [_row_hop(**change)]}, allow_unicode=True), encoding="utf-8")
+    entries = _entries(tmp_path)
+    assert any(f.endswith("rows.yaml") and key in p for f, p in entries), entries
