@@ -71,6 +71,13 @@ def _value(source: FieldSource, attributes: Mapping[str, Any], field: str,
                         f"(known: {known}); add it to the flow's file or give it a default")
 
 
+def changed_fields(payload: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `payload` whose value differs from `sent` (what the target holds from the
+    last acknowledged update); all of them when none differs — a repeat, never an empty one."""
+    changed = {k: v for k, v in payload.items() if k not in sent or sent[k] != v}
+    return changed or dict(payload)
+
+
 def guard_holds(guard: Guard | None, attributes: Mapping[str, Any]) -> bool:
     """Whether the hop's `if:` holds for the version (no guard: it does)."""
     if guard is None:

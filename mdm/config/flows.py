@@ -215,6 +215,9 @@ class Back(CommandMapping):
     table: str | None = Field(None, description="sql: the origin's table; UPDATE … WHERE "
                               "<match> = <origin key>.")
     match: str | None = Field(None, description="sql: the column holding the origin's key.")
+    only_changed: bool = Field(False, description="Send only the fields whose value differs "
+                               "from what the last acknowledged update of this document sent "
+                               "(the first sends all); false: all mapped fields each time.")
 
 
 class Transition(Spec):

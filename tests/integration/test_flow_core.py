@@ -2,7 +2,8 @@
 one record creates at one target both keep their keys (xref per hop), and a back update
 reaches its origin all the same; a hop with only a task and `origin:` links its document under
 the origin, and so does a flow's `links:` entry without any hop; a hop watching a child list's
-rows fires once when a line turns short, not again when the task is picked. Real PostgreSQL, Debezium, the demo systems' APIs."""
+rows fires once when a line turns short, not again when the task is picked; a back update with
+`only_changed` sends the PO's status alone once its number has reached OA. Real PostgreSQL, Debezium, the demo systems' APIs."""
 from __future__ import annotations
 
 import shutil
@@ -17,10 +18,11 @@ from mdm.config.loader import PROJECT_FOLDERS
 from mdm.demo.stack import DemoStack
 from mdm.runtime.settings import REPO_ROOT
 from tests.conftest import running_stack
-from tests.helpers import eventually, rows
+from tests.helpers import edit_file, eventually, rows
 from tests.integration.test_flow_purchase_approval import (
     FLOW_DEADLINE,
     _act,
+    _oa,
     _request,
     _wait_po_number_on_oa,
 )
@@ -66,6 +68,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         shutil.copytree(REPO_ROOT / folder, project / folder)
     for name, text in FLOWS.items():
         (project / f"flows/{name}.yaml").write_text(text, encoding="utf-8")
+    edit_file(project / "flows/purchase_approval.yaml", "    back:\n      target: oa\n",
+              "    back:\n      target: oa\n      only_changed: true\n")
     with running_stack(tmp_path_factory.mktemp("state"), project) as s:
         yield s
 
@@ -160,3 +164,21 @@ def test_a_row_transition_fires_once_when_a_line_turns_short(stack: DemoStack):
                                    "attributes->>'status' = 'picked'", task["task_no"]),
                       FLOW_DEADLINE)  # the picked version was planned: the line still short
     assert len(commands()) == 1
+
+
+def test_a_back_update_with_only_changed_sends_only_what_changed(stack: DemoStack):
+    _, number, po_no = _approved(stack)
+
+    def backs() -> list[dict[str, Any]]:
+        return _hub(stack, "SELECT payload FROM delivery WHERE hop = "
+                    "'purchase_approval.create_po.back' AND business_key = %s AND "
+                    "status = 'acked' ORDER BY id", number)
+
+    assert eventually(backs, FLOW_DEADLINE)
+    assert backs()[0]["payload"] == {"po_no": po_no, "po_status": "已创建"}
+    released = httpx.post(f"{stack.erp_api_url}/api/purchase-orders/{po_no}/release", timeout=30)
+    assert released.status_code == 200, released.text
+    assert eventually(lambda: _oa(stack, number).get("po_status") == "已下达供应商",
+                      FLOW_DEADLINE), (_oa(stack, number), backs())
+    assert backs()[-1]["payload"] == {"po_status": "已下达供应商"}
+    assert _oa(stack, number)["po_no"] == po_no

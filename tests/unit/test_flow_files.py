@@ -292,3 +292,12 @@ def test_a_row_transition_naming_what_does_not_exist_is_refused(tmp_path: Path, 
         {"flow": "rows", "hops": [_row_hop(**change)]}, allow_unicode=True), encoding="utf-8")
     entries = _entries(tmp_path)
     assert any(f.endswith("rows.yaml") and key in p for f, p in entries), entries
+
+
+def test_only_changed_fields_are_sent_and_never_none():
+    from mdm.config.flow_payload import changed_fields
+    assert changed_fields({"po_no": "45", "po_status": "已下达"}, {"po_no": "45",
+                                                                 "po_status": "已创建"}) \
+        == {"po_status": "已下达"}
+    assert changed_fields({"po_no": "45"}, {}) == {"po_no": "45"}  # nothing known: all
+    assert changed_fields({"po_no": "45"}, {"po_no": "45"}) == {"po_no": "45"}  # a repeat

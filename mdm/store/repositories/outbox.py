@@ -14,7 +14,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mdm.config.flow_payload import UnmappedValue, command_payload, command_references
+from mdm.config.flow_payload import (
+    UnmappedValue,
+    changed_fields,
+    command_payload,
+    command_references,
+)
 from mdm.config.flows import CommandMapping, created_xref
 from mdm.config.loader import Project
 from mdm.model.deliveries import (
@@ -124,7 +129,10 @@ WHERE d.id = o.id AND o.version < o.latest
 CLAIM_SQL = """
 SELECT d.id, d.golden_id, d.version, d.entity, d.business_key, d.target, d.operation,
        v.attributes, v.status, d.idempotency_key, d.attempts, a.business_key, a.version, d.hop,
-       d.progress
+       d.progress,
+       -- a back update: the attributes of the version its last acknowledged one was made from
+       CASE WHEN d.hop LIKE '%%.back' THEN (SELECT attributes FROM golden_version
+            WHERE golden_id = d.golden_id AND version = a.version) END
 FROM delivery d JOIN golden_version v ON v.golden_id = d.golden_id AND v.version = d.version
 LEFT JOIN LATERAL (
     SELECT business_key, version FROM delivery WHERE golden_id = d.golden_id
@@ -169,11 +177,12 @@ async def claim_due(conn: psycopg.AsyncConnection, project: Project, target: str
         referenced = await _referenced(conn, project, target, rows)
     due = []
     for (id_, golden_id, version, entity, key, target_, operation, attributes, status,
-         idem, attempts, acked_key, acked_version, hop, progress) in rows:
+         idem, attempts, acked_key, acked_version, hop, progress, acked_attributes) in rows:
         if hop is not None:
             due.append(replace(_command(project, id_, golden_id, version, entity, key, target_,
                                         operation, attributes, idem, attempts, hop,
-                                        referenced.get(id_, {})), progress=progress))
+                                        referenced.get(id_, {}), acked_attributes),
+                               progress=progress))
             continue
         if acked_version is not None and acked_version > version:
             continue
@@ -195,15 +204,31 @@ def _command_mapping(project: Project, hop: str) -> CommandMapping:
 
 def _command(project: Project, id_: int, golden_id: int, version: int, entity: str, key: str,
              target: str, operation: str, attributes: dict[str, Any], idem: str,
-             attempts: int, hop: str, referenced: dict[str, ReferencedRecord]) -> Delivery:
-    """A flow's command, its payload made by its hop's mapping (or refused: why)."""
+             attempts: int, hop: str, referenced: dict[str, ReferencedRecord],
+             acked_attributes: dict[str, Any] | None = None) -> Delivery:
+    """A flow's command, its payload made by its hop's mapping (or refused: why); a back
+    update with `only_changed`, only the fields that differ from the last acknowledged one."""
+    mapping = _command_mapping(project, hop)
     try:
-        payload = command_payload(_command_mapping(project, hop), attributes, referenced, target)
+        payload = command_payload(mapping, attributes, referenced, target)
+        if acked_attributes is not None and getattr(mapping, "only_changed", False):
+            payload = changed_fields(payload, _sent(mapping, acked_attributes, referenced,
+                                                    target))
         refused = None
     except UnmappedValue as exc:
         payload, refused = {}, str(exc)
     return Delivery(id_, golden_id, version, entity, key, target, operation, payload, idem,
                     attempts, hop=hop, refused=refused)
+
+
+def _sent(mapping: CommandMapping, attributes: dict[str, Any],
+          referenced: dict[str, ReferencedRecord], target: str) -> dict[str, Any]:
+    """What an acknowledged command of `mapping` made from `attributes` sent (nothing known
+    when its values no longer map: then every field is sent)."""
+    try:
+        return command_payload(mapping, attributes, referenced, target)
+    except UnmappedValue:
+        return {}
 
 
 REFERENCED_SQL = """
