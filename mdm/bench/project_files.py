@@ -1,5 +1,6 @@
 """Project copies the benchmark and the tests run on: a source left out with what depends on
-it — the entities it is the system of record of, and the flows naming those entities."""
+it — the entities it is the system of record of, and the flows and reconciliations naming
+those entities."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,5 +24,11 @@ def without_sources(root: Path, names: set[str]) -> None:
         named = {e for hop in flow.get("hops", []) for e in (
             hop.get("from"), (hop.get("link") or {}).get("entity"),
             (hop.get("origin") or {}).get("entity"))}
+        if named & dropped:
+            path.unlink()
+    for path in (root / "reconciliations").glob("*.y*ml"):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        named = {(spec.get("order") or {}).get("entity")} | {
+            (spec.get(f) or {}).get("entity") for f in ("received", "stocked", "payable", "paid")}
         if named & dropped:
             path.unlink()

@@ -29,6 +29,7 @@ from mdm.config.reference_checks import check_divergence_fields, check_reference
 from mdm.config.role_checks import check_roles
 from mdm.config.flow_checks import check_flows
 from mdm.config.flows import FlowSpec, Hop, hop_id
+from mdm.config.reconcile import ReconciliationSpec, check_reconciliations
 from mdm.config.rules import RuleFile
 from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import AnyTarget, TargetSpec
@@ -39,7 +40,7 @@ M = TypeVar("M")
 ENV_PATTERN = re.compile(r"\$\{(file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 KEYED_MESSAGE = re.compile(r"[A-Za-z_][\w-]*(\.[\w-]+)*: ")
-PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules", "flows")
+PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules", "flows", "reconciliations")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Project:
     targets: dict[str, AnyTarget] = field(default_factory=dict)
     rules: dict[str, RuleFile] = field(default_factory=dict)
     flows: dict[str, FlowSpec] = field(default_factory=dict)
+    reconciliations: dict[str, ReconciliationSpec] = field(default_factory=dict)
     notes: tuple[tuple[str, str], ...] = ()  # (file, `key: …`): deprecations, not problems
 
     def entity_for_table(self, source: str, table: str) -> EntitySpec | None:
@@ -331,8 +333,12 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     found.problems += check_flows(
         flows, entities, targets, {n: found.file_of("flows", n) for n in flows},
         found.unreadable.get("golden_records", set()) | found.unreadable.get("targets", set()))
+    reconciliations: dict[str, ReconciliationSpec] = _read_folder(
+        root, "reconciliations", ReconciliationSpec, "reconciliation", found)
+    found.problems += check_reconciliations(
+        reconciliations, entities, {n: found.file_of("reconciliations", n) for n in reconciliations})
     project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
-                      flows=flows, notes=tuple(notes))
+                      flows=flows, reconciliations=reconciliations, notes=tuple(notes))
     return project, found.problems
 
 

@@ -11,7 +11,9 @@ DEAD_DELIVERY = "dead_delivery"
 KEY_CLASH = "key_clash"
 UNKNOWN_REFERENCE = "unknown_reference"  # a version held on a reference the hub does not know
 FLOW_TASK = "flow_task"  # a hop's task for people (a nonconforming receipt for purchasing)
-TASK_TYPES = (RULE_VIOLATION, DIVERGENCE, DEAD_DELIVERY, KEY_CLASH, UNKNOWN_REFERENCE, FLOW_TASK)
+RECONCILIATION = "reconciliation"  # an order whose documents settled into disagreement
+TASK_TYPES = (RULE_VIOLATION, DIVERGENCE, DEAD_DELIVERY, KEY_CLASH, UNKNOWN_REFERENCE, FLOW_TASK,
+              RECONCILIATION)
 STATUSES = ("open", "resolved", "waived")
 
 

@@ -14,6 +14,7 @@ import psycopg
 
 from mdm.config.loader import Project
 from mdm.flows.planner import FlowPlanner
+from mdm.flows.reconcile_tasks import Reconciler
 from mdm.golden.changes import ChangeApplier
 from mdm.golden.uniqueness import hold_key_clashes
 from mdm.golden.write_back import answered_versions
@@ -58,6 +59,7 @@ class Processor:
         self.divergence = DivergenceDetector(project)
         self.references = References(project)
         self.flows = FlowPlanner(project)
+        self.reconciler = Reconciler(project)  # reconciliations/: three-way match tasks
 
     # -- one batch ----------------------------------------------------------------------------
     def process_batch(self, conn: psycopg.Connection, limit: int = 2000) -> BatchResult:
@@ -139,6 +141,8 @@ class Processor:
                                                       made.changed)
         result.deliveries += outbox.enqueue_rerenders(conn, made.rerenders)
         result.deliveries += self.flows.enqueue(conn, made.versions)
+        if self.reconciler.settle(conn, made.versions):  # after the links the batch made
+            _commit_synchronously(conn)
         return result
 
     # -- by kind of source ----------------------------------------------------------------------
