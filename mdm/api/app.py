@@ -20,6 +20,7 @@ from mdm.api.ingest import ingest_router
 from mdm.api.lineage import lineage_router
 from mdm.api.metrics import render_metrics
 from mdm.api.tasks import change_requests_router, tasks_router
+from mdm.api.reconcile import reconcile_page_router, reconcile_router
 from mdm.api.trace_page import trace_router
 from mdm.api.users import users_router
 from mdm.api.web import web_router
@@ -69,6 +70,8 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(config_router())
     app.include_router(web_router())
     app.include_router(trace_router())
+    app.include_router(reconcile_router())
+    app.include_router(reconcile_page_router())
     app.mount("/static", StaticFiles(packages=[("mdm.api", "static")]), name="static")
 
     @app.get("/healthz")

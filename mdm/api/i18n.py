@@ -134,6 +134,37 @@ MESSAGES: dict[str, dict[str, str]] = {
     "st_pending": {"en": "pending", "zh": "待发送 pending"},
     "st_sent": {"en": "sent", "zh": "已发送 sent"},
     "st_failed": {"en": "failed, retrying", "zh": "失败重试中 failed"},
+    # the reconciliation page (mdm/api/reconcile.py)
+    "flow_task": {"en": "flow task", "zh": "业务流程任务"},
+    "reconciliation": {"en": "documents disagree", "zh": "三单不符"},
+    "reconcile_title": {"en": "Reconciliation", "zh": "三单匹配"},
+    "reconcile_intro": {"en": "Per order line: what was ordered, received in the warehouse (accepted and "
+                              "rejected), stocked in the ERP, and what the payables and payments hold. "
+                              "Marked cells disagree.",
+                        "zh": "按订单行核对：订购、仓库收货（合格与拒收）、ERP 入库，以及应付与付款金额。"
+                              "标红的单元格表示不一致。"},
+    "reconcile_json": {"en": "This reconciliation as JSON", "zh": "对账结果 JSON"},
+    "reconcile_link": {"en": "Reconcile this order", "zh": "核对此订单（三单匹配）"},
+    "chain_link": {"en": "Its chain across systems", "zh": "跨系统单据链"},
+    "line": {"en": "Line", "zh": "行号"},
+    "ordered": {"en": "Ordered", "zh": "订购数量"},
+    "unit_price": {"en": "Unit price", "zh": "单价"},
+    "ordered_amount": {"en": "Ordered amount", "zh": "订购金额"},
+    "received": {"en": "Received (accepted)", "zh": "收货（合格）"},
+    "rejected": {"en": "Rejected", "zh": "拒收"},
+    "stocked": {"en": "Stocked", "zh": "入库数量"},
+    "payable": {"en": "Payable", "zh": "应付金额"},
+    "paid": {"en": "Paid", "zh": "已付金额"},
+    "expected_payable": {"en": "Stocked × price", "zh": "入库 × 单价"},
+    "verdict": {"en": "Verdict", "zh": "结论"},
+    "reasons": {"en": "Why", "zh": "原因"},
+    "agrees": {"en": "agrees", "zh": "一致 agrees"},
+    "in_progress": {"en": "in progress", "zh": "进行中 in progress"},
+    "mismatch": {"en": "mismatch", "zh": "不一致 mismatch"},
+    "order_total": {"en": "Order", "zh": "订单合计"},
+    "documents": {"en": "Documents", "zh": "相关单据"},
+    "unmatched": {"en": "Lines naming no order line", "zh": "未匹配订单行的单据行"},
+    "settled_no": {"en": "commands between these documents are still in flight", "zh": "单据间的指令仍在处理中"},
 }
 
 

@@ -5,6 +5,7 @@ table beneath. Readers (stewards, auditors, admins) may open it; the JSON is
 `/api/v1/trace/{entity}/{key}`."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,19 @@ def trace_router() -> APIRouter:
         json_href = f"/api/v1/trace/{quote(entity, safe='')}/{quote(key, safe='')}{by}"
         return _page(request, "trace.html", who=caller.who, csrf=caller.csrf, record=found,
                     drawing=layout(chain), root=chain["root"], json_href=json_href,
-                    colours=SYSTEM_COLOURS, line=LINE)
+                    colours=SYSTEM_COLOURS, line=LINE,
+                    reconciles=_reconciles(request.app.state.project, chain["root"]))
 
     return router
+
+
+def _reconciles(project: Any, node: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, href) of the reconciliation page of each order in the chain
+    (reconciliations/*.yaml)."""
+    found = [(f"{node['entity']} {node['business_key']}",
+              f"/reconcile/{quote(name, safe='')}/{quote(node['business_key'], safe='')}")
+             for name, spec in project.reconciliations.items()
+             if spec.order.entity == node["entity"] and node["business_key"]]
+    for child in node["documents"]:
+        found += _reconciles(project, child)
+    return found

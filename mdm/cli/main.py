@@ -45,7 +45,8 @@ def _register() -> None:
     if _registered:
         return
     _registered.append(True)
-    from mdm.cli import bench, check, demo, hub, lineage, propagation, resync, steward, trace, users
+    from mdm.cli import bench, check, demo, hub, lineage, propagation, reconcile, resync, steward, \
+        trace, users
 
     check.register(app)
     hub.register(app)
@@ -54,6 +55,7 @@ def _register() -> None:
     propagation.register(app)
     lineage.register(app)
     trace.register(app)
+    reconcile.register(app)
     users.register(app)
     demo.register(app)
     bench.register(app)
