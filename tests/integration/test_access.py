@@ -28,6 +28,8 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/api/v1/records/{entity}/{key}/lineage"): READ,
     ("GET", "/records/{entity}/{key}/lineage"): READ,
     ("GET", "/api/v1/trace/{entity}/{key}"): READ,
+    ("GET", "/api/v1/reconcile/{name}"): READ,
+    ("GET", "/api/v1/reconcile/{name}/{key}"): READ,
     ("GET", "/api/v1/transactions/{source}/{tx_id}"): READ,
     ("GET", "/api/v1/decisions"): READ,
     ("GET", "/api/v1/audit"): READ,
@@ -50,7 +52,7 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("POST", "/api/v1/ingest/debezium"): {"service"},
     ("GET", "/api/v1/config"): {"admin"},
 }
-PARAMS = {"entity": "supplier", "key": "S0001", "number": "1", "attribute": "name", "source": "erp",
+PARAMS = {"entity": "supplier", "key": "S0001", "name": "purchase_order", "number": "1", "attribute": "name", "source": "erp",
           "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here",
           "token_id": "999999"}
 QUERY = {"/api/v1/records/{entity}/{key}/as-of": {"t": "2026-01-01T00:00+08:00"},
