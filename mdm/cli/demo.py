@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mdm.cli.main import configure_logging, console
 from mdm.demo.journey import SCRIPTED_EDITS, Journey, follow, run_edit
+from mdm.demo.stock import open_deliveries
 from mdm.demo.sync import erp_main_rows, sync_progress
 from mdm.errors import MdmError
 from mdm.runtime.settings import demo_state
@@ -22,7 +23,9 @@ from mdm.runtime.settings import demo_state
 if TYPE_CHECKING:
     from mdm.demo.stack import DemoStack
 
-demo_app = typer.Typer(help="Run the demo: embedded PostgreSQL, demo ERP/OA/WMS, the hub, scripted edits.")
+demo_app = typer.Typer(help="Run the demo: embedded PostgreSQL, demo ERP/OA/WMS, the hub, "
+                       "scripted edits, each business flow (1-7) once; then act as the "
+                       "systems' users yourself (oa, erp, wms).")
 STATE_DIR = Path(".mdm") / "demo"
 
 
@@ -34,15 +37,19 @@ def demo(ctx: typer.Context,
          record_svg: Annotated[Path | None, typer.Option(help="Save the printed journey as SVG.")] = None,
          mq: Annotated[str | None, typer.Option(
              "--mq", help="A RabbitMQ for flow 7 (WMS stock levels → ERP), e.g. "
-             "amqp://guest:guest@127.0.0.1:5672/: the demo's project gets the erp_mq target and "
-             "the ERP its stock consumer. Without it the levels stay in the hub.")] = None) -> None:
-    """Start everything, show scripted ERP edits travelling to OA and WMS, run until Ctrl-C."""
+             "amqp://user:pw@host:5672/: the demo's project gets the erp_mq target and the ERP "
+             "its stock consumer. Without it the demo tries amqp://guest:guest@127.0.0.1:5672/ "
+             "(1 s) and uses it if it answers; else the levels stay in the hub.")] = None
+         ) -> None:
+    """Start everything, show scripted ERP edits travelling to OA and WMS and each business
+    flow (1-7) once, timed step by step; run until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
     from mdm.demo.stack import DemoStack
 
     configure_logging("WARNING")
     stack = DemoStack(STATE_DIR, api_port=port)  # 0: a free port, chosen once OA and WMS hold theirs
+    mq = mq or _default_broker()
     if mq:
         from mdm.demo.stock import project_with_erp_mq
 
@@ -67,6 +74,18 @@ def demo(ctx: typer.Context,
         console.print("stopping the demo …")
         stack.stop()
         (STATE_DIR / "demo.json").unlink(missing_ok=True)
+
+
+def _default_broker() -> str | None:
+    """The machine's RabbitMQ at its default address, if one answers within about a second
+    (flow 7 runs on it, as with --mq); None, and nothing waits for it, if not."""
+    from mdm.demo.stock import DEFAULT_MQ_URL, broker_answers
+
+    if not broker_answers(DEFAULT_MQ_URL):
+        return None
+    console.print(f"[green]✓[/green] a RabbitMQ answers at {DEFAULT_MQ_URL}: flow 7 (WMS stock → "
+                  "ERP) runs on it, as with --mq", highlight=False)
+    return DEFAULT_MQ_URL
 
 
 def _start(stack: DemoStack, fresh: bool) -> None:
@@ -97,6 +116,9 @@ def _wait_initial_sync(stack: DemoStack, stop: threading.Event) -> None:
     rows = erp_main_rows(stack.erp_url)
     total = sum(rows.values())
     acks = sum(n * len(project.entities[e].targets) for e, n in rows.items() if e in project.entities)
+    # a run with a broker may have left deliveries to erp_mq open; without the target nothing
+    # takes them: they are not what this wait is for
+    stale = 0 if "erp_mq" in project.targets else open_deliveries(stack.hub_url, "erp_mq")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         golden = progress.add_task("snapshot → golden records", total=total)
@@ -104,6 +126,7 @@ def _wait_initial_sync(stack: DemoStack, stop: threading.Event) -> None:
                                   total=acks)
         while not stop.is_set():
             g, a, o = sync_progress(stack.hub_url)
+            o -= stale
             progress.update(golden, completed=min(g, total))
             progress.update(acked, completed=min(a, acks))
             if g >= total and o == 0 and a > 0:
@@ -126,23 +149,50 @@ def _scripted_edits(stack: DemoStack) -> None:
 
 
 def _flow_scenarios(stack: DemoStack) -> None:
+    from mdm.demo.finance_journeys import expense_claim, purchase_payment  # flows 5 and 6
     from mdm.demo.flow_journeys import chain_line, purchase_approval, purchase_receipt
 
     console.print("\n[bold]Business flows[/bold] (each step: the user's action → the next "
                   "system shows it; flows/*.yaml)")
-    oa_db, wms_db = stack.pg.url("oa"), stack.pg.url("wms")
+    oa_db = stack.pg.url("oa")
     chain = purchase_approval(stack.oa_url, stack.erp_url, stack.erp_api_url, oa_db)
-    chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, wms_db, oa_db)
-    from mdm.demo.finance_journeys import expense_claim, purchase_payment  # flows 5 and 6
-
+    chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, stack.pg.url("wms"), oa_db)
     chain = purchase_payment(chain, stack.oa_url, stack.erp_url, oa_db)
     console.print(chain_line(chain), highlight=False)
-    console.print(chain_line(expense_claim(stack.oa_url, stack.erp_url, stack.erp_api_url,
-                                           oa_db)), highlight=False)
     if chain.numbers.get("request"):
         console.print(f"    the whole chain: mdm trace purchase_request {chain.numbers['request']}"
                       f"   (or {stack.api_url}/trace/purchase_request/{chain.numbers['request']})",
                       highlight=False)
+    _warehouse_scenarios(stack)
+    console.print(chain_line(expense_claim(stack.oa_url, stack.erp_url, stack.erp_api_url,
+                                           oa_db)), highlight=False)
+    _stock_scenario(stack)
+
+
+def _warehouse_scenarios(stack: DemoStack) -> None:
+    """Flows 3 and 4 (mdm/demo/warehouse_journeys.py)."""
+    from mdm.demo.flow_journeys import chain_line
+    from mdm.demo.warehouse_journeys import production_picking, sales_outbound
+
+    wms_db = stack.pg.url("wms")
+    picking = production_picking(stack.erp_url, stack.erp_api_url, stack.wms_url, wms_db,
+                                 stack.hub_url)
+    console.print(chain_line(picking), highlight=False)
+    console.print(chain_line(sales_outbound(stack.erp_url, stack.erp_api_url, stack.wms_url,
+                                            wms_db)), highlight=False)
+
+
+def _stock_scenario(stack: DemoStack) -> None:
+    """Flow 7, where the ERP's broker is there; else the one line saying what it needs."""
+    if not stack.erp_mq_url:
+        console.print("  [bold]flow 7 (WMS stock → ERP over RabbitMQ) needs a broker:[/bold] "
+                      "mdm demo --mq amqp://…", highlight=False, soft_wrap=True)
+        return
+    from mdm.demo.flow_journeys import chain_line
+    from mdm.demo.warehouse_journeys import stock_level
+
+    console.print(chain_line(stock_level(stack.pg.url("wms"), stack.erp_url, stack.hub_url)),
+                  highlight=False)
 
 
 def _steward_scenarios(stack: DemoStack) -> None:
@@ -179,9 +229,18 @@ def _print_howto(stack: DemoStack) -> None:
 Make an edit of your own (from this folder, in another terminal):
   mdm demo sql "UPDATE supplier SET name = '苏州新名称有限公司' WHERE code = 'S0001'"
   mdm status
-A purchase request through OA's approval workflow (ERP orders: {stack.erp_api_url}/api/purchase-orders):
-  mdm demo oa request --vendor S0001 --line M-1002:12.5:3.20   (prints its number, PR-…)
-  mdm demo oa submit PR-…;  mdm demo oa approve PR-… --by 王经理;  mdm demo oa show PR-…
+Run a business flow yourself (each command prints the numbers the next one takes):
+  1 purchase approval (OA → ERP)   mdm demo oa request --vendor S0001 --line M-1002:12.5:3.20
+      mdm demo oa submit PR-…;  mdm demo oa approve PR-… --by 王经理;  mdm demo oa show PR-…
+  2 purchase receipt (ERP → WMS)   mdm demo erp release 4500…;  mdm demo wms receive 4500… --line 1:12.5:12.5
+  3 production picking             mdm demo erp picking-list MO00000001 --release   (→ WMS PK…)
+      mdm demo wms show PK…;  mdm demo wms pick PK… --by 拣货员;  mdm demo erp show LL…
+  4 sales outbound                 mdm demo erp sales-order --customer C0001 --line M-1002:12:368.50 --release
+      mdm demo wms ship OB… --tracking SF1402298765432;  mdm demo erp show SO…
+  5 expense claim                  mdm demo oa claim --line 差旅费:1280.50:04403311
+      mdm demo oa submit BX-…;  mdm demo oa approve BX-… --by 李总监;  mdm demo erp post-vouchers;  mdm demo erp pay 记-…
+  6 purchase payment (after 2)     mdm demo oa approve PAY-… --by 财务总监;  mdm demo oa show PAY-…
+  7 stock levels (WMS → ERP)       {_stock_howto(stack)}
 The CLI asks the running hub as the user whose token is in MDM_TOKEN (the last line below):
   mdm records supplier S0001
   mdm history supplier S0001                      (every version and what changed)
@@ -193,6 +252,14 @@ or with the CLI:
   mdm tasks resolve N push                      (a divergence: send the golden value again)
   mdm tasks resolve N approve_edited --set tax_id=…   (a quarantined version, corrected)
   mdm tasks resolve N waive --reason "…"        """)
+
+
+def _stock_howto(stack: DemoStack) -> str:
+    if not stack.erp_mq_url:
+        return "needs a broker: mdm demo --mq amqp://…"
+    return ("mdm demo sql --db wms \"UPDATE wms_stock SET on_hand = 1234.567 WHERE stock_key = "
+            "'M-1001@WH01'\"\n      mdm demo sql \"SELECT * FROM erp_stock WHERE material_code = "
+            "'M-1001'\"")
 
 
 def _print_logins(stack: DemoStack) -> None:
@@ -235,7 +302,16 @@ def register(app: typer.Typer) -> None:
     from mdm.cli.demo_oa import oa_app
     from mdm.cli.demo_receipts import erp_app, wms_app
 
-    demo_app.add_typer(oa_app, name="oa")
-    demo_app.add_typer(erp_app, name="erp")
-    demo_app.add_typer(wms_app, name="wms")
+    demo_app.add_typer(oa_app, name="oa", help=(
+        "The running demo's OA as its users work it: purchase requests (request, submit, "
+        "approve or reject, show: flow 1), expense claims (claim: flow 5) and payment "
+        "requests (approve PAY-…: flow 6)."))
+    demo_app.add_typer(erp_app, name="erp", help=(
+        "The running demo's ERP as its buyer, planner, sales staff and cashier use it: release "
+        "a purchase order (flow 2), make and release picking lists (flow 3), enter and release "
+        "sales orders (flow 4), post vouchers and pay (flow 5), show LL…/SO…/CK…."))
+    demo_app.add_typer(wms_app, name="wms", help=(
+        "The running demo's WMS as its workers use it: receive against a purchase order "
+        "(flow 2), pick a pick task (flow 3), ship an outbound order (flow 4), show GR…/ASN…/"
+        "PK…/OB…."))
     app.add_typer(demo_app, name="demo")

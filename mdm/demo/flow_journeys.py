@@ -33,7 +33,7 @@ class Chain:
         return all(s.ms is not None for s in self.steps)
 
 
-def _until(probe: Callable[[], Any], started: float) -> tuple[Any, float | None]:
+def until(probe: Callable[[], Any], started: float) -> tuple[Any, float | None]:
     """Poll `probe` until it answers something truthy: (answer, ms since `started`)."""
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -44,13 +44,13 @@ def _until(probe: Callable[[], Any], started: float) -> tuple[Any, float | None]
     return None, None
 
 
-def _one(url: str, sql: str, params: tuple[Any, ...]) -> Any:
+def one(url: str, sql: str, params: tuple[Any, ...]) -> Any:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
 
 
-def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     answer = client.post(path, json=body)
     answer.raise_for_status()
     return dict(answer.json())
@@ -62,31 +62,31 @@ def purchase_approval(oa_url: str, erp_url: str, erp_api_url: str, oa_db_url: st
     needed_by = (date.today() + timedelta(days=14)).isoformat()
     with httpx.Client(base_url=oa_url, timeout=30) as oa, \
             httpx.Client(base_url=erp_api_url, timeout=30) as erp:
-        number = _post(oa, "/api/purchase-requests", {
+        number = post(oa, "/api/purchase-requests", {
             "title": "装配线季度备料", "requester": "E0003", "dept_code": "D01",
             "vendor_code": "S0001", "lines": [
                 {"material_code": "M-1002", "quantity": "120", "unit_price": "3.2000",
                  "needed_by": needed_by},
                 {"material_code": "M-1003", "quantity": "35.5", "unit_price": "18.7500",
                  "needed_by": needed_by}]})["request_no"]
-        _post(oa, f"/api/purchase-requests/{number}/submit", {})
+        post(oa, f"/api/purchase-requests/{number}/submit", {})
         chain = Chain("采购审批 purchase approval (OA → ERP → OA)",
                       f"OA 采购申请 {number} approved by 王经理")
         started = time.monotonic()
-        _post(oa, f"/api/purchase-requests/{number}/approve", {"approver": "王经理",
+        post(oa, f"/api/purchase-requests/{number}/approve", {"approver": "王经理",
                                                                  "comment": "同意采购"})
-        po_no, ms = _until(lambda: _one(erp_url, "SELECT po_no FROM purchase_order WHERE "
+        po_no, ms = until(lambda: one(erp_url, "SELECT po_no FROM purchase_order WHERE "
                                         "request_no = %s", (number,)), started)
         chain.steps.append(Step(f"ERP PO {po_no or '?'}", ms))
         chain.numbers.update(request=number, po=po_no or "")
-        _, ms = _until(lambda: _one(oa_db_url, "SELECT po_no FROM oa_purchase_request WHERE "
+        _, ms = until(lambda: one(oa_db_url, "SELECT po_no FROM oa_purchase_request WHERE "
                                     "request_no = %s", (number,)), started)
         chain.steps.append(Step("OA shows the PO number", ms))
         if po_no is None:
             return chain
         released = time.monotonic()
-        _post(erp, f"/api/purchase-orders/{po_no}/release", {})
-        _, ms = _until(lambda: _one(oa_db_url, "SELECT 1 FROM oa_purchase_request WHERE "
+        post(erp, f"/api/purchase-orders/{po_no}/release", {})
+        _, ms = until(lambda: one(oa_db_url, "SELECT 1 FROM oa_purchase_request WHERE "
                                     "request_no = %s AND po_status = '已下达供应商'", (number,)),
                        released)
         chain.steps.append(Step("ERP released → OA shows 已下达供应商", ms))
@@ -102,26 +102,26 @@ def purchase_receipt(chain: Chain, wms_url: str, erp_url: str, wms_db_url: str,
     if not po_no:
         return chain
     started = time.monotonic()
-    pre_no, ms = _until(lambda: _one(wms_db_url, "SELECT pre_no FROM wms_pre_receipt WHERE "
+    pre_no, ms = until(lambda: one(wms_db_url, "SELECT pre_no FROM wms_pre_receipt WHERE "
                                      "po_no = %s", (po_no,)), started)
     chain.steps.append(Step(f"WMS pre-receipt {pre_no or '?'}", ms))
     with httpx.Client(base_url=wms_url, timeout=30) as wms:
-        receipt = _post(wms, "/api/receipts", {
+        receipt = post(wms, "/api/receipts", {
             "po_no": po_no, "warehouse": "WH01", "received_by": "仓管员 刘强", "lines": [
                 {"po_line_no": 1, "received_qty": "120", "accepted_qty": "120",
                  "rejected_qty": "0", "batch_no": "B2612-01"},
                 {"po_line_no": 2, "received_qty": "35.5", "accepted_qty": "33.5",
                  "rejected_qty": "2", "batch_no": "B2612-02", "reject_reason": "包装破损"}]})
         received = time.monotonic()
-        _post(wms, f"/api/receipts/{receipt['receipt_no']}/complete", {})
-    doc_no, ms = _until(lambda: _one(erp_url, "SELECT doc_no FROM stock_in WHERE receipt_no = "
+        post(wms, f"/api/receipts/{receipt['receipt_no']}/complete", {})
+    doc_no, ms = until(lambda: one(erp_url, "SELECT doc_no FROM stock_in WHERE receipt_no = "
                                      "%s", (receipt["receipt_no"],)), received)
     chain.steps.append(Step(f"WMS receipt {receipt['receipt_no']} completed → ERP stock-in "
                             f"{doc_no or '?'}", ms))
-    returned, ms = _until(lambda: _one(erp_url, "SELECT doc_no FROM purchase_return WHERE "
+    returned, ms = until(lambda: one(erp_url, "SELECT doc_no FROM purchase_return WHERE "
                                        "receipt_no = %s", (receipt["receipt_no"],)), received)
     chain.steps.append(Step(f"ERP purchase return {returned or '?'} (2 rejected)", ms))
-    state, ms = _until(lambda: _one(oa_db_url, "SELECT po_status FROM oa_purchase_request "
+    state, ms = until(lambda: one(oa_db_url, "SELECT po_status FROM oa_purchase_request "
                                     "WHERE request_no = %s AND po_status IN ('部分到货', '已完成')",
                                     (number,)), received)
     chain.steps.append(Step(f"OA shows {state or '?'}", ms))

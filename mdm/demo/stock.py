@@ -77,3 +77,43 @@ def project_with_erp_mq(project: Path, into: Path, exchange: str = "erp.stock") 
     (into / "targets" / "erp_mq.yaml").write_text(
         text.replace("exchange: erp.stock\n", f"exchange: {exchange}\n"), encoding="utf-8")
     return into
+
+
+DEFAULT_MQ_URL = "amqp://guest:guest@127.0.0.1:5672/"  # RabbitMQ's own default, on loopback
+
+
+def broker_answers(url: str = DEFAULT_MQ_URL, timeout_s: float = 1.0) -> bool:
+    """Whether a RabbitMQ answers at `url`: a TCP connect, then the AMQP handshake (login
+    included), each bounded by `timeout_s`, so a closed port, a silent listener or a broker
+    refusing the login is False within about twice `timeout_s`, never a hang."""
+    import asyncio
+    import socket
+    from urllib.parse import urlsplit
+
+    import aio_pika
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672),
+                                      timeout=timeout_s):
+            pass
+    except OSError:
+        return False
+
+    async def handshake() -> None:
+        connection = await asyncio.wait_for(aio_pika.connect(url, timeout=timeout_s), timeout_s)
+        await connection.close()
+
+    try:
+        asyncio.run(handshake())
+    except Exception:  # noqa: BLE001 — any failure of the handshake: no broker for the demo
+        return False
+    return True
+
+
+def open_deliveries(hub_url: str, target: str) -> int:
+    """Deliveries to `target` still pending or failed in the hub's store."""
+    with psycopg.connect(hub_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM delivery WHERE target = %s AND status IN "
+                           "('pending', 'failed')", (target,)).fetchone()
+    return int(row[0]) if row else 0
