@@ -88,9 +88,9 @@ class Reconciler:
             logger.info("reconciliation mismatch %s %s task=%d", r.entity, r.business_key,
                         task_id)
             return 1
-        closed = repo.close_task(conn, r.entity, r.business_key, system,
-                                 f"its documents {'agree' if r.verdict == 'agrees' else 'no '
-                                 'longer disagree (in progress)'}", r.golden_id, r.version)
+        why = "agree" if r.verdict == "agrees" else "no longer disagree (in progress)"
+        closed = repo.close_task(conn, r.entity, r.business_key, system, f"its documents {why}",
+                                 r.golden_id, r.version)
         return 0 if closed is None else 1
 
 
