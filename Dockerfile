@@ -14,6 +14,7 @@ COPY cdc ./cdc
 COPY golden_records ./golden_records
 COPY targets ./targets
 COPY rules ./rules
+COPY reconciliations ./reconciliations
 RUN pip install --no-cache-dir . && rm -rf /src
 
 # The repo's project as the default; compose.yaml mounts ./cdc, ./golden_records and
