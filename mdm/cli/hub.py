@@ -93,7 +93,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Folder to create the pr
     directory = directory.resolve()
     existing = [f for f in PROJECT_FOLDERS if (directory / f).exists()]
     if existing:
-        raise typer.BadParameter(f"{directory} already has {', '.join(existing)}/; not overwriting")
+        raise typer.BadParameter(f"not overwriting: {directory} already has {', '.join(existing)}/")
     _copy_starter_project(directory)
     console.print(f"Created a project in {directory}. Next:\n"
                   f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables\n"
