@@ -220,7 +220,8 @@ def _judge_line(spec: ReconciliationSpec, line: LineFigures, settled: bool) -> N
 
 
 def _judge_money(spec: ReconciliationSpec, r: Reconciliation, settled: bool) -> list[Reason]:
-    tolerance = spec.tolerances.amount
+    # each payable is rounded on its own (to the cent per stock-in): the tolerance is per one
+    tolerance = spec.tolerances.amount * max(1, len(r.documents.get("payable", ())))
     reasons = []
     if r.payable > r.expected_payable + tolerance:
         reasons.append(Reason("payable", MISMATCH, f"payable {r.payable} > stocked × price "

@@ -133,3 +133,13 @@ def test_a_document_line_naming_no_order_line_is_listed():
     docs["stocked"][0]["attributes"]["lines"][1]["po_line_id"] = 99
     r = judge(_spec(), ORDER, docs, ROWS, True)
     assert r.unmatched == ["RK1 po_line_id=99"] and r.verdict == MISMATCH
+
+
+def test_each_payable_may_be_a_cent_off_by_its_own_rounding():
+    docs = _docs(("100", "50"), ("100", "50"), None, None)
+    docs["payable"] = [{"golden_id": 7, "business_key": k, "attributes": {"amount": a}}
+                       for k, a in (("AP1", "320.01"), ("AP2", "625.01"))]
+    assert judge(_spec(), ORDER, docs, ROWS, True).reasons[0].figure == "paid"  # not payable
+    docs["payable"][1]["attributes"]["amount"] = "625.03"
+    r = judge(_spec(), ORDER, docs, ROWS, True)
+    assert r.mismatches() == ["order: payable 945.04 > stocked × price 945.00"]
