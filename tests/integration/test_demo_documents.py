@@ -12,7 +12,6 @@ import subprocess
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,32 +26,7 @@ with warnings.catch_warnings():
 
 from mdm.demo.erp_api import create_erp_app
 from mdm.demo.stack import DemoStack
-from tests.conftest import SMALL_SEED
 from tests.helpers import execute, rows
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    s = DemoStack(tmp_path_factory.mktemp("documents"))
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        yield s
-    finally:
-        s.stop()
-        s.pg.remove()
-
-
-@pytest.fixture(scope="module")
-def erp(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.erp_api_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def oa(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.oa_url, timeout=30) as client:
-        yield client
 
 
 def _codes(demo: DemoStack, table: str, active: bool, n: int) -> list[str]:

@@ -7,28 +7,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from mdm.demo.stack import DemoStack
-from tests.conftest import SMALL_SEED
 from tests.helpers import execute, rows
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    s = DemoStack(tmp_path_factory.mktemp("finance"))
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        yield s
-    finally:
-        s.stop()
-        s.pg.remove()
 
 
 def _claim(demo: DemoStack, *lines: tuple[str, str]) -> str:

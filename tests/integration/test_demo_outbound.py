@@ -6,7 +6,6 @@ price due after the customer's terms, one transaction, idempotent, refusals stor
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,32 +14,7 @@ import httpx
 import pytest
 
 from mdm.demo.stack import DemoStack
-from tests.conftest import SMALL_SEED
 from tests.helpers import rows
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    s = DemoStack(tmp_path_factory.mktemp("outbound"))
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        yield s
-    finally:
-        s.stop()
-        s.pg.remove()
-
-
-@pytest.fixture(scope="module")
-def erp(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.erp_api_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def wms(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.wms_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

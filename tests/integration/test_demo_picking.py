@@ -6,7 +6,6 @@ storing nothing) and the shortage written onto the picking list."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,32 +13,7 @@ import httpx
 import pytest
 
 from mdm.demo.stack import DemoStack
-from tests.conftest import SMALL_SEED
 from tests.helpers import execute, rows
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    s = DemoStack(tmp_path_factory.mktemp("picking"))
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        yield s
-    finally:
-        s.stop()
-        s.pg.remove()
-
-
-@pytest.fixture(scope="module")
-def erp(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.erp_api_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def wms(demo: DemoStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=demo.wms_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
