@@ -10,8 +10,8 @@ purchase requests (one UPDATE per step, so capture sees every state; any other m
 - Payment requests (付款申请, PAY-YYYYMMDD-NNNN): `POST /api/payment-requests` with an
   Idempotency-Key (the hub pushing an ERP payable; kept as mdm_key, the same key again
   answers 200 with the same request) `{"payable_no", "po_no", "stock_in_no", "supplier_code",
-  "amount", "due_date"}` arrives submitted; approve / reject as above; `PATCH` takes
-  payment_no, pay_status, paid_at, bank_ref.
+  "amount", "due_date"}` arrives submitted (armed /_faults hit it, keyed by payable_no);
+  approve / reject as above; `PATCH` takes payment_no, pay_status, paid_at, bank_ref.
 """
 from __future__ import annotations
 
@@ -195,8 +195,10 @@ def add_finance_routes(app: FastAPI, pool: ConnectionPool, injected: Injected) -
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if not key or len(key) > 200:
             raise ApiError(400, f"缺少请求头 {IDEMPOTENCY_HEADER}（最多 200 个字符）")
-        created, reply = await run_in_threadpool(push_payment_request, pool, key,
-                                                 parse_body(await request.body()))
+        body = parse_body(await request.body())
+        if (fault := await injected(str(body.get("payable_no") or key))) is not None:
+            return fault  # the hub's push takes armed faults, keyed by the payable
+        created, reply = await run_in_threadpool(push_payment_request, pool, key, body)
         if created:
             return JSONResponse(reply, status_code=201)
         return JSONResponse(reply, headers={REPLAY_HEADER: "true"})
