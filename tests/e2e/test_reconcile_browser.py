@@ -3,7 +3,7 @@ ERP purchase order released, received in full by the WMS and stocked by the hub,
 stock-in is then edited in the ERP's database (line 2: 45 instead of 50). An auditor opens
 the PO's trace page, follows its link to the reconciliation and sees the figures per line, the
 disagreeing cells marked (stocked on line 2, the payable), the verdict, and the same page in
-Chinese.
+Chinese; the reconciliation task's page links to it.
 
 Shared stack: new documents only (their own PO)."""
 from __future__ import annotations
@@ -64,6 +64,13 @@ def test_the_reconciliation_page_marks_the_stock_in_that_disagrees_with_the_rece
     expect(payable).to_have_text("945.00")
     expect(payable).to_have_attribute("aria-invalid", "true")
     expect(page.locator("table.reconcile-order")).to_contain_text("882.50")
+
+    [task] = rows(stack.hub_url, "SELECT id FROM task WHERE type = 'reconciliation' AND "
+                  "status = 'open' AND business_key = %s", (po_no,))
+    page.goto(f"{stack.api_url}/tasks/{task['id']}")  # the inbox's task leads to the page
+    expect(page.locator("p.summary")).to_contain_text(po_no)
+    page.get_by_role("link", name="Reconcile this order").click()
+    expect(page).to_have_url(f"{stack.api_url}/reconcile/purchase_order/{po_no}")
 
     page.goto(f"{stack.api_url}/reconcile/purchase_order/{po_no}?lang=zh")
     expect(page.get_by_role("heading", level=1)).to_contain_text("三单匹配")
