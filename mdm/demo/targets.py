@@ -215,6 +215,9 @@ async def _serve_all(servers: list[_Server]) -> None:
             loop.remove_signal_handler(sig)
 
 
+GRACE_S = 3  # on SIGTERM, calls still in flight (a fault's held answer) get this long
+
+
 def serve_targets(oa_url: str, wms_url: str, oa_port: int, wms_port: int,
                   host: str = "127.0.0.1", erp_url: str | None = None, erp_port: int = 0) -> None:
     """Run the OA and WMS apps (creating their tables) and, given `erp_url` and `erp_port`, the
@@ -225,11 +228,12 @@ def serve_targets(oa_url: str, wms_url: str, oa_port: int, wms_port: int,
     for system, url, port in (("oa", oa_url, oa_port), ("wms", wms_url, wms_port)):
         prepare_target_database(url, system)
         config = uvicorn.Config(create_target_app(system, url), host=host, port=port,
-                                log_level="warning")
+                                log_level="warning", timeout_graceful_shutdown=GRACE_S)
         servers.append(_Server(config))
         logger.info("demo %s listening on http://%s:%d", system.upper(), host, port)
     if erp_url and erp_port:
         servers.append(_Server(uvicorn.Config(create_erp_app(erp_url), host=host, port=erp_port,
-                                              log_level="warning")))
+                                              log_level="warning",
+                                              timeout_graceful_shutdown=GRACE_S)))
         logger.info("demo ERP API listening on http://%s:%d", host, erp_port)
     asyncio.run(_serve_all(servers))
