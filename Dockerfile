@@ -14,14 +14,18 @@ COPY cdc ./cdc
 COPY golden_records ./golden_records
 COPY targets ./targets
 COPY rules ./rules
+COPY flows ./flows
 COPY reconciliations ./reconciliations
 RUN pip install --no-cache-dir . && rm -rf /src
 
-# The repo's project as the default; compose.yaml mounts ./cdc, ./golden_records and
-# ./targets over these, so edits need no rebuild.
+# The repo's project as the default; compose.yaml mounts the project folders over these, so
+# edits need no rebuild.
 COPY cdc /project/cdc
 COPY golden_records /project/golden_records
 COPY targets /project/targets
+COPY rules /project/rules
+COPY flows /project/flows
+COPY reconciliations /project/reconciliations
 
 RUN useradd --system --uid 10001 --create-home --home-dir /home/mdm --shell /usr/sbin/nologin mdm \
     && mkdir -p /state && chown mdm:mdm /state

@@ -143,6 +143,14 @@ def test_dockerfile_runs_mdm_as_non_root() -> None:
     assert users and users[-1] not in ("root", "0")
 
 
+def test_the_image_holds_every_project_folder() -> None:
+    """In the build stage (the wheel's starter project links to them) and as /project."""
+    text = DOCKERFILE.read_text()
+    for folder in PROJECT_FOLDERS:
+        assert f"COPY {folder} ./{folder}" in text, folder
+        assert f"COPY {folder} /project/{folder}" in text, folder
+
+
 def test_api_listens_on_all_interfaces_and_is_published() -> None:
     api = services()["api"]
     assert _env(api).get("MDM_API_HOST") == "0.0.0.0"
