@@ -6,12 +6,17 @@ part, with rejected goods. Afterwards every chain is complete and consistent: on
 approved request with the request's lines, none for a rejected one, the PO number on every
 OA request, one pre-receipt per released PO, one stock-in (the accepted quantities) and one
 return (the rejected ones) per receipt, the PO's received quantities and state agreeing with
-them, and that state back on the OA request. The seed is printed with every failure."""
+them, and that state back on the OA request. Then flow 6: one ERP payable per stock-in
+(Σ accepted × the PO's price, exact), one OA payment request per payable; those approved (the
+hub killed -9 a third of the way, five approved twice, OA's API failing too, the ERP's answers
+to the payments sometimes lost after its commit) are paid once each with the payable's amount,
+已付款 and the bank reference back on OA; the rejected ones pay nothing and leave the payable
+open. No flow command is dead, each exactly once. The seed is printed with every failure."""
 from __future__ import annotations
 
 import os
 import random
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -54,10 +59,14 @@ def _new_request(oa: httpx.Client, rng: random.Random, suppliers: list[str],
     return number, lines
 
 
-def _faults(stack: DemoStack, on: bool) -> None:
-    for url, share in ((stack.erp_api_url, 0.15), (stack.wms_url, 0.15)):
-        spec = {"fail_next": 40, "status": 503, "rate": share} if on else {"fail_next": 0}
-        assert httpx.post(f"{url}/_faults", json=spec, timeout=30).status_code == 200
+def _faults(stack: DemoStack, on: bool, calls: int = 40, after_write: bool = False) -> None:
+    """Of the next `calls` hub calls to each API, 15 % answer 503 (`after_write`: the ERP's
+    creates commit first, the answer is lost); OA's only in flow 6 (calls > 40)."""
+    systems = [(stack.erp_api_url, after_write), (stack.wms_url, False)]
+    for url, late in systems + ([(stack.oa_url, False)] if calls > 40 else []):
+        spec = {"fail_next": calls, "status": 503, "rate": 0.15, "after_write": late} if on \
+            else {"fail_next": 0}
+        assert httpx.post(f"{url}/_faults", json=spec, timeout=30).status_code == 200, SEED
 
 
 def _oa_rows(stack: DemoStack) -> dict[str, dict[str, Any]]:
@@ -139,12 +148,16 @@ def test_randomized_requests_approvals_and_receipts_under_faults_end_consistent(
     _faults(stack, True)
     assert eventually(lambda: _receipts_settled(stack, receipts), DEADLINE), SEED
     _check_receipts(stack, receipts, orders, requests)
-    for url in (stack.erp_api_url, stack.wms_url):  # the faults did happen
+    _pay_all(stack, rng, receipts, requests)
+    for url in (stack.erp_api_url, stack.wms_url, stack.oa_url):  # the faults did happen
         stats = httpx.get(f"{url}/_stats", timeout=30).json()
         assert stats.get("failures_injected", 0) > 0, (SEED, url, stats)
     retried = rows(stack.hub_url, "SELECT count(*) AS n FROM delivery WHERE hop IS NOT NULL "
                    "AND attempts > 1")
     assert retried[0]["n"] > 0, SEED
+    dead = rows(stack.hub_url, "SELECT hop, business_key, last_error FROM delivery WHERE hop "
+                "IS NOT NULL AND status = 'dead'")
+    assert dead == [], (SEED, dead[:5])
 
 
 def _check_orders(stack: DemoStack, requests: dict[str, Any], orders: dict[str, str],
@@ -209,3 +222,115 @@ def _check_receipts(stack: DemoStack, receipts: dict[str, Any], orders: dict[str
             SEED, po_no)
     assert eventually(lambda: all(_oa_rows(stack)[n]["po_status"] == OA_STATE[states[p]]
                                   for n, p in orders.items()), DEADLINE), SEED
+
+
+def _payables(stack: DemoStack) -> dict[str, dict[str, Any]]:
+    return {r["payable_no"]: r for r in rows(stack.erp_url, "SELECT p.payable_no, p.amount, "
+            "p.status, p.stock_in_no, p.po_no, s.receipt_no FROM payable p JOIN stock_in s ON "
+            "s.id = p.stock_in_id")}
+
+
+def _pay_requests(stack: DemoStack) -> list[dict[str, Any]]:
+    return rows(stack.pg.url("oa"), "SELECT request_no, payable_no, amount, status, "
+                "pay_status, payment_no, bank_ref FROM oa_payment_request")
+
+
+def _commands(stack: DemoStack, hop: str) -> dict[str, int]:
+    found = rows(stack.hub_url, "SELECT business_key, count(*) AS n FROM delivery WHERE hop = "
+                 "%s GROUP BY business_key", (hop,))
+    return {r["business_key"]: r["n"] for r in found}
+
+
+def _pay_all(stack: DemoStack, rng: random.Random, receipts: dict[str, Any],
+             requests: dict[str, Any]) -> None:
+    """Flow 6: one payable per stock-in (Σ accepted × the PO's price), one OA payment request
+    each; ~15 % rejected (nothing paid, the payable stays open), the rest approved — the hub
+    killed -9 mid-way, five approved twice — each paid once by the ERP (its answers lost after
+    the commit for some), 已付款 and the bank reference back on OA."""
+    po_of = {r["receipt_no"]: r["po_no"] for r in rows(stack.pg.url("wms"), "SELECT receipt_no, "
+                                                       "po_no FROM wms_receipt")}
+    request_of = {r["po_no"]: r["request_no"] for r in rows(
+        stack.erp_url, "SELECT po_no, request_no FROM purchase_order")}
+    payables = _payables(stack)
+    by_receipt = {p["receipt_no"]: p for p in payables.values()}
+    for receipt_no, taken in receipts.items():
+        prices = [p for _, _, p in requests[request_of[po_of[receipt_no]]]]
+        exact = sum((ok * prices[n - 1] for n, ok, _ in taken), Decimal(0)).quantize(
+            Decimal("0.01"), ROUND_HALF_UP)
+        if any(ok > 0 for _, ok, _ in taken):
+            assert by_receipt[receipt_no]["amount"] == exact, (SEED, receipt_no, exact)
+        else:
+            assert receipt_no not in by_receipt, (SEED, receipt_no)
+    assert len(by_receipt) == len(payables), SEED  # one payable per stock-in
+    asked = lambda: {r["payable_no"] for r in _pay_requests(stack)}  # noqa: E731
+    assert eventually(lambda: asked() >= set(payables), DEADLINE), (
+        SEED, sorted(set(payables) - asked())[:5])
+    pushed = _pay_requests(stack)
+    assert sorted(r["payable_no"] for r in pushed) == sorted(payables), SEED  # none twice
+    for r in pushed:
+        assert (r["status"], r["amount"]) == ("submitted", payables[r["payable_no"]]["amount"]), (
+            SEED, r)
+    approved, rejected = _approve_payments(stack, rng, [r["request_no"] for r in pushed])
+    paid = lambda: {r["request_no"] for r in _pay_requests(stack)  # noqa: E731
+                    if r["pay_status"] == "已付款"}
+    assert eventually(lambda: paid() >= approved and _flows_idle(stack), DEADLINE), (
+        SEED, sorted(approved - paid())[:5])
+    _check_payments(stack, approved, rejected, payables)
+
+
+def _approve_payments(stack: DemoStack, rng: random.Random,
+                      numbers: list[str]) -> tuple[set[str], set[str]]:
+    _faults(stack, True, calls=600, after_write=True)
+    approved, rejected = set(), set()
+    with httpx.Client(base_url=stack.oa_url, timeout=30) as oa:
+        for i, number in enumerate(numbers):
+            if i == len(numbers) // 3:  # kill -9 a third of the way; the rest approved meanwhile
+                stack.kill_hub()
+            if rng.random() < 0.15:
+                body, action = {"approver": "财务总监 陈静", "comment": "发票未到"}, "reject"
+                rejected.add(number)
+            else:
+                body, action = {"approver": "财务总监 陈静", "comment": "同意付款"}, "approve"
+                approved.add(number)
+            answer = oa.post(f"/api/payment-requests/{number}/{action}", json=body)
+            assert answer.status_code == 200, (SEED, number, answer.text)
+    stack.start_hub()
+    twice = rng.sample(sorted(approved), min(5, len(approved)))  # the approval sent again
+    execute(stack.pg.url("oa"), *[
+        f"UPDATE oa_payment_request SET status = '{s}' WHERE request_no = '{n}'"
+        for n in twice for s in ("submitted", "approved")])
+    return approved, rejected
+
+
+def _flows_idle(stack: DemoStack) -> bool:
+    return not rows(stack.hub_url, "SELECT 1 FROM delivery WHERE hop IS NOT NULL AND status IN "
+                    "('pending', 'failed', 'held') LIMIT 1")
+
+
+def _check_payments(stack: DemoStack, approved: set[str], rejected: set[str],
+                    payables: dict[str, dict[str, Any]]) -> None:
+    shown = {r["request_no"]: r for r in _pay_requests(stack)}
+    made = rows(stack.erp_url, "SELECT request_no, payable_no, amount, payment_no, bank_ref, "
+                "approved_by FROM erp_payment WHERE payable_no IS NOT NULL")
+    per_request: dict[str, list[dict[str, Any]]] = {}
+    for m in made:
+        per_request.setdefault(m["request_no"], []).append(m)
+    assert set(per_request) == approved, (SEED, sorted(set(per_request) ^ approved)[:5])
+    now = _payables(stack)
+    for number in approved:
+        [payment] = per_request[number]  # exactly one payment per approved request
+        request = shown[number]
+        assert payment["payable_no"] == request["payable_no"], (SEED, number)
+        assert payment["amount"] == payables[request["payable_no"]]["amount"], (SEED, number)
+        assert payment["approved_by"] == "财务总监 陈静", (SEED, number)
+        assert (request["payment_no"], request["bank_ref"]) == (
+            payment["payment_no"], payment["bank_ref"]), (SEED, number)
+        assert now[request["payable_no"]]["status"] == "paid", (SEED, number)
+    for number in rejected:  # a rejected request pays nothing: its payable stays open
+        request = shown[number]
+        assert (request["status"], request["pay_status"], request["payment_no"]) == (
+            "rejected", None, None), (SEED, number)
+        assert now[request["payable_no"]]["status"] == "open", (SEED, number)
+    assert _commands(stack, "purchase_payment.payment_request") == dict.fromkeys(payables, 1), \
+        SEED
+    assert _commands(stack, "purchase_payment.payment") == dict.fromkeys(approved, 1), SEED
