@@ -1,13 +1,16 @@
-"""`mdm bench --flows`: flow 1 (OA approval → ERP purchase order made by the hub → the PO number
-on the OA request) on a demo stack of its own, at rest and under a load of documents.
+"""`mdm bench --flows` on a demo stack of its own: flow 1 (OA approval → ERP purchase order
+made by the hub → the PO number on the OA request) at rest, and the whole purchase → payment
+chain under a load of documents.
 
 At rest, requests go one at a time: each is created and submitted through OA's API and the hub
 has absorbed OA's database (not timed), then it is approved and OA's database is polled every
 5 ms until the PO number is on it. Under load, M requests are created and submitted first, then
-approved in a burst or at a paced rate, straight in OA's database (the UPDATE OA's API runs, one
-transaction each, so the bench's own calls do not queue in the demo targets process in front of
-the ERP's API the hub calls), and the chains completed per minute are counted. Latencies come from PostgreSQL's own timestamps (mdm/bench/flow_figures.py), so
-the polling adds no error to them; the polled figure at rest is a cross-check.
+approved in a burst or at a paced rate, and the bench plays the buyer, the warehouse and the
+finance approver as each document shows up, pipelined, every human action straight in its
+system's database (mdm/bench/flow_chain.py), until every chain shows 已付款 on OA; the chains
+completed per minute are counted. Latencies come from PostgreSQL's own timestamps
+(mdm/bench/flow_figures.py, flow_chain_figures.py), so the polling adds no error to them; the
+polled figure at rest is a cross-check.
 """
 from __future__ import annotations
 
@@ -22,27 +25,36 @@ from typing import Any
 import httpx
 import psycopg
 
-from mdm.bench.flow_figures import latencies, per_minute, read_chains
+from mdm.bench.flow_chain import drive
+from mdm.bench.flow_chain_figures import read_whole, whole_figures
+from mdm.bench.flow_figures import latencies, read_chains
 from mdm.bench.runner import percentiles
-from mdm.demo.oa_requests import TRANSITIONS
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle, wait_observed
 
 SEED = {"suppliers": 20, "materials": 50, "employees": 20, "customers": 20}
 POLL_AT_REST_S = 0.005
-POLL_UNDER_LOAD_S = 0.05
 APPROVERS = 8  # requests created and submitted at once before the load
 CHAIN_DEADLINE_S = 120.0  # one chain at rest
 GOAL_P99_AT_REST_MS = 1000.0
-CHAIN = "approval_to_po_number"
-CHAIN_NOTE = ("flow 1 only: OA approval → ERP purchase order → the PO number on the OA request; "
-              "the whole purchase → payment chain is counted once its later flows exist")
+CHAIN = "purchase_to_payment"
+CHAIN_NOTE = ("under load, each request through the whole chain: OA approval → ERP PO (hub) → PO "
+              "number on OA (hub) → the buyer releases the PO in the ERP → WMS pre-receipt (hub) "
+              "→ the warehouse receives and completes the receipt → ERP stock-in (hub) and its "
+              "payable (the ERP) → OA payment request (hub) → finance approves it in OA → ERP "
+              "payment (hub) → 已付款 and the bank reference on OA (hub); chains_per_minute = "
+              "completed chains × 60 / (last 已付款 on OA − first approval); the humans' actions "
+              "are written straight in their system's database (mdm/bench/flow_chain.py)")
 TIMESTAMPS = {
     "approval": "OA's approved_at: now() of the approval's one-UPDATE transaction (its start)",
     "erp_po": "the ERP's purchase_order.created_at: localtimestamp of the API's INSERT transaction",
     "oa_po_number": "OA's api_receipt.received_at of the hub's first PATCH of the request: "
                     "clock_timestamp() after its UPDATE, just before its commit",
     "wal_commit": "golden_version.cause_commit_ts: the commit instants in OA's WAL, as captured",
+    "whole_chain": "released: now() of the buyer's UPDATE; WMS pre-receipt created_at; receipt "
+                   "received_at; ERP stock_in.posted_at, payable.created_at, erp_payment.paid_at "
+                   "(localtimestamp); OA payment request submitted_at, approved_at, and the "
+                   "api_receipt.received_at of the hub's 已付款 write-back",
 }
 
 
@@ -119,58 +131,35 @@ def at_rest(stack: DemoStack, docs: Documents, count: int,
             "poll_interval_ms": POLL_AT_REST_S * 1000}
 
 
-def _approve_all(oa_db: str, numbers: list[str], rate: float) -> float:
-    """Approve every request straight in OA's database, each in a transaction of its own with
-    the UPDATE OA's API runs (so the bench's own calls do not queue in the targets process in
-    front of the ERP's API), at `rate` per second (0: one after the other, at once); the
-    seconds it took."""
-    source, target, sets = TRANSITIONS["approve"]
-    query = (f"UPDATE oa_purchase_request SET status = %(target)s, {sets}, updated_at = now() "
-             "WHERE request_no = %(no)s AND status = %(source)s")
-    started = time.monotonic()
-    with psycopg.connect(oa_db, autocommit=True) as conn:
-        for i, number in enumerate(numbers):
-            if rate and (ahead := started + i / rate - time.monotonic()) > 0:
-                time.sleep(ahead)
-            done = conn.execute(query, {"no": number, "source": source, "target": target,
-                                        "approver": "王经理", "comment": "bench"})
-            if done.rowcount != 1:
-                raise RuntimeError(f"request {number} was not submitted: not approved")
-    return time.monotonic() - started
-
-
-def _wait_po_numbers(oa_db: str, numbers: list[str], timeout: float) -> int:
-    """Until every request shows its PO number, or `timeout`; how many do."""
-    deadline = time.monotonic() + timeout
-    done = 0
-    with psycopg.connect(oa_db, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT count(*) FROM oa_purchase_request WHERE request_no = ANY(%s) "
-                               "AND po_no IS NOT NULL", (numbers,)).fetchone()
-            done = int(row[0]) if row else 0
-            if done == len(numbers):
-                break
-            time.sleep(POLL_UNDER_LOAD_S)
-    return done
-
-
 def under_load(stack: DemoStack, docs: Documents, count: int, rate: float, first: int,
                progress: Callable[[str], None]) -> dict[str, Any]:
-    oa_db = stack.pg.url("oa")
+    """M requests through the whole purchase → payment chain, the bench's humans pipelined
+    (mdm/bench/flow_chain.py)."""
+    dbs = {"oa": stack.pg.url("oa"), "erp": stack.erp_url, "wms": stack.pg.url("wms")}
     progress(f"under load: creating and submitting {count} requests (not timed)")
     with ThreadPoolExecutor(APPROVERS) as pool:
         numbers = list(pool.map(docs.submitted, range(first, first + count)))
-    wait_observed(oa_db, stack.hub_url, "oa", timeout=600)
+    wait_observed(dbs["oa"], stack.hub_url, "oa", timeout=600)
     how = (f"paced at {rate:g}/s" if rate else "burst") + " (committed in OA's database)"
-    progress(f"under load: approving {count} requests, {how}")
-    approving_s = _approve_all(oa_db, numbers, rate)
-    _wait_po_numbers(oa_db, numbers, timeout=max(600.0, count * 2.0))
-    wait_observed(oa_db, stack.hub_url, "oa", timeout=600)
-    chains = read_chains(oa_db, stack.erp_url, stack.hub_url, numbers)
-    cpm, span = per_minute(chains)
-    return {"requests": count, "approvals": how, "approvals_took_s": round(approving_s, 2),
-            "completed": len(chains), "first_approval_to_last_po_number_s": span,
-            "chains_per_minute": cpm, **latencies(chains)}
+    progress(f"under load: approving {count} requests, {how}, and playing the buyer, the "
+             "warehouse and finance as each document shows up")
+    driven = drive(numbers, rate, dbs, progress)
+    wait_observed(dbs["oa"], stack.hub_url, "oa", timeout=600)
+    chains = read_chains(dbs["oa"], stack.erp_url, stack.hub_url, numbers)
+    po_of = _po_of(stack.erp_url, numbers)
+    whole = whole_figures(read_whole(chains, po_of, driven["released"], dbs), count)
+    return {"requests": count, "approvals": how, "approvals_took_s": driven["approvals_took_s"],
+            "stalled": driven["stalled"], "whole_chain": whole,
+            "completed": whole["completed"], "chains_per_minute": whole["chains_per_minute"],
+            "flow_1_completed": len(chains), **latencies(chains)}
+
+
+def _po_of(erp_url: str, numbers: list[str]) -> dict[str, str]:
+    """request_no → the ERP PO made for it."""
+    with psycopg.connect(erp_url) as conn:
+        return {r[0]: r[1] for r in conn.execute(
+            "SELECT request_no, min(po_no) FROM purchase_order WHERE request_no = ANY(%s) "
+            "GROUP BY request_no", (numbers,))}
 
 
 def run_flow_bench(state_dir: Path, rest_count: int, load_count: int, rate: float,
@@ -194,10 +183,12 @@ def run_flow_bench(state_dir: Path, rest_count: int, load_count: int, rate: floa
         stack.stop()
         stack.pg.remove()
     p99 = rest["approval_to_oa_po_number_ms"]["p99"]
+    whole = load["whole_chain"]
     return {"flows": {
         "chain": CHAIN, "chain_note": CHAIN_NOTE,
         "approval_to_oa_po_number_ms": rest["approval_to_oa_po_number_ms"],
         "chains_per_minute": load["chains_per_minute"],
+        "chains_started": whole["started"], "chains_completed": whole["completed"],
         "goal_p99_at_rest_ms": GOAL_P99_AT_REST_MS, "goal_met": bool(p99 < GOAL_P99_AT_REST_MS),
         "at_rest": rest, "under_load": load, "timestamps": TIMESTAMPS,
         "load_average_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}}}
