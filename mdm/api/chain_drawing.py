@@ -116,9 +116,15 @@ def trace_page(entity: str, business_key: str | None, golden_id: int) -> str:
 
 
 def in_flows(project: Any, entity: str) -> bool:
-    """Whether `entity` appears in a flow: a hop watches it or makes documents of it."""
-    return any(hop.from_ == entity or (hop.link is not None and hop.link.entity == entity)
-               for flow in project.flows.values() for hop in flow.hops)
+    """Whether `entity` appears in a flow: a hop watches it, makes documents of it or names it
+    as its origin, or a `links:` entry links it (or links under it)."""
+    for flow in project.flows.values():
+        if any(hop.from_ == entity or (hop.link is not None and hop.link.entity == entity)
+               or (hop.origin is not None and hop.origin.entity == entity) for hop in flow.hops):
+            return True
+        if any(entity in (link.entity, link.origin.entity) for link in flow.links):
+            return True
+    return False
 
 
 def trace_link(project: Any, entity: str, business_key: str | None,

@@ -137,6 +137,10 @@ def _print_summary(root: Path, loaded: Project) -> None:
             does += [f"a task for {hop.task.team}"] if hop.task is not None else []
             console.print(f"  flow {flow.flow}.{hop.name}: {hop.from_} ({hop.when.describe()}) "
                           f"→ {' and '.join(does)}{back}", highlight=False, soft_wrap=True)
+        for link in flow.links:
+            console.print(f"  flow {flow.flow}.{link.name}: link {link.entity} under "
+                          f"{link.origin.entity} (by {link.origin.by})", highlight=False,
+                          soft_wrap=True)
     for name, rec in loaded.reconciliations.items():
         figures = ", ".join(f"{n} from {f.entity}" for n, f in rec.figures().items())
         console.print(f"  reconciliation {name}: {rec.order.entity}.{rec.order.lines} — {figures}",
