@@ -30,8 +30,8 @@ def firing_rows(hop: Hop, before: Mapping[str, Any] | None,
 
 def hop_task(project: Project, flow: str, hop: Hop, v: NewVersion,
              before: Mapping[str, Any] | None = None) -> NewTask:
-    """The hop's task for version `v`: one open per document and hop (the system column holds
-    the document's system; `team` and the hop are in the detail). `{attribute}` in the
+    """The hop's task for version `v`: one open per document and hop (task.hop; the system
+    column holds the document's system; `team` and the hop are in the detail too). `{attribute}` in the
     summary is the version's value, `{list.attribute}` that of the rows that made it fire
     (joined by 、 when several)."""
     assert hop.task is not None
@@ -52,4 +52,4 @@ def hop_task(project: Project, flow: str, hop: Hop, v: NewVersion,
         detail["rows"] = rows
     return NewTask(FLOW_TASK, v.entity, v.business_key, v.golden_id, v.version,
                    project.entities[v.entity].source, hop.task.severity,
-                   FIELD.sub(value, hop.task.summary), detail)
+                   FIELD.sub(value, hop.task.summary), detail, hop=detail["hop"])

@@ -19,8 +19,9 @@ STATUSES = ("open", "resolved", "waived")
 
 @dataclass(frozen=True)
 class NewTask:
-    """A task to open, or to refresh: at most one is open per (type, entity, key, system) —
-    per (type, entity, record, system) for a draft, which has no key yet."""
+    """A task to open, or to refresh: at most one is open per (type, entity, key, system, hop)
+    — per (type, entity, record, system, hop) for a draft, which has no key yet. `hop` is a
+    flow task's hop (one open per document and hop), '' for every other type."""
 
     type: str
     entity: str
@@ -31,6 +32,7 @@ class NewTask:
     severity: str  # error | warning
     summary: str
     detail: dict[str, Any]
+    hop: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """SQL on steward tasks and their decisions (`task`, `decision`): open (or refresh) tasks, close
 them automatically, lock one for a decision and record it, list and show them.
 
-At most one open task per (type, entity, key, system) — per (type, entity, record, system) for
-a draft, whose key is NULL: a repeated finding refreshes the open task instead of piling up new
+At most one open task per (type, entity, key, system, hop) — per (type, entity, record, system,
+hop) for a draft, whose key is NULL; the hop is a flow task's, '' for every other type (0017): a repeated finding refreshes the open task instead of piling up new
 ones. Each function runs in the caller's transaction.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from mdm.model.tasks import NewTask, TaskFilter
 
 OPEN_TASK_SQL = """
 INSERT INTO task (type, entity, business_key, golden_id, version, system, severity, summary,
-                  detail)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'
+                  detail, hop)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (type, entity, business_key, system, hop) WHERE status = 'open'
 DO UPDATE SET golden_id = EXCLUDED.golden_id, version = EXCLUDED.version,
     severity = EXCLUDED.severity, summary = EXCLUDED.summary, detail = EXCLUDED.detail,
     updated_at = clock_timestamp()
@@ -28,8 +28,9 @@ RETURNING id
 """
 # The same for a draft (business_key NULL): its open task is unique per record (0014).
 OPEN_DRAFT_TASK_SQL = OPEN_TASK_SQL.replace(
-    "ON CONFLICT (type, entity, business_key, system) WHERE status = 'open'",
-    "ON CONFLICT (type, entity, golden_id, system) WHERE status = 'open' AND business_key IS NULL")
+    "ON CONFLICT (type, entity, business_key, system, hop) WHERE status = 'open'",
+    "ON CONFLICT (type, entity, golden_id, system, hop) WHERE status = 'open' "
+    "AND business_key IS NULL")
 # A record that reached the target (a retry, a replay, a later version) closes its open
 # dead-delivery task: there is nothing left to decide. Parameters: golden ids, targets, versions.
 CLOSE_DEAD_SQL = """
@@ -49,11 +50,11 @@ SELECT id, 'system', 'delivered', 'version ' || version || ' reached the target'
 def task_params(t: NewTask) -> tuple[Any, ...]:
     """The parameters of OPEN_TASK_SQL for `t`."""
     return (t.type, t.entity, t.business_key, t.golden_id, t.version, t.system, t.severity,
-            t.summary, Jsonb(t.detail))
+            t.summary, Jsonb(t.detail), t.hop)
 
 
 def open_task(conn: psycopg.Connection, task: NewTask) -> int:
-    """Open the task, or refresh the open one of its (type, entity, key, system); its id."""
+    """Open the task, or refresh the open one of its (type, entity, key, system, hop); its id."""
     sql = OPEN_TASK_SQL if task.business_key is not None else OPEN_DRAFT_TASK_SQL
     row = conn.execute(sql, task_params(task)).fetchone()
     assert row is not None

@@ -43,11 +43,12 @@ task = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolved_by", Text),
     Column("resolution", Text),
+    Column("hop", Text, nullable=False, server_default=text("''")),  # a flow task's hop (0017)
 )
-Index("task_open_uq", task.c.type, task.c.entity, task.c.business_key, task.c.system,
+Index("task_open_uq", task.c.type, task.c.entity, task.c.business_key, task.c.system, task.c.hop,
       unique=True, postgresql_where=text("status = 'open'"))
 Index("task_open_draft_uq", task.c.type, task.c.entity, task.c.golden_id, task.c.system,
-      unique=True, postgresql_where=text("status = 'open' AND business_key IS NULL"))
+      task.c.hop, unique=True, postgresql_where=text("status = 'open' AND business_key IS NULL"))
 Index("task_status_ix", task.c.status, task.c.created_at)
 Index("task_key_clash_ix", task.c.golden_id,
       postgresql_where=text("type = 'key_clash' AND status = 'open'"))
