@@ -240,6 +240,14 @@ class EntitySpec(Spec):
     def _qualified(cls, value: str) -> str:
         return value if "." in value else f"public.{value}"
 
+    @field_validator("primary_key")
+    @classmethod
+    def _some_key_column(cls, value: str | list[str]) -> str | list[str]:
+        columns = [value] if isinstance(value, str) else value
+        if not columns or not all(c.strip() for c in columns):
+            raise ValueError("expected a column name, or a list of one or more column names")
+        return value
+
     @model_validator(mode="after")
     def _keys_are_attributes(self) -> EntitySpec:
         if self.business_key not in self.attributes:

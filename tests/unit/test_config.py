@@ -58,6 +58,14 @@ def test_missing_required_key(project: Path):
         load_project(project)
 
 
+def test_empty_primary_key_names_file_key_and_expectation(project: Path):
+    path = project / "golden_records/department.yaml"
+    path.write_text(path.read_text().replace("primary_key: id\n",
+                                             "primary_key: []\n"))
+    with pytest.raises(ConfigError, match=r"department.yaml: primary_key: .*one or more column"):
+        load_project(project)
+
+
 def test_init_scaffolds_a_project_that_checks(tmp_path: Path):
     from typer.testing import CliRunner
 
