@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 
 from mdm.capture.debezium import InboxHandler, offsets_table, run_engine
+from mdm.capture.feeds import feed_kind, running_feeds
 from mdm.capture.registry import source_kind
 from mdm.capture.signals import EngineHandle, reopen_for_start, send_snapshot_signals
 from mdm.capture.snapshots import prepare_snapshots
@@ -43,7 +44,8 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
     """Capture every source until `stop` is set: one Debezium engine per source, all in this
     process's one JVM, each in its own thread and restarted on failure."""
     sources = capture_sources(project)
-    if not sources:
+    feeds = running_feeds(project)
+    if not sources and not feeds:
         raise ConfigError(str(project.root), ["no source with mapped tables: nothing to capture"])
     urls = {}
     for name in sources:  # a missing ${VAR} or a bad URL stops here, naming the file
@@ -52,7 +54,7 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
         source_kind(project.sources[name]).check_url(urls[name], where)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     prepared = {name: _prepare(project, name, urls[name], hub_url) for name in sources}
-    threads = []
+    threads = [_start_feed(project, name, hub_url, stop) for name in feeds]
     for name in sources:
         thread = threading.Thread(target=_capture_source, name=f"capture-{name}", daemon=True,
                                   args=(project, name, urls[name], hub_url, state_dir, stop,
@@ -108,3 +110,30 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
             logger.warning("capture engine stopped source=%s, restarting in %.0fs: %s", name, delay, exc)
             stop.wait(delay)
             delay = min(delay * 2, 30.0)
+
+
+def _start_feed(project: Project, name: str, hub_url: str,
+                stop: threading.Event) -> threading.Thread:
+    """A feed's runner in its own thread, restarted with backoff when its system or the hub
+    database fails (it resumes from what the inbox and its durable cursor hold)."""
+    spec = project.feeds[name]
+    run = feed_kind(spec).run
+    assert run is not None  # running_feeds keeps only feeds with a runner
+
+    def forever() -> None:
+        delay = 1.0
+        logger.info("feed starting source=%s kind=%s entities=%s", name, spec.kind,
+                    ",".join(project.entities_of_record(name)))
+        while not stop.is_set():
+            try:
+                run(project, spec, hub_url, stop)
+                return
+            except (TransientError, psycopg.OperationalError, OSError) as exc:
+                logger.warning("feed stopped source=%s, restarting in %.0fs: %s", name, delay,
+                               exc)
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    thread = threading.Thread(target=forever, name=f"feed-{name}", daemon=True)
+    thread.start()
+    return thread

@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FunctionType
 from typing import Any, TypeVar
 
 import yaml
@@ -31,6 +32,7 @@ from mdm.config.flow_checks import check_flows
 from mdm.config.flows import FlowSpec, Hop, hop_id
 from mdm.config.reconcile import ReconciliationSpec, check_reconciliations
 from mdm.config.rules import RuleFile
+from mdm.config.feeds import FeedSpec, cdc_model
 from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import AnyTarget, TargetSpec
 from mdm.errors import ConfigError
@@ -46,7 +48,8 @@ PROJECT_FOLDERS = ("cdc", "golden_records", "targets", "rules", "flows", "reconc
 @dataclass(frozen=True)
 class Project:
     root: Path
-    sources: dict[str, SourceSpec] = field(default_factory=dict)
+    sources: dict[str, SourceSpec] = field(default_factory=dict)  # databases (Debezium)
+    feeds: dict[str, FeedSpec] = field(default_factory=dict)  # webhooks, polls, queues
     entities: dict[str, EntitySpec] = field(default_factory=dict)
     targets: dict[str, AnyTarget] = field(default_factory=dict)
     rules: dict[str, RuleFile] = field(default_factory=dict)
@@ -63,6 +66,11 @@ class Project:
             for table in spec.tables:
                 index[(spec.source, table)] = spec
         return index
+
+    @property
+    def systems_read(self) -> list[str]:
+        """Every source the hub reads: captured databases, then feeds."""
+        return [*self.sources, *self.feeds]
 
     def entities_of_record(self, source: str) -> list[str]:
         """The entities whose system of record `source` is (their `source:`), referenced first."""
@@ -271,7 +279,13 @@ def _is_cyclic(data: Any) -> bool:
 
 
 def _parse(path: Path, display: str, model: Any) -> Any:
+    """`model` may be a function choosing the schema from the file's data (cdc/: cdc_model)."""
     data = _read_yaml(path, display)
+    if isinstance(model, FunctionType):
+        try:
+            model = model(data)
+        except ValueError as exc:
+            raise ConfigError(display, [str(exc)]) from exc
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate(data)
@@ -315,12 +329,14 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
         raise ConfigError(str(root), [f"not a project folder: none of {', '.join(PROJECT_FOLDERS)}/ found "
                                       "(run 'mdm init DIR' to create one)"])
     found = Findings()
-    sources: dict[str, SourceSpec] = _read_folder(root, "cdc", SourceSpec, "name", found)
+    in_cdc: dict[str, SourceSpec | FeedSpec] = _read_folder(root, "cdc", cdc_model, "name", found)
+    sources = {n: s for n, s in in_cdc.items() if isinstance(s, SourceSpec)}
+    feeds = {n: s for n, s in in_cdc.items() if not isinstance(s, SourceSpec)}
     targets: dict[str, AnyTarget] = _read_folder(root, "targets", TargetSpec, "name", found)
     entities: dict[str, EntitySpec] = _read_folder(root, "golden_records", EntitySpec,
                                                    "entity", found)
     for entity in entities.values():
-        check_entity_references(entity, sources, targets, found)
+        check_entity_references(entity, in_cdc, targets, found)
     entities = attach_mappings(entities, targets, found)
     rule_files: dict[str, RuleFile] = _read_folder(root, "rules", RuleFile, "entity", found)
     rules = check_rules(rule_files, entities, found)
@@ -337,7 +353,8 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
         root, "reconciliations", ReconciliationSpec, "reconciliation", found)
     found.problems += check_reconciliations(
         reconciliations, entities, {n: found.file_of("reconciliations", n) for n in reconciliations})
-    project = Project(root=root, sources=sources, entities=entities, targets=targets, rules=rules,
+    project = Project(root=root, sources=sources, feeds=feeds, entities=entities,
+                      targets=targets, rules=rules,
                       flows=flows, reconciliations=reconciliations, notes=tuple(notes))
     return project, found.problems
 

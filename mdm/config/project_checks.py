@@ -46,7 +46,7 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
-def check_entity_references(entity: EntitySpec, sources: Mapping[str, SourceSpec],
+def check_entity_references(entity: EntitySpec, sources: Mapping[str, object],
                             targets: Mapping[str, AnyTarget], found: Findings) -> None:
     """The source, targets and owners an entity names exist; a child's order_by is one of
     its attributes."""

@@ -68,7 +68,7 @@ class ChangeApplier:
     def __init__(self, project: Project) -> None:
         self.project = project
         # the tables of the entities each source is the system of record of (not its copies)
-        self.mappings = {name: table_mappings(project, name) for name in project.sources}
+        self.mappings = {name: table_mappings(project, name) for name in project.systems_read}
 
     def apply(self, conn: psycopg.Connection, source: str, events: list[InboxRow]) -> SourceBatch:
         """Load what the events touch and apply them: the batch's new versions are pending."""
