@@ -6,7 +6,7 @@ Problems are (file, `hops.N.key: what was expected`), collected like project_che
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set as AbstractSet
 
 from mdm.config.flows import (
     Back,
@@ -105,16 +105,34 @@ def _hop_problems(hop: Hop, entities: Mapping[str, EntitySpec],
 def _guard_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:
     if hop.if_ is None:
         return
-    names: Mapping[str, object] = entity.attributes
-    if hop.if_.any is not None:
-        child = entity.children.get(hop.if_.any)
-        if child is None:
-            yield f"if.any: '{hop.if_.any}' is not a child list of {entity.entity} (child lists: {_known(entity.children)})"
-            return
-        names = child.attributes
-    unknown = sorted(hop.if_.row_filter.columns - set(names))
+    if hop.if_.any is None:
+        yield from _where_problems("if", hop.if_.row_filter.columns, entity.attributes,
+                                   entity.entity)
+        return
+    yield from _rows_problems("if", hop.if_.any, hop.if_.row_filter.columns, None, entity)
+
+
+def _rows_problems(key: str, listed: str, columns: AbstractSet[str], row_key: str | None,
+                   entity: EntitySpec) -> Iterator[str]:
+    """`<key>.any` names a child list, and its `where:` (and `key:`) the rows' attributes."""
+    child = entity.children.get(listed)
+    if child is None:
+        yield (f"{key}.any: '{listed}' is not a child list of {entity.entity} "
+               f"(child lists: {_known(entity.children)})")
+        return
+    rows = f"the rows of {entity.entity}.{listed}"
+    yield from _where_problems(key, columns, child.attributes, rows)
+    if row_key is not None and row_key not in child.attributes:
+        yield (f"{key}.key: '{row_key}' is not an attribute of {rows} "
+               f"(known: {_known(child.attributes)})")
+
+
+def _where_problems(key: str, columns: AbstractSet[str], names: Mapping[str, object],
+                    owner: str) -> Iterator[str]:
+    unknown = sorted(columns - set(names))
     if unknown:
-        yield f"if.where: {', '.join(unknown)}: not attributes here (known: {_known(names)})"
+        yield (f"{key}.where: {', '.join(unknown)}: not attributes of {owner} "
+               f"(known: {_known(names)})")
 
 
 def _origin_problems(hop: Hop, entity: EntitySpec, entities: Mapping[str, EntitySpec],
@@ -135,18 +153,7 @@ def _when_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:
             yield (f"when: '{when.attribute}' is not an attribute of {entity.entity} "
                    f"(known: {_known(entity.attributes)})")
         return
-    child = entity.children.get(when.any)
-    if child is None:
-        yield (f"when.any: '{when.any}' is not a child list of {entity.entity} "
-               f"(child lists: {_known(entity.children)})")
-        return
-    unknown = sorted(when.row_filter.columns - set(child.attributes))
-    if unknown:
-        yield (f"when.where: {', '.join(unknown)}: not attributes of the rows of "
-               f"{entity.entity}.{when.any} (known: {_known(child.attributes)})")
-    if when.key is not None and when.key not in child.attributes:
-        yield (f"when.key: '{when.key}' is not an attribute of the rows of "
-               f"{entity.entity}.{when.any} (known: {_known(child.attributes)})")
+    yield from _rows_problems("when", when.any, when.row_filter.columns, when.key, entity)
 
 
 def _template_problems(hop: Hop, entity: EntitySpec) -> Iterator[str]:

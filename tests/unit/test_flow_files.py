@@ -172,7 +172,7 @@ def test_a_guard_holds_when_any_row_matches():
     (lambda h: h.update({"if": {"any": "rows", "where": "quantity > 0"}}), "hops.0.if.any",
      "'rows' is not a child list of purchase_request"),
     (lambda h: h.update({"if": {"any": "lines", "where": "qty > 0"}}), "hops.0.if.where",
-     "qty: not attributes here"),
+     "qty: not attributes of the rows of purchase_request.lines"),
     (lambda h: h.update({"origin": {"entity": "purchase_order", "by": "po"}}), "hops.0.origin.by",
      "'po' is not an attribute of purchase_request"),
     (lambda h: h.update({"task": {"summary": "看 {request}", "team": "purchasing"}}),
