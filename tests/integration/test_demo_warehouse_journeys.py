@@ -6,23 +6,19 @@ made, leaves the systems as the flow says (the list short by 20, stock − exact
 (the demo reuses its data across starts); the broker probe finds the machine's RabbitMQ."""
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
-import aio_pika
 import pytest
 
 from mdm.demo.flow_journeys import Chain, chain_line
 from mdm.demo.stack import DemoStack
-from mdm.demo.stock import DEFAULT_MQ_URL, broker_answers, project_with_erp_mq
-from mdm.demo.sync import wait_idle
+from mdm.demo.stock import DEFAULT_MQ_URL, broker_answers
 from mdm.demo.warehouse_journeys import production_picking, sales_outbound, stock_level
-from mdm.runtime.settings import REPO_ROOT
-from tests.brokers import AMQP_URL, require_brokers
-from tests.conftest import SMALL_SEED
+from tests.brokers import AMQP_URL
+from tests.flow7_stack import flow7_stack
 from tests.helpers import rows
 
 RUN = uuid.uuid4().hex[:8]
@@ -31,28 +27,8 @@ EXCHANGE, QUEUE = f"erp.stock.journeys.{RUN}", f"erp.stock.levels.journeys.{RUN}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    require_brokers()
-    project = project_with_erp_mq(REPO_ROOT, tmp_path_factory.mktemp("project") / "p", EXCHANGE)
-    s = DemoStack(tmp_path_factory.mktemp("journeys"), project_dir=project, erp_mq_url=AMQP_URL)
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        s.start_stock_consumer(exchange=EXCHANGE, queue=QUEUE)
-        s.start_hub()
-        wait_idle(s.erp_url, s.hub_url, timeout=180)
+    with flow7_stack(tmp_path_factory, EXCHANGE, QUEUE) as s:
         yield s
-    finally:
-        s.stop()
-        s.pg.remove()
-        asyncio.run(_delete_queue())
-
-
-async def _delete_queue() -> None:
-    connection = await aio_pika.connect(AMQP_URL, timeout=10)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(QUEUE)
-        await channel.exchange_delete(EXCHANGE)
 
 
 def _picking(stack: DemoStack) -> Chain:

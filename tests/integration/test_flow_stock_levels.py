@@ -20,11 +20,8 @@ import psycopg
 import pytest
 
 from mdm.demo.stack import DemoStack
-from mdm.demo.stock import project_with_erp_mq
-from mdm.demo.sync import wait_idle
-from mdm.runtime.settings import REPO_ROOT
-from tests.brokers import AMQP_URL, require_brokers
-from tests.conftest import SMALL_SEED
+from tests.brokers import AMQP_URL
+from tests.flow7_stack import flow7_stack
 from tests.helpers import eventually, execute, rows
 
 RUN = uuid.uuid4().hex[:8]
@@ -34,29 +31,8 @@ DEADLINE = 120.0  # WMS capture, processing, the publish, the consumer's commit
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    require_brokers()
-    # the demo project and flow 7's target (mdm/demo/flow7/erp_mq.yaml) on this run's exchange
-    project = project_with_erp_mq(REPO_ROOT, tmp_path_factory.mktemp("project") / "p", EXCHANGE)
-    s = DemoStack(tmp_path_factory.mktemp("stack"), project_dir=project, erp_mq_url=AMQP_URL)
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        s.start_stock_consumer(exchange=EXCHANGE, queue=QUEUE)
-        s.start_hub()
-        wait_idle(s.erp_url, s.hub_url, timeout=180)
+    with flow7_stack(tmp_path_factory, EXCHANGE, QUEUE) as s:
         yield s
-    finally:
-        s.stop()
-        s.pg.remove()
-        asyncio.run(_delete_queue())
-
-
-async def _delete_queue() -> None:
-    connection = await aio_pika.connect(AMQP_URL, timeout=10)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(QUEUE)
-        await channel.exchange_delete(EXCHANGE)
 
 
 def _wms(stack: DemoStack, *statements: str) -> None:
