@@ -206,3 +206,19 @@ def edit_file(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def assert_faults_survived(hub_url: str, system_urls: list[str], seed: Any) -> None:
+    """After a randomized flow run: each demo system did inject faults (its /_stats), some
+    hop commands were retried, and none is dead (every one got through in the end)."""
+    import httpx
+
+    for url in system_urls:
+        stats = httpx.get(f"{url}/_stats", timeout=30).json()
+        assert stats.get("failures_injected", 0) > 0, (seed, url, stats)
+    retried = rows(hub_url, "SELECT count(*) AS n FROM delivery WHERE hop IS NOT NULL "
+                   "AND attempts > 1")
+    assert retried[0]["n"] > 0, seed
+    dead = rows(hub_url, "SELECT hop, business_key, last_error FROM delivery WHERE hop "
+                "IS NOT NULL AND status = 'dead'")
+    assert dead == [], (seed, dead[:5])

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from mdm.demo.stack import DemoStack
-from tests.helpers import eventually, execute, rows
+from tests.helpers import assert_faults_survived, eventually, execute, rows
 
 SEED = int(os.environ.get("MDM_FLOW_SEED") or random.SystemRandom().randrange(10**6))
 REQUESTS = 120
@@ -149,15 +149,7 @@ def test_randomized_requests_approvals_and_receipts_under_faults_end_consistent(
     assert eventually(lambda: _receipts_settled(stack, receipts), DEADLINE), SEED
     _check_receipts(stack, receipts, orders, requests)
     _pay_all(stack, rng, receipts, requests)
-    for url in (stack.erp_api_url, stack.wms_url, stack.oa_url):  # the faults did happen
-        stats = httpx.get(f"{url}/_stats", timeout=30).json()
-        assert stats.get("failures_injected", 0) > 0, (SEED, url, stats)
-    retried = rows(stack.hub_url, "SELECT count(*) AS n FROM delivery WHERE hop IS NOT NULL "
-                   "AND attempts > 1")
-    assert retried[0]["n"] > 0, SEED
-    dead = rows(stack.hub_url, "SELECT hop, business_key, last_error FROM delivery WHERE hop "
-                "IS NOT NULL AND status = 'dead'")
-    assert dead == [], (SEED, dead[:5])
+    assert_faults_survived(stack.hub_url, [stack.erp_api_url, stack.wms_url, stack.oa_url], SEED)
 
 
 def _check_orders(stack: DemoStack, requests: dict[str, Any], orders: dict[str, str],
