@@ -100,9 +100,22 @@ _PROCESSING_TIMES = ("ts_ms", "ts_us", "ts_ns")  # when the connector emitted th
 
 
 def position_of(source_block: dict[str, Any]) -> tuple[str | None, int | None]:
-    """A text that sorts in stream order, from Debezium's `sequence` [lastCommitLsn, lsn] (or
-    `lsn` alone), and the LSN; (None, None) when the block carries neither. Raises ValueError
-    for a malformed or out-of-range one."""
+    """A text that sorts in stream order and an integer position (the LSN for PostgreSQL),
+    by the block's `connector` (mdm/capture/positions.py; PostgreSQL when it names none);
+    (None, None) when the block carries none. Raises ValueError for a malformed one."""
+    from mdm.capture.positions import POSITIONS
+
+    connector = source_block.get("connector") or "postgresql"
+    reader = POSITIONS.get(connector) if isinstance(connector, str) else None
+    if reader is None:
+        return None, None  # an unknown connector's event falls back to its content hash
+    return reader(source_block)
+
+
+def postgres_position(source_block: dict[str, Any]) -> tuple[str | None, int | None]:
+    """From Debezium's `sequence` [lastCommitLsn, lsn] (or `lsn` alone), and the LSN; (None,
+    None) when the block carries neither. Raises ValueError for a malformed or out-of-range
+    one."""
     lsn = _lsn(source_block.get("lsn"), "source.lsn")
     commit_lsn: int | None = None
     sequence = source_block.get("sequence")
@@ -127,7 +140,7 @@ def _lsn(value: Any, name: str) -> int | None:
 
 
 def content_position(value: dict[str, Any]) -> str:
-    """The position of an event that carries no LSN (a MySQL binlog event, a hand-made one): a
+    """The position of an event that carries none its connector reads (a hand-made one): a
     hash of what the event says, less the top-level processing times a re-emitted event
     changes. A redelivered event is absorbed by the inbox; two different events never are."""
     stable = {k: v for k, v in value.items() if k not in _PROCESSING_TIMES}
