@@ -16,6 +16,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from mdm.capture import poll
+from mdm.capture import queue_amqp, queue_nats
+from mdm.capture import webhook_fetch
 from mdm.config.feeds import FeedSpec
 from mdm.config.loader import Project
 from mdm.errors import ConfigError
@@ -28,7 +31,12 @@ class FeedKind:
     run: FeedRunner | None  # None: the API receives it (POST /api/v1/webhooks/{source})
 
 
-FEED_KINDS: Mapping[str, FeedKind] = {}
+FEED_KINDS: Mapping[str, FeedKind] = {
+    "webhook": FeedKind(run=webhook_fetch.run_fetch_back),  # the API receives; this fetches back
+    "poll": FeedKind(run=poll.run),
+    "amqp": FeedKind(run=queue_amqp.run),
+    "nats": FeedKind(run=queue_nats.run),
+}
 
 
 def feed_kind(spec: FeedSpec, kinds: Mapping[str, FeedKind] | None = None) -> FeedKind:

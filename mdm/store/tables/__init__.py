@@ -5,7 +5,7 @@ schema.
 
 - hub.py: inbox → source_row (mirror of captured rows) → golden_record / golden_version / xref
   → rule_result, delivery, reference_hold
-- capture.py: capture_state, capture_table, snapshot_request, snapshot_progress
+- capture.py: capture_state, capture_table, snapshot_request, snapshot_progress, feed_state
 - flows.py: document_link (a document → the documents hops made from it), command_hold
 - people.py: task, decision, the audit chain, change_request, the API's users and sign-ins
 """
@@ -15,6 +15,7 @@ from mdm.store.tables.base import metadata
 from mdm.store.tables.capture import (
     capture_state,
     capture_table,
+    feed_state,
     snapshot_progress,
     snapshot_request,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "command_hold",
     "capture_state",
     "capture_table",
+    "feed_state",
     "snapshot_request",
     "snapshot_progress",
     "task",

@@ -88,3 +88,17 @@ snapshot_progress = Table(
     CheckConstraint("state IN ('pending', 'running', 'done', 'aborted')",
                     name="snapshot_progress_state_ck"),
 )
+
+# A feed's durable cursor and health per source and table (migration 0018; mdm/capture/poll.py).
+feed_state = Table(
+    "feed_state",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("cursor", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("last_ok_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    PrimaryKeyConstraint("source", "table_name"),
+)
