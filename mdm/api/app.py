@@ -24,6 +24,7 @@ from mdm.api.reconcile import reconcile_page_router, reconcile_router
 from mdm.api.trace_page import trace_router
 from mdm.api.users import users_router
 from mdm.api.web import web_router
+from mdm.api.webhooks import webhooks_router
 from mdm.config.loader import Project
 from mdm.store.repositories.deliveries import deliveries_of, list_deliveries
 from mdm.store.repositories.records import list_records, referenced_records
@@ -66,6 +67,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
     app.include_router(deliveries_router())
     app.include_router(lineage_router())
     app.include_router(ingest_router())
+    app.include_router(webhooks_router())
     app.include_router(users_router())
     app.include_router(config_router())
     app.include_router(web_router())

@@ -1,10 +1,116 @@
-"""`kind: webhook`: a system calls the hub back (POST /api/v1/webhooks/{source})."""
+"""`kind: webhook`: a system calls the hub back (POST /api/v1/webhooks/{source}).
+
+A SaaS OA (钉钉 DingTalk, 企业微信 WeCom, 飞书 Feishu/Lark) has no database the hub could read:
+it calls the hub when an approval changes state. `format:` names the platform's callback
+scheme (signature, encryption, event shape; mdm/capture/webhook_crypto.py cites the sources);
+`hmac` is a generic signed POST whose body is the document itself.
+
+Secrets (token, aes_key, owner_key, encrypt_key, secret, fetch.app_key, fetch.app_secret) are
+written `${VAR}` (environment or $MDM_SECRETS_FILE) or `${file:/path}` (a mounted secret) and
+expanded when used: a literal secret in the project file is refused.
+"""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
 
 from mdm.config.feed_base import FeedBase
+from mdm.config.targets import Spec
+
+FORMATS = ("dingtalk", "wecom", "feishu", "hmac")
+# The approval events each platform sends when an instance changes state.
+DEFAULT_EVENTS: dict[str, tuple[str, ...]] = {
+    "dingtalk": ("bpms_instance_change",),
+    "wecom": ("sys_approval_change",),
+    "feishu": ("approval_instance", "approval.instance.status_changed_v4"),
+    "hmac": (),
+}
+DEFAULT_API: dict[str, str] = {
+    "dingtalk": "https://oapi.dingtalk.com",
+    "wecom": "https://qyapi.weixin.qq.com",
+    "feishu": "https://open.feishu.cn",
+}
+
+
+def _reference(value: str) -> str:
+    if "${" not in value:
+        raise ValueError("a secret is not written in the project file: write it as ${VAR} "
+                         "(environment or $MDM_SECRETS_FILE) or ${file:/path}")
+    return value
+
+
+Secret = Annotated[str, AfterValidator(_reference)]
+
+
+class FetchBack(Spec):
+    """Where the full document is read back when the callback carries only its id."""
+
+    api_base_url: str | None = Field(None, description=(
+        "The platform's API (default: https://oapi.dingtalk.com, https://qyapi.weixin.qq.com, "
+        "https://open.feishu.cn)."))
+    app_key: Secret = Field(description="钉钉 AppKey, 企业微信 corpid, 飞书 App ID (${VAR}).")
+    app_secret: Secret = Field(description="钉钉 AppSecret, 企业微信 the approval app's "
+                               "secret, 飞书 App Secret (${VAR}).")
+    fields: dict[str, str] = Field(default_factory=dict, description=(
+        "Form field (control) name → the document's column, e.g. {金额: amount}; other form "
+        "fields are not kept."))
+    retries: int = Field(8, ge=0, le=100, description="Attempts after the first before the "
+                         "callback is kept failed with the last error.")
+    backoff_s: float = Field(1.0, gt=0, le=3600, description="First wait between attempts; "
+                             "doubles each time.")
+    max_backoff_s: float = Field(60.0, gt=0, le=86400, description="Longest wait.")
+    timeout_s: float = Field(10.0, gt=0, le=300, description="One HTTP call's timeout.")
 
 
 class WebhookFeed(FeedBase):
     kind: Literal["webhook"]
+    format: Literal["dingtalk", "wecom", "feishu", "hmac"] = Field(description=(
+        "The callback scheme: dingtalk (HTTP event callback, encrypted), wecom (企业微信 "
+        "callback, XML, encrypted), feishu (飞书 event subscription, X-Lark-Signature), hmac "
+        "(HMAC-SHA256 over timestamp.body)."))
+    table: str = Field(description="The documents' table name, as an entity's `table:` "
+                       "names it (e.g. saas_oa.approval_instance).")
+    token: Secret | None = Field(None, description="钉钉/企业微信 the callback Token; 飞书 the "
+                                 "Verification Token (checked when given).")
+    aes_key: Secret | None = Field(None, description="钉钉/企业微信 the 43-character "
+                                   "EncodingAESKey.")
+    owner_key: Secret | None = Field(None, description="钉钉 the AppKey (event subscription) or "
+                                     "corpId; 企业微信 the corpid: the plaintext's tail is "
+                                     "checked against it.")
+    encrypt_key: Secret | None = Field(None, description="飞书 the Encrypt Key (signature and "
+                                       "decryption).")
+    secret: Secret | None = Field(None, description="hmac: the shared secret.")
+    signature_header: str = Field("X-Signature", description="hmac: the signature's header "
+                                  "(hex, optionally 'sha256=' prefixed).")
+    timestamp_header: str = Field("X-Timestamp", description="hmac: the Unix-time header.")
+    event_id_header: str | None = Field("X-Event-Id", description="hmac: the event id's "
+                                        "header; without one the body's hash identifies it.")
+    key_field: str = Field("id", description="hmac: the document field that is its key.")
+    max_age_s: int = Field(300, ge=1, le=86400, description="Replay window: a callback whose "
+                           "timestamp is further than this from now (past or future) is refused.")
+    events: list[str] | None = Field(None, description=(
+        "The event types kept (default: the platform's approval events); others are answered "
+        "and not stored."))
+    fetch: FetchBack | None = Field(None, description=(
+        "Read the full instance back from the platform's API (the callback carries only its "
+        "id); without it the callback's own fields are the document."))
+
+    @model_validator(mode="after")
+    def _secrets_of_the_format(self) -> WebhookFeed:
+        needed = {"dingtalk": ("token", "aes_key", "owner_key"),
+                  "wecom": ("token", "aes_key", "owner_key"),
+                  "feishu": ("encrypt_key",), "hmac": ("secret",)}[self.format]
+        missing = [k for k in needed if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"format {self.format} needs {', '.join(missing)} (as ${{VAR}})")
+        if self.fetch is not None and self.format == "hmac":
+            raise ValueError("fetch: an hmac callback's body is the document; nothing to fetch")
+        return self
+
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self.events) if self.events is not None else DEFAULT_EVENTS[self.format]
+
+    def callbacks_table(self) -> str:
+        """Where a callback waiting for its fetch-back is kept (no entity maps it)."""
+        return f"{self.table}.callback"
