@@ -49,6 +49,96 @@ def mysql_position(block: dict[str, Any]) -> Position:
     return text, (index << 32) | offset
 
 
+_LSN_GROUPS = re.compile(r"^[0-9a-fA-F]{1,16}(:[0-9a-fA-F]{1,16}){0,3}$")
+_RS_ID = re.compile(r"^0x([0-9a-fA-F]{1,8})\.([0-9a-fA-F]{1,8})\.([0-9a-fA-F]{1,4})$")
+
+
+def _cdc_lsn(value: Any, name: str) -> int | None:
+    """SQL Server's / Db2's LSN text ("00000027:00000758:0003", Debezium's Lsn.toString: hex
+    bytes, colon after the 4th and 8th) as one integer; None for null, "" or "NULL"."""
+    if value is None or value in ("", "NULL"):
+        return None
+    if not isinstance(value, str) or not _LSN_GROUPS.fullmatch(value) or len(value) > 40:
+        raise ValueError(f"{name} {str(value)[:60]!r} is not an LSN (hex groups with colons)")
+    groups = value.split(":")
+    if len(groups) == 3:  # fixed widths: 4 bytes : 4 bytes : the rest
+        if len(groups[0]) > 8 or len(groups[1]) > 8:
+            raise ValueError(f"{name} {value!r}: expected 8-digit first and second groups")
+        number = int(groups[0], 16) << 32 | int(groups[1], 16)
+        return number << (4 * len(groups[2])) | int(groups[2], 16) if groups[2] else number
+    return int(value.replace(":", ""), 16)
+
+
+def sqlserver_position(block: dict[str, Any]) -> Position:
+    """SQL Server: `commit_lsn`, `change_lsn`, `event_serial_no` → "<commit>/<change>/<serial>"
+    (fixed-width hex: commit order, then change order, then the event within one change: an
+    update's old and new image, a key update's delete and insert). Snapshot reads carry the
+    snapshot's commit_lsn only. The integer is the commit LSN's upper 64 bits (VLF sequence
+    and block; the whole LSN has 80), monotone along the stream."""
+    commit = _cdc_lsn(block.get("commit_lsn"), "source.commit_lsn")
+    change = _cdc_lsn(block.get("change_lsn"), "source.change_lsn")
+    if commit is None and change is None:
+        return None, None
+    serial = bigint(block.get("event_serial_no") or 0, "source.event_serial_no")
+    if serial is None or not 0 <= serial < 2**32:
+        raise ValueError(f"source.event_serial_no {block.get('event_serial_no')!r} is out of range")
+    commit = change if commit is None else commit
+    change = commit if change is None else change
+    if commit >= 2**128 or change >= 2**128:
+        raise ValueError("source.commit_lsn / change_lsn beyond 16 bytes")
+    upper = commit >> 16
+    return f"{commit:032x}/{change:032x}/{serial:08x}", upper if upper < 2**63 else None
+
+
+def db2_position(block: dict[str, Any]) -> Position:
+    """Db2: `commit_lsn`, `change_lsn` (Debezium's Lsn text, as SQL Server's, up to 16 bytes)
+    → "<commit>/<change>" in fixed-width hex. The integer is the commit LSN when it fits."""
+    commit = _cdc_lsn(block.get("commit_lsn"), "source.commit_lsn")
+    change = _cdc_lsn(block.get("change_lsn"), "source.change_lsn")
+    if commit is None and change is None:
+        return None, None
+    commit = change if commit is None else commit
+    change = commit if change is None else change
+    if commit >= 2**128 or change >= 2**128:
+        raise ValueError("source.commit_lsn / change_lsn beyond 16 bytes")
+    return f"{commit:032x}/{change:032x}", commit if commit < 2**63 else None
+
+
+def _scn(value: Any, name: str) -> int | None:
+    number = bigint(value if value != "" else None, name)
+    if number is not None and number < 0:
+        raise ValueError(f"{name} {number} is negative")
+    return number
+
+
+def oracle_position(block: dict[str, Any]) -> Position:
+    """Oracle (LogMiner): `commit_scn`, `scn`, `rs_id` (" 0x00000a.00003c1f.0010 ": log
+    sequence, block, byte offset of the redo record) and `ssn` (the SQL statement within it)
+    → "<commit_scn>/<scn>/<rs_id>/<ssn>" in fixed-width hex: commit order, then change order
+    within the transaction (several changes may share an SCN; the redo record address
+    separates them). Snapshot reads carry the snapshot's `scn` only. The integer is the commit
+    SCN."""
+    scn = _scn(block.get("scn"), "source.scn")
+    commit = _scn(block.get("commit_scn"), "source.commit_scn")
+    if scn is None and commit is None:
+        return None, None
+    commit = scn if commit is None else commit
+    scn = commit if scn is None else scn
+    rs_id = block.get("rs_id")
+    seq = blk = off = 0
+    if isinstance(rs_id, str) and rs_id.strip():
+        match = _RS_ID.fullmatch(rs_id.strip())
+        if match is None:
+            raise ValueError(f"source.rs_id {rs_id[:60]!r} is not 0x<seq>.<block>.<offset>")
+        seq, blk, off = (int(g, 16) for g in match.groups())
+    elif rs_id not in (None, ""):
+        raise ValueError(f"source.rs_id {str(rs_id)[:60]!r} is not text")
+    ssn = bigint(block.get("ssn") or 0, "source.ssn")
+    if ssn is None or not 0 <= ssn < 2**32:
+        raise ValueError(f"source.ssn {block.get('ssn')!r} is out of range")
+    return f"{commit:016x}/{scn:016x}/{seq:08x}.{blk:08x}.{off:04x}/{ssn:08x}", commit
+
+
 def postgresql_position(block: dict[str, Any]) -> Position:
     from mdm.capture.models import postgres_position  # the PostgreSQL path lives there
 
@@ -59,4 +149,7 @@ POSITIONS: dict[str, Callable[[dict[str, Any]], Position]] = {
     "postgresql": postgresql_position,
     "mysql": mysql_position,
     "mariadb": mysql_position,  # Debezium's MariaDB connector names itself so
+    "sqlserver": sqlserver_position,
+    "oracle": oracle_position,
+    "db2": db2_position,
 }

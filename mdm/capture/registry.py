@@ -17,6 +17,9 @@ from typing import get_args
 
 from mdm.capture.debezium import debezium_properties, parse_url
 from mdm.capture.introspect import read_postgres_catalog
+from mdm.capture.other_connectors import (
+    check_url_for, db2_properties, no_catalog, oracle_properties, sqlserver_properties, watch_nothing,
+)
 from mdm.capture.slot import watch_slot
 from mdm.config.live_check import Catalog, Probe
 from mdm.config.sources import SourceSpec
@@ -47,6 +50,13 @@ SOURCE_KINDS: Mapping[str, SourceKind] = {
     "postgresql": SourceKind(check_url=parse_url, engine_properties=debezium_properties,
                              watch_position=_watch_replication_slot,
                              read_catalog=read_postgres_catalog),
+    # SQL Server, Oracle, Db2: mdm/capture/other_connectors.py (no log-lag watcher, no --live)
+    "sqlserver": SourceKind(check_url=check_url_for("sqlserver"), engine_properties=sqlserver_properties,
+                            watch_position=watch_nothing, read_catalog=no_catalog("sqlserver")),
+    "oracle": SourceKind(check_url=check_url_for("oracle"), engine_properties=oracle_properties,
+                         watch_position=watch_nothing, read_catalog=no_catalog("oracle")),
+    "db2": SourceKind(check_url=check_url_for("db2"), engine_properties=db2_properties,
+                      watch_position=watch_nothing, read_catalog=no_catalog("db2")),
 }
 
 

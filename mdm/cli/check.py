@@ -27,14 +27,21 @@ LIVE_HELP = (
     "PostgreSQL 13+. Reads catalogs only, never rows. "
     "PostgreSQL only for now (the MySQL family comes with issue 14).")
 LiveOpt = Annotated[bool, typer.Option("--live", help=LIVE_HELP)]
+EXPLAIN_HELP = (
+    "Also print, per source, the Debezium engine properties the hub derives from its "
+    "cdc/*.yaml (every connector: postgresql, sqlserver, oracle, db2 …), passwords masked, "
+    "as `key = value` lines; a ${VAR} that is not set is shown as written.")
+ExplainOpt = Annotated[bool, typer.Option("--explain", help=EXPLAIN_HELP)]
 
 
-def check(project: ProjectOpt = None, live: LiveOpt = False) -> None:
+def check(project: ProjectOpt = None, live: LiveOpt = False,
+          explain: ExplainOpt = False) -> None:
     """Validate the project files: every problem of every file at once, each naming the file,
     the key and what was expected. Exits 1 if there is any. --live also checks the databases."""
     settings = _settings(project)
     loaded, problems = read_project(settings.project_dir)
     problems += _expectation_problems(loaded)
+    problems += _connector_problems(loaded)
     _print_secrets_file_warning()
     if problems:
         _print_findings([Finding(f, "", p) for f, p in problems], err=True)
@@ -44,6 +51,8 @@ def check(project: ProjectOpt = None, live: LiveOpt = False) -> None:
         raise typer.Exit(1)
     _print_summary(settings.project_dir, loaded)
     _print_notes(loaded.notes, err=False)
+    if explain:
+        _print_properties(loaded, settings.database_url)
     if live and not _check_live(loaded):
         raise typer.Exit(1)
 
@@ -61,6 +70,32 @@ def _expectation_problems(project: Project) -> list[tuple[str, str]]:
         except ConfigError as exc:
             problems += exc.entries
     return problems
+
+
+def _connector_problems(project: Project) -> list[tuple[str, str]]:
+    """What a source's connector needs beyond the schema (URL form, Db2's driver jar)."""
+    from mdm.capture.explain import connector_problems
+
+    return connector_problems(project)
+
+
+def _print_properties(project: Project, hub_url: str | None) -> None:
+    """`--explain`: each source's derived Debezium properties, `key = value`, secrets masked."""
+    from mdm.capture.explain import EMBEDDED_HUB, explain
+
+    if not hub_url:
+        console.print(f"explain: hub database not set (MDM_DATABASE_URL): offsets shown for "
+                      f"the embedded one, {EMBEDDED_HUB} (its port is chosen at start)",
+                      highlight=False, soft_wrap=True)
+    for item in explain(project, hub_url):
+        unset = f" (not set, shown as written: {', '.join(item.unset)})" if item.unset else ""
+        console.print(f"[bold]cdc/{item.source}.yaml[/bold] connector {item.connector}{unset}",
+                      highlight=False, soft_wrap=True)
+        if item.problem is not None:
+            console.print(f"  properties not derived: {item.problem}", highlight=False,
+                          soft_wrap=True, markup=False)
+        for key, value in item.properties.items():
+            console.print(f"  {key} = {value}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _check_live(project: Project) -> bool:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mdm.config.source_connectors import Db2Spec, OracleSpec, SqlServerSpec, check_connector_blocks
 from mdm.config.targets import Identifier, Spec
 
 
@@ -93,6 +94,13 @@ class SourceSpec(Spec):
     write_url: str | None = Field(
         None, description="write_method sql: a connection allowed to update the mapped tables "
         "(default: url). ${ENV_VAR} allowed.")
+    sqlserver: SqlServerSpec | None = Field(
+        None, description="connector: sqlserver — its settings (database_names …): "
+        "mdm/config/source_connectors.py.")
+    oracle: OracleSpec | None = Field(
+        None, description="connector: oracle — its settings (pdb_name, log_mining_strategy …).")
+    db2: Db2Spec | None = Field(
+        None, description="connector: db2 — its settings (driver_jar: IBM's JDBC driver …).")
 
     @field_validator("signal_table")
     @classmethod
@@ -103,6 +111,12 @@ class SourceSpec(Spec):
         if len(parts) > 2 or not all(p and p.replace("_", "a").isalnum() for p in parts):
             raise ValueError(f"expected schema.table (letters, digits, _), got {value!r}")
         return value if len(parts) == 2 else f"public.{value}"
+
+    @model_validator(mode="after")
+    def _connector_block(self) -> SourceSpec:
+        check_connector_blocks(self.connector, self.url, {
+            "sqlserver": self.sqlserver, "oracle": self.oracle, "db2": self.db2})
+        return self
 
     @model_validator(mode="after")
     def _observed_tables_name_a_target(self) -> SourceSpec:

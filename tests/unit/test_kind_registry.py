@@ -53,11 +53,17 @@ def test_a_target_kind_without_a_registration_is_an_error_naming_it() -> None:
     assert "'rest'" in str(caught.value) and "TARGET_KINDS" in str(caught.value)
 
 
+REQUIRED_BLOCKS = {"sqlserver": {"sqlserver": {"database_names": ["erp"]}},
+                   "db2": {"db2": {"driver_jar": "/opt/ibm/jcc.jar"}}}
+URLS = {"sqlserver": "sqlserver://u@h", "oracle": "oracle://u@h/db", "db2": "db2://u@h/db"}
+
+
 def test_declared_source_kinds_are_the_connectors_the_schema_accepts() -> None:
     declared = declared_source_kinds()
     assert declared
-    for connector in declared:
-        SourceSpec(name="erp", url="postgresql://u@h/db", connector=connector)
+    for connector in declared:  # with the block a connector requires (source_connectors.py)
+        SourceSpec(name="erp", url=URLS.get(connector, "postgresql://u@h/db"),
+                   connector=connector, **REQUIRED_BLOCKS.get(connector, {}))
     with pytest.raises(ValidationError):
         SourceSpec(name="erp", url="postgresql://u@h/db", connector="carrier_pigeon")
 
