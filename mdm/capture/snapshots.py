@@ -133,7 +133,10 @@ def prepare_snapshots(project: Project, source: str, source_url: str, hub_url: s
     A first start (no tables known) leaves all to Debezium's initial snapshot."""
     spec = project.sources[source]
     tables = project.captured_tables(source)
-    if spec.signal_table:
+    # the signal table and the publication are PostgreSQL's: another connector's signal
+    # table is created by its database's owners (README), and it has no publication
+    on_postgres = spec.connector == "postgresql"
+    if spec.signal_table and on_postgres:
         ensure_signal_table(source_url, spec)
     if not spec.signal_table and not spec.heartbeat_interval_ms:
         logger.warning("source=%s has heartbeats off: read-only incremental snapshots advance "
@@ -143,7 +146,7 @@ def prepare_snapshots(project: Project, source: str, source_url: str, hub_url: s
         new = [t for t in tables if t not in known] if known else []
         removed = sorted(known - set(tables))
         request = None
-        if known:
+        if known and on_postgres:
             ensure_published(source_url, spec, new)
         if new:
             request = add_request(conn, source, "new_tables", new,
