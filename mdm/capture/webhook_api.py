@@ -32,10 +32,11 @@ from mdm.errors import TerminalError, TransientError
 
 
 class PlatformApi:
-    def __init__(self, spec: WebhookFeed, app_key: str, app_secret: str) -> None:
+    def __init__(self, spec: WebhookFeed, app_key: str, app_secret: str,
+                 base_url: str | None = None) -> None:
         assert spec.fetch is not None
         self.spec, self.fetch = spec, spec.fetch
-        self.base = (self.fetch.api_base_url or DEFAULT_API[spec.format]).rstrip("/")
+        self.base = (base_url or DEFAULT_API[spec.format]).rstrip("/")
         self.app_key, self.app_secret = app_key, app_secret
         self.client = httpx.Client(timeout=self.fetch.timeout_s)
         self._token: tuple[str, float] | None = None
@@ -59,9 +60,10 @@ class PlatformApi:
         code = body.get("errcode", body.get("code", 0)) if isinstance(body, dict) else -1
         if response.status_code >= 400 or code != 0:
             self._token = None  # renewed before the next attempt
+            message = body.get("errmsg") or body.get("msg") if isinstance(body, dict) else body
             raise TerminalError(f"{self.spec.format} API {path.split('?')[0]} answered "
-                                f"{response.status_code} code={code} "
-                                f"{str(body.get('errmsg') or body.get('msg') or '')[:200]}")
+                                f"{response.status_code} code={code} {str(message or '')[:200]}")
+        assert isinstance(body, dict)
         return body
 
     def token(self) -> str:

@@ -51,8 +51,10 @@ def run_fetch_back(project: Project, spec: FeedSpec, hub_url: str,
         stop.wait()
         return
     where = f"cdc/{spec.name}.yaml"
+    base = spec.fetch.api_base_url
     api = PlatformApi(spec, expand_env(spec.fetch.app_key, where),
-                      expand_env(spec.fetch.app_secret, where))
+                      expand_env(spec.fetch.app_secret, where),
+                      expand_env(base, where) if base else None)
     attempts: dict[int, _Attempts] = {}
     try:
         with psycopg.connect(hub_url, autocommit=True) as conn:

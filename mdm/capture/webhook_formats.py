@@ -139,8 +139,8 @@ def dingtalk_answer(spec: WebhookFeed, secret: Secrets) -> dict[str, str]:
             "timeStamp": stamp, "nonce": nonce, "encrypt": encrypted}
 
 
-def _xml(text: str | bytes, what: str) -> ET.Element:
-    if len(text) > 1_000_000 or (b"<!DOCTYPE" if isinstance(text, bytes) else "<!DOCTYPE") in text:
+def _xml(text: bytes, what: str) -> ET.Element:
+    if len(text) > 1_000_000 or b"<!DOCTYPE" in text:
         raise Refused(400, "malformed", f"{what}: no DOCTYPE, at most 1 MB")
     try:
         return ET.fromstring(text)
@@ -166,7 +166,9 @@ def read_wecom(spec: WebhookFeed, secret: Secrets, r: Request, now: float | None
         read.ignored.append(kind)
         return read
     info = root.find("ApprovalInfo")
-    text = (lambda tag: None if info is None else info.findtext(tag))
+
+    def text(tag: str) -> str | None:
+        return None if info is None else info.findtext(tag)
     key = text("SpNo")
     read.items.append(Item(kind, _digest(message), key, {
         "instance_id": key, "event_type": kind, "sp_name": text("SpName"),
@@ -191,7 +193,8 @@ def read_feishu(spec: WebhookFeed, secret: Secrets, r: Request, now: float | Non
         body = _json(_decrypted(lambda: lark_decrypt(key, body["encrypt"])), "the event")
     if not isinstance(body, dict):
         raise Refused(400, "malformed", "the event is not a JSON object")
-    header = body.get("header") if isinstance(body.get("header"), dict) else {}
+    found = body.get("header")
+    header: dict[str, Any] = found if isinstance(found, dict) else {}
     token = header.get("token", body.get("token"))
     if spec.token is not None and not equal(str(token or ""), secret(spec.token)):
         raise Refused(401, "signature", "the Verification Token does not match")
@@ -203,7 +206,8 @@ def read_feishu(spec: WebhookFeed, secret: Secrets, r: Request, now: float | Non
 
 
 def _feishu_items(spec: WebhookFeed, body: dict[str, Any], header: dict[str, Any]) -> Read:
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    found = body.get("event")
+    event: dict[str, Any] = found if isinstance(found, dict) else {}
     kind = str(header.get("event_type") or event.get("type") or "")
     event_id = str(header.get("event_id") or body.get("uuid") or "")
     read = Read(answer={"msg": "success"})
