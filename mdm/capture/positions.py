@@ -139,6 +139,19 @@ def oracle_position(block: dict[str, Any]) -> Position:
     return f"{commit:016x}/{scn:016x}/{seq:08x}.{blk:08x}.{off:04x}/{ssn:08x}", commit
 
 
+# connectors whose `source.txId` is no integer (Oracle: "6.28.807" or hex XID text), or absent
+TEXT_TRANSACTION_IDS = frozenset({"oracle", "sqlserver", "db2"})
+
+
+def transaction_id(block: dict[str, Any]) -> int | None:
+    """The integer transaction id the inbox keeps (`tx_id`), or None where the connector's id
+    is text: those events are claimed as they come (no END records: transaction metadata is
+    off for them), as an event without a transaction is."""
+    if block.get("connector") in TEXT_TRANSACTION_IDS:
+        return None
+    return bigint(block.get("txId"), "source.txId")
+
+
 def postgresql_position(block: dict[str, Any]) -> Position:
     from mdm.capture.models import postgres_position  # the PostgreSQL path lives there
 

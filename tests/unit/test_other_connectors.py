@@ -44,6 +44,32 @@ def _error(project: Path) -> str:
     return str(caught.value)
 
 
+def test_a_sqlserver_source_without_its_block_names_file_key_and_expectation(project: Path):
+    _as_erp(project, "name: erp\nconnector: sqlserver\nurl: sqlserver://u:p@h:1433\n")
+    message = _error(project)
+    assert "cdc/erp.yaml" in message and "sqlserver: required with connector: sqlserver" in message
+    assert "database_names" in message
+
+
+def test_a_block_for_another_connector_a_bad_key_or_value_and_a_wrong_url_are_errors(
+        project: Path):
+    _as_erp(project, U8 + "oracle: {pdb_name: NCPDB}\n")
+    assert "oracle: only for connector: oracle" in _error(project)
+    _as_erp(project, U8.replace("trust_server_certificate", "trust_server_cert"))
+    message = _error(project)
+    assert "cdc/erp.yaml" in message and "sqlserver.trust_server_cert" in message
+    _as_erp(project, U8.replace("database_names: [UFDATA_001_2024]", "database_names: []"))
+    assert "sqlserver.database_names" in _error(project)
+    _as_erp(project, "name: erp\nconnector: oracle\nurl: oracle://u:p@h/ORCLCDB\n"
+            "oracle: {log_mining_strategy: fastest}\n")
+    message = _error(project)
+    assert "oracle.log_mining_strategy" in message and "online_catalog" in message
+    _as_erp(project, U8.replace("sqlserver://cdc_user:U8pass@", "postgresql://cdc_user:U8pass@"))
+    message = _error(project)
+    assert "url: expected sqlserver://user:password@host:1433" in message
+    assert "U8pass" not in message
+
+
 def test_a_db2_source_needs_an_absolute_driver_jar_that_holds_the_driver(project: Path,
                                                                          tmp_path: Path):
     _as_erp(project, "name: erp\nconnector: db2\nurl: db2://u:p@h:50000/ERPDB\n"
@@ -256,6 +282,14 @@ def test_db2_envelopes_sort_by_commit_then_change_lsn():
                                      "00000000:0000b3aa:0000000000000001"), row, row), {"ID": 7})
     assert x.position < y.position and (x.row_key, x.table) == ("7", "ERP.SUPPLIER")
     assert x.after is not None and x.after["AMOUNT"] == "10.5000"
+
+
+def test_text_transaction_ids_are_not_integers_the_inbox_keeps():
+    from mdm.capture.positions import transaction_id
+
+    assert transaction_id({"connector": "oracle", "txId": "6.28.807"}) is None
+    assert transaction_id({"connector": "sqlserver"}) is None
+    assert transaction_id({"connector": "postgresql", "txId": 571}) == 571
 
 
 def test_a_malformed_position_is_kept_as_a_failed_record_with_its_reason():
