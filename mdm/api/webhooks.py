@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from mdm.api.database import pooled
-from mdm.capture.webhook import Received, UnknownWebhook, receive
+from mdm.capture.webhook import Received, UnknownWebhook, store, verify, webhook_spec
 from mdm.capture.webhook_formats import Refused
 from mdm.capture.webhook_formats import Request as Callback
 from mdm.config.loader import Project
@@ -25,8 +25,12 @@ PREFIX = "/api/v1/webhooks"
 
 
 def _receive(engine: Engine, project: Project, source: str, callback: Callback) -> Received:
+    spec = webhook_spec(project, source)
+    read = verify(spec, callback)  # before any connection: a forged callback costs none
+    if not read.items:
+        return store(None, spec, read)  # nothing to append
     with pooled(engine) as conn:
-        return receive(conn, project, source, callback)
+        return store(conn, spec, read)
 
 
 def _answer(answer: Any) -> Response:

@@ -90,17 +90,22 @@ def batch_of(spec: WebhookFeed, items: list[Item]) -> Batch:
     return batch
 
 
-def receive(conn: psycopg.Connection, project: Project, source: str, request: Request,
-            now: float | None = None) -> Received:
-    spec = webhook_spec(project, source)
-    read = verify(spec, request, now)
+def store(conn: psycopg.Connection | None, spec: WebhookFeed, read: Read) -> Received:
+    """Append a verified callback's items to the inbox (one transaction); a callback without
+    items needs no connection (None)."""
     for kind in read.ignored:
-        logger.info("webhook event not kept source=%s event_type=%s", source, kind[:80])
+        logger.info("webhook event not kept source=%s event_type=%s", spec.name, kind[:80])
     if not read.items:
         return Received(read.answer, 0, 0, 0, tuple(read.ignored))
-    batch = batch_of(spec, read.items)
-    appended = append_batch(conn, source, batch)
-    logger.info("webhook stored source=%s events=%d new=%d failed=%d", source,
+    assert conn is not None
+    appended = append_batch(conn, spec.name, batch_of(spec, read.items))
+    logger.info("webhook stored source=%s events=%d new=%d failed=%d", spec.name,
                 len(read.items), appended.new, appended.failed)
     return Received(read.answer, len(read.items), appended.new, appended.failed,
                     tuple(read.ignored))
+
+
+def receive(conn: psycopg.Connection, project: Project, source: str, request: Request,
+            now: float | None = None) -> Received:
+    spec = webhook_spec(project, source)
+    return store(conn, spec, verify(spec, request, now))

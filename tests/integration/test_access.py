@@ -13,6 +13,7 @@ from tests.helpers import rows
 pytestmark = pytest.mark.shared_stack  # the session's demo stack: tests/conftest.py
 
 READ = {"steward", "auditor", "admin"}
+SIGNED = "signed"  # no token: the callback's own signature authenticates it (webhooks)
 ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/healthz"): None, ("GET", "/readyz"): None, ("GET", "/metrics"): None,
     ("GET", "/api/v1/status"): READ,
@@ -51,6 +52,8 @@ ACCESS = {  # (method, path) → roles that may call it; None: open to anyone
     ("GET", "/api/v1/change-requests.csv"): READ,
     ("POST", "/api/v1/ingest/debezium"): {"service"},
     ("GET", "/api/v1/config"): {"admin"},
+    ("POST", "/api/v1/webhooks/{source}"): SIGNED,
+    ("GET", "/api/v1/webhooks/{source}"): SIGNED,
 }
 PARAMS = {"entity": "supplier", "key": "S0001", "name": "purchase_order", "number": "1", "attribute": "name", "source": "erp",
           "tx_id": "1", "task_id": "999999", "delivery_id": "1", "username": "nobody.here",
@@ -88,6 +91,11 @@ def test_every_endpoint_with_every_role_and_none(stack, route):
     forged = _call(stack, method, path, "mdm_not-a-real-token")
     if allowed is None:
         assert anonymous.status_code == 200, anonymous.text
+        return
+    if allowed == SIGNED:  # the route itself answers: 'erp' is no webhook source
+        for response in (anonymous, forged):
+            assert response.status_code == 404 and "www-authenticate" not in response.headers
+            assert response.json()["reason"] == "unknown_source"
         return
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
     assert forged.status_code == 401

@@ -206,6 +206,7 @@ def test_a_signed_callback_becomes_a_golden_version_fetched_back_and_answered(hu
     oa.instances["PI-1"] = ding_instance("PI-1", "agree", "1200.50")
     response = post(hub, *callback(approval("PI-1")))
     assert response.status_code == 200, response.text
+    print(f"webhook answered in {response.elapsed.total_seconds() * 1000:.1f} ms")
     answer = response.json()
     assert wx_decrypt(AES, answer["encrypt"], APP_KEY) == "success"
     assert answer["msg_signature"] == wx_signature(TOKEN, answer["timeStamp"], answer["nonce"],
