@@ -23,7 +23,7 @@ from mdm.config.feed_queue import QueueFeed
 from mdm.config.feeds import FeedSpec
 from mdm.config.loader import Project, expand_env
 from mdm.config.urls import redact
-from mdm.errors import ConfigError, TransientError
+from mdm.errors import TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,10 @@ async def consume(project: Project, spec: QueueFeed, hub_url: str,
             sub = await js.pull_subscribe(spec.jetstream.subject or "", durable=spec.consumer_name,
                                           stream=spec.jetstream.stream,
                                           config=consumer_config(spec))
-        except NotFoundError as exc:
-            raise ConfigError(f"cdc/{spec.name}.yaml", [
-                f"nats.stream: stream {spec.jetstream.stream!r} not found on {where} (the hub "
-                "creates the consumer, not the stream)"]) from exc
+        except NotFoundError as exc:  # its owner may create it later: retried with backoff
+            raise TransientError(f"cdc/{spec.name}.yaml: jetstream.stream "
+                                 f"{spec.jetstream.stream!r} not found on {where} (the hub "
+                                 "creates the consumer, not the stream)") from exc
         logger.info("nats feed=%s reading stream %s consumer %s on %s", spec.name,
                     spec.jetstream.stream, spec.consumer_name, where)
         while not stop.is_set():
