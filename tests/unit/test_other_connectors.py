@@ -126,6 +126,9 @@ def test_sqlserver_properties(project: Path):
     assert props["schema.history.internal.jdbc.connection.url"] == "jdbc:postgresql://127.0.0.1:5433/mdm"
     assert props["schema.history.internal.jdbc.table.name"] == "capture_schema_history_erp"
     assert "heartbeat.action.query" not in props  # the default is PostgreSQL's
+    from mdm.capture.other_connectors import CHARSET_JAR, CLASSPATH_PROPERTY
+
+    assert props[CLASSPATH_PROPERTY] == str(CHARSET_JAR) and CHARSET_JAR.is_file()  # MS936
 
 
 def test_oracle_and_db2_properties(project: Path, tmp_path: Path):
