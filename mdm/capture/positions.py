@@ -69,23 +69,33 @@ def _cdc_lsn(value: Any, name: str) -> int | None:
     return int(value.replace(":", ""), 16)
 
 
+def _lsn_pair(block: dict[str, Any]) -> tuple[int, int] | None:
+    """(commit, change) LSNs of a SQL Server / Db2 block, each standing in for the other when
+    absent (a snapshot read carries the snapshot's commit_lsn only); None without either."""
+    commit = _cdc_lsn(block.get("commit_lsn"), "source.commit_lsn")
+    change = _cdc_lsn(block.get("change_lsn"), "source.change_lsn")
+    if commit is None and change is None:
+        return None
+    pair = (commit if commit is not None else change, change if change is not None else commit)
+    first, second = (p if p is not None else 0 for p in pair)
+    if first >= 2**128 or second >= 2**128:
+        raise ValueError("source.commit_lsn / change_lsn beyond 16 bytes")
+    return first, second
+
+
 def sqlserver_position(block: dict[str, Any]) -> Position:
     """SQL Server: `commit_lsn`, `change_lsn`, `event_serial_no` → "<commit>/<change>/<serial>"
     (fixed-width hex: commit order, then change order, then the event within one change: an
     update's old and new image, a key update's delete and insert). Snapshot reads carry the
     snapshot's commit_lsn only. The integer is the commit LSN's upper 64 bits (VLF sequence
     and block; the whole LSN has 80), monotone along the stream."""
-    commit = _cdc_lsn(block.get("commit_lsn"), "source.commit_lsn")
-    change = _cdc_lsn(block.get("change_lsn"), "source.change_lsn")
-    if commit is None and change is None:
+    pair = _lsn_pair(block)
+    if pair is None:
         return None, None
+    commit, change = pair
     serial = bigint(block.get("event_serial_no") or 0, "source.event_serial_no")
     if serial is None or not 0 <= serial < 2**32:
         raise ValueError(f"source.event_serial_no {block.get('event_serial_no')!r} is out of range")
-    commit = change if commit is None else commit
-    change = commit if change is None else change
-    if commit >= 2**128 or change >= 2**128:
-        raise ValueError("source.commit_lsn / change_lsn beyond 16 bytes")
     upper = commit >> 16
     return f"{commit:032x}/{change:032x}/{serial:08x}", upper if upper < 2**63 else None
 
@@ -93,14 +103,10 @@ def sqlserver_position(block: dict[str, Any]) -> Position:
 def db2_position(block: dict[str, Any]) -> Position:
     """Db2: `commit_lsn`, `change_lsn` (Debezium's Lsn text, as SQL Server's, up to 16 bytes)
     → "<commit>/<change>" in fixed-width hex. The integer is the commit LSN when it fits."""
-    commit = _cdc_lsn(block.get("commit_lsn"), "source.commit_lsn")
-    change = _cdc_lsn(block.get("change_lsn"), "source.change_lsn")
-    if commit is None and change is None:
+    pair = _lsn_pair(block)
+    if pair is None:
         return None, None
-    commit = change if commit is None else commit
-    change = commit if change is None else change
-    if commit >= 2**128 or change >= 2**128:
-        raise ValueError("source.commit_lsn / change_lsn beyond 16 bytes")
+    commit, change = pair
     return f"{commit:032x}/{change:032x}", commit if commit < 2**63 else None
 
 
