@@ -299,3 +299,23 @@ def test_a_malformed_position_is_kept_as_a_failed_record_with_its_reason():
     bad = _envelope("c", _sqlserver("27:zz", "00000027:00000758:0005", 1), None, {"a": 1})
     parsed = parse_envelope("erp", "erp.dbo.Vendor", '{"a": 1}', bad)
     assert not isinstance(parsed, ChangeEvent) and "change_lsn" in parsed.reason  # type: ignore[union-attr]
+
+
+def test_live_check_notes_these_connectors_as_not_checked_and_lag_is_not_watched(
+        caplog: pytest.LogCaptureFixture):
+    import logging
+    import threading
+
+    from mdm.capture.introspect import NoCatalogReader, read_catalog
+    from mdm.config.live_check import Probe
+    from mdm.config.sources import SourceSpec
+
+    for connector, url in (("sqlserver", "sqlserver://u:p@h:1433"), ("oracle", "oracle://u:p@h/DB"),
+                           ("db2", "db2://u:p@h/DB")):
+        probe = Probe("source erp", "cdc/erp.yaml", connector, url, ("dbo.Vendor",), ())
+        with pytest.raises(NoCatalogReader, match=f"--live is not available for connector: {connector}"):
+            read_catalog(probe)
+    spec = SourceSpec(name="erp", connector="oracle", url="oracle://u:p@h/DB")
+    with caplog.at_level(logging.INFO, logger="mdm.capture.other_connectors"):
+        SOURCE_KINDS["oracle"].watch_position(spec, spec.url, HUB, threading.Event())
+    assert [r.getMessage() for r in caplog.records if "lag is not watched" in r.getMessage()]
