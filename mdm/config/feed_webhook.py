@@ -11,9 +11,9 @@ expanded when used: a literal secret in the project file is refused.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from mdm.config.feed_base import FeedBase
 from mdm.config.targets import Spec
@@ -33,14 +33,21 @@ DEFAULT_API: dict[str, str] = {
 }
 
 
-def _reference(value: str) -> str:
-    if "${" not in value:
-        raise ValueError("a secret is not written in the project file: write it as ${VAR} "
-                         "(environment or $MDM_SECRETS_FILE) or ${file:/path}")
-    return value
+SECRET_KEYS = ("token", "aes_key", "owner_key", "encrypt_key", "secret")
+FETCH_SECRET_KEYS = ("app_key", "app_secret")
+Secret = str  # a ${VAR} / ${file:/path} reference, checked by WebhookFeed._no_literal_secret
 
 
-Secret = Annotated[str, AfterValidator(_reference)]
+def _literal_secrets(data: Any) -> list[str]:
+    """The secret keys written as a value rather than a ${…} reference (never the value)."""
+    if not isinstance(data, dict):
+        return []
+    found = [k for k in SECRET_KEYS if isinstance(data.get(k), str) and "${" not in data[k]]
+    fetch = data.get("fetch")
+    if isinstance(fetch, dict):
+        found += [f"fetch.{k}" for k in FETCH_SECRET_KEYS
+                  if isinstance(fetch.get(k), str) and "${" not in fetch[k]]
+    return found
 
 
 class FetchBack(Spec):
@@ -95,6 +102,16 @@ class WebhookFeed(FeedBase):
     fetch: FetchBack | None = Field(None, description=(
         "Read the full instance back from the platform's API (the callback carries only its "
         "id); without it the callback's own fields are the document."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secret(cls, data: Any) -> Any:
+        literal = _literal_secrets(data)
+        if literal:  # the message names the key, never the value
+            raise ValueError(f"{literal[0]}: a secret is not written in the project file: write "
+                             "it as ${VAR} (environment or $MDM_SECRETS_FILE) or ${file:/path}"
+                             + (f" (also {', '.join(literal[1:])})" if literal[1:] else ""))
+        return data
 
     @model_validator(mode="after")
     def _secrets_of_the_format(self) -> WebhookFeed:

@@ -213,3 +213,15 @@ def test_an_unset_secret_is_a_503_naming_the_file_not_the_value(monkeypatch: pyt
     monkeypatch.delenv("WH_SECRET")
     caught = refused(spec("hmac"), signed(b"{}"))
     assert caught.status == 503 and "cdc/oa_saas.yaml" in caught.detail
+
+
+def test_mdm_check_names_the_file_and_key_of_a_literal_secret(project) -> None:  # noqa: ANN001
+    from mdm.config.loader import load_project
+    from mdm.errors import ConfigError
+    (project / "cdc/forms.yaml").write_text(
+        "name: forms\nkind: webhook\nformat: hmac\ntable: forms.request\nsecret: hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_project(project)
+    message = str(caught.value)
+    assert "cdc/forms.yaml" in message and "secret" in message and "${VAR}" in message
+    assert "hunter2" not in message
