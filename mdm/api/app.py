@@ -87,7 +87,7 @@ def create_app(settings: Settings, project: Project) -> FastAPI:
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(db: Db) -> str:
-        return render_metrics(read_status(db), project)
+        return render_metrics(read_status(db), project, db)
 
     @app.get("/api/v1/status")
     def status(_: Reader, db: Db) -> dict[str, Any]:

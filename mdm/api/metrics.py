@@ -4,13 +4,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import Connection
 
 from mdm.config.loader import Project
+from mdm.store.repositories import feed_state
 from mdm.store.status import PipelineStatus
 
 
-def render_metrics(status: PipelineStatus, project: Project) -> str:
+def render_metrics(status: PipelineStatus, project: Project, db: Connection | None = None) -> str:
+    """The figures; with `db`, also each feed table's poll health (feed_state)."""
     registry = CollectorRegistry()
+    if db is not None:
+        _feed_metrics(registry, feed_state.read_all(db))
     retained = Gauge("mdm_slot_retained_wal_bytes", "WAL the replication slot holds back",
                      ["source"], registry=registry)
     lag = Gauge("mdm_slot_lag_bytes", "WAL not yet confirmed by capture", ["source"], registry=registry)
@@ -64,3 +69,26 @@ def render_metrics(status: PipelineStatus, project: Project) -> str:
         for name, count in counts.items():
             commands.labels(hop, name).set(count)
     return generate_latest(registry).decode()
+
+
+def _feed_metrics(registry: CollectorRegistry, feeds: list[feed_state.FeedState]) -> None:
+    """Per feed table (polls): seconds since it was last read to its end, its cursor's time,
+    and whether its last request failed."""
+    labels = ["source", "table"]
+    lag = Gauge("mdm_feed_lag_seconds", "Seconds since the feed last read the table to its end",
+                labels, registry=registry)
+    ok = Gauge("mdm_feed_last_ok_timestamp_seconds", "When the feed last read the table to its "
+               "end (Unix time)", labels, registry=registry)
+    cursor = Gauge("mdm_feed_cursor_timestamp_seconds", "Modified time of the last record "
+                   "stored (the poll's cursor, Unix time)", labels, registry=registry)
+    failing = Gauge("mdm_feed_failing", "1 while the feed's last request for the table failed",
+                    labels, registry=registry)
+    now = datetime.now(UTC)
+    for f in (f for f in feeds if "#" not in f.table):
+        seconds = f.lag_s(now)
+        if seconds is not None and f.last_ok_at is not None:
+            lag.labels(f.source, f.table).set(seconds)
+            ok.labels(f.source, f.table).set(f.last_ok_at.timestamp())
+        if f.cursor.get("micros", -1) >= 0:
+            cursor.labels(f.source, f.table).set(int(f.cursor["micros"]) / 1e6)
+        failing.labels(f.source, f.table).set(int(f.last_error is not None))

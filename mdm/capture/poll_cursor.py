@@ -166,7 +166,8 @@ def read_from(fetch: Fetch, store: Store, cursor: Cursor, *, page_size: int, max
             continue
         if len(page.items) < size:
             return result  # the end
-        if not fresh:  # a full page of records already stored: a run of one time > a page
+        if not any(i.micros is not None and not i.problem for i in fresh):
+            # a full page of records already stored (or unreadable): a run of one time > a page
             if size >= max_page_size:
                 raise PollContractError(
                     f"more than max_page_size ({max_page_size}) records share modified time "

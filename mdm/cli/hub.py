@@ -181,7 +181,10 @@ def _run_role(role: Role, settings: Settings, project: Project, hub_url: str) ->
 def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Capture lag and replication slot, inbox and outbox backlog, failed rows, open tasks."""
+    from datetime import UTC, datetime
+
     from mdm.store.database import create_hub_engine
+    from mdm.store.repositories import feed_state
     from mdm.store.status import read_status
 
     settings = _settings(project, database_url)
@@ -189,13 +192,32 @@ def status(project: ProjectOpt = None, database_url: DatabaseOpt = None,
     engine = create_hub_engine(settings.require_database())
     with engine.connect() as conn:
         result = read_status(conn)
+        feeds = feed_state.read_all(conn)  # polls: cursor, last read to the end, last error
     engine.dispose()
     _overlay_live_slots(result, loaded)
+    now = datetime.now(UTC)
     if as_json:
-        console.print_json(json.dumps(result.as_dict(), default=str))
+        console.print_json(json.dumps({**result.as_dict(),
+                                       "feeds": [f.as_dict(now) for f in feeds]}, default=str))
         return
     _print_status(result, loaded)
+    _print_feeds(feeds, now)
     _print_secrets_file_warning()
+
+
+def _print_feeds(feeds: list[Any], now: Any) -> None:
+    """A line per feed table: last complete read, cursor time, lag, last error (a poll's
+    tombstone and key-diff bookkeeping rows, `table#…`, are left out)."""
+    from rich.markup import escape
+
+    for f in (f for f in feeds if "#" not in f.table):
+        lag = f.lag_s(now)
+        error = (f" [red]last error {f.last_error_at:%Y-%m-%d %H:%M:%S}: "
+                 f"{escape(f.last_error)}[/red]") if f.last_error else ""
+        ok = f"{f.last_ok_at:%Y-%m-%d %H:%M:%S}" if f.last_ok_at else "never"
+        console.print(f"feed {f.source} {f.table}: last ok {ok}, cursor "
+                      f"{f.cursor_time or '-'}, lag {'-' if lag is None else f'{lag:.0f}s'}"
+                      + error, highlight=False, soft_wrap=True)
 
 
 def _print_secrets_file_warning() -> None:

@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAULT_MESSAGES = {401: "invalid or missing token", 403: "no permission for this list",
+                  429: "too many requests"}
 
 
 def _micros(moment: datetime) -> int:
@@ -183,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(404, {"message": f"no such list: {url.path}"})
         failure = api.take_failure()
         if failure is not None:
-            return self._answer(failure, {"message": "service busy, try again later"})
+            return self._answer(failure, {"message": FAULT_MESSAGES.get(
+                failure, "service busy, try again later" if failure >= 500 else "refused")})
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
             limit = int(query.get("limit", "100"))

@@ -164,3 +164,20 @@ def test_times_parse_and_format_as_the_api_writes_them() -> None:
     assert format_time(1_764_720_000_123_000, "epoch_ms", "UTC") == "1764720000123"
     with pytest.raises(ValueError):
         parse_time(None, "iso", "UTC")
+
+
+def test_a_full_page_of_unreadable_records_is_kept_failed_and_paged_past() -> None:
+    good = [Item(T0 + n, n, {"name": f"v1-{n}"}) for n in range(1, 4)]
+    bad = [Item(None, None, {"name": f"bad-{n}"}, "no id") for n in range(3)]
+    everything = bad + good
+
+    def fetch(cursor: Cursor, size: int, token: str | None) -> Page:
+        start = [i for i in everything if i.micros is None or not cursor.passed(i.micros, i.id)]
+        return Page(start[:size])
+
+    sink = Sink()
+    result = read_from(fetch, sink, Cursor(), page_size=3, max_page_size=12,
+                       settled_until=None, uses_token=False)
+    assert [i.record["name"] for i in result.failed][:3] == ["bad-0", "bad-1", "bad-2"]
+    assert [i for i, _ in sink.stored if i is not None] == [1, 2, 3]
+    assert result.cursor == Cursor(T0 + 3, 3)

@@ -23,6 +23,21 @@ class FeedState:
     last_error_at: datetime | None
     updated_at: datetime
 
+    @property
+    def cursor_time(self) -> str | None:
+        """The modified time of the last record stored (a poll's cursor), ISO; None if none."""
+        return self.cursor.get("time")
+
+    def lag_s(self, now: datetime) -> float | None:
+        """Seconds since the feed last read this table to its end (what the hub may miss is
+        at most that old); None before the first complete read."""
+        return None if self.last_ok_at is None else max((now - self.last_ok_at).total_seconds(), 0.0)
+
+    def as_dict(self, now: datetime) -> dict[str, Any]:
+        return {"source": self.source, "table": self.table, "last_ok_at": self.last_ok_at,
+                "cursor_time": self.cursor_time, "lag_s": self.lag_s(now),
+                "last_error": self.last_error, "last_error_at": self.last_error_at}
+
 
 def load_cursor(conn: psycopg.Connection, source: str, table: str) -> dict[str, Any]:
     """The cursor saved for (source, table); {} before the first save."""
