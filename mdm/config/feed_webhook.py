@@ -23,7 +23,7 @@ FORMATS = ("dingtalk", "wecom", "feishu", "hmac")
 DEFAULT_EVENTS: dict[str, tuple[str, ...]] = {
     "dingtalk": ("bpms_instance_change",),
     "wecom": ("sys_approval_change",),
-    "feishu": ("approval_instance", "approval.instance.status_changed_v4"),
+    "feishu": ("approval_instance",),
     "hmac": (),
 }
 DEFAULT_API: dict[str, str] = {
