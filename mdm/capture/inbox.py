@@ -126,7 +126,9 @@ def _record_progress(conn: psycopg.Connection, source: str, events: Sequence[Cha
     latest = max((e.commit_ts for e in events if e.commit_ts and not e.is_snapshot), default=None)
     latency_ms = None
     if latest is not None:
-        latency_ms = int((datetime.now(UTC) - latest).total_seconds() * 1000)
+        # capture_state.last_latency_ms is an integer: a feed's record modified weeks ago
+        # (a poll's first read) would overflow it and fail the whole append
+        latency_ms = min(int((datetime.now(UTC) - latest).total_seconds() * 1000), 2**31 - 1)
     # Snapshot reads carry the snapshot's LSN, not a stream position: they do not count.
     lsns = [e.lsn for e in events if e.lsn is not None and not e.is_snapshot]
     lsns += [last_lsn] if last_lsn else []

@@ -16,6 +16,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,6 +222,15 @@ def test_golden_ends_with_exactly_the_apis_state_through_edits_faults_and_a_kill
             hub.start_hub()
         time.sleep(rng.random() * 0.3)
     server.between_pages = None
+    # at least one delete of each kind of a record the hub holds: a tombstone, a purge
+    held = sorted(int(k) for k, g in _golden(hub.hub_url).items() if g["status"] == "active"
+                  and int(k) in server.state("materials"))
+    assert len(held) >= 2
+    with server.lock:
+        server.delete("materials", held[0])
+        server.delete("materials", held[-1])
+        server.tombstones["materials"].pop(held[-1])
+        writer.purged.add(held[-1])
     _wait("golden holds the API's final state",
           lambda: _matches(_golden(hub.hub_url), server, writer))
 
@@ -236,7 +246,8 @@ def test_golden_ends_with_exactly_the_apis_state_through_edits_faults_and_a_kill
     retired = {k for k, g in _golden(hub.hub_url).items() if g["status"] == "retired"}
     gone = {str(i) for i in set(writer.states) - set(server.state("materials"))}
     assert retired <= gone
-    assert {str(i) for i in writer.purged} & set(versions) <= retired  # the key diff's work
+    assert {str(held[0]), str(held[-1])} <= retired  # the tombstone's and the key diff's work
+    assert {str(i) for i in writer.purged} & set(versions) <= retired
     with psycopg.connect(hub.hub_url) as conn:  # the cursor is the last record stored
         cursor = conn.execute("SELECT cursor FROM feed_state WHERE source = 'saas' AND "
                               "table_name = 'saas.material'").fetchone()
@@ -264,3 +275,38 @@ def test_a_refusal_is_kept_as_the_last_error_with_the_apis_message_shown_by_stat
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if x.startswith("feed saas saas.material"))
     assert "last ok 20" in line and "cursor 20" in line and "lag " in line, line
+
+
+def test_a_crash_between_the_inbox_append_and_the_cursor_move_leaves_neither(
+        hub: DemoStack, api: tuple[PollApi, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's events and its cursor commit together: a failure saving the cursor (a crash
+    right after the append) rolls the append back, so the page is read again, not lost."""
+    from mdm.capture import poll
+    from mdm.capture.poll_cursor import Item
+    from mdm.config.loader import load_project
+    from mdm.store.repositories import feed_state
+
+    spec = load_project(hub.project_dir).feeds["saas"]
+    assert isinstance(spec, poll.PollFeed)
+
+    def crash(*_args: Any) -> None:
+        raise psycopg.OperationalError("the hub died between the append and the cursor")
+
+    monkeypatch.setattr(feed_state, "save_cursor", crash)
+    items = [Item(1_000_000 + n, 900_000 + n, {"id": 900_000 + n, "code": f"X{n}"})
+             for n in range(3)]
+    row = "saas.material#crash_test"  # a cursor row of its own: the feed's stays as it is
+    count = ("SELECT count(*) FROM inbox WHERE source = 'saas' AND table_name = 'saas.material' "
+             "AND row_key LIKE '9000%%'")
+    with psycopg.connect(hub.hub_url, autocommit=True) as conn:
+        poller = poll.Poller(spec, None, conn, threading.Event())  # type: ignore[arg-type]
+        with pytest.raises(psycopg.OperationalError):  # records from 1970: months-old times
+            poller._store("saas.material", row, items, {"micros": 1_000_002}, deleted=False)
+        assert conn.execute(count).fetchone() == (0,)
+        assert feed_state.load_cursor(conn, "saas", row) == {}
+        monkeypatch.undo()  # no crash: both are there
+        poller._store("saas.material", row, items, {"micros": 1_000_002}, deleted=False)
+        assert conn.execute(count).fetchone() == (3,)
+        assert feed_state.load_cursor(conn, "saas", row) == {"micros": 1_000_002}
+        poller._store("saas.material", row, items, {"micros": 1_000_002}, deleted=False)
+        assert conn.execute(count).fetchone() == (3,)  # the same page again: absorbed
