@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from mdm.capture.webhook_api import PlatformApi
-from mdm.capture.webhook_crypto import wx_decrypt, wx_encrypt, wx_signature
+from mdm.capture.webhook_crypto import hmac_signature, wx_decrypt, wx_encrypt, wx_signature
 from mdm.config.feed_webhook import WebhookFeed
 from mdm.config.loader import PROJECT_FOLDERS
 from mdm.demo.stack import DemoStack
@@ -65,6 +65,25 @@ attributes:
   amount: {type: string}
   reason: {type: string}
 ignore_columns: [originator_userid, originator_dept_id, create_time, finish_time]
+"""
+FORMS = """\
+name: forms
+kind: webhook
+format: hmac
+description: a form system that signs its POSTs
+table: forms.request
+secret: ${FORMS_SECRET}
+key_field: request_no
+"""
+FORMS_ENTITY = """\
+entity: form_request
+source: forms
+table: forms.request
+primary_key: request_no
+business_key: request_no
+attributes:
+  request_no: {type: string, required: true}
+  amount: {type: string}
 """
 
 
@@ -164,8 +183,10 @@ def hub(oa: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoS
         shutil.copytree(REPO_ROOT / folder, root / folder)
     (root / "cdc/ding_oa.yaml").write_text(FEED, encoding="utf-8")
     (root / "golden_records/saas_purchase_request.yaml").write_text(ENTITY, encoding="utf-8")
+    (root / "cdc/forms.yaml").write_text(FORMS, encoding="utf-8")
+    (root / "golden_records/form_request.yaml").write_text(FORMS_ENTITY, encoding="utf-8")
     env = {"DING_TOKEN": TOKEN, "DING_AES": AES, "DING_APPKEY": APP_KEY,
-           "DING_APPSECRET": APP_SECRET, "DING_API": oa.url}
+           "DING_APPSECRET": APP_SECRET, "DING_API": oa.url, "FORMS_SECRET": "forms-secret"}
     with running_stack(tmp_path_factory.mktemp("stack"), project_dir=root, extra_env=env) as s:
         yield s
 
@@ -282,6 +303,27 @@ def test_an_instance_the_oa_does_not_know_is_kept_failed_not_retried_forever(hub
                                and r["status"] == "failed"], timeout=120), inbox(hub)
     failed = [r for r in inbox(hub) if r["row_key"] == "PI-GONE" and r["status"] == "failed"]
     assert "gave up" in failed[0]["error"] and "instance not found" in failed[0]["error"]
+
+
+def test_a_signed_hmac_post_is_the_document_itself(hub) -> None:
+    body = json.dumps({"request_no": "FR-1", "amount": "42.00"}).encode()
+
+    def send(secret: str = "forms-secret") -> httpx.Response:
+        stamp = str(int(time.time()))
+        return httpx.post(f"{hub.api_url}/api/v1/webhooks/forms", content=body, timeout=30,
+                          headers={"X-Timestamp": stamp, "X-Event-Id": "evt-1",
+                                   "X-Signature": hmac_signature(secret, stamp, body)})
+
+    assert send("wrong").status_code == 401
+    assert send().status_code == 200 and send().status_code == 200  # sent twice
+
+    def found() -> list[dict[str, Any]]:
+        return rows(hub.hub_url, "SELECT v.attributes FROM golden_version v JOIN golden_record g "
+                                 "ON g.id = v.golden_id WHERE g.entity = 'form_request'")
+    assert eventually(found, timeout=120)
+    assert [r["attributes"]["amount"] for r in found()] == ["42.00"]
+    stored = rows(hub.hub_url, "SELECT position FROM inbox WHERE source = 'forms'")
+    assert [r["position"] for r in stored] == ["h/evt-1"]
 
 
 def _api(oa: StandIn, fmt: str, key: str = "corp", secret: str = "secret") -> PlatformApi:
