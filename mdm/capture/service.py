@@ -11,6 +11,7 @@ import psycopg
 
 from mdm.capture.debezium import InboxHandler, offsets_table, run_engine
 from mdm.capture.feeds import feed_kind, running_feeds
+from mdm.capture.other_connectors import CLASSPATH_PROPERTY, extra_classpath, put_on_jvm_classpath
 from mdm.capture.registry import source_kind
 from mdm.capture.signals import EngineHandle, reopen_for_start, send_snapshot_signals
 from mdm.capture.snapshots import prepare_snapshots
@@ -52,6 +53,8 @@ def run_capture(project: Project, hub_url: str, state_dir: Path, stop: threading
         where = f"cdc/{name}.yaml"
         urls[name] = expand_env(project.sources[name].url, where)
         source_kind(project.sources[name]).check_url(urls[name], where)
+    # one JVM per process, started by the first engine: every source's jars go on it first
+    put_on_jvm_classpath([jar for name in sources for jar in extra_classpath(project.sources[name])])
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     prepared = {name: _prepare(project, name, urls[name], hub_url) for name in sources}
     threads = [_start_feed(project, name, hub_url, stop) for name in feeds]
@@ -86,6 +89,7 @@ def _capture_source(project: Project, name: str, source_url: str, hub_url: str,
     # the initial snapshot reads only the rows `where:` keeps (a passed-through property wins)
     props = {**snapshot_overrides(filters),
              **kind.engine_properties(spec, project.captured_tables(name), hub_url)}
+    props.pop(CLASSPATH_PROPERTY, None)  # on the JVM's classpath already (run_capture)
     threading.Thread(target=kind.watch_position, name=f"slot-{name}", daemon=True,
                      args=(spec, source_url, hub_url, stop)).start()
     handle = EngineHandle()

