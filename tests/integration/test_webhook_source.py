@@ -250,6 +250,8 @@ def test_bad_signature_old_timestamp_and_malformed_body_are_refused_and_nothing_
     for body in (b"not json", b'{"encrypt": 5}', b"[]"):
         malformed = post(hub, query, body)
         assert (malformed.status_code, malformed.json()["reason"]) == (400, "malformed")
+    huge = post(hub, query, b'{"encrypt": "' + b"A" * (2 << 20) + b'"}')
+    assert huge.status_code == 413  # the API's body limit (MDM_API_MAX_BODY_BYTES)
     assert inbox(hub) == before
 
 
