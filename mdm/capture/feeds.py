@@ -7,7 +7,8 @@ table, row key) absorbs what the system sends again; a document that cannot be r
 `failed` with its reason (mdm/capture/documents.py builds both).
 
 `run(project, spec, hub_url, stop)` reads the feed until `stop` is set, in a thread of the
-capture process (`mdm run capture`); None for a kind the API receives (webhooks). A new kind
+capture process (`mdm run capture`); None for a kind wholly received by the API. Webhooks are
+received by the API (mdm/api/webhooks.py) and their runner fetches the documents back. A new kind
 is its schema in FEED_SPECS (mdm/config/feeds.py), its module here and one entry in FEED_KINDS.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ FeedRunner = Callable[[Project, FeedSpec, str, threading.Event], None]
 
 @dataclass(frozen=True)
 class FeedKind:
-    run: FeedRunner | None  # None: the API receives it (POST /api/v1/webhooks/{source})
+    run: FeedRunner | None  # None: the API alone receives it
 
 
 FEED_KINDS: Mapping[str, FeedKind] = {
@@ -53,6 +54,6 @@ def feed_kind(spec: FeedSpec, kinds: Mapping[str, FeedKind] | None = None) -> Fe
 
 def running_feeds(project: Project) -> list[str]:
     """The feeds the capture process reads: those some entity takes as its system of record
-    and whose kind has a runner (webhooks are received by the API)."""
+    and whose kind has a runner."""
     return [name for name, spec in project.feeds.items()
             if project.entities_of_record(name) and feed_kind(spec).run is not None]
