@@ -13,7 +13,6 @@ import threading
 import nats
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import NotFoundError
 
@@ -88,7 +87,7 @@ async def consume(project: Project, spec: QueueFeed, hub_url: str,
                 raise TransientError(f"nats feed {spec.name}: connection to {where} lost")
             try:
                 msgs = await sub.fetch(spec.batch_size, timeout=FETCH_WAIT_S)
-            except NatsTimeout:
+            except TimeoutError:  # nats' own or asyncio's (nothing came within FETCH_WAIT_S)
                 continue
             if await commit(writer, mapping, [received(m) for m in msgs], stop) is None:
                 return  # stopped while held: nothing written, nothing acked
