@@ -195,8 +195,19 @@ def _format_error(error: Any) -> str:
         if KEYED_MESSAGE.match(message):  # it names its key itself: `targets.oa.fields.x: …`
             return message if location == "(top level)" else f"{location}.{message}"
     got = error.get("input")
-    suffix = f" (got {got!r})" if error["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict) else ""
+    suffix = f" (got {_shown(error['loc'], got)})" if error["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict) else ""
     return f"{location}: {message}{suffix}"
+
+
+SECRET_KEY = re.compile(r"password|secret|token|aes_key|encrypt_key|app_key|credential", re.I)
+URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _shown(loc: tuple[Any, ...], value: Any) -> str:
+    """A refused value as an error may show it: never a secret's, nor a URL's password."""
+    if loc and SECRET_KEY.search(str(loc[-1])):
+        return "a secret, not shown"
+    return URL_PASSWORD.sub(r"\1***@", repr(value))
 
 
 class _StrictLoader(yaml.SafeLoader):

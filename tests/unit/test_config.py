@@ -79,3 +79,22 @@ def test_init_scaffolds_a_project_that_checks(tmp_path: Path):
     assert "supplier" in loaded.entities and "oa" in loaded.targets
     again = CliRunner().invoke(app, ["init", str(tmp_path / "acme")])
     assert again.exit_code != 0 and "not overwriting" in again.output
+
+
+def test_a_refused_secret_or_url_password_is_not_echoed(project: Path):
+    erp = project / "cdc/erp.yaml"
+    erp.write_text(erp.read_text().replace("url: ${MDM_ERP_URL}",
+                                           "url: [postgresql://mdm:hunter2@db/erp]"))
+    with pytest.raises(ConfigError) as err:
+        load_project(project)
+    message = str(err.value)
+    assert "cdc/erp.yaml" in message and "url:" in message
+    assert "hunter2" not in message and "***@" in message
+
+
+def test_a_refused_value_under_a_secret_key_is_not_shown():
+    from mdm.config.loader import _shown
+
+    assert _shown(("fetch", "app_secret"), ["s3cr3t"]) == "a secret, not shown"
+    assert _shown(("sqlserver", "password"), 12345) == "a secret, not shown"
+    assert _shown(("max_batch_size",), "lots") == "'lots'"
