@@ -206,6 +206,9 @@ class DemoStack:
                 for url in urls:
                     wait_http(f"{url}/healthz", timeout, self._alive(name))
                 return
+            except TimeoutError as exc:  # say why from what the process logged since it started
+                raise TimeoutError(f"{exc}; the last lines of {name}.log:\n"
+                                   f"{self._log_tail(name)}") from exc
             except PortTaken:
                 if not chosen or attempt == PORT_ATTEMPTS:
                     raise
@@ -270,6 +273,16 @@ class DemoStack:
         self._log_offsets[name] = log.tell()
         self.processes[name] = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=log,
                                                 preexec_fn=prepare)  # noqa: PLW1509
+
+    def _log_tail(self, name: str, lines: int = 40) -> str:
+        """The last `lines` of what process `name` logged since it was last started."""
+        try:
+            with (self.state_dir / f"{name}.log").open("rb") as f:
+                f.seek(self._log_offsets.get(name, 0))
+                text = f.read()[-65536:].decode("utf-8", errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join(text.strip().splitlines()[-lines:])
 
     def _alive(self, name: str) -> Callable[[], None]:
         """A check for wait_http: raises once process `name` has ended, or logged that its port
