@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from mdm.capture.positions import transaction_id
 from mdm.capture.storable import Unstorable, bigint, check_text, storable_text
 from mdm.model.inbox import CONTENT_POSITION_PREFIX
 
@@ -240,7 +241,7 @@ def _parse(source: str, key_json: str | None | KeyReader, value: Any, raw: str,
         position=position or content_position(value),
         before=before,
         after=after,
-        tx_id=bigint(block.get("txId"), "source.txId"),
+        tx_id=transaction_id(block),  # None where the connector's id is text (Oracle)
         lsn=lsn,
         commit_ts=_commit_time(block),
         is_snapshot=str(block.get("snapshot", "false")) not in ("false", "False"),

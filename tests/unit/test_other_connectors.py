@@ -244,7 +244,7 @@ def _oracle(scn: str, commit: str | None, rs_id: str | None, ssn: int,
             snapshot: str = "false") -> dict[str, object]:
     return {"version": "3.6.3.Final", "connector": "oracle", "name": "erp",
             "ts_ms": 1_764_749_999_000, "snapshot": snapshot, "db": "NCPDB", "sequence": None,
-            "schema": "NC65", "table": "BD_SUPPLIER", "txId": None, "scn": scn,
+            "schema": "NC65", "table": "BD_SUPPLIER", "txId": "6.28.807", "scn": scn,
             "commit_scn": commit, "lcr_position": None, "rs_id": rs_id, "ssn": ssn,
             "redo_thread": 1, "user_name": "NC65"}
 
