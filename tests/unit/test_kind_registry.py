@@ -88,3 +88,25 @@ def test_a_database_kind_without_a_registration_is_not_read_but_noted() -> None:
                   ("crm.partner",), ())
     with pytest.raises(NoCatalogReader, match="no catalog reader for mysql yet"):
         read_catalog(probe)
+
+
+def test_every_feed_kind_the_schema_accepts_has_a_registration() -> None:
+    from mdm.capture.feeds import FEED_KINDS
+    from mdm.config.feeds import FEED_SPECS
+
+    assert FEED_SPECS
+    assert [k for k in FEED_SPECS if k not in FEED_KINDS] == [], "declared but nothing reads it"
+    assert [k for k in FEED_KINDS if k not in FEED_SPECS] == [], "registered but not accepted in cdc/"
+
+
+def test_a_feed_kind_without_a_registration_is_an_error_naming_it() -> None:
+    from mdm.capture.feeds import FEED_KINDS, feed_kind
+    from mdm.config.feeds import FEED_SPECS
+
+    kind = next(iter(FEED_SPECS))
+    spec = FEED_SPECS[kind].model_construct(name="saas", kind=kind)
+    assert feed_kind(spec) is FEED_KINDS[kind]
+    with pytest.raises(ConfigError) as caught:
+        feed_kind(spec, {})
+    assert caught.value.path == "cdc/saas.yaml"
+    assert repr(kind) in str(caught.value) and "FEED_KINDS" in str(caught.value)
