@@ -33,7 +33,7 @@ class SourceSpec(Spec):
     under `tables:` are observed copies of a target (`observes:`), compared, never golden."""
 
     name: Identifier = Field(description="Source name, e.g. erp; used in xrefs and lineage.")
-    connector: Literal["postgresql", "mysql", "mariadb", "sqlserver", "oracle", "db2"] = Field(
+    connector: Literal["postgresql", "sqlserver", "oracle", "db2"] = Field(
         "postgresql", description="Debezium connector (mdm/capture/registry.py SOURCE_KINDS)."
     )
     authority: Literal["system_of_record", "observed"] | None = Field(
