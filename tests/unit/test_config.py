@@ -93,7 +93,7 @@ def test_a_refused_secret_or_url_password_is_not_echoed(project: Path):
 
 
 def test_a_refused_value_under_a_secret_key_is_not_shown():
-    from mdm.config.loader import _shown
+    from mdm.config.yaml_files import _shown
 
     assert _shown(("fetch", "app_secret"), ["s3cr3t"]) == "a secret, not shown"
     assert _shown(("sqlserver", "password"), 12345) == "a secret, not shown"
