@@ -42,7 +42,16 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
           flow_load: Annotated[int, typer.Option(help="--flows: requests driven through the "
                                                      "whole purchase → payment chain under load.")] = 300,
           flow_rate: Annotated[float, typer.Option(help="--flows: approvals per second under load "
-                                                   "(0: all in a burst), committed in OA's database.")] = 0.0) -> None:
+                                                   "(0: all in a burst), committed in OA's database.")] = 0.0,
+          sources: Annotated[bool, typer.Option("--sources", help="Measure every source kind "
+                                                "instead (postgresql, mariadb, webhook, poll, "
+                                                "queue): events/s and commit → golden p50/p99.")] = False,
+          source_events: Annotated[int, typer.Option(help="--sources: events per kind in the "
+                                                     "burst (events/s).")] = 3000,
+          source_paced: Annotated[int, typer.Option(help="--sources: events per kind sent at "
+                                                    "--source-rate (commit → golden at rest).")] = 100,
+          source_rate: Annotated[float, typer.Option(help="--sources: events per second of "
+                                                     "the paced ones.")] = 20.0) -> None:
     """Drive N ERP row changes through capture alone and through the whole hub, in one run.
 
     With --faults: run each delivery fault scenario against a REST, SQL, AMQP and NATS target and
@@ -53,8 +62,14 @@ def bench(changes: Annotated[int, typer.Option(help="ERP row changes to drive th
     number on the OA request) p50/p99 at rest (one request at a time), then a load of documents
     (approved in a burst, or paced with --flow-rate) driven through the whole purchase → payment
     chain, the bench playing the buyer, the warehouse and finance: whole chains completed per
-    minute and each hop's p50/p99, from PostgreSQL's own timestamps."""
+    minute and each hop's p50/p99, from PostgreSQL's own timestamps.
+
+    With --sources: one hub with a source of every kind, each sent a burst of new records
+    (events/s) and then paced ones (commit → golden p50/p99 at rest)."""
     configure_logging("WARNING")
+    if sources:
+        _source_bench(state_dir, source_events, source_paced, source_rate, json_path)
+        return
     if flows:
         _flow_bench(state_dir, flow_requests, flow_load, flow_rate, json_path)
         return
@@ -196,6 +211,42 @@ def _flow_bench(state_dir: Path, requests: int, load: int, rate: float,
     console.print(table)
     met = "met" if flows["goal_met"] else "NOT met"
     console.print(f"goal p99 approval → PO number on OA at rest < {flows['goal_p99_at_rest_ms']:.0f} ms: {met}")
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        console.print(f"wrote {json_path}")
+
+
+def _source_bench(state_dir: Path, events: int, paced: int, rate: float,
+                  json_path: Path | None) -> None:
+    from mdm.bench.source_bench import run_source_bench
+
+    data = run_source_bench(state_dir.resolve() / "sources", events, paced, rate,
+                            lambda step: console.print(f"[cyan]›[/cyan] {step}"))
+    table = Table(title=f"mdm bench --sources — {events:,} events per kind in a burst, "
+                        f"{paced:,} paced at {rate:g}/s",
+                  caption="commit → golden: golden_version.recorded_at − the source's commit "
+                          "time (cause_commit_ts) or the bench's send (sent_us)")
+    for column in ("source", "events/s", "commit → golden at rest p50 / p99 (ms)",
+                   "in the burst p50 / p99 (ms)", "arrived", "from"):
+        table.add_column(column, justify="left" if column in ("source", "from") else "right")
+    missing = []
+    for kind, f in data["sources"].items():
+        for name, figures in (f.get("brokers") or {kind: f}).items():
+            label = kind if name == kind else f"{kind} — {name}"
+            if not figures.get("available", True):
+                table.add_row(label, "not available", "—", "—", "—", "")
+                missing.append(f"{label}: not available ({figures['why']})")
+                continue
+            at_rest, burst = figures["commit_to_golden_ms"], figures["commit_to_golden_burst_ms"]
+            table.add_row(label, f"{figures['eps']:,.0f}", f"{at_rest['p50']:,.1f} / {at_rest['p99']:,.1f}",
+                          f"{burst['p50']:,.1f} / {burst['p99']:,.1f}",
+                          f"{figures['arrived'] + figures['paced_arrived']:,} of "
+                          f"{figures['events'] + figures['paced_events']:,}",
+                          figures["latency_from"])
+    console.width = max(console.width, 120)  # the table's six columns, unabridged
+    console.print(table)
+    for line in missing:
+        console.print(f"[yellow]{line}[/yellow]")
     if json_path:
         json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
         console.print(f"wrote {json_path}")
