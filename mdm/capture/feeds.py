@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mdm.capture import poll
 from mdm.capture import queue_amqp, queue_nats
-from mdm.capture import webhook_fetch
+from mdm.capture import webhook_stream
 from mdm.config.feeds import FeedSpec
 from mdm.config.loader import Project
 from mdm.errors import ConfigError
@@ -33,7 +33,8 @@ class FeedKind:
 
 
 FEED_KINDS: Mapping[str, FeedKind] = {
-    "webhook": FeedKind(run=webhook_fetch.run_fetch_back),  # the API receives; this fetches back
+    # the API receives HTTP callbacks; this fetches back (and reads 钉钉 Stream mode)
+    "webhook": FeedKind(run=webhook_stream.run),
     "poll": FeedKind(run=poll.run),
     "amqp": FeedKind(run=queue_amqp.run),
     "nats": FeedKind(run=queue_nats.run),

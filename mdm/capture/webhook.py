@@ -76,6 +76,9 @@ def secrets_of(spec: WebhookFeed) -> Any:
 
 def verify(spec: WebhookFeed, request: Request, now: float | None = None) -> Read:
     """The callback read, or Refused (nothing to store)."""
+    if spec.stream is not None:
+        raise Refused(409, "configuration", f"cdc/{spec.name}.yaml receives 钉钉 Stream mode "
+                      "events (stream:): it takes no HTTP callbacks")
     return READERS[spec.format](spec, secrets_of(spec), request, now)
 
 

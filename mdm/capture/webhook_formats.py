@@ -118,17 +118,23 @@ def read_dingtalk(spec: WebhookFeed, secret: Secrets, r: Request, now: float | N
     if not isinstance(event, dict):
         raise Refused(400, "malformed", "the decrypted message is not a JSON object")
     read = Read(answer=dingtalk_answer(spec, secret))
-    kind = str(event.get("EventType", ""))
+    dingtalk_event(spec, read, str(event.get("EventType", "")), _digest(message), event)
+    return read
+
+
+def dingtalk_event(spec: WebhookFeed, read: Read, kind: str, event_id: str,
+                   event: Mapping[str, Any]) -> None:
+    """One 钉钉 approval event (an HTTP callback's decrypted message, or a Stream mode event's
+    data) added to `read` as an item, or as ignored if the feed does not keep its type."""
     if kind not in spec.event_types():
         read.ignored.append(kind)
-        return read
+        return
     key = event.get("processInstanceId")
-    read.items.append(Item(kind, _digest(message), None if key is None else str(key), {
+    read.items.append(Item(kind, event_id, None if key is None else str(key), {
         "instance_id": key, "event_type": kind, "process_code": event.get("processCode"),
         "title": event.get("title"), "type": event.get("type"), "result": event.get("result"),
         "staff_id": event.get("staffId"), "create_time": event.get("createTime"),
         "finish_time": event.get("finishTime")}))
-    return read
 
 
 def dingtalk_answer(spec: WebhookFeed, secret: Secrets) -> dict[str, str]:

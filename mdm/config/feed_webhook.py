@@ -8,6 +8,9 @@ scheme (signature, encryption, event shape; mdm/capture/webhook_crypto.py cites 
 Secrets (token, aes_key, owner_key, encrypt_key, secret, fetch.app_key, fetch.app_secret) are
 written `${VAR}` (environment or $MDM_SECRETS_FILE) or `${file:/path}` (a mounted secret) and
 expanded when used: a literal secret in the project file is refused.
+
+`format: dingtalk` with `stream:` receives 钉钉's events over its Stream mode (a connection the
+hub opens, mdm/config/feed_stream.py) instead of HTTP callbacks.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from mdm.config.feed_base import FeedBase
+from mdm.config.feed_stream import DingTalkStream
 from mdm.config.targets import Spec
 
 FORMATS = ("dingtalk", "wecom", "feishu", "hmac")
@@ -35,6 +39,7 @@ DEFAULT_API: dict[str, str] = {
 
 SECRET_KEYS = ("token", "aes_key", "owner_key", "encrypt_key", "secret")
 FETCH_SECRET_KEYS = ("app_key", "app_secret")
+STREAM_SECRET_KEYS = ("client_id", "client_secret")
 Secret = str  # a ${VAR} / ${file:/path} reference, checked by WebhookFeed._no_literal_secret
 
 
@@ -47,6 +52,10 @@ def _literal_secrets(data: Any) -> list[str]:
     if isinstance(fetch, dict):
         found += [f"fetch.{k}" for k in FETCH_SECRET_KEYS
                   if isinstance(fetch.get(k), str) and "${" not in fetch[k]]
+    stream = data.get("stream")
+    if isinstance(stream, dict):
+        found += [f"stream.{k}" for k in STREAM_SECRET_KEYS
+                  if isinstance(stream.get(k), str) and "${" not in stream[k]]
     return found
 
 
@@ -102,6 +111,9 @@ class WebhookFeed(FeedBase):
     fetch: FetchBack | None = Field(None, description=(
         "Read the full instance back from the platform's API (the callback carries only its "
         "id); without it the callback's own fields are the document."))
+    stream: DingTalkStream | None = Field(None, description=(
+        "format dingtalk: receive the events over 钉钉's Stream mode (the hub connects out; no "
+        "public URL, no token/aes_key/owner_key) instead of HTTP callbacks."))
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +130,11 @@ class WebhookFeed(FeedBase):
         needed = {"dingtalk": ("token", "aes_key", "owner_key"),
                   "wecom": ("token", "aes_key", "owner_key"),
                   "feishu": ("encrypt_key",), "hmac": ("secret",)}[self.format]
+        if self.stream is not None:
+            if self.format != "dingtalk":
+                raise ValueError(f"stream: 钉钉's Stream mode is for format dingtalk, not "
+                                 f"{self.format}")
+            needed = ()  # the connection is authenticated by the app's credentials
         missing = [k for k in needed if getattr(self, k) is None]
         if missing:
             raise ValueError(f"format {self.format} needs {', '.join(missing)} (as ${{VAR}})")
