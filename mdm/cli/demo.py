@@ -39,7 +39,11 @@ def demo(ctx: typer.Context,
              "--mq", help="A RabbitMQ for flow 7 (WMS stock levels → ERP), e.g. "
              "amqp://user:pw@host:5672/: the demo's project gets the erp_mq target and the ERP "
              "its stock consumer. Without it the demo tries amqp://guest:guest@127.0.0.1:5672/ "
-             "(1 s) and uses it if it answers; else the levels stay in the hub.")] = None
+             "(1 s) and uses it if it answers; else the levels stay in the hub.")] = None,
+         oa: Annotated[str, typer.Option(
+             "--oa", help="How the hub reads the demo OA's purchase requests: database (capture "
+             "its database, the default) or saas (the SaaS way: polled from its HTTP API, and "
+             "each approval calls the hub back in 钉钉's callback format).")] = "database"
          ) -> None:
     """Start everything, show scripted ERP edits travelling to OA and WMS and each business
     flow (1-7) once, timed step by step; run until Ctrl-C."""
@@ -55,6 +59,7 @@ def demo(ctx: typer.Context,
 
         stack.project_dir = project_with_erp_mq(stack.project_dir, stack.state_dir / "project")
         stack.erp_mq_url = mq
+    _choose_oa_mode(stack, oa)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -86,6 +91,20 @@ def _default_broker() -> str | None:
     console.print(f"[green]✓[/green] a RabbitMQ answers at {DEFAULT_MQ_URL}: flow 7 (WMS stock → "
                   "ERP) runs on it, as with --mq", highlight=False)
     return DEFAULT_MQ_URL
+
+
+def _choose_oa_mode(stack: DemoStack, oa: str) -> None:
+    from mdm.demo.saas import OA_MODES, project_with_saas_oa
+
+    if oa not in OA_MODES:
+        raise typer.BadParameter(f"--oa {oa}: one of {', '.join(OA_MODES)}")
+    if oa == "saas":
+        stack.project_dir = project_with_saas_oa(stack.project_dir,
+                                                 stack.state_dir / "project-saas")
+        stack.oa_mode = oa
+        console.print("[green]✓[/green] OA the SaaS way: purchase requests polled from its API "
+                      "(cdc/oa_api.yaml), approvals called back 钉钉-style to "
+                      "/api/v1/webhooks/oa_approvals (cdc/oa_approvals.yaml)", highlight=False)
 
 
 def _start(stack: DemoStack, fresh: bool) -> None:

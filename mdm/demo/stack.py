@@ -50,6 +50,10 @@ class DemoStack:
     # flow 7's broker (RabbitMQ): set, the hub's erp_mq target and the ERP's stock consumer
     # use it (MDM_ERP_MQ_URL); unset, the demo runs without one
     erp_mq_url: str | None = None
+    # "saas": the OA's purchase requests are polled from its API and its approvals call the
+    # hub back (mdm/demo/saas.py; the project must be project_with_saas_oa's); "database":
+    # its database is captured
+    oa_mode: str = "database"
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _log_offsets: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -93,7 +97,13 @@ class DemoStack:
                     MDM_AUDIT_KEY_FILE=str(self.audit_key_file),
                     MDM_AUDIT_HEAD_FILE=str(self.audit_head_file)),
                 **({"MDM_ERP_MQ_URL": self.erp_mq_url} if self.erp_mq_url else {}),
+                **(self._saas_env() if self.oa_mode == "saas" else {}),
                 **self.extra_env}
+
+    def _saas_env(self) -> dict[str, str]:
+        from mdm.demo.saas import saas_env
+
+        return saas_env(self.api_url)
 
     @property
     def audit_key_file(self) -> Path:
@@ -142,6 +152,9 @@ class DemoStack:
         """Start the demo OA and WMS servers and the ERP's REST API. `niceness` > 0 lowers
         their CPU priority (the bench uses it to stand for targets that run on machines of
         their own)."""
+
+        if self.oa_mode == "saas":  # the OA calls the hub back: its address is fixed now
+            self.api_port = self.api_port or free_port()
 
         def spawn() -> list[str]:
             self.oa_port = self.oa_port or free_port()

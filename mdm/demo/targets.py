@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from mdm.demo.oa_requests import add_request_routes
+from mdm.demo.saas_oa import add_saas_routes
 from mdm.demo.target_control import add_control_routes, add_error_handlers, fault_answer
 from mdm.demo.target_schema import COLLECTIONS, Collection
 from mdm.demo.target_store import (
@@ -71,6 +72,7 @@ def create_target_app(system: str, database_url: str) -> FastAPI:
     add_error_handlers(app, target.system)
     if target.system == "oa":  # before the collections' routes: /api/purchase-requests/…
         add_request_routes(app, target.pool, lambda key: _injected_fault(target, key))
+        add_saas_routes(app, target.pool)  # `mdm demo --oa saas`: its lists and callbacks
     if target.system == "wms":  # likewise: /api/pre-receipts/…, /api/receipts/…
         add_receipt_routes(app, target.pool, lambda key: _injected_fault(target, key))
         add_outbound_routes(app, target.pool, lambda key: _injected_fault(target, key))
