@@ -51,15 +51,24 @@ def write_project(root: Path, drivers: list[SourceDriver]) -> Path:
     return root
 
 
-def versions_of(hub_url: str, entity: str, phase: str) -> list[tuple[float, float, float]]:
-    """(recorded_at, sent_us, cause_commit_ts) in epoch seconds of each version of the
-    phase's records (NaN where the source gives no commit time)."""
+Row = tuple[float, float, float, float]  # recorded_at, sent_us, cause_commit_ts, inbox received_at
+
+
+def versions_of(hub_url: str, entity: str, phase: str) -> list[Row]:
+    """(recorded_at, sent_us, cause_commit_ts, the inbox's received_at of the event that made
+    it) in epoch seconds, of each version of the phase's records (NaN where not known)."""
     with psycopg.connect(hub_url) as conn:
-        return [(float(r[0]), float(r[1]), float(r[2]) if r[2] is not None else float("nan"))
+        return [(_seconds(r[0]), _seconds(r[1]), _seconds(r[2]), _seconds(r[3]))
                 for r in conn.execute(
-                    "SELECT extract(epoch FROM recorded_at), (attributes->>'sent_us')::bigint "
-                    "/ 1e6, extract(epoch FROM cause_commit_ts) FROM golden_version "
-                    "WHERE entity = %s AND business_key LIKE %s", (entity, f"{phase}%"))]
+                    "SELECT extract(epoch FROM v.recorded_at), (v.attributes->>'sent_us')::bigint "
+                    "/ 1e6, extract(epoch FROM v.cause_commit_ts), extract(epoch FROM "
+                    "i.received_at) FROM golden_version v LEFT JOIN inbox i ON i.id = "
+                    "v.cause_inbox_id WHERE v.entity = %s AND v.business_key LIKE %s",
+                    (entity, f"{phase}%"))]
+
+
+def _seconds(value: object) -> float:
+    return float("nan") if value is None else float(str(value))
 
 
 def wait_versions(hub_url: str, entity: str, phase: str, count: int, timeout: float) -> int:
@@ -77,9 +86,10 @@ def wait_versions(hub_url: str, entity: str, phase: str, count: int, timeout: fl
     return found
 
 
-def latencies_ms(rows: list[tuple[float, float, float]], driver: SourceDriver) -> list[float]:
+def latencies_ms(rows: list[Row], driver: SourceDriver, end: int = 0) -> list[float]:
+    """Milliseconds from the driver's start to the version (end 0) or to the inbox (end 3)."""
     start = 2 if driver.latency_from == "cause_commit_ts" else 1
-    return [(r[0] - r[start]) * 1000 for r in rows]
+    return [(r[end] - r[start]) * 1000 for r in rows if r[end] == r[end]]
 
 
 def measure(stack: DemoStack, driver: SourceDriver, events: int, paced: int, rate: float,
@@ -95,13 +105,15 @@ def measure(stack: DemoStack, driver: SourceDriver, events: int, paced: int, rat
     if rows:
         figures.eps = len(rows) / max(1e-3, max(r[0] for r in rows) - started)
     figures.burst_ms = percentiles(latencies_ms(rows, driver))
+    figures.burst_inbox_ms = percentiles(latencies_ms(rows, driver, end=3))
     time.sleep(1.0)  # the hub back at rest
     keys = list(range(first_key + events, first_key + events + paced))
     figures.paced_events = driver.send(keys, "P", rate)
     figures.paced_arrived = wait_versions(stack.hub_url, driver.entity, "P",
                                           figures.paced_events, 120)
-    figures.commit_to_golden_ms = percentiles(latencies_ms(
-        versions_of(stack.hub_url, driver.entity, "P"), driver))
+    rows = versions_of(stack.hub_url, driver.entity, "P")
+    figures.commit_to_golden_ms = percentiles(latencies_ms(rows, driver))
+    figures.inbox_ms = percentiles(latencies_ms(rows, driver, end=3))
     return figures
 
 

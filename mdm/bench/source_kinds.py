@@ -107,6 +107,8 @@ class KindFigures:
     paced_arrived: int = 0
     paced_rate: float = 0.0
     commit_to_golden_ms: dict[str, float] = field(default_factory=dict)
+    inbox_ms: dict[str, float] = field(default_factory=dict)  # the part until the inbox commit
+    burst_inbox_ms: dict[str, float] = field(default_factory=dict)
     latency_from: str = ""
     note: str = ""
     unavailable: str | None = None
@@ -119,4 +121,6 @@ class KindFigures:
                 "paced_events": self.paced_events, "paced_arrived": self.paced_arrived,
                 "paced_rate_per_s": self.paced_rate,
                 "commit_to_golden_burst_ms": self.burst_ms,
+                "commit_to_inbox_ms": self.inbox_ms,
+                "commit_to_inbox_burst_ms": self.burst_inbox_ms,
                 "latency_from": self.latency_from, "note": self.note}

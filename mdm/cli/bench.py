@@ -227,23 +227,26 @@ def _source_bench(state_dir: Path, events: int, paced: int, rate: float,
                   caption="commit → golden: golden_version.recorded_at − the source's commit "
                           "time (cause_commit_ts) or the bench's send (sent_us)")
     for column in ("source", "events/s", "commit → golden at rest p50 / p99 (ms)",
-                   "in the burst p50 / p99 (ms)", "arrived", "from"):
+                   "in the burst p50 / p99 (ms)", "→ inbox p50, rest / burst (ms)", "arrived",
+                   "from"):
         table.add_column(column, justify="left" if column in ("source", "from") else "right")
     missing = []
     for kind, f in data["sources"].items():
         for name, figures in (f.get("brokers") or {kind: f}).items():
             label = kind if name == kind else f"{kind} — {name}"
             if not figures.get("available", True):
-                table.add_row(label, "not available", "—", "—", "—", "")
+                table.add_row(label, "not available", "—", "—", "—", "—", "")
                 missing.append(f"{label}: not available ({figures['why']})")
                 continue
             at_rest, burst = figures["commit_to_golden_ms"], figures["commit_to_golden_burst_ms"]
             table.add_row(label, f"{figures['eps']:,.0f}", f"{at_rest['p50']:,.1f} / {at_rest['p99']:,.1f}",
                           f"{burst['p50']:,.1f} / {burst['p99']:,.1f}",
+                          f"{figures['commit_to_inbox_ms']['p50']:,.1f} / "
+                          f"{figures['commit_to_inbox_burst_ms']['p50']:,.1f}",
                           f"{figures['arrived'] + figures['paced_arrived']:,} of "
                           f"{figures['events'] + figures['paced_events']:,}",
                           figures["latency_from"])
-    console.width = max(console.width, 120)  # the table's six columns, unabridged
+    console.width = max(console.width, 140)  # the table's seven columns, unabridged
     console.print(table)
     for line in missing:
         console.print(f"[yellow]{line}[/yellow]")
