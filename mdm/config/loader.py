@@ -28,6 +28,7 @@ from mdm.config.flow_checks import check_flows
 from mdm.config.flows import FlowSpec, Hop, hop_id
 from mdm.config.reconcile import ReconciliationSpec, check_reconciliations
 from mdm.config.rules import RuleFile
+from mdm.config.feed_checks import check_feeds
 from mdm.config.feeds import FeedSpec, cdc_model
 from mdm.config.sources import ObservedTable, SourceSpec
 from mdm.config.targets import AnyTarget, TargetSpec
@@ -218,6 +219,8 @@ def read_project(root: Path) -> tuple[Project, list[tuple[str, str]]]:
     check_tables_unique(entities, found)
     check_references(entities, targets, found)
     check_divergence_fields(rules, entities, found)
+    if not found.unreadable.get("golden_records"):  # a bad entity file may be a feed's
+        found.problems += check_feeds(feeds, entities, {n: found.file_of("cdc", n) for n in feeds})
     flows: dict[str, FlowSpec] = _read_folder(root, "flows", FlowSpec, "flow", found)
     found.problems += check_flows(
         flows, entities, targets, {n: found.file_of("flows", n) for n in flows},
