@@ -88,15 +88,40 @@ def when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")]) -> None:
-    """Scaffold a project for your own ERP: cdc/, golden_records/, targets/, rules/ from the demo's."""
+SourceOpt = Annotated[list[str] | None, typer.Option(
+    "--source", "-s", metavar="KIND[:NAME]",
+    help="Also write cdc/NAME.yaml, a commented source of this kind to fill in (repeatable). "
+         "KIND: postgresql, mysql, mariadb, sqlserver, oracle, db2 (Debezium on the database); "
+         "webhook-dingtalk, webhook-wecom, webhook-feishu, webhook-hmac (the system calls the "
+         "hub back); poll (the hub pages an API modified since a cursor); amqp, nats (a queue). "
+         "NAME defaults to the kind (dingtalk for webhook-dingtalk). Every kind is also written "
+         "as cdc/KIND.yaml.example, which the hub does not read.")]
+
+
+def init(directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+         source: SourceOpt = None) -> None:
+    """Scaffold a project for your own systems: cdc/, golden_records/, targets/, rules/,
+    flows/ from the demo's, a commented example of every kind of source
+    (cdc/*.yaml.example), and with --source the sources you name (cdc/NAME.yaml).
+
+    mdm init acme --source sqlserver:u8 --source webhook-dingtalk:ding_oa --source poll:yonsuite"""
+    from mdm.cli.scaffolds import parse_source, render, write_examples, write_source
+
     directory = directory.resolve()
     existing = [f for f in PROJECT_FOLDERS if (directory / f).exists()]
     if existing:
         raise typer.BadParameter(f"not overwriting: {directory} already has {', '.join(existing)}/")
+    chosen = [parse_source(s) for s in source or []]
+    for kind, name in chosen:
+        render(kind, name)  # a bad kind or name stops before anything is written
     _copy_starter_project(directory)
+    write_examples(directory)
+    written = [write_source(directory, kind, name) for kind, name in chosen]
     console.print(f"Created a project in {directory}. Next:\n"
-                  f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables\n"
+                  + "".join(f"  - fill in {p.relative_to(directory)} (its comments say how)\n"
+                            for p in written) +
+                  f"  1. edit cdc/erp.yaml (url, slot) and golden_records/*.yaml for your ERP's tables;\n"
+                  f"     another kind of source: copy a cdc/*.yaml.example to cdc/NAME.yaml\n"
                   f"  2. edit targets/*.yaml for your OA and WMS, rules/*.yaml for your checks;\n"
                   f"     cdc/oa.yaml and cdc/wms.yaml capture their databases (delete them if out of reach)\n"
                   f"  3. mdm check -p {directory}\n"

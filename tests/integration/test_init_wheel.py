@@ -77,6 +77,9 @@ def test_the_wheel_ships_the_starter_project(installed: tuple[Path, Path]) -> No
     expected = {f"mdm/project/{p.relative_to(REPO_ROOT)}" for folder in PROJECT_FOLDERS
                 for p in (REPO_ROOT / folder).rglob("*") if p.is_file()}
     assert expected and expected <= names
+    scaffolds = {f"mdm/project/scaffolds/{p.name}"
+                 for p in (REPO_ROOT / "mdm/project/scaffolds").glob("*.yaml")}
+    assert scaffolds and scaffolds <= names  # `mdm init`'s source scaffolds
 
 
 def test_mdm_init_from_the_installed_wheel_makes_a_project_mdm_check_accepts(
@@ -86,9 +89,15 @@ def test_mdm_init_from_the_installed_wheel_makes_a_project_mdm_check_accepts(
     where = _run([venv / "bin" / "python", "-c", "import mdm; print(mdm.__file__)"], cwd=tmp_path, env=env)
     assert Path(where.strip()).is_relative_to(venv), f"mdm imported from {where}, not the wheel"
     target = tmp_path / "acme"
-    _run([venv / "bin" / "mdm", "init", target], cwd=tmp_path, env=env)
+    _run([venv / "bin" / "mdm", "init", target, "--source", "sqlserver:u8", "--source",
+          "webhook-dingtalk:ding_oa"], cwd=tmp_path, env=env)
+    assert (target / "cdc/u8.yaml").is_file() and (target / "cdc/ding_oa.yaml").is_file()
+    assert (target / "cdc/poll.yaml.example").is_file()
+    added = {"cdc/u8.yaml", "cdc/ding_oa.yaml"}
     for folder in PROJECT_FOLDERS:
-        copied = sorted(p.relative_to(target) for p in (target / folder).rglob("*") if p.is_file())
+        copied = sorted(p.relative_to(target) for p in (target / folder).rglob("*") if p.is_file()
+                        and not p.name.endswith(".yaml.example") and str(p.relative_to(target))
+                        not in added)
         original = sorted(p.relative_to(REPO_ROOT) for p in (REPO_ROOT / folder).rglob("*") if p.is_file())
         assert copied and copied == original, folder
         assert all((target / p).read_bytes() == (REPO_ROOT / p).read_bytes() for p in copied)
