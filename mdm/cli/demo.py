@@ -178,6 +178,11 @@ def _flow_scenarios(stack: DemoStack) -> None:
     chain = purchase_receipt(chain, stack.wms_url, stack.erp_url, stack.pg.url("wms"), oa_db)
     chain = purchase_payment(chain, stack.oa_url, stack.erp_url, oa_db)
     console.print(chain_line(chain), highlight=False)
+    if stack.oa_mode == "saas" and chain.numbers.get("request"):
+        from mdm.demo.saas import approval_callbacks
+
+        console.print(approval_callbacks(stack.hub_url, chain.numbers["request"]),
+                      highlight=False, soft_wrap=True)
     if chain.numbers.get("request"):
         console.print(f"    the whole chain: mdm trace purchase_request {chain.numbers['request']}"
                       f"   (or {stack.api_url}/trace/purchase_request/{chain.numbers['request']})",

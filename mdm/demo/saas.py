@@ -43,3 +43,23 @@ def project_with_saas_oa(project: Path, into: Path) -> Path:
 def saas_env(api_url: str) -> dict[str, str]:
     """What the hub and the demo OA need in their environment for saas mode."""
     return {**DEMO_SECRETS, CALLBACK_URL_ENV: f"{api_url}/api/v1/webhooks/{WEBHOOK_SOURCE}"}
+
+
+def approval_callbacks(hub_url: str, request_no: str) -> str:
+    """What the hub holds of a request's approval callbacks, as `mdm demo --oa saas` prints
+    it: the oa_approval instance's versions (start, then finish with its result)."""
+    import psycopg
+
+    instance = f"pi-{request_no}"
+    with psycopg.connect(hub_url, autocommit=True) as conn:
+        versions = conn.execute(
+            "SELECT v.version, v.attributes->>'type', v.attributes->>'result', "
+            "v.attributes->>'staff_id' FROM golden_version v JOIN golden_record g ON "
+            "g.id = v.golden_id WHERE g.entity = 'oa_approval' AND g.business_key = %s "
+            "ORDER BY v.version", (instance,)).fetchall()
+    if not versions:
+        return f"  OA approval callbacks (钉钉 format): none stored yet for {instance}"
+    shown = ", ".join(f"v{v} {kind}" + (f" {result}" if result else "") + f" by {who}"
+                      for v, kind, result, who in versions)
+    return (f"  OA approval callbacks (钉钉 format) → golden oa_approval {instance}: {shown}"
+            f"   (mdm records oa_approval {instance})")
