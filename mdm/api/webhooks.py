@@ -30,7 +30,7 @@ def _receive(engine: Engine, project: Project, source: str, callback: Callback) 
     if not read.items:
         return store(None, spec, read)  # nothing to append
     with pooled(engine) as conn:
-        return store(conn, spec, read)
+        return store(conn, spec, read, project)
 
 
 def _answer(answer: Any) -> Response:

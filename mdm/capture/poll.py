@@ -23,13 +23,14 @@ from typing import Any
 
 import psycopg
 
-from mdm.capture.documents import document_event
-from mdm.capture.inbox import append_batch
-from mdm.capture.models import Batch, PoisonRecord
+from mdm.capture.document_rows import append_documents
+from mdm.capture.documents import Document, document_with_children
+from mdm.capture.models import ChangeEvent, PoisonRecord
 from mdm.capture.poll_cursor import (Cursor, Fetch, Item, Page, PollContractError, format_time,
                                      micros_of, parse_time, position, read_from)
 from mdm.capture.poll_http import ApiRefused, ApiUnavailable, PollClient, at_path
 from mdm.capture.storable import dumps_lenient, storable_text
+from mdm.config.feed_children import Splits, child_splits
 from mdm.config.feed_poll import PollFeed, PollParams, PollResource
 from mdm.config.feeds import FeedSpec
 from mdm.config.loader import Project
@@ -45,15 +46,17 @@ def run(project: Project, spec: FeedSpec, hub_url: str, stop: threading.Event) -
     client = PollClient(spec, stop)
     try:
         with psycopg.connect(hub_url, autocommit=True) as conn:
-            Poller(spec, client, conn, stop).run()
+            Poller(spec, client, conn, stop,
+                   child_splits(spec, project.entities.values())).run()
     finally:
         client.close()
 
 
 class Poller:
     def __init__(self, spec: PollFeed, client: PollClient, conn: psycopg.Connection,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, splits: Splits | None = None) -> None:
         self.spec, self.client, self.conn, self.stop = spec, client, conn, stop
+        self.splits: Splits = splits or {}  # tables whose records carry child lists
         self.delay = spec.backoff.initial_s
 
     def run(self) -> None:
@@ -149,20 +152,20 @@ class Poller:
                deleted: bool) -> None:
         """The items as inbox events and `state_row`'s new cursor (`state`), in one
         transaction."""
-        batch = Batch()
+        found: list[Document | ChangeEvent | PoisonRecord] = []
         for item in items:
             if item.problem or item.micros is None:
                 raw = dumps_lenient(item.record)
-                batch.add(PoisonRecord(self.spec.name, table, storable_text(raw),
-                                       f"unreadable record: {item.problem}"))
+                found.append(PoisonRecord(self.spec.name, table, storable_text(raw),
+                                          f"unreadable record: {item.problem}"))
                 continue
             commit_ts = datetime.fromtimestamp(item.micros / 1e6, UTC)
-            batch.add(document_event(self.spec.name, table, item.id,
-                                     None if deleted else item.record,
-                                     position(item.micros, item.id, deleted),
-                                     op="d" if deleted else "u", commit_ts=commit_ts))
+            found.append(document_with_children(
+                self.splits, self.spec.name, table, item.id, None if deleted else item.record,
+                position(item.micros, item.id, deleted), op="d" if deleted else "u",
+                commit_ts=commit_ts))
         with self.conn.transaction():
-            append_batch(self.conn, self.spec.name, batch)
+            append_documents(self.conn, self.spec.name, found)
             feed_state.save_cursor(self.conn, self.spec.name, state_row, state)
 
     # -- deletions ----------------------------------------------------------------------------

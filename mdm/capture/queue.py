@@ -27,7 +27,9 @@ from pathlib import Path
 
 import psycopg
 
-from mdm.capture.inbox import Appended, append_batch
+from mdm.capture.document_rows import Item, append_documents
+from mdm.capture.documents import Document
+from mdm.capture.inbox import Appended
 from mdm.capture.models import Batch
 from mdm.capture.queue_message import Mapping, Received, message_event
 
@@ -37,10 +39,17 @@ HOLD_MARKER_ENV, HOLD_DIR_ENV = "MDM_QUEUE_HOLD_MARKER", "MDM_QUEUE_HOLD_DIR"
 STOP_POLL_S = 0.2  # how often a waiting runner looks at its stop event
 
 
+def items_of(mapping: Mapping, received: Sequence[Received]) -> list[Item]:
+    """Each message's document, change event or failed record, in order."""
+    return [message_event(mapping, msg) for msg in received]
+
+
 def batch_of(mapping: Mapping, received: Sequence[Received]) -> Batch:
+    """The messages' change events and failed records (the mapping splits no child lists)."""
     batch = Batch()
-    for msg in received:
-        batch.add(message_event(mapping, msg))
+    for found in items_of(mapping, received):
+        assert not isinstance(found, Document)
+        batch.add(found)
     return batch
 
 
@@ -54,15 +63,15 @@ class InboxWriter:
         self.written = 0
         self.started = time.monotonic()
 
-    def write(self, batch: Batch) -> Appended:
+    def write(self, items: Sequence[Item]) -> Appended:
         if self.conn is None or self.conn.closed:
             self.conn = psycopg.connect(self.hub_url)
         try:
-            appended = append_batch(self.conn, self.source, batch)
+            appended = append_documents(self.conn, self.source, items)
         except psycopg.Error:
             self.close()
             raise
-        self.written += len(batch.events) + len(batch.poison)
+        self.written += len(items)
         return appended
 
     def close(self) -> None:
@@ -75,10 +84,10 @@ async def commit(writer: InboxWriter, mapping: Mapping, received: Sequence[Recei
                  stop: threading.Event) -> Appended | None:
     """The batch durable in the inbox (None: stopped while held by the test hook, nothing
     written). The caller acknowledges after this returns an Appended."""
-    batch = batch_of(mapping, received)
+    items = items_of(mapping, received)
     if not await _hold(mapping.source, received, stop):
         return None
-    appended = await asyncio.to_thread(writer.write, batch)
+    appended = await asyncio.to_thread(writer.write, items)
     logger.info("queue source=%s batch=%d new=%d failed=%d", mapping.source, len(received),
                 appended.new, appended.failed)
     return appended

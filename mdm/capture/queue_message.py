@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mdm.capture.documents import document_event
+from mdm.capture.documents import Document, document_with_children
 from mdm.capture.models import ChangeEvent, PoisonRecord
 from mdm.capture.storable import NonFinite, dumps_lenient, storable_text
+from mdm.config.feed_children import Splits, child_splits
 from mdm.config.feed_queue import MessageSpec, QueueFeed
 from mdm.config.loader import Project
 from mdm.errors import ConfigError
@@ -50,6 +51,7 @@ class Mapping:
     spec: MessageSpec
     default_table: str | None
     keys: MappingType[str, list[str]]  # table → key fields
+    splits: Splits = field(default_factory=dict)  # tables whose documents carry child lists
 
 
 class Unreadable(ValueError):
@@ -74,7 +76,8 @@ def mapping_of(project: Project, feed: QueueFeed) -> Mapping:
         fixed = [spec.key] if isinstance(spec.key, str) else list(spec.key)
         keys = {t: fixed for t in {*keys, *(spec.table_by.tables.values() if spec.table_by
                                              else ()), default_table or ""}}
-    return Mapping(feed.name, feed.kind, spec, default_table, keys)
+    return Mapping(feed.name, feed.kind, spec, default_table, keys,
+                   child_splits(feed, entities))
 
 
 def parse_body(body: bytes) -> Any:
@@ -98,8 +101,9 @@ def dig(value: Any, path: str, what: str) -> Any:
     return value
 
 
-def message_event(m: Mapping, msg: Received) -> ChangeEvent | PoisonRecord:
-    """The change event of one message, or the failed record with its reason. Never raises."""
+def message_event(m: Mapping, msg: Received) -> Document | ChangeEvent | PoisonRecord:
+    """The change event of one message (its document split into child rows when its table has
+    child lists: m.splits), or the failed record with its reason. Never raises."""
     try:
         return _event(m, msg)
     except Unreadable as exc:
@@ -107,7 +111,7 @@ def message_event(m: Mapping, msg: Received) -> ChangeEvent | PoisonRecord:
                             f"unreadable message: {storable_text(str(exc))}")
 
 
-def _event(m: Mapping, msg: Received) -> ChangeEvent | PoisonRecord:
+def _event(m: Mapping, msg: Received) -> Document | ChangeEvent | PoisonRecord:
     body = parse_body(msg.body)
     if not isinstance(body, dict):
         raise Unreadable("the message body is not a JSON object")
@@ -124,8 +128,8 @@ def _event(m: Mapping, msg: Received) -> ChangeEvent | PoisonRecord:
     row_key = "|".join(str(document[k]) for k in key_fields)
     op = op_of(m.spec, body)
     position = position_of(m, msg, body)
-    return document_event(m.source, table, row_key, None if op == "d" else document, position,
-                          op=op, raw=_raw(msg))
+    return document_with_children(m.splits, m.source, table, row_key,
+                                  None if op == "d" else document, position, op=op, raw=_raw(msg))
 
 
 def table_of(m: Mapping, msg: Received, body: dict[str, Any]) -> str:

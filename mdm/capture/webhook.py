@@ -24,11 +24,12 @@ from typing import Any
 
 import psycopg
 
-from mdm.capture.documents import document_event
-from mdm.capture.inbox import append_batch
-from mdm.capture.models import Batch
+from mdm.capture.document_rows import append_documents
+from mdm.capture.documents import Document, document_with_children
+from mdm.capture.models import Batch, ChangeEvent, PoisonRecord
 from mdm.capture.storable import dumps_lenient
 from mdm.capture.webhook_formats import READERS, Item, Read, Refused, Request
+from mdm.config.feed_children import Splits, child_splits
 from mdm.config.feed_webhook import WebhookFeed
 from mdm.config.loader import Project, expand_env
 from mdm.errors import ConfigError
@@ -82,26 +83,42 @@ def verify(spec: WebhookFeed, request: Request, now: float | None = None) -> Rea
     return READERS[spec.format](spec, secrets_of(spec), request, now)
 
 
-def batch_of(spec: WebhookFeed, items: list[Item]) -> Batch:
+def documents_of(spec: WebhookFeed, items: list[Item],
+                 splits: Splits | None = None) -> list[Document | ChangeEvent | PoisonRecord]:
+    """Each item as its document (split into its child rows when `splits` has its table), its
+    change event, or the failed record keeping it."""
     table = spec.table if spec.fetch is None else spec.callbacks_table()
-    batch = Batch()
+    found: list[Document | ChangeEvent | PoisonRecord] = []
     for item in items:
         position = CONTENT_POSITION_PREFIX + item.event_id
         raw = dumps_lenient({"position": position, "table": table, "event_type": item.event_type,
                              "row_key": item.key, "row": item.fields})
-        batch.add(document_event(spec.name, table, item.key, item.fields, position, raw=raw))
+        found.append(document_with_children(splits or {}, spec.name, table, item.key,
+                                            item.fields, position, raw=raw))
+    return found
+
+
+def batch_of(spec: WebhookFeed, items: list[Item]) -> Batch:
+    """The items' change events and failed records, child lists not split."""
+    batch = Batch()
+    for found in documents_of(spec, items):
+        assert not isinstance(found, Document)  # no splits, no documents
+        batch.add(found)
     return batch
 
 
-def store(conn: psycopg.Connection | None, spec: WebhookFeed, read: Read) -> Received:
+def store(conn: psycopg.Connection | None, spec: WebhookFeed, read: Read,
+          project: Project | None = None) -> Received:
     """Append a verified callback's items to the inbox (one transaction); a callback without
-    items needs no connection (None)."""
+    items needs no connection (None). With `project`, a document whose entity has child lists
+    is split into its rows (mdm/capture/documents.py)."""
     for kind in read.ignored:
         logger.info("webhook event not kept source=%s event_type=%s", spec.name, kind[:80])
     if not read.items:
         return Received(read.answer, 0, 0, 0, tuple(read.ignored))
     assert conn is not None
-    appended = append_batch(conn, spec.name, batch_of(spec, read.items))
+    splits = child_splits(spec, project.entities.values()) if project is not None else {}
+    appended = append_documents(conn, spec.name, documents_of(spec, read.items, splits))
     logger.info("webhook stored source=%s events=%d new=%d failed=%d", spec.name,
                 len(read.items), appended.new, appended.failed)
     return Received(read.answer, len(read.items), appended.new, appended.failed,
@@ -111,4 +128,4 @@ def store(conn: psycopg.Connection | None, spec: WebhookFeed, read: Read) -> Rec
 def receive(conn: psycopg.Connection, project: Project, source: str, request: Request,
             now: float | None = None) -> Received:
     spec = webhook_spec(project, source)
-    return store(conn, spec, verify(spec, request, now))
+    return store(conn, spec, verify(spec, request, now), project)

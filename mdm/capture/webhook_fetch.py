@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 import psycopg
 
-from mdm.capture.documents import document_event
+from mdm.capture.document_rows import append_documents
+from mdm.capture.documents import document_with_children
 from mdm.capture.inbox import append_batch
 from mdm.capture.models import Batch, PoisonRecord
 from mdm.capture.storable import dumps_lenient
 from mdm.capture.webhook_api import PlatformApi
+from mdm.config.feed_children import Splits, child_splits
 from mdm.config.feed_webhook import WebhookFeed
 from mdm.config.feeds import FeedSpec
 from mdm.config.loader import Project, expand_env
@@ -56,6 +58,7 @@ def run_fetch_back(project: Project, spec: FeedSpec, hub_url: str,
                       expand_env(spec.fetch.app_secret, where),
                       expand_env(base, where) if base else None)
     attempts: dict[int, _Attempts] = {}
+    splits = child_splits(spec, project.entities.values())
     try:
         with psycopg.connect(hub_url, autocommit=True) as conn:
             logger.info("webhook fetch-back running source=%s api=%s", spec.name, api.base)
@@ -63,14 +66,14 @@ def run_fetch_back(project: Project, spec: FeedSpec, hub_url: str,
                 for w in waiting_callbacks(conn, spec.name, spec.callbacks_table(), spec.table):
                     if stop.is_set():
                         break
-                    _one(conn, api, spec, w, attempts.setdefault(w.id, _Attempts()))
+                    _one(conn, api, spec, w, attempts.setdefault(w.id, _Attempts()), splits)
                 stop.wait(SCAN_S)
     finally:
         api.close()
 
 
 def _one(conn: psycopg.Connection, api: PlatformApi, spec: WebhookFeed, w: Waiting,
-         tried: _Attempts) -> None:
+         tried: _Attempts, splits: Splits) -> None:
     assert spec.fetch is not None
     if tried.next_at > time.monotonic():
         return
@@ -88,9 +91,8 @@ def _one(conn: psycopg.Connection, api: PlatformApi, spec: WebhookFeed, w: Waiti
         logger.warning("webhook fetch-back failed source=%s instance=%s attempt=%d retry_in=%.1fs: %s",
                        spec.name, w.key[:80], tried.count, delay, exc)
         return
-    batch = Batch()
-    batch.add(document_event(spec.name, spec.table, w.key, row, w.position))
-    appended = append_batch(conn, spec.name, batch)
+    appended = append_documents(conn, spec.name, [
+        document_with_children(splits, spec.name, spec.table, w.key, row, w.position)])
     logger.info("webhook fetched back source=%s instance=%s attempts=%d new=%d", spec.name,
                 w.key[:80], tried.count + 1, appended.new)
 
