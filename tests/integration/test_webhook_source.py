@@ -1,5 +1,8 @@
-"""`kind: webhook` on a real hub: a 钉钉 (DingTalk) approval callback becomes a golden version of
-an entity whose system of record is the SaaS OA, the instance fetched back from the OA's API.
+"""`kind: webhook` on a real hub: a 钉钉 (DingTalk), 企业微信 (WeCom) or 飞书 (Feishu) approval
+callback becomes a golden version of an entity whose system of record is the SaaS OA, the
+instance fetched back from the OA's API; a purchase request posted whole, its lines inside,
+becomes the same golden record as the same request captured from OA's database by Debezium
+(a line removed between two versions included). One hub stack for the module.
 
 The real cloud cannot be reached from here: the OA's API is a stand-in served from this test's
 process (`StandIn`), speaking the platforms' documented JSON (钉钉 gettoken +
@@ -29,7 +32,10 @@ from mdm.demo.stack import DemoStack
 from mdm.errors import TerminalError, TransientError
 from mdm.runtime.settings import REPO_ROOT
 from tests.conftest import running_stack
-from tests.helpers import eventually, rows
+from tests.helpers import eventually, execute, rows
+from tests.integration.webhook_callbacks import ENV as CALLBACK_ENV
+from tests.integration.webhook_callbacks import (
+    lark_approval, lark_callback, signed_document, wecom_callback, wecom_url_check, write_feeds)
 
 AES = "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7"
 APP_KEY, APP_SECRET, TOKEN = "dingappkey", "app-secret", "cb-token"
@@ -185,8 +191,10 @@ def hub(oa: StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoS
     (root / "golden_records/saas_purchase_request.yaml").write_text(ENTITY, encoding="utf-8")
     (root / "cdc/forms.yaml").write_text(FORMS, encoding="utf-8")
     (root / "golden_records/form_request.yaml").write_text(FORMS_ENTITY, encoding="utf-8")
+    write_feeds(root)  # 企业微信, 飞书 and a feed of documents with their lines inside
     env = {"DING_TOKEN": TOKEN, "DING_AES": AES, "DING_APPKEY": APP_KEY,
-           "DING_APPSECRET": APP_SECRET, "DING_API": oa.url, "FORMS_SECRET": "forms-secret"}
+           "DING_APPSECRET": APP_SECRET, "DING_API": oa.url, "FORMS_SECRET": "forms-secret",
+           **CALLBACK_ENV}
     with running_stack(tmp_path_factory.mktemp("stack"), project_dir=root, extra_env=env) as s:
         yield s
 
@@ -357,3 +365,137 @@ def test_the_wecom_and_feishu_clients_read_the_documented_json(oa) -> None:
         _api(oa, "feishu").document("INST-9")
     with pytest.raises(TerminalError):
         _api(oa, "dingtalk", APP_KEY, APP_SECRET).document("nope")
+
+
+def _golden(hub: DemoStack, entity: str, key: str) -> list[dict[str, Any]]:
+    return rows(hub.hub_url, "SELECT v.version, v.attributes FROM golden_version v JOIN "
+                             "golden_record g ON g.id = v.golden_id WHERE g.entity = %s AND "
+                             "g.source_key = %s ORDER BY v.version", (entity, key))
+
+
+def _stored(hub: DemoStack, source: str) -> list[dict[str, Any]]:
+    return rows(hub.hub_url, "SELECT table_name, row_key, op, status, error FROM inbox "
+                             "WHERE source = %s ORDER BY id", (source,))
+
+
+def _post(hub: DemoStack, source: str, *, params: Any = None, headers: Any = None,
+          body: bytes = b"") -> httpx.Response:
+    return httpx.post(f"{hub.api_url}/api/v1/webhooks/{source}", params=params, content=body,
+                      headers=headers, timeout=30)
+
+
+def test_a_wecom_callback_becomes_a_version_a_forged_one_is_refused_a_repeat_absorbed(hub, oa) -> None:
+    sp_no = "202612040001"
+    oa.instances[sp_no] = {
+        "sp_no": sp_no, "sp_name": "采购", "sp_status": 2, "template_id": "T1",
+        "apply_time": 1764756000, "applyer": {"userid": "li"}, "apply_data": {"contents": [
+            {"control": "Money", "title": [{"text": "金额", "lang": "zh_CN"}],
+             "value": {"new_money": "3600.00"}}]}}
+    url = f"{hub.api_url}/api/v1/webhooks/wx_oa"
+    echo = httpx.get(url, params=wecom_url_check("echo-wx-1"), timeout=30)  # the URL check
+    assert (echo.status_code, echo.text) == (200, "echo-wx-1")
+    forged = _post(hub, "wx_oa", params=wecom_callback(sp_no, token="forged")[0],
+                   body=wecom_callback(sp_no)[1])
+    assert (forged.status_code, forged.json()["reason"]) == (401, "signature")
+    assert _stored(hub, "wx_oa") == []
+    query, body = wecom_callback(sp_no)
+    assert _post(hub, "wx_oa", params=query, body=body).status_code == 200
+    assert eventually(lambda: _golden(hub, "wx_request", sp_no), timeout=120), _stored(hub, "wx_oa")
+    [v] = _golden(hub, "wx_request", sp_no)
+    assert (v["attributes"]["amount"], v["attributes"]["sp_name"]) == ("3600.00", "采购")
+    assert str(v["attributes"]["sp_status"]) == "2"
+    assert _post(hub, "wx_oa", params=query, body=body).status_code == 200  # the retry
+    again = wecom_callback(sp_no)  # encrypted and signed anew: the same message
+    assert _post(hub, "wx_oa", params=again[0], body=again[1]).status_code == 200
+    callbacks = [r for r in _stored(hub, "wx_oa") if r["table_name"].endswith(".callback")]
+    assert len(callbacks) == 1 and len(_golden(hub, "wx_request", sp_no)) == 1
+
+
+def test_a_feishu_event_becomes_a_version_a_forged_one_is_refused_a_repeat_absorbed(hub, oa) -> None:
+    oa.instances["LARK-INST-1"] = {
+        "approval_code": "A-PR", "approval_name": "采购申请", "status": "APPROVED",
+        "serial_number": "202612040007", "user_id": "wang", "start_time": "1764756000000",
+        "form": json.dumps([{"id": "w1", "name": "金额", "type": "amount", "value": "86.50"}])}
+    challenge = _post(hub, "lark_oa", headers={"Content-Type": "application/json"},
+                      body=json.dumps({"challenge": "c-9", "token": CALLBACK_ENV["LARK_TOKEN"],
+                                       "type": "url_verification"}).encode())
+    assert (challenge.status_code, challenge.json()) == (200, {"challenge": "c-9"})
+    event = lark_approval("ev-lark-1", "LARK-INST-1")
+    headers, body = lark_callback(event, key="not-the-key")
+    forged = _post(hub, "lark_oa", headers=headers, body=body)
+    assert (forged.status_code, forged.json()["reason"]) == (401, "signature")
+    assert _stored(hub, "lark_oa") == []
+    headers, body = lark_callback(event)
+    answer = _post(hub, "lark_oa", headers=headers, body=body)
+    assert (answer.status_code, answer.json()) == (200, {"msg": "success"})
+    assert eventually(lambda: _golden(hub, "lark_request", "LARK-INST-1"), timeout=120), \
+        _stored(hub, "lark_oa")
+    [v] = _golden(hub, "lark_request", "LARK-INST-1")
+    assert v["attributes"] == {"serial_number": "202612040007", "status": "APPROVED",
+                               "amount": "86.50"}
+    assert _post(hub, "lark_oa", headers=headers, body=body).status_code == 200  # resent
+    anew = lark_callback(event)  # the same event (event_id), encrypted and signed anew
+    assert _post(hub, "lark_oa", headers=anew[0], body=anew[1]).status_code == 200
+    callbacks = [r for r in _stored(hub, "lark_oa") if r["table_name"].endswith(".callback")]
+    assert len(callbacks) == 1 and len(_golden(hub, "lark_request", "LARK-INST-1")) == 1
+
+
+def _oa_request(hub: DemoStack, lines: int) -> tuple[int, str]:
+    """A purchase request with `lines` lines written into OA's database (captured by CDC)."""
+    import psycopg
+
+    with psycopg.connect(hub.pg.url("oa")) as conn:
+        row = conn.execute(
+            "INSERT INTO oa_purchase_request (title, requester, dept_code, vendor_code) VALUES "
+            "('同一张采购申请', 'E0001', 'D01', 'S0001') RETURNING id, request_no").fetchone()
+        assert row is not None
+        for n in range(1, lines + 1):
+            conn.execute("INSERT INTO oa_purchase_request_line (request_id, line_no, "
+                         "material_code, quantity, unit_price, needed_by) VALUES "
+                         "(%s, %s, %s, %s, %s, '2026-12-20')",
+                         (row[0], n, f"M-100{n}", f"{n}.500", f"1{n}.2500"))
+    return row[0], row[1]
+
+
+def _as_document(hub: DemoStack, request_id: int) -> dict[str, Any]:
+    """The request as one JSON, as a SaaS OA would post it: the header's columns, its lines
+    inside (the values as OA's database writes them)."""
+    [header] = rows(hub.pg.url("oa"), "SELECT id, request_no, title, requester, dept_code, "
+                    "vendor_code, status, submitted_at::text, approver, approved_at::text, "
+                    "approval_comment, po_no, po_status FROM oa_purchase_request WHERE id = %s",
+                    (request_id,))
+    lines = rows(hub.pg.url("oa"), "SELECT line_no, material_code, quantity::text, "
+                 "unit_price::text, needed_by::text FROM oa_purchase_request_line WHERE "
+                 "request_id = %s ORDER BY line_no", (request_id,))
+    return {**header, "lines": lines}
+
+
+def test_a_document_with_its_lines_inside_is_the_same_golden_record_as_captured_by_cdc(hub) -> None:
+    request_id, request_no = _oa_request(hub, lines=3)
+    cdc = lambda: [r for r in rows(hub.hub_url, "SELECT attributes, version FROM golden_record "  # noqa: E731
+                                   "WHERE entity = 'purchase_request' AND business_key = %s",
+                                   (request_no,))]
+    assert eventually(lambda: cdc() and len(cdc()[0]["attributes"]["lines"]) == 3, timeout=120)
+    headers, body = signed_document(_as_document(hub, request_id), f"{request_no}-v1")
+    assert _post(hub, "pr_docs", headers=headers, body=body).status_code == 200
+    key = str(request_id)
+    assert eventually(lambda: _golden(hub, "doc_purchase_request", key), timeout=120), \
+        _stored(hub, "pr_docs")
+    [first] = _golden(hub, "doc_purchase_request", key)
+    assert [ln["line_no"] for ln in first["attributes"]["lines"]] == [1, 2, 3]
+    assert first["attributes"] == cdc()[0]["attributes"]
+    # line 2 goes: deleted in OA's database, and missing from the document's next version
+    execute(hub.pg.url("oa"), f"DELETE FROM oa_purchase_request_line WHERE request_id = "
+                              f"{request_id} AND line_no = 2")
+    assert eventually(lambda: len(cdc()[0]["attributes"]["lines"]) == 2, timeout=120)
+    headers, body = signed_document(_as_document(hub, request_id), f"{request_no}-v2")
+    assert _post(hub, "pr_docs", headers=headers, body=body).status_code == 200
+    assert eventually(lambda: len(_golden(hub, "doc_purchase_request", key)) == 2, timeout=120), \
+        _stored(hub, "pr_docs")
+    second = _golden(hub, "doc_purchase_request", key)[-1]
+    assert [ln["line_no"] for ln in second["attributes"]["lines"]] == [1, 3]
+    assert second["attributes"] == cdc()[0]["attributes"]
+    deletes = [r for r in _stored(hub, "pr_docs") if r["op"] == "d"]
+    assert [(r["table_name"], r["row_key"]) for r in deletes] == [("prdocs.request_line",
+                                                                  f"{key}|2")]
+    assert [r for r in _stored(hub, "pr_docs") if r["status"] == "failed"] == []
