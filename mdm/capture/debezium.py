@@ -290,4 +290,26 @@ def run_engine(properties: dict[str, str], handler: InboxHandler, log_dir: Path,
         return
     if failure:
         raise TransientError(f"Debezium engine stopped: {failure[0]}") from failure[0]
-    raise TransientError("Debezium engine stopped by itself (see the Debezium log)")
+    # engine.run() returns without raising when the connector refuses its configuration or
+    # cannot connect: ask the connector why (its validate()), so the reason reaches our log
+    problems = engine_config_problems(properties)
+    raise TransientError("Debezium engine stopped by itself" + (
+        f": the connector refuses its configuration: {'; '.join(problems)}" if problems
+        else " (see the Debezium log)"))
+
+
+def engine_config_problems(properties: dict[str, str]) -> list[str]:
+    """The error messages of the connector's own validate() for `properties` (it connects to
+    the database too); empty when it finds none or cannot say. Needs the running JVM."""
+    try:
+        from jpype import JClass
+
+        settings = JClass("java.util.HashMap")()
+        for key, value in properties.items():
+            settings.put(key, value)
+        config = JClass(properties["connector.class"])().validate(settings)
+        return [f"{value.name()}: {message}" for value in config.configValues()
+                for message in value.errorMessages()]
+    except Exception as exc:  # noqa: BLE001 — a diagnosis only: never hide the stop itself
+        logger.warning("could not ask the connector why it stopped: %s", exc)
+        return []

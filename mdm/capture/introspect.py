@@ -4,8 +4,7 @@ against the database's own catalog, never its rows; the comparison with the proj
 mdm/config/live_check.py.
 
 One reader per connector, registered with its source kind (SourceKind.read_catalog in
-mdm/capture/registry.py): PostgreSQL now; the MySQL family (issue 14) adds its reader and its
-type table here.
+mdm/capture/registry.py): PostgreSQL here; MySQL and MariaDB in mdm/capture/mysql_catalog.py.
 """
 from __future__ import annotations
 
@@ -153,8 +152,8 @@ def read_catalog(probe: Probe) -> Catalog:
     connector = probe.connector or url_connector(url)
     kind = SOURCE_KINDS.get(connector)
     if kind is None:
-        raise NoCatalogReader(f"no catalog reader for {connector} yet (PostgreSQL only; the "
-                              "MySQL family comes with issue 14): not checked")
+        raise NoCatalogReader(f"no catalog reader for {connector} (PostgreSQL, MySQL and "
+                              "MariaDB are read): not checked")
     try:
         return kind.read_catalog(libpq_url(url), probe)
     except psycopg.Error as exc:

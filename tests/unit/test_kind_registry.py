@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from mdm.capture.introspect import NoCatalogReader, read_catalog
+from mdm.capture.introspect import CatalogUnavailable, NoCatalogReader, read_catalog
 from mdm.capture.registry import SOURCE_KINDS, declared_source_kinds, source_kind
 from mdm.config.live_check import Probe
 from mdm.config.sources import SourceSpec
@@ -54,8 +54,10 @@ def test_a_target_kind_without_a_registration_is_an_error_naming_it() -> None:
 
 
 REQUIRED_BLOCKS = {"sqlserver": {"sqlserver": {"database_names": ["erp"]}},
-                   "db2": {"db2": {"driver_jar": "/opt/ibm/jcc.jar"}}}
-URLS = {"sqlserver": "sqlserver://u@h", "oracle": "oracle://u@h/db", "db2": "db2://u@h/db"}
+                   "db2": {"db2": {"driver_jar": "/opt/ibm/jcc.jar"}},
+                   "mysql": {"mysql": {"server_id": 5401}}, "mariadb": {"mysql": {"server_id": 5401}}}
+URLS = {"sqlserver": "sqlserver://u@h", "oracle": "oracle://u@h/db", "db2": "db2://u@h/db",
+        "mysql": "mysql://u@h/erp", "mariadb": "mariadb://u@h/erp"}
 
 
 def test_declared_source_kinds_are_the_connectors_the_schema_accepts() -> None:
@@ -84,10 +86,20 @@ def test_a_source_kind_without_a_registration_is_an_error_naming_it() -> None:
 
 
 def test_a_database_kind_without_a_registration_is_not_read_but_noted() -> None:
+    probe = Probe("target crm_db", "targets/crm_db.yaml", None, "mssql+pyodbc://u@127.0.0.1:9/crm",
+                  ("crm.partner",), ())
+    with pytest.raises(NoCatalogReader, match="no catalog reader for mssql"):
+        read_catalog(probe)
+
+
+def test_a_mysql_database_has_a_catalog_reader() -> None:
+    """MySQL (and MariaDB) are read (mdm/capture/mysql_catalog.py): a server that is not there
+    is a database that cannot be read, not one without a reader."""
     probe = Probe("target crm_db", "targets/crm_db.yaml", None, "mysql+pymysql://u@127.0.0.1:9/crm",
                   ("crm.partner",), ())
-    with pytest.raises(NoCatalogReader, match="no catalog reader for mysql yet"):
+    with pytest.raises(CatalogUnavailable, match="cannot read the database") as caught:
         read_catalog(probe)
+    assert not isinstance(caught.value, NoCatalogReader)
 
 
 def test_every_feed_kind_the_schema_accepts_has_a_registration() -> None:
