@@ -1,7 +1,8 @@
 """`mdm init`'s source scaffolds: one commented cdc/*.yaml per kind of source the hub reads
 (each Debezium connector, a webhook per callback format, a poll, a queue), shipped in the
-package as mdm/project/scaffolds/<kind>.yaml with `__name__` / `__NAME__` for the source's
-name (lower case, and upper case inside ${MDM___NAME___…} variable names).
+package as mdm/scaffolds/<kind>.yaml (beside the starter project, mdm/project/) with
+`__name__` / `__NAME__` for the source's name (lower case, and upper case inside
+${MDM___NAME___…} variable names).
 
 The kinds offered are the ones the config accepts and the hub can run (SourceSpec's
 `connector:` with a capture in SOURCE_KINDS, FEED_SPECS, the webhook FORMATS);
@@ -46,7 +47,7 @@ def default_name(kind: str) -> str:
 
 
 def template(kind: str) -> str:
-    path = resources.files("mdm") / "project" / "scaffolds" / f"{kind}.yaml"
+    path = resources.files("mdm") / "scaffolds" / f"{kind}.yaml"
     if not path.is_file():
         raise MdmError(f"the installed mdm package has no scaffold for {kind} ({path}); "
                        "reinstall mdm")

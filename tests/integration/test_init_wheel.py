@@ -77,8 +77,8 @@ def test_the_wheel_ships_the_starter_project(installed: tuple[Path, Path]) -> No
     expected = {f"mdm/project/{p.relative_to(REPO_ROOT)}" for folder in PROJECT_FOLDERS
                 for p in (REPO_ROOT / folder).rglob("*") if p.is_file()}
     assert expected and expected <= names
-    scaffolds = {f"mdm/project/scaffolds/{p.name}"
-                 for p in (REPO_ROOT / "mdm/project/scaffolds").glob("*.yaml")}
+    scaffolds = {f"mdm/scaffolds/{p.name}"
+                 for p in (REPO_ROOT / "mdm/scaffolds").glob("*.yaml")}
     assert scaffolds and scaffolds <= names  # `mdm init`'s source scaffolds
 
 

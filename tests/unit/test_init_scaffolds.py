@@ -17,7 +17,7 @@ from mdm.config.feeds import FEED_SPECS
 from mdm.config.loader import load_project
 from mdm.runtime.settings import REPO_ROOT
 
-SCAFFOLDS = REPO_ROOT / "mdm" / "project" / "scaffolds"
+SCAFFOLDS = REPO_ROOT / "mdm" / "scaffolds"
 # what a filled-in ${…_URL} holds, per kind (the scaffold's own comment shows the form)
 URLS = {"postgresql": "postgresql://mdm_capture:pw@erp-host:5432/erp",
         "sqlserver": "sqlserver://mdm_capture:pw@u8-db:1433",
