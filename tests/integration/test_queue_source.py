@@ -1,5 +1,6 @@
 """Queue sources (kind: amqp | nats) on the machine's real RabbitMQ and NATS JetStream: a WMS's
-stock-level messages become golden versions (decimals exact, Chinese text intact); a message
+stock-level messages become golden versions (decimals exact, Chinese text intact; the lots
+inside a message a child list, a lot gone from the next message deleted); a message
 published twice with one id is stored once; a poison message is kept failed with its reason
 and the queue goes on; kill -9 of the hub between consume and inbox commit (the consumer holds
 the marked batch — MDM_QUEUE_HOLD_* — until the kill, whatever the machine's speed) →
@@ -47,6 +48,17 @@ attributes:
   on_hand: {{type: decimal, required: true}}
   reserved: {{type: decimal}}
 """
+# the lots of a stock level arrive inside its message (`lots: [...]`): child rows of their own
+LOTS = """children:
+  lots:
+    table: wms_mq.stock_lot
+    parent_column: stock_key
+    primary_key: lot
+    attributes:
+      lot: {type: string}
+      qty: {type: decimal}
+    order_by: lot
+"""
 AMQP_FEED = f"""name: wms_mq
 kind: amqp
 description: The WMS's stock levels on RabbitMQ (message_id = the event id).
@@ -77,7 +89,8 @@ def _project(root: Path) -> Path:
     for entity, source, what in (("mq_stock", "wms_mq", "RabbitMQ"),
                                  ("js_stock", "wms_js", "NATS JetStream")):
         (root / f"golden_records/{entity}.yaml").write_text(
-            ENTITY_FILE.format(entity=entity, source=source, what=what), encoding="utf-8")
+            ENTITY_FILE.format(entity=entity, source=source, what=what)
+            + (LOTS if entity == "mq_stock" else ""), encoding="utf-8")
     load_project(root)  # the scratch project loads like any other
     return root
 
@@ -314,3 +327,21 @@ def test_a_burst_of_messages_is_stored_once_each(stack, kind):
     print(f"\n{kind} source: {BURST} messages published in {published - started:.2f} s, all in "
           f"the inbox {done - started:.2f} s after the first publish; first to last inbox "
           f"commit {span:.2f} s ({BURST / max(span, 1e-3):.0f} events/s)")
+
+
+def test_the_lots_inside_a_message_are_its_child_list_and_a_lot_gone_is_deleted(stack):
+    s, _ = stack
+    key = "M-3001@WH03"
+    lots = [{"lot": "L-A", "qty": "5.5"}, {"lot": "L-B", "qty": "2"}]
+    amqp(("lots-1", {"event": "stock.changed", "data": _stock(key, on_hand="7.5", lots=lots)}))
+    assert eventually(lambda: golden_of(s, "mq_stock", key), DEADLINE)
+    assert golden_of(s, "mq_stock", key)["attributes"]["lots"] == lots
+    amqp(("lots-2", {"event": "stock.changed", "data": _stock(key, on_hand="5.5",
+                                                              lots=lots[:1])}))
+    assert eventually(lambda: golden_of(s, "mq_stock", key)["version"] == 2, DEADLINE)
+    assert golden_of(s, "mq_stock", key)["attributes"]["lots"] == lots[:1]
+    assert golden_of(s, "mq_stock", key)["attributes"]["on_hand"] == "5.5"
+    deleted = rows(s.hub_url, "SELECT table_name, row_key FROM inbox WHERE source = 'wms_mq' "
+                   "AND op = 'd' AND table_name = 'wms_mq.stock_lot'")
+    assert deleted == [{"table_name": "wms_mq.stock_lot", "row_key": f"{key}|L-B"}]
+    assert eventually(amqp_settled, DEADLINE)  # acknowledged after the inbox commit
