@@ -22,8 +22,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 HOLD_MARKER_ENV, HOLD_DIR_ENV = "MDM_QUEUE_HOLD_MARKER", "MDM_QUEUE_HOLD_DIR"
 STOP_POLL_S = 0.2  # how often a waiting runner looks at its stop event
+M = TypeVar("M")  # a broker library's message
 
 
 def items_of(mapping: Mapping, received: Sequence[Received]) -> list[Item]:
@@ -107,6 +109,24 @@ async def _hold(source: str, received: Sequence[Received], stop: threading.Event
     while not stop.is_set():
         await asyncio.sleep(STOP_POLL_S)
     return False
+
+
+async def consume_batches(writer: InboxWriter, mapping: Mapping, stop: threading.Event, *,
+                          fetch: Callable[[], Awaitable[Sequence[M]]],
+                          received: Callable[[M], Received],
+                          ack: Callable[[Sequence[M]], Awaitable[None]],
+                          check: Callable[[], None]) -> None:
+    """The runners' loop until `stop`: `check` the connection, `fetch` a batch, make it
+    durable in the inbox (`commit`), and only then `ack` it to the broker. Returns at once when
+    stopped while the test hook holds a batch: nothing written, nothing acknowledged."""
+    while not stop.is_set():
+        check()
+        messages = await fetch()
+        if not messages:
+            continue
+        if await commit(writer, mapping, [received(m) for m in messages], stop) is None:
+            return
+        await ack(messages)
 
 
 async def wait_stop(stop: threading.Event) -> None:

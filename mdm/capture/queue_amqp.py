@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 
-from mdm.capture.queue import InboxWriter, collect, commit
+from mdm.capture.queue import InboxWriter, collect, consume_batches
 from mdm.capture.queue_message import Received, mapping_of
 from mdm.config.feed_queue import QueueFeed
 from mdm.config.feeds import FeedSpec
@@ -63,16 +64,20 @@ async def consume(project: Project, spec: QueueFeed, hub_url: str,
         logger.info("amqp feed=%s consuming queue %s on %s (prefetch %d)", spec.name,
                     spec.queue.name, where, spec.queue.prefetch)
         limit = min(spec.batch_size, spec.queue.prefetch)
-        while not stop.is_set():
+
+        def check() -> None:
             if channel.is_closed or connection.is_closed:
                 raise TransientError(f"amqp feed {spec.name}: connection to {where} lost")
+
+        async def fetch() -> list[AbstractIncomingMessage]:
             messages = await collect(pending, limit, spec.batch_wait_ms, stop)
-            if not messages:
-                continue
-            batch = [m for m in messages if isinstance(m, AbstractIncomingMessage)]
-            if await commit(writer, mapping, [received(m) for m in batch], stop) is None:
-                return  # stopped while held: nothing written, nothing acked
-            await batch[-1].ack(multiple=True)
+            return [m for m in messages if isinstance(m, AbstractIncomingMessage)]
+
+        async def ack(batch: Sequence[AbstractIncomingMessage]) -> None:
+            await batch[-1].ack(multiple=True)  # every delivery up to the last: one frame
+
+        await consume_batches(writer, mapping, stop, fetch=fetch, received=received, ack=ack,
+                              check=check)
     except BROKER_ERRORS as exc:
         raise TransientError(f"amqp feed {spec.name}: {where}: {exc!r}") from exc
     finally:

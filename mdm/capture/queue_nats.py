@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 
 import nats
 from nats.aio.msg import Msg
@@ -16,7 +17,7 @@ from nats.errors import Error as NatsError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from mdm.capture.queue import InboxWriter, commit
+from mdm.capture.queue import InboxWriter, consume_batches
 from mdm.capture.queue_message import Received, mapping_of
 from mdm.config.feed_queue import QueueFeed
 from mdm.config.feeds import FeedSpec
@@ -82,17 +83,23 @@ async def consume(project: Project, spec: QueueFeed, hub_url: str,
                                  "creates the consumer, not the stream)") from exc
         logger.info("nats feed=%s reading stream %s consumer %s on %s", spec.name,
                     spec.jetstream.stream, spec.consumer_name, where)
-        while not stop.is_set():
+
+        def check() -> None:
             if not client.is_connected:
                 raise TransientError(f"nats feed {spec.name}: connection to {where} lost")
+
+        async def fetch() -> list[Msg]:
             try:
-                msgs = await sub.fetch(spec.batch_size, timeout=FETCH_WAIT_S)
+                return list(await sub.fetch(spec.batch_size, timeout=FETCH_WAIT_S))
             except TimeoutError:  # nats' own or asyncio's (nothing came within FETCH_WAIT_S)
-                continue
-            if await commit(writer, mapping, [received(m) for m in msgs], stop) is None:
-                return  # stopped while held: nothing written, nothing acked
+                return []
+
+        async def ack(msgs: Sequence[Msg]) -> None:
             await asyncio.gather(*(m.ack() for m in msgs))
             await client.flush(timeout=int(CONNECT_TIMEOUT_S))
+
+        await consume_batches(writer, mapping, stop, fetch=fetch, received=received, ack=ack,
+                              check=check)
     except BROKER_ERRORS as exc:
         raise TransientError(f"nats feed {spec.name}: {where}: {exc!r}") from exc
     finally:
