@@ -49,20 +49,21 @@ def run(project: Project, spec: FeedSpec, hub_url: str, stop: threading.Event) -
     if spec.stream is not None:
         reader = _readers.get(spec.name)
         if reader is None or not reader.is_alive():
-            reader = threading.Thread(target=read_stream, args=(spec, hub_url, stop),
+            reader = threading.Thread(target=read_stream, args=(project, spec, hub_url, stop),
                                       name=f"stream-{spec.name}", daemon=True)
             _readers[spec.name] = reader
             reader.start()
     run_fetch_back(project, spec, hub_url, stop)
 
 
-def read_stream(spec: WebhookFeed, hub_url: str, stop: threading.Event) -> None:
+def read_stream(project: Project, spec: WebhookFeed, hub_url: str,
+                stop: threading.Event) -> None:
     assert spec.stream is not None
     where = f"cdc/{spec.name}.yaml"
     client = _Client(Credential(expand_env(spec.stream.client_id, where),
                                 expand_env(spec.stream.client_secret, where)),
                      expand_env(spec.stream.gateway_url, where), spec.name)
-    handler = _Store(spec, hub_url)
+    handler = _Store(spec, hub_url, project)
     client.register_all_event_handler(handler)
     try:
         asyncio.run(_serve(client, spec.stream, stop, spec.name))
@@ -100,9 +101,9 @@ class _Client(DingTalkStreamClient):  # type: ignore[misc]  # the SDK has no typ
 class _Store(EventHandler):  # type: ignore[misc]
     """Each event into the inbox (one transaction) before the SDK acknowledges it."""
 
-    def __init__(self, spec: WebhookFeed, hub_url: str) -> None:
+    def __init__(self, spec: WebhookFeed, hub_url: str, project: Project | None = None) -> None:
         super().__init__()
-        self.spec, self.hub_url = spec, hub_url
+        self.spec, self.hub_url, self.project = spec, hub_url, project
         self.conn: psycopg.Connection | None = None
 
     async def process(self, event: EventMessage) -> tuple[int, str]:
@@ -126,7 +127,7 @@ class _Store(EventHandler):  # type: ignore[misc]
             return
         if self.conn is None or self.conn.closed:
             self.conn = psycopg.connect(self.hub_url, autocommit=True, connect_timeout=10)
-        store(self.conn, self.spec, read)
+        store(self.conn, self.spec, read, self.project)  # child lists split as for callbacks
 
     def close(self) -> None:
         if self.conn is not None:
