@@ -11,6 +11,7 @@ the source's commit time as captured (cause_commit_ts) or the document's sent_us
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from mdm.bench.source_webhook import WebhookDriver
 from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 
+logger = logging.getLogger(__name__)
 # name → driver; the JSON's key is the driver's `kind` (amqp and nats are both "queue").
 SOURCE_DRIVERS: dict[str, Callable[[], SourceDriver]] = {
     "postgresql": PostgresqlDriver,
@@ -132,6 +134,15 @@ def warm_up(stack: DemoStack, drivers: list[SourceDriver], first_key: int,
     progress(f"every source streams ({len(drivers)} warm-up events golden)")
 
 
+def _stop(driver: SourceDriver) -> None:
+    """Stop a driver without hiding the error that ended the run (one whose start failed has
+    nothing to remove)."""
+    try:
+        driver.stop()
+    except Exception as exc:  # noqa: BLE001 — logged; the bench's own error, if any, goes on
+        logger.warning("could not stop the %s driver: %r", driver.label, exc)
+
+
 def as_json(figures: list[KindFigures], settings: dict[str, Any]) -> dict[str, Any]:
     """{"sources": {kind: {"eps", "commit_to_golden_ms": {"p50", "p99"}, …}}, …}: a kind
     that could not run is {"available": false, "why": …}."""
@@ -181,7 +192,7 @@ def run_source_bench(state_dir: Path, events: int, paced: int, rate: float,
     finally:
         stack.stop()
         for driver in running:
-            driver.stop()
+            _stop(driver)
         stack.pg.remove()
     settings = {"events_per_kind": events, "paced_events_per_kind": paced,
                 "paced_rate_per_s": rate, "headline_queue": HEADLINE_QUEUE,

@@ -6,6 +6,8 @@ cause_commit_ts. Measured only where the hub's config accepts `connector: mariad
 the bench says why it is not available."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +78,9 @@ class MariadbDriver:
     def start(self, stack: DemoStack) -> None:
         from mdm.demo.mariadb import MariaDbServer
 
-        self.server = MariaDbServer(Path(stack.state_dir) / "mariadb")
+        # a folder of its own under /tmp: the server's socket lives in it, and a Unix socket's
+        # path may not pass 107 bytes (a pytest tmp_path under the state dir did)
+        self.server = MariaDbServer(Path(tempfile.mkdtemp(prefix="mdm-bench-mariadb-")))
         self.server.start()
         self.server.create_database("erp")
         self.server.execute(TABLE_DDL, database="erp")
@@ -101,3 +105,4 @@ class MariadbDriver:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+            shutil.rmtree(self.server.folder, ignore_errors=True)

@@ -150,6 +150,7 @@ class NatsDriver:
     async def _stream(self, create: bool) -> None:
         import nats
         from nats.js import api
+        from nats.js.errors import NotFoundError
 
         client = await nats.connect(NATS_URL)
         try:
@@ -158,7 +159,10 @@ class NatsDriver:
                                                     subjects=[f"{self.subject}.>"],
                                                     storage=api.StorageType.FILE)
             else:
-                await client.jetstream().delete_stream(self.stream)
+                try:
+                    await client.jetstream().delete_stream(self.stream)
+                except NotFoundError:
+                    pass  # never created: the run ended before this driver started
         finally:
             await client.close()
 
