@@ -98,6 +98,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.instances: dict[str, dict[str, Any]] = {}
+        self.listed: dict[int, dict[str, Any]] = {}  # /api/requests: id → record
         self.fail_next = 0
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -138,6 +139,8 @@ class StandIn:
         url = urlparse(path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
         doc = json.loads(body) if body else {}
+        if url.path == "/api/requests":  # a "modified since" list, keyset over (time, id)
+            return 200, {"data": self._listed(q)}
         if url.path == "/gettoken":  # 钉钉
             ok = (q.get("appkey"), q.get("appsecret")) == (APP_KEY, APP_SECRET)
             return 200, ({"errcode": 0, "access_token": "ding-at", "expires_in": 7200} if ok
@@ -162,6 +165,14 @@ class StandIn:
             return (found if isinstance(found, tuple)
                     else (200, {"code": 0, "msg": "success", "data": found}))
         return 404, {"errcode": 404, "errmsg": f"no {method} {url.path}"}
+
+    def _listed(self, q: dict[str, str]) -> list[dict[str, Any]]:
+        since, after = int(q.get("modified_since", -1)), q.get("after_id")
+        with self.lock:
+            found = sorted(self.listed.values(), key=lambda r: (r["modified_at"], r["id"]))
+        found = [r for r in found if ((r["modified_at"], r["id"]) > (since, int(after))
+                                      if after is not None else r["modified_at"] >= since)]
+        return found[:int(q.get("limit", 100))]
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -470,32 +481,44 @@ def _as_document(hub: DemoStack, request_id: int) -> dict[str, Any]:
     return {**header, "lines": lines}
 
 
-def test_a_document_with_its_lines_inside_is_the_same_golden_record_as_captured_by_cdc(hub) -> None:
+def _post_document(hub: DemoStack, oa: StandIn, doc: dict[str, Any], version: int) -> None:
+    headers, body = signed_document(doc, f"{doc['request_no']}-v{version}")
+    assert _post(hub, "pr_docs", headers=headers, body=body).status_code == 200
+
+
+def _list_document(hub: DemoStack, oa: StandIn, doc: dict[str, Any], version: int) -> None:
+    with oa.lock:  # modified now: the poll's next page lists it
+        oa.listed[doc["id"]] = {**doc, "modified_at": int(time.time() * 1000) + version}
+
+
+@pytest.mark.parametrize("source, entity, deliver", [
+    ("pr_docs", "doc_purchase_request", _post_document),  # a webhook posts it whole
+    ("pr_poll", "polled_purchase_request", _list_document),  # an API poll lists it whole
+])
+def test_a_document_with_its_lines_inside_is_the_same_golden_record_as_captured_by_cdc(
+        hub, oa, source, entity, deliver) -> None:
     request_id, request_no = _oa_request(hub, lines=3)
     cdc = lambda: [r for r in rows(hub.hub_url, "SELECT attributes, version FROM golden_record "  # noqa: E731
                                    "WHERE entity = 'purchase_request' AND business_key = %s",
                                    (request_no,))]
     assert eventually(lambda: cdc() and len(cdc()[0]["attributes"]["lines"]) == 3, timeout=120)
-    headers, body = signed_document(_as_document(hub, request_id), f"{request_no}-v1")
-    assert _post(hub, "pr_docs", headers=headers, body=body).status_code == 200
+    deliver(hub, oa, _as_document(hub, request_id), 1)
     key = str(request_id)
-    assert eventually(lambda: _golden(hub, "doc_purchase_request", key), timeout=120), \
-        _stored(hub, "pr_docs")
-    [first] = _golden(hub, "doc_purchase_request", key)
+    assert eventually(lambda: _golden(hub, entity, key), timeout=120), _stored(hub, source)
+    [first] = _golden(hub, entity, key)
     assert [ln["line_no"] for ln in first["attributes"]["lines"]] == [1, 2, 3]
     assert first["attributes"] == cdc()[0]["attributes"]
     # line 2 goes: deleted in OA's database, and missing from the document's next version
     execute(hub.pg.url("oa"), f"DELETE FROM oa_purchase_request_line WHERE request_id = "
                               f"{request_id} AND line_no = 2")
     assert eventually(lambda: len(cdc()[0]["attributes"]["lines"]) == 2, timeout=120)
-    headers, body = signed_document(_as_document(hub, request_id), f"{request_no}-v2")
-    assert _post(hub, "pr_docs", headers=headers, body=body).status_code == 200
-    assert eventually(lambda: len(_golden(hub, "doc_purchase_request", key)) == 2, timeout=120), \
-        _stored(hub, "pr_docs")
-    second = _golden(hub, "doc_purchase_request", key)[-1]
+    deliver(hub, oa, _as_document(hub, request_id), 2)
+    assert eventually(lambda: len(_golden(hub, entity, key)) == 2, timeout=120), \
+        _stored(hub, source)
+    second = _golden(hub, entity, key)[-1]
     assert [ln["line_no"] for ln in second["attributes"]["lines"]] == [1, 3]
     assert second["attributes"] == cdc()[0]["attributes"]
-    deletes = [r for r in _stored(hub, "pr_docs") if r["op"] == "d"]
-    assert [(r["table_name"], r["row_key"]) for r in deletes] == [("prdocs.request_line",
-                                                                  f"{key}|2")]
-    assert [r for r in _stored(hub, "pr_docs") if r["status"] == "failed"] == []
+    deletes = [r for r in _stored(hub, source) if r["op"] == "d" and r["row_key"].startswith(key)]
+    assert [(r["table_name"], r["row_key"]) for r in deletes] == [
+        (f"{source.replace('_', '')}.request_line", f"{key}|2")]
+    assert [r for r in _stored(hub, source) if r["status"] == "failed"] == []

@@ -1,7 +1,7 @@
 """The 企业微信 (WeCom) and 飞书 (Feishu) feeds of tests/integration/test_webhook_source.py's
 hub, their callbacks built with the platforms' documented algorithms, and a document feed
-whose purchase requests carry their lines inside the JSON (compared there with the same
-request captured from OA's database by Debezium)."""
+and an API poll whose purchase requests carry their lines inside the JSON (compared there
+with the same request captured from OA's database by Debezium)."""
 from __future__ import annotations
 
 import json
@@ -89,12 +89,31 @@ children:
 """
 
 
-def pr_entity() -> str:
-    """golden_records/purchase_request.yaml with the feed as its source (no targets)."""
+# the same requests listed by an API's "modified since" list (the stand-in's /api/requests)
+PR_POLL = """\
+name: pr_poll
+kind: poll
+description: purchase requests polled whole, lines inside
+base_url: ${DING_API}
+interval_s: 0.3
+time_format: epoch_ms
+resources:
+  prpoll.request:
+    path: /api/requests
+    records: data
+    modified_field: modified_at
+    params: {after_id: after_id}
+children:
+  prpoll.request_line: {key: line_no}
+"""
+
+
+def pr_entity(entity: str, source: str, schema: str) -> str:
+    """golden_records/purchase_request.yaml with a feed as its source (no targets)."""
     spec = yaml.safe_load((REPO_ROOT / "golden_records/purchase_request.yaml").read_text("utf-8"))
-    spec.update(entity="doc_purchase_request", source="pr_docs", table="prdocs.request")
+    spec.update(entity=entity, source=source, table=f"{schema}.request")
     spec.pop("targets", None)
-    spec["children"]["lines"]["table"] = "prdocs.request_line"
+    spec["children"]["lines"]["table"] = f"{schema}.request_line"
     return yaml.safe_dump(spec, allow_unicode=True, sort_keys=False)
 
 
@@ -102,8 +121,11 @@ def write_feeds(root: Path) -> None:
     for name, text in (("cdc/wx_oa.yaml", WX_FEED), ("golden_records/wx_request.yaml", WX_ENTITY),
                        ("cdc/lark_oa.yaml", LARK_FEED),
                        ("golden_records/lark_request.yaml", LARK_ENTITY),
-                       ("cdc/pr_docs.yaml", PR_FEED),
-                       ("golden_records/doc_purchase_request.yaml", pr_entity())):
+                       ("cdc/pr_docs.yaml", PR_FEED), ("cdc/pr_poll.yaml", PR_POLL),
+                       ("golden_records/doc_purchase_request.yaml",
+                        pr_entity("doc_purchase_request", "pr_docs", "prdocs")),
+                       ("golden_records/polled_purchase_request.yaml",
+                        pr_entity("polled_purchase_request", "pr_poll", "prpoll"))):
         (root / name).write_text(text, encoding="utf-8")
 
 
