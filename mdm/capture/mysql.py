@@ -21,7 +21,11 @@ What the hub derives, and why:
 - MariaDB: the connector sends MySQL 8.4's `SHOW BINARY LOG STATUS` and refuses "10.11" as a
   MySQL newer than 8.4 when MariaDB says no; mdm/capture/java/mdm-mysql.jar
   (MariaDbBinlogStatus.java, a Connector/J connection-lifecycle interceptor, put on the capture
-  JVM's classpath) answers it with `SHOW MASTER STATUS` on MariaDB servers only.
+  JVM's classpath) answers it with `SHOW MASTER STATUS` on MariaDB servers only; and the
+  connector does not read MariaDB's GTID events, so it would never see a transaction begin and
+  a capture stopped inside a multi-event transaction would restart between its TABLE_MAP and
+  its rows: the jar's MariaDbConnector (Debezium's MySqlConnector, its task's binlog client
+  announcing @mariadb_slave_capability=3) makes MariaDB send BEGIN query events instead.
 
 No transaction metadata: the MySQL connector's transaction ids are GTID or file:pos text, not
 the integer the inbox keeps, so its events carry no tx_id (as SQL Server's, Oracle's).
@@ -40,7 +44,9 @@ from mdm.config.source_connectors import MySqlSpec
 from mdm.config.sources import SourceSpec
 from mdm.errors import ConfigError
 
-CONNECTOR_CLASS = "io.debezium.connector.mysql.MySqlConnector"
+# Debezium's MySqlConnector, its task announcing binlog capability 3 to MariaDB (whole
+# transactions: mdm/capture/java/MariaDbConnector.java)
+CONNECTOR_CLASS = "mdm.mysql.MariaDbConnector"
 INTERCEPTOR = "mdm.mysql.MariaDbBinlogStatus"
 BOOLEAN_CONVERTER = "io.debezium.connector.binlog.converters.TinyIntOneToBooleanConverter"
 POLL_INTERVAL_MS = 50

@@ -7,6 +7,7 @@ its own port on 127.0.0.1 and socket — never the system service on 3306.
     server.start()                        # initialises the folder on first use
     server.create_database("erp")
     url = server.url("erp")               # mysql://mdm_capture:…@127.0.0.1:PORT/erp (cdc url)
+    text = source_file("mes", "MES_URL")  # a cdc/mes.yaml reading $MES_URL
     with server.connect("erp") as conn:   # PyMySQL, as root over the socket, autocommit
         conn.cursor().execute("CREATE TABLE …")
     server.stop()
@@ -52,6 +53,14 @@ innodb-flush-log-at-trx-commit = 1
 sync-binlog = 1
 max-connections = 100
 """
+
+
+def source_file(name: str, url_variable: str, server_id: int = 5401,
+                connector: str = "mariadb") -> str:
+    """A cdc/<name>.yaml capturing a MariaDB (or MySQL) server whose URL (`url(database)`) is
+    in the environment variable `url_variable`; its tables are named database.table."""
+    return (f"name: {name}\nconnector: {connector}\nurl: ${{{url_variable}}}\n"
+            f"mysql: {{server_id: {server_id}}}\n")
 
 
 def server_binary() -> str:

@@ -72,7 +72,7 @@ def test_the_derived_properties_say_what_the_readme_says(project: Path):
     _as_erp(project, ERP)
     spec = load_project(project).sources["erp"]
     props = mysql_properties(spec, ["erp.supplier", "erp.material"], HUB)
-    assert props["connector.class"] == "io.debezium.connector.mysql.MySqlConnector"
+    assert props["connector.class"] == "mdm.mysql.MariaDbConnector"  # MySqlConnector's subclass
     assert (props["database.hostname"], props["database.port"]) == ("10.0.0.7", "3307")
     assert (props["database.user"], props["database.password"]) == ("mdm_capture", "MyPass")
     assert props["database.server.id"] == "5401"
@@ -103,7 +103,9 @@ def test_the_mariadb_jar_goes_on_the_capture_jvm_and_holds_the_interceptor(proje
     with zipfile.ZipFile(MYSQL_JAR) as jar:
         names = jar.namelist()
     assert f"{INTERCEPTOR.replace('.', '/')}.class" in names
+    assert "mdm/mysql/MariaDbConnector.class" in names and "mdm/mysql/MariaDbConnector$Task_.class" in names
     assert (MYSQL_JAR.parent / "MariaDbBinlogStatus.java").is_file()  # its source beside it
+    assert (MYSQL_JAR.parent / "MariaDbConnector.java").is_file()
     assert (MYSQL_JAR.parent / "build_mysql.sh").is_file()
 
 
