@@ -60,14 +60,44 @@ def stack(request: pytest.FixtureRequest,
         yield s
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Unit tests first: they fail fast and cheaply; the browser tests last.
-    items.sort(key=lambda item: 0 if "/unit/" in str(item.fspath) else 2 if "/e2e/" in str(item.fspath) else 1)
+def _kind(item: pytest.Item) -> int:
+    path = str(item.fspath)
+    return 0 if "/unit/" in path else 2 if "/e2e/" in path else 1
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Unit tests first: they fail fast and cheaply; the browser tests last. Under xdist the
+    # workers collect the same way and `--dist loadgroup` hands out whole groups in this order.
+    items.sort(key=_kind)
+    if hasattr(config, "workerinput"):
+        for item in items:
+            group = xdist_group_of(item)
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The xdist group a test runs in (`--dist loadgroup`): a module's tests stay on one worker
+    (its module-scoped stack starts once), and modules that use one fixed machine-wide
+    resource share a group named after it, so they run one after the other on one worker.
+    A module or test with an explicit `xdist_group` mark keeps it (None: xdist reads it)."""
+    if item.get_closest_marker("xdist_group") is not None:
+        return None
+    resource = item.get_closest_marker("exclusive")
+    if resource is not None:
+        if len(resource.args) != 1 or not isinstance(resource.args[0], str):
+            raise pytest.UsageError(f"{item.nodeid}: pytest.mark.exclusive takes one name: "
+                                    "the fixed resource the module uses (e.g. 'mariadb')")
+        return f"exclusive-{resource.args[0]}"
+    return item.nodeid.split("::", 1)[0]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # mypy takes about a minute of one core: start it now, beside the other tests, and let
-    # test_typing wait for its result (tests/typecheck.py).
+    # test_typing wait for its result (tests/typecheck.py). Under xdist every worker collects
+    # every test but only one runs test_typing: that one starts mypy when the test runs.
+    if hasattr(session.config, "workerinput"):
+        return
     if any(item.nodeid.startswith("tests/unit/test_typing.py") for item in session.items):
         typecheck.start()
 
