@@ -25,7 +25,7 @@ LIVE_HELP = (
     "key; columns neither mapped nor ignored are notes; a signal_table: has text columns "
     "id, type, data first (absent: a note, capture creates it), a source without one runs "
     "PostgreSQL 13+. Reads catalogs only, never rows. "
-    "PostgreSQL only for now (the MySQL family comes with issue 14); sqlserver, oracle and "
+    "PostgreSQL, MySQL and MariaDB sources are read; sqlserver, oracle and "
     "db2 sources are noted as not checked (no client for them in the hub).")
 LiveOpt = Annotated[bool, typer.Option("--live", help=LIVE_HELP)]
 EXPLAIN_HELP = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -39,14 +40,14 @@ def _error(project: Path) -> str:
     return str(caught.value)
 
 
-def test_a_mariadb_source_without_its_block_names_file_key_and_expectation(project: Path):
+def test_a_mariadb_source_without_its_block_names_file_key_and_expectation(project: Path) -> None:
     _as_erp(project, "name: erp\nconnector: mariadb\nurl: mariadb://u:p@h/erp\n")
     message = _error(project)
     assert "cdc/erp.yaml" in message and "mysql: required with connector: mariadb" in message
     assert "server_id" in message
 
 
-def test_a_bad_server_id_a_foreign_block_and_a_wrong_url_are_errors(project: Path):
+def test_a_bad_server_id_a_foreign_block_and_a_wrong_url_are_errors(project: Path) -> None:
     _as_erp(project, ERP.replace("5401", "0"))
     message = _error(project)
     assert "cdc/erp.yaml" in message and "mysql.server_id" in message
@@ -61,14 +62,14 @@ def test_a_bad_server_id_a_foreign_block_and_a_wrong_url_are_errors(project: Pat
     assert "mysql: only for connector: mysql" in _error(project)
 
 
-def test_mysql_and_mariadb_take_either_url_scheme(project: Path):
+def test_mysql_and_mariadb_take_either_url_scheme(project: Path) -> None:
     for connector, scheme in (("mysql", "mariadb"), ("mariadb", "mysql"), ("mysql", "mysql")):
         _as_erp(project, ERP.replace("connector: mariadb", f"connector: {connector}")
                 .replace("mariadb://", f"{scheme}://"))
         assert load_project(project).sources["erp"].connector == connector
 
 
-def test_the_derived_properties_say_what_the_readme_says(project: Path):
+def test_the_derived_properties_say_what_the_readme_says(project: Path) -> None:
     _as_erp(project, ERP)
     spec = load_project(project).sources["erp"]
     props = mysql_properties(spec, ["erp.supplier", "erp.material"], HUB)
@@ -96,7 +97,7 @@ def test_the_derived_properties_say_what_the_readme_says(project: Path):
     assert "read.only" not in props
 
 
-def test_the_mariadb_jar_goes_on_the_capture_jvm_and_holds_the_interceptor(project: Path):
+def test_the_mariadb_jar_goes_on_the_capture_jvm_and_holds_the_interceptor(project: Path) -> None:
     _as_erp(project, ERP)
     spec = load_project(project).sources["erp"]
     assert extra_classpath(spec) == [str(MYSQL_JAR)]
@@ -110,7 +111,7 @@ def test_the_mariadb_jar_goes_on_the_capture_jvm_and_holds_the_interceptor(proje
 
 
 def test_explain_shows_a_mariadb_source_with_secrets_masked(project: Path,
-                                                            monkeypatch: pytest.MonkeyPatch):
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MDM_MY_PW", "sekret")
     _as_erp(project, ERP.replace("MyPass", "${MDM_MY_PW}"))
     by_source = {e.source: e for e in explain(load_project(project), HUB)}
@@ -121,7 +122,7 @@ def test_explain_shows_a_mariadb_source_with_secrets_masked(project: Path,
     assert "sekret" not in str(erp.properties) and "hubpw" not in str(erp.properties)
 
 
-def test_both_connectors_are_registered_with_a_catalog_reader():
+def test_both_connectors_are_registered_with_a_catalog_reader() -> None:
     assert SOURCE_KINDS["mysql"].engine_properties is mysql_properties
     assert SOURCE_KINDS["mariadb"].read_catalog is SOURCE_KINDS["mysql"].read_catalog
 
@@ -134,12 +135,12 @@ def test_both_connectors_are_registered_with_a_catalog_reader():
     ("geometry", "geometry", "other"),
 ])
 def test_mysql_column_types_fall_in_the_families_debezium_sends(data_type: str,
-                                                                column_type: str, family: str):
+                                                                column_type: str, family: str) -> None:
     assert mysql_family(data_type, column_type) == family
 
 
 # Recorded from Debezium 3.6's MySQL connector on MariaDB 10.11 (the spike and the real test)
-SNAPSHOT = {"before": None, "after": {"id": 1, "name": "上海华东供应商", "credit": "12345.6789",
+SNAPSHOT: dict[str, Any] = {"before": None, "after": {"id": 1, "name": "上海华东供应商", "credit": "12345.6789",
                                       "updated": "2024-03-01T08:30:00.123456Z", "active": True},
             "source": {"version": "3.6.3.Final", "connector": "mysql", "name": "erp",
                        "ts_ms": 1796411773000, "snapshot": "last", "db": "erp",
@@ -156,7 +157,7 @@ def _streamed(pos: int, row: int, gtid: str | None = None) -> str:
     return orjson.dumps(value).decode()
 
 
-def test_mysql_envelopes_are_database_table_events_in_binlog_order():
+def test_mysql_envelopes_are_database_table_events_in_binlog_order() -> None:
     read = parse_envelope("erp", "erp.erp.supplier", None, orjson.dumps(SNAPSHOT).decode(),
                           {"erp.supplier": "id"})
     assert isinstance(read, ChangeEvent)
