@@ -303,5 +303,5 @@ def test_an_engine_the_connector_refuses_says_why(maria: MariaDbServer, tmp_path
         run_engine(props, InboxHandler("mes", "postgresql://mdm@127.0.0.1:9/mdm"), tmp_path,
                    threading.Event())
     message = str(caught.value)
-    assert "refuses its configuration" in message or "Access denied" in message, message
+    assert "refuses its configuration" in message and "Access denied" in message, message
     assert "Wr0ngPw" not in message
