@@ -305,3 +305,18 @@ def test_an_engine_the_connector_refuses_says_why(maria: MariaDbServer, tmp_path
     message = str(caught.value)
     assert "refuses its configuration" in message and "Access denied" in message, message
     assert "Wr0ngPw" not in message
+
+
+def test_mdm_check_live_reads_the_mariadb_source(stack: DemoStack, maria: MariaDbServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from mdm.cli.main import _register, app
+
+    _register()
+    monkeypatch.setenv("MES_URL", maria.url("mes"))
+    monkeypatch.setenv("MES_COPY_URL", stack.pg.url("extra"))
+    result = CliRunner().invoke(app, ["check", "--project", str(stack.project_dir), "--live"])
+    assert result.exit_code == 0, result.output
+    assert "source mes (1 table(s))" in result.output, result.output
+    assert "not checked" not in result.output, result.output
