@@ -10,6 +10,7 @@ or needs a pristine store. Those keep the default: a stack of their own, started
 and stopped after it."""
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,31 +66,36 @@ def _kind(item: pytest.Item) -> int:
     return 0 if "/unit/" in path else 2 if "/e2e/" in path else 1
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Unit tests first: they fail fast and cheaply; the browser tests last. Under xdist the
-    # workers collect the same way and `--dist loadgroup` hands out whole groups in this order.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Unit tests first: they fail fast and cheaply; the browser tests last. Under xdist
+    # (`mdmw test` runs two workers) every worker collects the same way and `--dist loadfile`
+    # (pyproject addopts) hands out whole modules in this order (--no-loadscope-reorder), so a
+    # module's tests run on one worker, in order, and its module-scoped stack starts once.
+    # Not --dist loadgroup: with pytest 9.2 its xdist_group marks are silently ignored (xdist
+    # writes the group into item._nodeid, which pytest no longer reads: pytest-xdist#1386), and
+    # the tests of one module were spread over both workers.
     items.sort(key=_kind)
-    if hasattr(config, "workerinput"):
-        for item in items:
-            group = xdist_group_of(item)
-            if group is not None:
-                item.add_marker(pytest.mark.xdist_group(group))
 
 
-def xdist_group_of(item: pytest.Item) -> str | None:
-    """The xdist group a test runs in (`--dist loadgroup`): a module's tests stay on one worker
-    (its module-scoped stack starts once), and modules that use one fixed machine-wide
-    resource share a group named after it, so they run one after the other on one worker.
-    A module or test with an explicit `xdist_group` mark keeps it (None: xdist reads it)."""
-    if item.get_closest_marker("xdist_group") is not None:
-        return None
-    resource = item.get_closest_marker("exclusive")
-    if resource is not None:
-        if len(resource.args) != 1 or not isinstance(resource.args[0], str):
-            raise pytest.UsageError(f"{item.nodeid}: pytest.mark.exclusive takes one name: "
-                                    "the fixed resource the module uses (e.g. 'mariadb')")
-        return f"exclusive-{resource.args[0]}"
-    return item.nodeid.split("::", 1)[0]
+@pytest.fixture(scope="module", autouse=True)
+def _exclusive_resource(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked `pytest.mark.exclusive("name")` uses a fixed machine-wide resource (a
+    database, queue or port of fixed name): it holds the lock /tmp/mdm-test-exclusive-<name>.lock
+    for its whole run, so two modules of that name never run at once, whether in two xdist
+    workers or in two pytest sessions on the machine."""
+    marker = request.node.get_closest_marker("exclusive")
+    if marker is None:
+        yield
+        return
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or "/" in marker.args[0]:
+        raise pytest.UsageError(f"{request.node.nodeid}: pytest.mark.exclusive takes one name, "
+                                "the fixed resource the module uses (e.g. 'mariadb')")
+    with open(f"/tmp/mdm-test-exclusive-{marker.args[0]}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # the wait counts in the first test's timeout
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

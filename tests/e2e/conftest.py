@@ -8,6 +8,7 @@ install; they are never skipped.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -27,7 +28,9 @@ _HERE = Path(__file__).resolve().parent
 
 
 def _apt_get(*args: str) -> None:
-    cmd = ["apt-get", *args]
+    # Wait for dpkg's lock rather than fail: another apt-get may hold it (another xdist
+    # worker's browser module, or anything else installing on the machine).
+    cmd = ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_TIMEOUT}", *args]
     try:
         done = subprocess.run(
             cmd,
@@ -61,8 +64,14 @@ def ensure_chromium() -> str:
     if os.access(CHROMIUM, os.X_OK) and _has_chinese_font():
         return CHROMIUM
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        _apt_get("update")
-        _apt_get("install", "-y", "--no-install-recommends", "chromium", "fonts-wqy-microhei")
+        # One installer at a time: two xdist workers start browser modules at once, and the
+        # second apt-get failed on dpkg's lock. The second finds the browser there.
+        with open("/tmp/mdm-test-chromium.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (os.access(CHROMIUM, os.X_OK) and _has_chinese_font()):
+                _apt_get("update")
+                _apt_get("install", "-y", "--no-install-recommends", "chromium",
+                         "fonts-wqy-microhei")
         if os.access(CHROMIUM, os.X_OK):
             return CHROMIUM
         pytest.fail(
