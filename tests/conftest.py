@@ -7,10 +7,22 @@ it works on keys and user names of its own and asserts about its own records; it
 kills or restarts a hub process, changes the hub's environment or project, posts change events
 with made-up LSNs (the hub's capture position would pass the ERP's, and wait_idle return early)
 or needs a pristine store. Those keep the default: a stack of their own, started for the module
-and stopped after it."""
+and stopped after it.
+
+`python3 mdmw test` runs the suite in two pytest-xdist workers (`--dist loadfile`, pyproject
+addopts): each module runs whole on one worker, so its module-scoped fixtures start once; each
+worker has its own session (its own `shared_stack`, its own tmp_path_factory folder). Two
+modules may therefore run at the same time, and a module must not collide with any other:
+ports are chosen free (never fixed), broker exchanges, queues, streams and subjects and other
+machine-wide names carry a per-run suffix (uuid, as test_target_kinds does), files are written
+under tmp_path, never under the repository, and os.environ is not changed for the other
+modules. A module that must use a fixed machine-wide resource (a MariaDB database, queue or
+port of fixed name) says so with `pytestmark = pytest.mark.exclusive("name")`: modules of one
+name never run at once (a lock file, `_exclusive_resource`)."""
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +33,14 @@ from mdm.demo.stack import DemoStack
 from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
 from tests import typecheck
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # An xdist worker starts with COLUMNS=80 and LINES in its environment (not the caller's);
+    # rich's module-level console in mdm.cli.main would then fix its width at 80 when the test
+    # modules import it, and a CLI test's own COLUMNS (CliRunner's env) would be ignored: its
+    # tables wrapped (test_reconcile failed only under xdist).
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20}
 
