@@ -159,5 +159,12 @@ class StreamGateway:
 
     def stop(self) -> None:
         self.http.shutdown()
-        self.loop.call_soon_threadsafe(self.ws_server.close)
+
+        async def close() -> None:
+            # Server.close() only schedules its _close(): stopping the loop right after left
+            # that coroutine never awaited, and its warning failed a later test of the session.
+            self.ws_server.close()
+            await self.ws_server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
