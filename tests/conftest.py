@@ -47,9 +47,10 @@ SMALL_SEED = {"suppliers": 25, "materials": 60, "employees": 25, "customers": 20
 
 @contextmanager
 def running_stack(state_dir: Path, project_dir: Path = REPO_ROOT,
-                  extra_env: dict[str, str] | None = None) -> Iterator[DemoStack]:
+                  extra_env: dict[str, str] | None = None, oa_mode: str = "database",
+                  ) -> Iterator[DemoStack]:
     """A demo stack whose initial snapshot has reached OA and WMS; stopped afterwards."""
-    s = DemoStack(state_dir, project_dir=project_dir, extra_env=extra_env or {})
+    s = DemoStack(state_dir, project_dir=project_dir, extra_env=extra_env or {}, oa_mode=oa_mode)
     try:
         s.start_databases(**SMALL_SEED)
         s.start_targets()

@@ -17,9 +17,8 @@ import pytest
 from mdm.config.loader import load_project
 from mdm.demo.saas import project_with_saas_oa
 from mdm.demo.stack import DemoStack
-from mdm.demo.sync import wait_idle
 from mdm.runtime.settings import REPO_ROOT
-from tests.conftest import SMALL_SEED
+from tests.conftest import running_stack
 from tests.helpers import eventually, rows
 
 NEEDED_BY = (date.today() + timedelta(days=14)).isoformat()
@@ -28,16 +27,9 @@ NEEDED_BY = (date.today() + timedelta(days=14)).isoformat()
 @pytest.fixture(scope="module")
 def saas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     project = project_with_saas_oa(REPO_ROOT, tmp_path_factory.mktemp("saas") / "project")
-    s = DemoStack(tmp_path_factory.mktemp("stack"), project_dir=project, oa_mode="saas")
-    try:
-        s.start_databases(**SMALL_SEED)
-        s.start_targets()
-        s.start_hub()
-        wait_idle(s.erp_url, s.hub_url, timeout=180)
+    with running_stack(tmp_path_factory.mktemp("stack"), project_dir=project,
+                       oa_mode="saas") as s:
         yield s
-    finally:
-        s.stop()
-        s.pg.remove()
 
 
 def _request(stack: DemoStack, title: str) -> str:
